@@ -1,0 +1,3 @@
+from clinicdesk.cli import main
+
+main()

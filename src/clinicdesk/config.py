@@ -1,0 +1,102 @@
+"""Settings: one object, read from ``CLINICDESK_*`` environment variables and ``.env``.
+
+Every setting is documented in ``.env.example``; keep the two in step.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MIB = 1024 * 1024
+
+
+def default_data_dir() -> Path:
+    """The per-user data directory (``~/.local/share/clinicdesk`` on Linux)."""
+    return Path(platformdirs.user_data_dir("clinicdesk", appauthor=False))
+
+
+def normalize_database_url(url: str) -> str:
+    """Map the URLs people write to the async drivers ClinicDesk uses.
+
+    ``postgresql://`` and ``postgres://`` use asyncpg; ``sqlite://`` uses aiosqlite.
+    Anything else is refused with a message that says what is accepted.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        raise ValueError(f"database URL {url!r} has no scheme; use sqlite:/// or postgresql://")
+    base = scheme.split("+", 1)[0].lower()
+    if base in {"postgresql", "postgres"}:
+        return f"postgresql+asyncpg://{rest}"
+    if base == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    raise ValueError(
+        f"unsupported database {scheme!r}: ClinicDesk runs on SQLite (sqlite:///path) "
+        "or PostgreSQL (postgresql://user:password@host/db)"
+    )
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Field names map to ``CLINICDESK_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CLINICDESK_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # An empty value in .env (as in .env.example) means "use the default".
+        env_ignore_empty=True,
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    database_url: str | None = None
+
+    # Secrets: generated into <data_dir>/secrets on first start unless given here.
+    secret_key: SecretStr | None = None
+    field_encryption_key: SecretStr | None = None
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    # Proxies whose X-Forwarded-Proto/For headers are trusted (comma-separated, or "*").
+    forwarded_allow_ips: str = "127.0.0.1"
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    max_request_body_bytes: int = Field(default=25 * MIB, ge=1024)
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    readiness_timeout_seconds: float = Field(default=2.0, gt=0)
+
+    # When set, /metrics requires "Authorization: Bearer <token>".
+    metrics_token: SecretStr | None = None
+    # Where the npm packages (htmx, Pico CSS, Swagger UI) are installed; found on its own
+    # in a source checkout after `npm ci`.
+    assets_dir: Path | None = None
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand_data_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        return normalize_database_url(value) if value else None
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The database URL in force: the setting, or a SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{self.data_dir / 'clinicdesk.db'}"
+
+    @property
+    def database_kind(self) -> Literal["sqlite", "postgresql"]:
+        return "postgresql" if self.resolved_database_url.startswith("postgresql") else "sqlite"

@@ -1,0 +1,1 @@
+"""Mechanisms that know no domain: database, errors, HTTP plumbing, keys, templating."""

@@ -1,0 +1,205 @@
+"""Engines, sessions and the unit of work.
+
+Rules (STYLE.md, convention 1 and 2):
+
+* One request, one transaction. Whoever opens a session scope commits it (the request
+  dependency, a CLI command, a background job); services only ``flush()``.
+* Side effects wait for the commit. ``on_commit(session, hook)`` queues a hook; it runs
+  after the commit succeeds and is dropped if the transaction (or the savepoint it was
+  queued in) rolls back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import structlog
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.orm import Session, SessionTransaction
+
+from clinicdesk.core.sqlite_driver import bundled_aiosqlite_dbapi, sqlite_version
+
+log = structlog.get_logger(__name__)
+
+DatabaseKind = Literal["sqlite", "postgresql"]
+AfterCommitHook = Callable[[], Awaitable[None] | None]
+
+# Execution option: open the SQLite transaction with BEGIN IMMEDIATE, taking the write lock
+# before the first read (check-then-write use cases such as booking a slot).
+SQLITE_BEGIN_IMMEDIATE = "clinicdesk_sqlite_begin_immediate"
+
+_PENDING_HOOKS = "clinicdesk.pending_after_commit"
+_READY_HOOKS = "clinicdesk.ready_after_commit"
+
+
+@dataclass(slots=True)
+class Database:
+    """An engine, its session factory and what kind of database sits behind it."""
+
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    kind: DatabaseKind
+
+    @property
+    def sqlite_version(self) -> str | None:
+        return sqlite_version() if self.kind == "sqlite" else None
+
+    async def ping(self, limit_seconds: float) -> None:
+        """Raise unless the database answers ``SELECT 1`` within ``limit_seconds``."""
+        async with asyncio.timeout(limit_seconds), self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    async def server_version(self) -> str:
+        async with self.engine.connect() as conn:
+            if self.kind == "sqlite":
+                return str((await conn.execute(text("SELECT sqlite_version()"))).scalar_one())
+            return str((await conn.execute(text("SHOW server_version"))).scalar_one())
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def database_kind(url: str) -> DatabaseKind:
+    backend = make_url(url).get_backend_name()
+    if backend == "sqlite":
+        return "sqlite"
+    if backend == "postgresql":
+        return "postgresql"
+    raise ValueError(f"unsupported database backend {backend!r}")
+
+
+def create_database(
+    url: str,
+    *,
+    pool_size: int = 10,
+    sqlite_busy_timeout_ms: int = 5000,
+    echo: bool = False,
+) -> Database:
+    """Build the engine for ``url`` with ClinicDesk's connection rules applied."""
+    kind = database_kind(url)
+    if kind == "sqlite":
+        engine = create_async_engine(
+            url,
+            module=bundled_aiosqlite_dbapi(),
+            echo=echo,
+            pool_size=pool_size,
+            connect_args={"timeout": sqlite_busy_timeout_ms / 1000},
+        )
+        _configure_sqlite(engine, busy_timeout_ms=sqlite_busy_timeout_ms)
+    else:
+        engine = create_async_engine(
+            url,
+            echo=echo,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+        )
+    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    return Database(engine=engine, sessionmaker=sessionmaker, kind=kind)
+
+
+def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
+    """WAL, foreign keys, busy timeout, durable commits, and explicit BEGIN.
+
+    pysqlite's own transaction handling starts transactions lazily and breaks SAVEPOINT;
+    SQLAlchemy's documented remedy is to switch it off and emit BEGIN ourselves.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            # FULL: a commit is on disk when it returns, even after a power cut.
+            cursor.execute("PRAGMA synchronous=FULL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# --- after-commit hooks ------------------------------------------------------------------
+
+
+def on_commit(session: AsyncSession, hook: AfterCommitHook) -> None:
+    """Run ``hook`` once the current transaction commits; forget it if it rolls back."""
+    sync_session = session.sync_session
+    transaction = sync_session.get_nested_transaction() or sync_session.get_transaction()
+    if transaction is None:
+        transaction = sync_session.begin()
+    sync_session.info.setdefault(_PENDING_HOOKS, []).append((transaction, hook))
+
+
+def _descends_from(transaction: SessionTransaction, ancestor: SessionTransaction) -> bool:
+    current: SessionTransaction | None = transaction
+    while current is not None:
+        if current is ancestor:
+            return True
+        current = current.parent
+    return False
+
+
+@event.listens_for(Session, "after_commit")
+def _hooks_ready(session: Session) -> None:
+    pending = session.info.pop(_PENDING_HOOKS, [])
+    session.info.setdefault(_READY_HOOKS, []).extend(hook for _tx, hook in pending)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _hooks_dropped(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get(_PENDING_HOOKS)
+    if pending:
+        session.info[_PENDING_HOOKS] = [
+            (tx, hook) for tx, hook in pending if not _descends_from(tx, previous_transaction)
+        ]
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """Run the hooks of committed transactions. A failing hook is logged, never raised:
+    the data is already committed, and the caller must not be told otherwise."""
+    hooks = session.sync_session.info.pop(_READY_HOOKS, [])
+    for hook in hooks:
+        try:
+            result = hook()
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            log.exception("after_commit.hook_failed", hook=getattr(hook, "__qualname__", "?"))
+
+
+@asynccontextmanager
+async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Commit ``session`` when the block succeeds, roll it back when it raises, and run the
+    after-commit hooks once the commit is done."""
+    try:
+        yield session
+    except BaseException:
+        await session.rollback()
+        raise
+    await session.commit()
+    await run_after_commit(session)
+
+
+@asynccontextmanager
+async def session_scope(db: Database) -> AsyncIterator[AsyncSession]:
+    """A unit of work outside a request (CLI, jobs)."""
+    async with db.sessionmaker() as session, unit_of_work(session):
+        yield session

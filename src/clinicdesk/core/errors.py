@@ -1,0 +1,234 @@
+"""Errors that carry their HTTP status, and their rendering as RFC 9457 problem details.
+
+A domain raises ``ClinicError`` subclasses (``class SlotTaken(ClinicError): status_code =
+409``). One set of handlers turns every error (domain, HTTP, validation, unexpected) into
+``application/problem+json`` for API clients and into a readable page for browsers.
+Validation errors never echo the submitted values back: they may be patient data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from http import HTTPStatus
+from typing import Any, ClassVar, cast
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+class ClinicError(Exception):
+    """Base of every expected error. Subclasses set ``status_code``, ``title`` and ``code``."""
+
+    status_code: ClassVar[int] = 400
+    title: ClassVar[str] = "The request cannot be completed"
+    code: ClassVar[str] = "bad-request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFound(ClinicError):
+    status_code = 404
+    title = "Not found"
+    code = "not-found"
+
+
+class Conflict(ClinicError):
+    status_code = 409
+    title = "Conflict"
+    code = "conflict"
+
+
+class PreconditionFailed(ClinicError):
+    status_code = 412
+    title = "The record changed since you read it"
+    code = "stale-version"
+
+
+class PayloadTooLarge(StarletteHTTPException):
+    """Raised while reading a body that exceeds the configured limit.
+
+    An ``HTTPException`` (not a ``ClinicError``) so FastAPI's body parsing re-raises it
+    instead of turning it into a generic 400.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            status_code=413,
+            detail=f"The request body is larger than the limit of {limit} bytes.",
+        )
+
+
+def problem_type(code: str) -> str:
+    return f"urn:clinicdesk:problem:{code}"
+
+
+def problem_body(
+    *,
+    status: int,
+    title: str,
+    detail: str,
+    code: str,
+    instance: str,
+    request_id: str | None,
+    extensions: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": problem_type(code),
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if request_id:
+        body["request_id"] = request_id
+    if extensions:
+        body.update({k: v for k, v in extensions.items() if k not in body})
+    return body
+
+
+def _clean_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    cleaned = []
+    for error in errors:
+        loc = [str(part) for part in error.get("loc", ())]
+        cleaned.append(
+            {
+                "field": ".".join(p for p in loc if p not in {"body", "query", "path"}) or None,
+                "location": loc,
+                "message": error.get("msg", "invalid value"),
+                "type": error.get("type", "value_error"),
+            }
+        )
+    return cleaned
+
+
+def _status_code(status: int) -> tuple[str, str]:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    return phrase, phrase.lower().replace(" ", "-").replace("'", "")
+
+
+HtmlErrorRenderer = Callable[[Request, dict[str, Any], dict[str, str] | None], Response]
+
+
+def wants_html(request: Request) -> bool:
+    """Browsers navigating the web UI get a page; API, FHIR and tool clients get JSON."""
+    path = request.url.path
+    if path.startswith(("/api/", "/fhir/", "/health", "/metrics")):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+class ProblemRenderer:
+    """Renders a problem as problem+json, or as a page when a browser asked for one."""
+
+    def __init__(self, render_html: HtmlErrorRenderer | None = None) -> None:
+        self.render_html = render_html
+
+    def respond(
+        self, request: Request, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> Response:
+        if self.render_html is not None and wants_html(request):
+            return self.render_html(request, body, headers)
+        return JSONResponse(
+            body, status_code=body["status"], media_type=PROBLEM_JSON, headers=headers
+        )
+
+    def unexpected(self, request: Request) -> Response:
+        """The answer to a bug: no internals, but the request id to quote."""
+        return self.respond(
+            request,
+            problem_body(
+                status=500,
+                title="Internal Server Error",
+                detail=(
+                    "Something went wrong on our side and nothing was saved. Try again; if it "
+                    "keeps happening, give the administrator the request id."
+                ),
+                code="internal",
+                instance=request.url.path,
+                request_id=_request_id(request),
+            ),
+        )
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+def install_error_handlers(app: FastAPI, renderer: ProblemRenderer) -> None:
+    """Register the handlers for expected errors. Unexpected exceptions are answered by
+    ``RequestContextMiddleware`` so that they too carry the request id and headers."""
+
+    async def clinic_error(request: Request, exc: Exception) -> Response:
+        exc = cast(ClinicError, exc)
+        return renderer.respond(
+            request,
+            problem_body(
+                status=exc.status_code,
+                title=exc.title,
+                detail=exc.detail,
+                code=exc.code,
+                instance=request.url.path,
+                request_id=_request_id(request),
+                extensions=exc.extensions,
+            ),
+        )
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        exc = cast(StarletteHTTPException, exc)
+        title, code = _status_code(exc.status_code)
+        detail = exc.detail if isinstance(exc.detail, str) else title
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"There is nothing at {request.url.path}. Check the address."
+        elif exc.status_code == 405 and detail == "Method Not Allowed":
+            detail = f"{request.method} is not allowed on {request.url.path}."
+        return renderer.respond(
+            request,
+            problem_body(
+                status=exc.status_code,
+                title=title,
+                detail=detail,
+                code=code,
+                instance=request.url.path,
+                request_id=_request_id(request),
+            ),
+            dict(exc.headers) if exc.headers else None,
+        )
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        exc = cast(RequestValidationError, exc)
+        errors = _clean_validation_errors(exc.errors())
+        fields = sorted({e["field"] for e in errors if e["field"]})
+        detail = (
+            "Some values are missing or invalid: " + ", ".join(fields) + "."
+            if fields
+            else "The request could not be read; check its format."
+        )
+        return renderer.respond(
+            request,
+            problem_body(
+                status=422,
+                title="The submitted data is not valid",
+                detail=detail,
+                code="validation",
+                instance=request.url.path,
+                request_id=_request_id(request),
+                extensions={"errors": errors},
+            ),
+        )
+
+    app.add_exception_handler(ClinicError, clinic_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

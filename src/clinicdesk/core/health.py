@@ -1,0 +1,80 @@
+"""Liveness, readiness with business figures, and Prometheus metrics.
+
+These three routes are public by design (probes and scrapers have no user); /metrics can
+be closed with ``CLINICDESK_METRICS_TOKEN``. They reveal no patient data.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.runtime import Runtime, RuntimeDep
+
+log = structlog.get_logger(__name__)
+
+router = APIRouter(tags=["operations"])
+
+
+class MetricsTokenRequired(ClinicError):
+    status_code = 401
+    title = "Unauthorized"
+    code = "unauthorized"
+
+
+async def readiness(runtime: Runtime) -> dict[str, Any]:
+    """The readiness report: is the database answering, and how is the day going.
+
+    A database error is reported by its kind only; its message may name hosts or paths.
+    """
+    db = runtime.db
+    database: dict[str, Any] = {"kind": db.kind, "status": "ok"}
+    if db.kind == "sqlite":
+        database["sqlite_version"] = db.sqlite_version
+    try:
+        await db.ping(runtime.settings.readiness_timeout_seconds)
+    except Exception as exc:
+        log.warning("health.database_unreachable", error_type=type(exc).__name__)
+        database["status"] = "unreachable"
+        database["error"] = type(exc).__name__
+    ready = database["status"] == "ok"
+    return {
+        "status": "ready" if ready else "unavailable",
+        "version": runtime.version,
+        **runtime.stats.snapshot(),
+        "database": database,
+    }
+
+
+@router.get("/health", summary="The process is alive")
+async def health() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/health/ready",
+    summary="Ready to serve: database reachable, with the day's figures",
+    responses={503: {"description": "The database cannot be reached"}},
+)
+async def health_ready(runtime: RuntimeDep) -> JSONResponse:
+    report = await readiness(runtime)
+    return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(request: Request, runtime: RuntimeDep) -> Response:
+    token = runtime.settings.metrics_token
+    if token is not None:
+        supplied = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not hmac.compare_digest(supplied.encode(), token.get_secret_value().encode()):
+            raise MetricsTokenRequired(
+                "This server protects /metrics: send 'Authorization: Bearer <token>' "
+                "with the token from CLINICDESK_METRICS_TOKEN.",
+            )
+    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

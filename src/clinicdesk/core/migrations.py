@@ -1,0 +1,85 @@
+"""Alembic, driven from code: upgrade, current revision, pending revisions.
+
+The migration scripts live in ``migrations/`` at the top of a source checkout and ship
+inside the wheel as ``clinicdesk/_migrations``. Migrations run on a connection of the
+application's own engine (Alembic's connection-sharing recipe), so SQLite gets the same
+bundled library and pragmas as the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from clinicdesk.core.db import Database
+
+VersionApplied = Callable[[str], None]
+
+
+def migrations_dir() -> Path:
+    package_dir = Path(__file__).resolve().parents[1]
+    for candidate in (package_dir / "_migrations", package_dir.parents[1] / "migrations"):
+        if (candidate / "env.py").is_file():
+            return candidate
+    raise RuntimeError("ClinicDesk's migration scripts were not found next to the package")
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    return config
+
+
+def head_revisions() -> tuple[str, ...]:
+    return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
+def _current(connection: Connection) -> tuple[str, ...]:
+    return tuple(MigrationContext.configure(connection).get_current_heads())
+
+
+async def current_revisions(db: Database) -> tuple[str, ...]:
+    """The revisions the database is at (empty for a database never migrated)."""
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(_current)
+
+
+async def pending_revisions(db: Database) -> list[str]:
+    """Revisions between the database's current state and head, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    current = set(await current_revisions(db))
+    pending: list[str] = []
+    for rev in script.walk_revisions():  # newest first
+        if rev.revision in current:
+            break
+        pending.append(rev.revision)
+    if current and not any(script.get_revision(c) for c in current):
+        raise RuntimeError(f"database is at unknown revision(s) {sorted(current)}")
+    return list(reversed(pending))
+
+
+async def upgrade(
+    db: Database, revision: str = "head", *, on_applied: VersionApplied | None = None
+) -> None:
+    """Apply migrations up to ``revision`` in one transaction."""
+
+    def run(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        if on_applied is not None:
+
+            def applied(**kwargs: Any) -> None:
+                on_applied(str(kwargs["step"].up_revision_id))
+
+            config.attributes["on_version_apply"] = applied
+        command.upgrade(config, revision)
+
+    async with db.engine.begin() as conn:
+        await conn.run_sync(run)

@@ -1,0 +1,101 @@
+"""Jinja2 templates for the web UI, rendered whole or one block at a time.
+
+A view renders the page for a normal request and only the named block for an htmx
+request (``HX-Request``), from one template (jinja2-fragments). Autoescape is on for
+every template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2_fragments import render_block
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from clinicdesk.core.flash import FlashMessages
+
+
+@dataclass(frozen=True, slots=True)
+class NavItem:
+    label: str
+    href: str
+
+
+def is_htmx(request: Request) -> bool:
+    """An htmx fragment request (not a history restore, which needs the whole page)."""
+    return (
+        request.headers.get("hx-request") == "true"
+        and request.headers.get("hx-history-restore-request") != "true"
+    )
+
+
+def format_duration(seconds: float) -> str:
+    """``3725`` -> ``1 h 2 min``; under a minute, in seconds."""
+    total = int(seconds)
+    if total < 60:
+        return f"{total} s"
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    parts = [f"{days} d"] if days else []
+    if hours or days:
+        parts.append(f"{hours} h")
+    parts.append(f"{minutes} min")
+    return " ".join(parts)
+
+
+class Pages:
+    """Renders templates with the shared layout context (navigation, flash messages)."""
+
+    def __init__(
+        self,
+        directories: Sequence[Path],
+        *,
+        flashes: FlashMessages,
+        nav: Sequence[NavItem],
+        globals_: Mapping[str, Any],
+    ) -> None:
+        self.env = Environment(
+            loader=FileSystemLoader([str(d) for d in directories]),
+            autoescape=True,
+            undefined=StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.globals.update(globals_)
+        self.env.filters["duration"] = format_duration
+        self.flashes = flashes
+        self.nav = tuple(nav)
+
+    def render(
+        self,
+        request: Request,
+        name: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        block: str | None = None,
+        status_code: int = 200,
+        headers: Mapping[str, str] | None = None,
+    ) -> HTMLResponse:
+        """The whole page, or only ``block`` when htmx asked for a fragment."""
+        values: dict[str, Any] = {
+            "request": request,
+            "nav": self.nav,
+            "current_path": request.url.path,
+            **(context or {}),
+        }
+        if block is not None and is_htmx(request):
+            html = render_block(self.env, name, block, values)
+            return HTMLResponse(html, status_code=status_code, headers=headers)
+        flashes = self.flashes.read(request)
+        values["flashes"] = flashes
+        html = self.env.get_template(name).render(values)
+        response = HTMLResponse(html, status_code=status_code, headers=headers)
+        if flashes:
+            self.flashes.clear(response)
+        return response

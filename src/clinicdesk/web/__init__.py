@@ -1,0 +1,1 @@
+"""The server-rendered web UI: layout, home page and the pages of each domain."""

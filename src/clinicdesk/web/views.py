@@ -1,0 +1,58 @@
+"""The web shell: home page, system status and the API reference.
+
+Routes stay thin: they call the same services as the JSON API and render a template.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from clinicdesk.core.health import readiness
+from clinicdesk.core.runtime import RuntimeDep
+from clinicdesk.core.templating import NavItem, Pages
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+NAV: tuple[NavItem, ...] = (
+    NavItem("Home", "/"),
+    NavItem("System status", "/system-status"),
+    NavItem("API reference", "/docs"),
+)
+
+router = APIRouter(include_in_schema=False)
+
+
+def pages(request: Request) -> Pages:
+    result: Pages = request.app.state.pages
+    return result
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    return pages(request).render(request, "web/home.html", {"database_kind": runtime.db.kind})
+
+
+@router.get("/system-status", response_class=HTMLResponse)
+async def system_status(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+    """The readiness figures for people; htmx refreshes just the card."""
+    report = await readiness(runtime)
+    return pages(request).render(
+        request, "web/system_status.html", {"report": report}, block="status_card"
+    )
+
+
+@router.get("/docs", response_class=HTMLResponse)
+async def api_reference(request: Request) -> HTMLResponse:
+    """Swagger UI from the npm package, started by a static script (no inline script).
+    Swagger UI sets inline styles on elements, so this one page allows them."""
+    response = pages(request).render(request, "web/api_reference.html")
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+    return response

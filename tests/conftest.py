@@ -1,0 +1,190 @@
+"""Shared fixtures: both databases, a transaction per test, the app and an HTTP client.
+
+Every test that asks for ``db`` (or anything built on it) runs twice: on SQLite and on a
+real PostgreSQL server. Migrations run once per database per session; each test runs in
+a transaction that is rolled back afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.app import create_app
+from clinicdesk.config import Settings
+from clinicdesk.core import migrations
+from clinicdesk.core.db import Database, create_database, unit_of_work
+from clinicdesk.core.logs import configure_logging
+from clinicdesk.core.runtime import get_session
+from tests.support.postgres import ThrowawayPostgres, start_throwaway_postgres
+
+BACKENDS = ("sqlite", "postgresql")
+
+# Tests log JSON like production, so a test run shows what an operator would see.
+configure_logging(level="INFO", fmt="json")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    from clinicdesk.core.sqlite_driver import sqlite_version
+    from tests.web.conftest import CHROMIUM
+
+    postgres = os.environ.get("CLINICDESK_TEST_POSTGRES_URL") and "CLINICDESK_TEST_POSTGRES_URL"
+    return [
+        f"databases: SQLite {sqlite_version()} (bundled) and PostgreSQL "
+        f"({postgres or 'throwaway cluster started by this session'})",
+        f"browser: {CHROMIUM} (headless, via Playwright)",
+    ]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No test may be skipped: a missing PostgreSQL or Chromium is a failure, not a skip."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if reporter is not None:
+            reporter.write_line(
+                f"{len(skipped)} test(s) were skipped; skipping is not allowed here", red=True
+            )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[ThrowawayPostgres | None]:
+    """The session's own PostgreSQL cluster, unless CLINICDESK_TEST_POSTGRES_URL is set."""
+    if os.environ.get("CLINICDESK_TEST_POSTGRES_URL"):
+        yield None
+        return
+    server = start_throwaway_postgres()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: ThrowawayPostgres | None) -> str:
+    if postgres_server is None:
+        return Settings(
+            database_url=os.environ["CLINICDESK_TEST_POSTGRES_URL"]
+        ).resolved_database_url
+    return postgres_server.url()
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('sqlite') / 'test.db'}"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(backend: str, request: pytest.FixtureRequest) -> str:
+    fixture = "sqlite_url" if backend == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database (once per backend per session)."""
+    database = create_database(database_url, pool_size=5)
+    await migrations.upgrade(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+async def session(db: Database) -> AsyncIterator[AsyncSession]:
+    """A session whose commits land in a savepoint of a transaction that is rolled back."""
+    async with db.engine.connect() as connection:
+        outer = await connection.begin()
+        session = AsyncSession(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        try:
+            yield session
+        finally:
+            await session.close()
+            await outer.rollback()
+
+
+def make_settings(tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {"data_dir": tmp_path / "data"}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url=database_url)
+
+
+@pytest.fixture
+async def app(settings: Settings, session: AsyncSession) -> AsyncIterator[FastAPI]:
+    """The real application, its request sessions joined to the test's transaction."""
+    application = create_app(settings, configure_logs=False)
+
+    async def test_session() -> AsyncIterator[AsyncSession]:
+        async with unit_of_work(session):
+            yield session
+
+    application.dependency_overrides[get_session] = test_session
+    try:
+        yield application
+    finally:
+        await application.state.runtime.db.dispose()
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+async def fresh_database_url(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """An empty, never-migrated database of the current backend, dropped afterwards."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
+        return
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    base = make_url(str(request.getfixturevalue("postgres_url")))
+    name = f"clinicdesk_fresh_{os.urandom(4).hex()}"
+    admin = create_database(base.render_as_string(hide_password=False), pool_size=1)
+    try:
+        async with admin.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        yield base.set(database=name).render_as_string(hide_password=False)
+        async with admin.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture
+async def probe_client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """A client for the app plus the test-only routes of ``tests.support.routes``."""
+    from tests.support import routes
+
+    app.include_router(routes.router)
+    routes.events.clear()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c

@@ -1,0 +1,100 @@
+"""The `clinicdesk` command: help everywhere, migrations, serve's refusal, the demo's care."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from clinicdesk import __version__
+from clinicdesk.cli import DEMO_MARKER, app
+from clinicdesk.core.sqlite_driver import sqlite_version
+
+runner = CliRunner()
+
+
+def invoke(args: list[str], env: dict[str, str] | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, args, env=env, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [[], ["serve"], ["demo"], ["version"], ["db"], ["db", "upgrade"], ["db", "current"]],
+)
+def test_every_command_has_help(command: list[str]) -> None:
+    code, output = invoke([*command, "--help"])
+    assert code == 0
+    assert "Usage" in output
+
+
+def test_version_names_the_sqlite_library() -> None:
+    code, output = invoke(["version"])
+    assert code == 0
+    assert f"ClinicDesk {__version__}" in output
+    assert sqlite_version() in output
+
+
+async def test_db_upgrade_and_current(fresh_database_url: str, tmp_path: Path) -> None:
+    env = {"CLINICDESK_DATABASE_URL": fresh_database_url, "CLINICDESK_DATA_DIR": str(tmp_path)}
+
+    code, output = await asyncio.to_thread(invoke, ["db", "current"], env)
+    assert code == 1
+    assert "not migrated yet" in output
+    assert "Pending: 0001_baseline" in output
+
+    code, output = await asyncio.to_thread(invoke, ["db", "upgrade"], env)
+    assert code == 0, output
+    assert "Database upgraded" in output
+
+    code, output = await asyncio.to_thread(invoke, ["db", "current"], env)
+    assert code == 0
+    assert "Current revision: 0001_baseline" in output
+    assert "Up to date." in output
+
+    code, output = await asyncio.to_thread(invoke, ["db", "upgrade"], env)
+    assert code == 0
+    assert "up to date" in output
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_serve_refuses_pending_migrations_on_postgresql(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    env = {"CLINICDESK_DATABASE_URL": fresh_database_url, "CLINICDESK_DATA_DIR": str(tmp_path)}
+    code, output = await asyncio.to_thread(invoke, ["serve", "--port", "1"], env)
+    assert code == 3
+    assert "clinicdesk db upgrade" in output
+    assert "0001_baseline" in output
+
+
+def test_bad_database_url_is_a_clear_configuration_error(tmp_path: Path) -> None:
+    env = {"CLINICDESK_DATABASE_URL": "mysql://x@y/z", "CLINICDESK_DATA_DIR": str(tmp_path)}
+    code, output = invoke(["db", "current"], env)
+    assert code == 2
+    assert "Configuration error" in output
+    assert "PostgreSQL" in output
+
+
+def test_demo_never_deletes_a_directory_that_is_not_a_demo(tmp_path: Path) -> None:
+    precious = tmp_path / "real-clinic"
+    precious.mkdir()
+    (precious / "clinicdesk.db").write_text("patients")
+    code, output = invoke(["demo", "--data-dir", str(precious), "--port", "1"])
+    assert code == 2
+    assert "not a ClinicDesk demo directory" in output
+    assert (precious / "clinicdesk.db").read_text() == "patients"
+
+
+def test_demo_directory_is_recreated(tmp_path: Path) -> None:
+    from clinicdesk.cli import _fresh_demo_dir
+
+    target = tmp_path / "demo"
+    _fresh_demo_dir(target)
+    (target / "leftover.db").write_text("old demo")
+    _fresh_demo_dir(target)
+    assert (target / DEMO_MARKER).is_file()
+    assert not (target / "leftover.db").exists()
+    assert oct(target.stat().st_mode & 0o777) == "0o700"

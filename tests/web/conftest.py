@@ -1,0 +1,100 @@
+"""Browser fixtures: Playwright driving Debian's Chromium, headless, against a real server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, async_playwright
+
+from tests.support.server import running_server
+
+CHROMIUM = os.environ.get("CLINICDESK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",  # the test machines run as root
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``clinicdesk serve`` on the embedded SQLite default, in a fresh data directory."""
+    with running_server(tmp_path_factory.mktemp("live") / "data") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium; its absence fails the browser tests, it never skips them."""
+    if not Path(CHROMIUM).is_file():
+        raise RuntimeError(
+            f"Chromium not found at {CHROMIUM}: install Debian's chromium package "
+            "(the test command does) or set CLINICDESK_CHROMIUM"
+        )
+    return CHROMIUM
+
+
+@pytest.fixture(scope="session")
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+class ConsoleProblems(list[str]):
+    """Console errors and CSP violations seen by a page."""
+
+
+@pytest.fixture
+async def page(browser: Browser) -> AsyncIterator[Page]:
+    context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    page = await context.new_page()
+    problems = ConsoleProblems()
+    page.on(
+        "console",
+        lambda msg: problems.append(msg.text) if msg.type in ("error", "warning") else None,
+    )
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.console_problems = problems  # type: ignore[attr-defined]
+    try:
+        yield page
+    finally:
+        await context.close()
+
+
+def screenshot_dir() -> Path | None:
+    """Set CLINICDESK_SCREENSHOT_DIR to keep screenshots of the pages the tests visit."""
+    value = os.environ.get("CLINICDESK_SCREENSHOT_DIR")
+    if not value:
+        return None
+    path = Path(value)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+async def browser_phone(browser: Browser) -> AsyncIterator[Page]:
+    """A page the size of a common phone, with touch."""
+    context = await browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    page = await context.new_page()
+    try:
+        yield page
+    finally:
+        await context.close()
