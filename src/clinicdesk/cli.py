@@ -162,6 +162,8 @@ def demo(
     # Worker processes read their settings from the environment.
     os.environ["CLINICDESK_DATA_DIR"] = str(target)
     os.environ["CLINICDESK_DATABASE_URL"] = f"sqlite:///{target / 'clinicdesk.db'}"
+    # Someone is watching this terminal: readable log lines unless asked otherwise.
+    os.environ.setdefault("CLINICDESK_LOG_FORMAT", "console")
     settings = _settings(host=host, port=port, workers=1)
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     load_or_create_keys(settings)

@@ -49,6 +49,8 @@ def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    # Alembic narrates every step at INFO; the CLI shows a progress bar instead.
+    logging.getLogger("alembic").setLevel(max(root.level, logging.WARNING))
     # uvicorn's access log prints raw paths with query strings (a search for a patient's
     # name would land in the log); ClinicDesk logs requests itself, by route template.
     access = logging.getLogger("uvicorn.access")
