@@ -1,0 +1,204 @@
+"""Throttling of login, password reset and MFA attempts, per account and per client address.
+
+Counts live in Redis when ``CLINICDESK_REDIS_URL`` is set, so every worker process sees the
+same attempts; without it they live in this process's memory. The strategy is a moving
+window: a rule of ``5/15 minutes`` allows at most five attempts in any fifteen-minute span,
+and a refused caller may try again as soon as its oldest attempt leaves the window.
+
+Rules:
+
+- Key parts (an email, a client address) are case-folded, stripped and hashed (SHA-256)
+  before they reach the storage: Redis holds no personal data.
+- Storage failures are not hidden: they raise ``limits.errors.StorageError`` and the caller
+  decides whether an unreachable Redis refuses or allows the attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import ConnectionPool
+
+from clinicdesk.core.errors import ClinicError
+
+KEY_PREFIX = "clinicdesk:ratelimit"
+"""Every Redis key this module writes starts with this, so they are easy to find and purge."""
+
+HASHED_PART_LENGTH = 32
+"""Hex characters kept of each SHA-256 key part: 128 bits, far from any collision."""
+
+REDIS_TIMEOUT_SECONDS = 5.0
+"""A login must not hang on an unreachable Redis; it fails with a StorageError instead."""
+
+# limits' async Redis storage only knows its own ``async+`` schemes; operators configure
+# the plain URL every Redis client understands.
+_REDIS_SCHEMES = {
+    "redis": "async+redis",
+    "rediss": "async+rediss",
+    "unix": "async+redis+unix",
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named limit in ``limits`` notation, e.g. ``Rule("login-account", "5/15 minutes")``.
+
+    The name is part of the storage key, so two rules never share counts even when their
+    limits are equal. The limit is parsed at construction: a typo fails at import time, not
+    at the first login.
+    """
+
+    name: str
+    limit: str
+    item: RateLimitItem = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.name or "/" in self.name:
+            raise ValueError(f"rule name must be non-empty and contain no '/': {self.name!r}")
+        object.__setattr__(self, "item", parse(self.limit))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """Whether an attempt may go ahead; when refused, how many seconds until one may."""
+
+    allowed: bool
+    retry_after_seconds: int = 0
+
+
+class RateLimited(ClinicError):
+    """Raised when an attempt is refused. Rendered as 429 with a ``Retry-After`` header."""
+
+    status_code = 429
+    title = "Too many attempts"
+    code = "rate-limited"
+
+    def __init__(self, retry_after_seconds: int, detail: str | None = None) -> None:
+        seconds = max(1, retry_after_seconds)
+        super().__init__(
+            detail or f"Too many attempts. Try again in {describe_wait(seconds)}.",
+            retry_after_seconds=seconds,
+        )
+        self.retry_after_seconds = seconds
+        self.headers: dict[str, str] = {"Retry-After": str(seconds)}
+
+    @classmethod
+    def from_decision(cls, decision: Decision) -> RateLimited:
+        return cls(decision.retry_after_seconds)
+
+
+def describe_wait(seconds: int) -> str:
+    """``45`` -> "45 seconds", ``61`` -> "2 minutes", ``3600`` -> "1 hour".
+
+    Rounded up: telling someone to come back earlier than they may only earns them another
+    refusal.
+    """
+    if seconds < 60:
+        return _plural(max(1, seconds), "second")
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:
+        return _plural(minutes, "minute")
+    return _plural(math.ceil(seconds / 3600), "hour")
+
+
+def _plural(count: int, unit: str) -> str:
+    return f"{count} {unit}" if count == 1 else f"{count} {unit}s"
+
+
+def hash_key_part(part: str) -> str:
+    """The stored form of one key part: case and surrounding spaces do not make a new bucket
+    (``Alice@X.org `` and ``alice@x.org`` share their failures), and the value is not
+    readable from the storage."""
+    normalized = part.strip().casefold().encode("utf-8")
+    return hashlib.sha256(normalized).hexdigest()[:HASHED_PART_LENGTH]
+
+
+class RateLimiter:
+    """Records attempts against named rules. One instance per process; ``close()`` at exit."""
+
+    def __init__(
+        self, storage: MemoryStorage | RedisStorage, *, pool: ConnectionPool | None = None
+    ) -> None:
+        self._storage = storage
+        self._pool = pool
+        self._strategy = MovingWindowRateLimiter(storage)
+
+    @classmethod
+    def from_url(cls, url: str | None) -> RateLimiter:
+        """``None`` (or ``memory://``) counts in this process; ``redis://``, ``rediss://`` or
+        ``unix://`` counts in Redis, shared by every process pointed at it."""
+        if url is None or url.startswith(("memory://", "async+memory://")):
+            return cls(MemoryStorage(wrap_exceptions=True))
+        plain = url.removeprefix("async+").replace("redis+unix://", "unix://", 1)
+        scheme = plain.partition("://")[0]
+        if scheme not in _REDIS_SCHEMES:
+            raise ValueError(
+                f"unsupported rate limit storage {scheme!r}: use redis://, rediss:// or unix://"
+            )
+        # The pool is built from the plain URL (database, password and TLS included) and
+        # handed to limits, so this class owns it and close() can release it. Passing it also
+        # makes limits use redis-py's asyncio client: its default, coredis, is not installed.
+        pool = ConnectionPool.from_url(
+            plain,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )
+        # Typed Any: limits declares its client options as scalars, but its redis-py bridge
+        # accepts a ready connection pool.
+        options: dict[str, Any] = {"connection_pool": pool}
+        storage = RedisStorage(
+            _REDIS_SCHEMES[scheme] + plain[len(scheme) :],
+            wrap_exceptions=True,
+            implementation="redispy",
+            key_prefix=KEY_PREFIX,
+            **options,
+        )
+        return cls(storage, pool=pool)
+
+    async def hit(self, rule: Rule, *key_parts: str) -> Decision:
+        """Record one attempt. A refused attempt is not recorded, so hammering a locked
+        account does not push its window further out."""
+        key = _hashed(key_parts)
+        if await self._strategy.hit(rule.item, rule.name, *key):
+            return Decision(allowed=True)
+        return Decision(allowed=False, retry_after_seconds=await self._retry_after(rule, key))
+
+    async def test(self, rule: Rule, *key_parts: str) -> Decision:
+        """Would one more attempt be allowed? Records nothing."""
+        key = _hashed(key_parts)
+        if await self._strategy.test(rule.item, rule.name, *key):
+            return Decision(allowed=True)
+        return Decision(allowed=False, retry_after_seconds=await self._retry_after(rule, key))
+
+    async def clear(self, rule: Rule, *key_parts: str) -> None:
+        """Forget the attempts of one key, e.g. an account's failures after it logs in."""
+        await self._strategy.clear(rule.item, rule.name, *_hashed(key_parts))
+
+    async def close(self) -> None:
+        """Release the Redis connections, or stop the in-memory expiry task."""
+        if self._pool is not None:
+            await self._pool.aclose()
+        elif isinstance(self._storage, MemoryStorage):
+            timer = self._storage.timer
+            if timer is not None and not timer.done():
+                timer.cancel()
+                # wait() rather than await: the task's cancellation must not cancel us.
+                await asyncio.wait([timer])
+
+    async def _retry_after(self, rule: Rule, key: tuple[str, ...]) -> int:
+        stats = await self._strategy.get_window_stats(rule.item, rule.name, *key)
+        # At least 1: the oldest attempt may have left the window between the two calls,
+        # and "try again in 0 seconds" would read as a bug.
+        return max(1, math.ceil(stats.reset_time - time.time()))
+
+
+def _hashed(key_parts: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(hash_key_part(part) for part in key_parts)
