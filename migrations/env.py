@@ -8,15 +8,27 @@ Normally ClinicDesk hands Alembic a connection of its own engine
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
 from alembic import context
+from alembic.autogenerate import render
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
+from sqlalchemy.types import TypeDecorator
 
 from clinicdesk.config import Settings
 from clinicdesk.core.db import create_database
 from clinicdesk.models import metadata
 
 config = context.config
+
+
+def render_item(type_: str, obj: object, autogen_context: AutogenContext) -> str | Literal[False]:
+    """Write ClinicDesk's column types as their plain SQL types, so migrations do not
+    depend on application classes that may change later."""
+    if type_ == "type" and isinstance(obj, TypeDecorator):
+        return render._repr_type(obj.impl, autogen_context)  # type: ignore[arg-type]
+    return False
 
 
 def run_with(connection: Connection) -> None:
@@ -27,6 +39,7 @@ def run_with(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         compare_server_default=False,
+        render_item=render_item,
         on_version_apply=config.attributes.get("on_version_apply"),
     )
     with context.begin_transaction():

@@ -6,10 +6,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 started=$(date +%s)
 
-# Servers and the browser come from Debian's packages.
+# Servers (PostgreSQL, Redis) and the browser come from Debian's packages.
 missing=()
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || missing+=(postgresql)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v redis-server >/dev/null || missing+=(redis-server)
 [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
 
 ensure_uv

@@ -7,6 +7,7 @@ a transaction that is rolled back afterwards.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -14,15 +15,19 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import create_app
 from clinicdesk.config import Settings
 from clinicdesk.core import migrations
+from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.db import Database, create_database, unit_of_work
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.runtime import get_session
-from tests.support.postgres import ThrowawayPostgres, start_throwaway_postgres
+from tests.support.postgres import APP_ROLE, ThrowawayPostgres, start_throwaway_postgres
+
+pytest_plugins = ["tests.support.identity"]
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -68,12 +73,24 @@ def postgres_server() -> Iterator[ThrowawayPostgres | None]:
 
 
 @pytest.fixture(scope="session")
-def postgres_url(postgres_server: ThrowawayPostgres | None) -> str:
+def postgres_owner_url(postgres_server: ThrowawayPostgres | None) -> str:
+    """The role that owns the tables and runs migrations."""
     if postgres_server is None:
-        return Settings(
-            database_url=os.environ["CLINICDESK_TEST_POSTGRES_URL"]
-        ).resolved_database_url
+        external = os.environ["CLINICDESK_TEST_POSTGRES_URL"]
+        return Settings(database_url=external).resolved_database_url
     return postgres_server.url()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_server: ThrowawayPostgres | None, postgres_owner_url: str) -> str:
+    """The role the application connects as (owning no table). With an external
+    CLINICDESK_TEST_POSTGRES_URL, CLINICDESK_TEST_POSTGRES_APP_URL names it."""
+    if postgres_server is None:
+        app_url = os.environ.get("CLINICDESK_TEST_POSTGRES_APP_URL")
+        if not app_url:
+            return postgres_owner_url
+        return Settings(database_url=app_url).resolved_database_url
+    return postgres_server.url(role=APP_ROLE)
 
 
 @pytest.fixture(scope="session")
@@ -93,10 +110,21 @@ def database_url(backend: str, request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-async def db(database_url: str) -> AsyncIterator[Database]:
-    """A migrated database (once per backend per session)."""
+def owner_url(backend: str, request: pytest.FixtureRequest) -> str:
+    fixture = "sqlite_url" if backend == "sqlite" else "postgres_owner_url"
+    return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture(scope="session")
+async def db(database_url: str, owner_url: str) -> AsyncIterator[Database]:
+    """A migrated database (once per backend per session), connected as the app role."""
+    owner = create_database(owner_url, pool_size=1)
+    app_role = make_url(database_url).username if database_url != owner_url else None
+    try:
+        await migrations.upgrade(owner, grant_to=app_role)
+    finally:
+        await owner.dispose()
     database = create_database(database_url, pool_size=5)
-    await migrations.upgrade(database)
     try:
         yield database
     finally:
@@ -118,15 +146,30 @@ async def session(db: Database) -> AsyncIterator[AsyncSession]:
             await outer.rollback()
 
 
+# One key pair for every app a test session builds: encrypted values written through one
+# app instance stay readable through the next.
+TEST_SECRET_KEY = "test-secret-key-" + "x" * 48
+TEST_FIELD_KEY = base64.urlsafe_b64encode(b"clinicdesk-test-field-key-32byte").decode()
+
+
 def make_settings(tmp_path: Path, **overrides: object) -> Settings:
-    values: dict[str, object] = {"data_dir": tmp_path / "data"}
+    values: dict[str, object] = {
+        "data_dir": tmp_path / "data",
+        "secret_key": TEST_SECRET_KEY,
+        "field_encryption_key": TEST_FIELD_KEY,
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
 
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
-    return make_settings(tmp_path, database_url=database_url)
+def settings(tmp_path: Path, database_url: str, owner_url: str) -> Settings:
+    return make_settings(tmp_path, database_url=database_url, database_owner_url=owner_url)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def field_encryption() -> None:
+    configure_field_encryption(FieldKeyring(TEST_FIELD_KEY))
 
 
 @pytest.fixture
@@ -161,9 +204,8 @@ async def fresh_database_url(
         yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
         return
     from sqlalchemy import text
-    from sqlalchemy.engine import make_url
 
-    base = make_url(str(request.getfixturevalue("postgres_url")))
+    base = make_url(str(request.getfixturevalue("postgres_owner_url")))
     name = f"clinicdesk_fresh_{os.urandom(4).hex()}"
     admin = create_database(base.render_as_string(hide_password=False), pool_size=1)
     try:

@@ -2,38 +2,126 @@
 
 ``uvicorn --factory clinicdesk.app:create_app`` (what ``clinicdesk serve`` runs) builds one
 per worker process.
+
+Deny by default: every router hangs under ``protected``, whose dependency requires a
+signed-in caller, except the routes of ``PUBLIC_ROUTERS`` (listed in ``PUBLIC_PATHS``).
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
+from urllib.parse import quote
 
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
 
 from clinicdesk import __version__
 from clinicdesk.config import Settings
 from clinicdesk.core import health
 from clinicdesk.core.assets import find_node_modules, mount_static
+from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
+from clinicdesk.core.csrf import CsrfProtection
 from clinicdesk.core.db import create_database
-from clinicdesk.core.errors import ProblemRenderer, install_error_handlers
+from clinicdesk.core.errors import HtmlErrorRenderer, ProblemRenderer, install_error_handlers
 from clinicdesk.core.flash import FlashMessages
 from clinicdesk.core.keys import load_or_create_keys
 from clinicdesk.core.logs import configure_logging
+from clinicdesk.core.mail import make_mail_sender
 from clinicdesk.core.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
     SecurityHeadersMiddleware,
 )
 from clinicdesk.core.observability import HttpMetrics, RequestStats
+from clinicdesk.core.ratelimit import RateLimiter
 from clinicdesk.core.runtime import Runtime
-from clinicdesk.core.templating import Pages
+from clinicdesk.core.templating import Pages, is_htmx
+from clinicdesk.identity import admin_views as identity_admin_views
+from clinicdesk.identity import api as identity_api
+from clinicdesk.identity import audit_api as identity_audit_api
+from clinicdesk.identity import views as identity_views
+from clinicdesk.identity.auth import authenticate
+from clinicdesk.identity.config import IdentityConfig
+from clinicdesk.identity.web import signed_in_context
 from clinicdesk.web import views as web_views
 
 log = structlog.get_logger("clinicdesk.app")
+
+TEMPLATE_DIRS = (
+    web_views.TEMPLATES_DIR,
+    identity_views.TEMPLATES_DIR,
+)
+
+PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
+    health.router,
+    web_views.public,
+    identity_api.public,
+    identity_views.public,
+)
+# The routes anyone may call without signing in. The route test checks that the app's
+# public routes are exactly these.
+PUBLIC_PATHS: frozenset[str] = frozenset(
+    {
+        "/health",
+        "/health/ready",
+        "/metrics",
+        "/docs",
+        "/openapi.json",
+        "/login",
+        "/password/forgot",
+        "/password/reset",
+        "/invitations/accept",
+        "/verify-email",
+        "/api/v1/auth/token",
+        "/api/v1/auth/refresh",
+        "/api/v1/auth/password-reset",
+        "/api/v1/auth/password-reset/confirm",
+    }
+)
+
+PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
+    web_views.router,
+    identity_views.router,
+    identity_admin_views.router,
+    identity_api.router,
+    identity_audit_api.router,
+)
+
+# Errors a browser is better served by a page elsewhere for than by an error message.
+_REDIRECTS = {"mfa-required": "/login/mfa", "mfa-enrolment-required": "/account/mfa"}
+
+
+def _render_error_page(pages: Pages) -> HtmlErrorRenderer:
+    """Signed-out browsers get the sign-in page (status 401), a pending second factor or
+    MFA enrolment sends them there, anything else gets the error page."""
+
+    def render(
+        request: Request, problem: dict[str, Any], headers: dict[str, str] | None
+    ) -> Response:
+        code = str(problem["type"]).rsplit(":", 1)[-1]
+        here = quote(request.url.path)
+        if code == "not-authenticated":
+            if is_htmx(request):
+                return Response(status_code=401, headers={"HX-Redirect": f"/login?next={here}"})
+            return identity_views.login_page(request, next_url=request.url.path, status_code=401)
+        if code in _REDIRECTS:
+            url = f"{_REDIRECTS[code]}?next={here}"
+            if is_htmx(request):
+                return Response(status_code=problem["status"], headers={"HX-Redirect": url})
+            return RedirectResponse(url, status_code=303)
+        return pages.render(
+            request,
+            "web/error.html",
+            {"problem": problem},
+            status_code=problem["status"],
+            headers=headers,
+        )
+
+    return render
 
 
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
@@ -44,6 +132,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         configure_logging(level=settings.log_level, fmt=settings.log_format)
 
     keys = load_or_create_keys(settings)
+    configure_field_encryption(
+        FieldKeyring(keys.field_encryption_key, previous=keys.previous_field_encryption_keys)
+    )
     db = create_database(
         settings.resolved_database_url,
         pool_size=settings.db_pool_size,
@@ -56,25 +147,31 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         stats=RequestStats(),
         metrics=HttpMetrics(__version__),
     )
+    limiter = RateLimiter.from_url(settings.redis_url)
+    identity = IdentityConfig(
+        base_url=settings.base_url,
+        session_idle=timedelta(minutes=settings.session_idle_minutes),
+        session_absolute=timedelta(hours=settings.session_absolute_hours),
+        access_token_ttl=timedelta(minutes=settings.access_token_minutes),
+        refresh_token_ttl=timedelta(days=settings.refresh_token_days),
+        link_ttl=timedelta(minutes=30),
+        invitation_ttl=timedelta(hours=72),
+        mailer=make_mail_sender(
+            smtp_url=settings.smtp_url.get_secret_value() if settings.smtp_url else None,
+            mail_dir=settings.data_dir / "mail",
+            sender=settings.mail_from,
+        ),
+        limiter=limiter,
+        secure_cookies=settings.base_url.startswith("https://"),
+    )
     pages = Pages(
-        [web_views.TEMPLATES_DIR],
+        TEMPLATE_DIRS,
         flashes=FlashMessages(keys.secret_key),
         nav=web_views.NAV,
         globals_={"version": __version__},
+        context_processors=[signed_in_context],
     )
-
-    def render_error_page(
-        request: Request, problem: dict[str, Any], headers: dict[str, str] | None
-    ) -> Response:
-        return pages.render(
-            request,
-            "web/error.html",
-            {"problem": problem},
-            status_code=problem["status"],
-            headers=headers,
-        )
-
-    renderer = ProblemRenderer(render_html=render_error_page)
+    renderer = ProblemRenderer(render_html=_render_error_page(pages))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -87,6 +184,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         try:
             yield
         finally:
+            await limiter.close()
             await db.dispose()
             log.info("clinicdesk.stopped")
 
@@ -101,10 +199,16 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     app.state.runtime = runtime
     app.state.pages = pages
+    app.state.identity = identity
+    app.state.csrf = CsrfProtection(keys.secret_key)
 
     install_error_handlers(app, renderer)
-    app.include_router(health.router)
-    app.include_router(web_views.router)
+    for router in PUBLIC_ROUTERS:
+        app.include_router(router)
+    protected = APIRouter(dependencies=[Depends(authenticate)])
+    for router in PROTECTED_ROUTERS:
+        protected.include_router(router)
+    app.include_router(protected)
     mount_static(
         app,
         own_static=web_views.STATIC_DIR,

@@ -7,6 +7,7 @@ import os
 import platform
 import shutil
 import sys
+import uuid
 from pathlib import Path
 from typing import Annotated
 
@@ -17,13 +18,23 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from clinicdesk import __version__
+from clinicdesk import __version__, keyrotation
+from clinicdesk.audit import service as audit
 from clinicdesk.config import Settings
 from clinicdesk.core import migrations
-from clinicdesk.core.db import Database, create_database
+from clinicdesk.core.actor import SYSTEM
+from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
+from clinicdesk.core.db import Database, create_database, session_scope
+from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.keys import ensure_private_dir, load_or_create_keys
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.sqlite_driver import sqlite_version
+from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.demo import DemoClinic, demo_password, seed_demo_clinic
+from clinicdesk.identity.models import Organization
+from clinicdesk.identity.permissions import Role
+from clinicdesk.identity.schemas import OrganizationUpdate
+from clinicdesk.identity.service import organizations, users
 
 app = typer.Typer(
     name="clinicdesk",
@@ -54,13 +65,23 @@ def _settings(**overrides: object) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _database(settings: Settings) -> Database:
+def _database(settings: Settings, *, owner: bool = False) -> Database:
     if settings.database_kind == "sqlite":
         ensure_private_dir(settings.data_dir)
-    return create_database(settings.resolved_database_url, pool_size=2)
+    url = settings.migration_database_url if owner else settings.resolved_database_url
+    return create_database(url, pool_size=2)
 
 
-async def _upgrade_with_progress(db: Database, pending: list[str]) -> None:
+def _configure_encryption(settings: Settings) -> None:
+    keys = load_or_create_keys(settings)
+    configure_field_encryption(
+        FieldKeyring(keys.field_encryption_key, previous=keys.previous_field_encryption_keys)
+    )
+
+
+async def _upgrade_with_progress(
+    db: Database, pending: list[str], *, grant_to: str | None = None
+) -> None:
     with Progress(
         TextColumn("Migrating the database"),
         BarColumn(),
@@ -74,7 +95,7 @@ async def _upgrade_with_progress(db: Database, pending: list[str]) -> None:
         def applied(revision: str) -> None:
             progress.update(task, advance=1, description=revision)
 
-        await migrations.upgrade(db, "head", on_applied=applied)
+        await migrations.upgrade(db, "head", on_applied=applied, grant_to=grant_to)
 
 
 async def _prepare_database(settings: Settings, *, auto_upgrade: bool) -> None:
@@ -114,7 +135,7 @@ def serve(
     the server refuses to start until `clinicdesk db upgrade` has been run."""
     settings = _settings(host=host, port=port, workers=workers)
     configure_logging(level=settings.log_level, fmt=settings.log_format)
-    load_or_create_keys(settings)  # before workers start, so they read the same keys
+    _configure_encryption(settings)  # keys exist before workers start, so all read the same
     try:
         asyncio.run(_prepare_database(settings, auto_upgrade=settings.database_kind == "sqlite"))
     except PendingMigrations as exc:
@@ -166,14 +187,30 @@ def demo(
     os.environ.setdefault("CLINICDESK_LOG_FORMAT", "console")
     settings = _settings(host=host, port=port, workers=1)
     configure_logging(level=settings.log_level, fmt=settings.log_format)
-    load_or_create_keys(settings)
+    _configure_encryption(settings)
     asyncio.run(_prepare_database(settings, auto_upgrade=True))
+    password = (
+        settings.demo_password.get_secret_value() if settings.demo_password else demo_password()
+    )
+
+    async def seed() -> DemoClinic:
+        db = _database(settings)
+        try:
+            async with session_scope(db) as session:
+                return await seed_demo_clinic(session, password=password)
+        finally:
+            await db.dispose()
+
+    clinic = asyncio.run(seed())
+    logins = "\n".join(f"  {email:<24} {role}" for email, role in clinic.logins)
     console.print(
         Panel.fit(
-            f"[bold]ClinicDesk demo[/bold] {__version__}\n\n"
-            f"Open  [link]http://{host}:{port}/[/link]\n"
-            f"Data  {target} (SQLite {sqlite_version()})\n"
-            "Sign-in: none yet; staff accounts arrive with the identity module.\n\n"
+            f"[bold]ClinicDesk demo[/bold] {__version__}: {clinic.organization_name}\n\n"
+            f"Open      [link]http://{host}:{port}/[/link]\n"
+            f"Data      {target} (SQLite {sqlite_version()})\n"
+            f"Password  {clinic.password}  (for every demo user)\n"
+            f"Users\n{logins}\n\n"
+            "Outgoing e-mail (invitations, resets) is written to the data directory's mail/.\n"
             "Stop with Ctrl+C.",
             title="Ready",
         )
@@ -197,16 +234,20 @@ def db_upgrade(
     settings = _settings()
     configure_logging(level="WARNING", fmt=settings.log_format)
 
+    grant_to = settings.application_role
+
     async def run() -> int:
-        db = _database(settings)
+        db = _database(settings, owner=True)
         try:
             pending = await migrations.pending_revisions(db)
             if not pending:
+                if grant_to:
+                    await migrations.upgrade(db, "head", grant_to=grant_to)
                 return 0
             if revision == "head":
-                await _upgrade_with_progress(db, pending)
+                await _upgrade_with_progress(db, pending, grant_to=grant_to)
             else:
-                await migrations.upgrade(db, revision)
+                await migrations.upgrade(db, revision, grant_to=grant_to)
             return len(pending)
         finally:
             await db.dispose()
@@ -242,6 +283,199 @@ def db_current() -> None:
         console.print(f"Pending: {', '.join(pending)}; run `clinicdesk db upgrade`.")
         raise typer.Exit(1)
     console.print("Up to date.")
+
+
+# --- organizations and users -----------------------------------------------------------
+
+org_app = typer.Typer(help="Organizations (tenants).", no_args_is_help=True)
+user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
+app.add_typer(org_app, name="org")
+app.add_typer(user_app, name="user")
+app.add_typer(audit_app, name="audit")
+app.add_typer(keys_app, name="keys")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]{message}[/red]")
+    return typer.Exit(code)
+
+
+@org_app.command("create")
+def org_create(
+    name: Annotated[str, typer.Argument(help="The clinic's or chain's name.")],
+    admin_email: Annotated[str, typer.Option(help="E-mail address of the first admin.")],
+    admin_password: Annotated[
+        str | None, typer.Option(help="Their password (generated and printed when omitted).")
+    ] = None,
+    admin_name: Annotated[str, typer.Option(help="The admin's name.")] = "Administrator",
+    time_zone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin.")] = "UTC",
+    currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD",
+    locale: Annotated[str, typer.Option(help="Language, e.g. en or de-AT.")] = "en",
+) -> None:
+    """Create an organization and its first admin (who must set up MFA at first sign-in)."""
+    settings = _settings()
+    configure_logging(level="WARNING", fmt=settings.log_format)
+    _configure_encryption(settings)
+    password = admin_password or demo_password()
+    try:
+        details = OrganizationUpdate(time_zone=time_zone, currency=currency, locale=locale)
+    except ValueError as exc:
+        raise _fail(f"Invalid option: {exc}") from exc
+
+    async def run() -> uuid.UUID:
+        db = _database(settings)
+        try:
+            async with session_scope(db) as session:
+                organization = await organizations.create_organization(
+                    session,
+                    name=name,
+                    time_zone=details.time_zone or "UTC",
+                    currency=details.currency or "USD",
+                    locale=details.locale or "en",
+                )
+                await users.create_user(
+                    session,
+                    actor=SYSTEM,
+                    organization_id=organization.id,
+                    email=admin_email,
+                    full_name=admin_name,
+                    roles=[Role.ADMIN],
+                    password=password,
+                )
+                return organization.id
+        finally:
+            await db.dispose()
+
+    try:
+        org_id = asyncio.run(run())
+    except ClinicError as exc:
+        raise _fail(exc.detail) from exc
+    console.print(f"Organization {name!r} created ({org_id}).")
+    console.print(f"Admin: {admin_email}")
+    if admin_password is None:
+        console.print(f"Password: {password}  (change it after signing in)")
+
+
+@user_app.command("create")
+def user_create(
+    organization: Annotated[str, typer.Option(help="Organization id.")],
+    email: Annotated[str, typer.Option(help="E-mail address (the sign-in name).")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    role: Annotated[list[Role], typer.Option(help="Role; repeat for several.")],
+    password: Annotated[
+        str | None, typer.Option(help="Password (generated and printed when omitted).")
+    ] = None,
+) -> None:
+    """Add a staff user to an organization."""
+    settings = _settings()
+    configure_logging(level="WARNING", fmt=settings.log_format)
+    _configure_encryption(settings)
+    try:
+        org_id = uuid.UUID(organization)
+    except ValueError as exc:
+        raise _fail("--organization takes the organization's id (a UUID).") from exc
+    chosen = password or demo_password()
+
+    async def run() -> None:
+        db = _database(settings)
+        try:
+            async with session_scope(db) as session:
+                await use_system_scope(session)
+                if await session.get(Organization, org_id) is None:
+                    raise _fail(f"There is no organization {org_id}.")
+                await scope_to_tenant(session, org_id)
+                await users.create_user(
+                    session,
+                    actor=SYSTEM,
+                    organization_id=org_id,
+                    email=email,
+                    full_name=name,
+                    roles=role,
+                    password=chosen,
+                )
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(run())
+    except ClinicError as exc:
+        raise _fail(exc.detail) from exc
+    console.print(f"User {email} created with roles {', '.join(r.value for r in role)}.")
+    if password is None:
+        console.print(f"Password: {chosen}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute every organization's hash chain; report the first entry that does not
+    match. Exit code 1 when the trail was tampered with."""
+    settings = _settings()
+    configure_logging(level="WARNING", fmt=settings.log_format)
+
+    async def run() -> audit.VerifyReport:
+        db = _database(settings)
+        try:
+            async with session_scope(db) as session:
+                return await audit.verify_chains(session)
+        finally:
+            await db.dispose()
+
+    report = asyncio.run(run())
+    if report.ok:
+        console.print(f"Audit trail intact: {report.entries} entries in {report.chains} chains.")
+        return
+    for problem in report.problems:
+        err.print(
+            f"[red]Chain of organization {problem.organization_id or '(none)'}: entry "
+            f"#{problem.seq} ({problem.event_id or 'head'}): {problem.reason}[/red]"
+        )
+    raise typer.Exit(1)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    resume: Annotated[
+        bool, typer.Option(help="Only re-encrypt what is still under an older key.")
+    ] = False,
+) -> None:
+    """Make a new field encryption key current and re-encrypt every encrypted value.
+    Resumable: if it stops, run `clinicdesk keys rotate --resume`."""
+    settings = _settings()
+    configure_logging(level="WARNING", fmt=settings.log_format)
+    try:
+        if resume:
+            keys = load_or_create_keys(settings)
+            keyring = FieldKeyring(
+                keys.field_encryption_key, previous=keys.previous_field_encryption_keys
+            )
+        else:
+            keyring = keyrotation.install_new_key(settings)
+    except keyrotation.RotationRefused as exc:
+        raise _fail(str(exc)) from exc
+    configure_field_encryption(keyring)
+
+    async def run() -> int:
+        db = _database(settings)
+        try:
+            total = await keyrotation.count_stale(db, keyring)
+            with Progress(
+                TextColumn("Re-encrypting"), BarColumn(), MofNCompleteColumn(), console=console
+            ) as progress:
+                task = progress.add_task("", total=total)
+                return await keyrotation.reencrypt(
+                    db, keyring, on_progress=lambda n: progress.update(task, advance=n)
+                )
+        finally:
+            await db.dispose()
+
+    changed = asyncio.run(run())
+    console.print(f"Key {keyring.current_kid} is current; {changed} value(s) re-encrypted.")
+    console.print(
+        "Older keys stay in the previous-keys file so backups made before today can be "
+        "restored; remove them only when those backups are gone."
+    )
 
 
 def main() -> None:

@@ -12,6 +12,7 @@ from typing import Literal
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 MIB = 1024 * 1024
 
@@ -55,10 +56,17 @@ class Settings(BaseSettings):
 
     data_dir: Path = Field(default_factory=default_data_dir)
     database_url: str | None = None
+    # PostgreSQL: the role that owns the tables, for `clinicdesk db upgrade`. The server
+    # itself connects with CLINICDESK_DATABASE_URL as a role that does not own them, so
+    # row-level security and the insert-only audit trail hold. Default: the same URL.
+    database_owner_url: str | None = None
 
     # Secrets: generated into <data_dir>/secrets on first start unless given here.
     secret_key: SecretStr | None = None
     field_encryption_key: SecretStr | None = None
+    # Earlier field keys, comma-separated, still needed to read values not yet
+    # re-encrypted by `clinicdesk keys rotate` (with generated keys: a file beside the key).
+    field_encryption_previous_keys: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
@@ -74,6 +82,25 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
 
+    # The address people use to reach ClinicDesk; links in e-mails are built from it and
+    # never from a request's Host header. Default: http://<host>:<port>.
+    public_url: str | None = None
+
+    session_idle_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    refresh_token_days: int = Field(default=7, ge=1, le=90)
+
+    # Shared rate-limit counters for several processes (redis://host:6379/0).
+    redis_url: str | None = None
+    # Outgoing mail: smtp://user:password@host:587?starttls=true or smtps://...; without
+    # it, messages are written to <data_dir>/mail as .eml files.
+    smtp_url: SecretStr | None = None
+    mail_from: str = "ClinicDesk <clinicdesk@localhost.localdomain>"
+
+    # Password of the demo users created by `clinicdesk demo` (generated when unset).
+    demo_password: SecretStr | None = None
+
     # When set, /metrics requires "Authorization: Bearer <token>".
     metrics_token: SecretStr | None = None
     # Where the npm packages (htmx, Pico CSS, Swagger UI) are installed; found on its own
@@ -85,7 +112,7 @@ class Settings(BaseSettings):
     def _expand_data_dir(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_owner_url")
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         return normalize_database_url(value) if value else None
@@ -96,6 +123,25 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{self.data_dir / 'clinicdesk.db'}"
+
+    @property
+    def migration_database_url(self) -> str:
+        return self.database_owner_url or self.resolved_database_url
+
+    @property
+    def application_role(self) -> str | None:
+        """The role to grant table privileges to after migrating, when the server connects
+        as a different role than the owner (PostgreSQL only)."""
+        if self.database_kind != "postgresql" or not self.database_owner_url:
+            return None
+        app_user = make_url(self.resolved_database_url).username
+        owner = make_url(self.database_owner_url).username
+        return app_user if app_user and app_user != owner else None
+
+    @property
+    def base_url(self) -> str:
+        """The public address, without a trailing slash."""
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def database_kind(self) -> Literal["sqlite", "postgresql"]:

@@ -21,6 +21,9 @@ from pathlib import Path
 
 TEST_DATABASE = "clinicdesk_test"
 SUPERUSER = "clinicdesk"
+# The role the application connects as in tests: owns no table, so row-level security and
+# the insert-only audit trail apply to it exactly as in production.
+APP_ROLE = "clinicdesk_app"
 
 
 def free_port() -> int:
@@ -58,8 +61,26 @@ class ThrowawayPostgres:
     def data_dir(self) -> Path:
         return self.base_dir / "data"
 
-    def url(self, database: str = TEST_DATABASE) -> str:
-        return f"postgresql+asyncpg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+    def url(self, database: str = TEST_DATABASE, *, role: str = SUPERUSER) -> str:
+        return f"postgresql+asyncpg://{role}@127.0.0.1:{self.port}/{database}"
+
+    def psql(self, sql: str, database: str = TEST_DATABASE) -> None:
+        self._run(
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            SUPERUSER,
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-q",
+            "-c",
+            sql,
+        )
 
     def _run(self, *args: str) -> None:
         command = [str(self.bindir / args[0]), *args[1:]]
@@ -109,6 +130,9 @@ class ThrowawayPostgres:
             "start",
         )
         self.create_database(TEST_DATABASE)
+        self.psql(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
+        # Tests create scratch tables as the application role; production grants no CREATE.
+        self.psql(f"GRANT CREATE ON SCHEMA public TO {APP_ROLE}")
 
     def create_database(self, name: str) -> str:
         self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, name)

@@ -58,3 +58,20 @@ def running_server(data_dir: Path, *, env: dict[str, str] | None = None) -> Iter
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def run_cli(data_dir: Path, *args: str) -> str:
+    """Run ``clinicdesk ARGS`` against the data directory of a test server."""
+    environment = {**os.environ, "CLINICDESK_DATA_DIR": str(data_dir)}
+    environment.pop("CLINICDESK_DATABASE_URL", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "clinicdesk", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"clinicdesk {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+    return result.stdout

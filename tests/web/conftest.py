@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.support.server import running_server
+from tests.support.server import run_cli, running_server
 
 CHROMIUM = os.environ.get("CLINICDESK_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -23,11 +25,61 @@ CHROMIUM_ARGS = [
 ]
 
 
+@dataclass(frozen=True)
+class LiveClinic:
+    url: str
+    data_dir: Path
+    admin_email: str
+    doctor_email: str
+    password: str
+
+
+LIVE_PASSWORD = "browser-test-password-2026"
+
+
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``clinicdesk serve`` on the embedded SQLite default, in a fresh data directory."""
-    with running_server(tmp_path_factory.mktemp("live") / "data") as url:
-        yield url
+def live_clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveClinic]:
+    """``clinicdesk serve`` on the embedded SQLite default, in a fresh data directory,
+    with an organization made by the CLI: an admin (who must set up MFA) and a doctor."""
+    data_dir = tmp_path_factory.mktemp("live") / "data"
+    with running_server(data_dir) as url:
+        output = run_cli(
+            data_dir,
+            "org",
+            "create",
+            "Browser Clinic",
+            "--admin-email",
+            "admin@example.org",
+            "--admin-password",
+            LIVE_PASSWORD,
+            "--admin-name",
+            "Ada Admin",
+            "--time-zone",
+            "Europe/London",
+        )
+        match = re.search(r"\(([0-9a-f-]{36})\)", output)
+        assert match, output
+        run_cli(
+            data_dir,
+            "user",
+            "create",
+            "--organization",
+            match.group(1),
+            "--email",
+            "doctor@example.org",
+            "--name",
+            "Dr. Dee",
+            "--role",
+            "doctor",
+            "--password",
+            LIVE_PASSWORD,
+        )
+        yield LiveClinic(url, data_dir, "admin@example.org", "doctor@example.org", LIVE_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def live_server(live_clinic: LiveClinic) -> str:
+    return live_clinic.url
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pyotp
 import pytest
 from playwright.async_api import Page, expect
 
-from tests.web.conftest import screenshot_dir
+from tests.web.conftest import LiveClinic, screenshot_dir
 
 pytestmark = pytest.mark.browser
+
+# The sign-in page answers a signed-out request with status 401; Chromium logs that.
+EXPECTED_401 = "status of 401"
 
 
 async def snap(page: Page, name: str) -> None:
@@ -16,26 +20,90 @@ async def snap(page: Page, name: str) -> None:
         await page.screenshot(path=str(directory / f"{name}.png"), full_page=True)
 
 
-async def test_home_page_swaps_in_the_status_card_with_htmx(page: Page, live_server: str) -> None:
+def problems(page: Page) -> list[str]:
+    seen: list[str] = page.console_problems  # type: ignore[attr-defined]
+    return [p for p in seen if EXPECTED_401 not in p]
+
+
+async def sign_in(page: Page, clinic: LiveClinic, email: str, path: str = "/") -> None:
+    await page.goto(clinic.url + path)
+    await expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password").fill(clinic.password)
+    await page.get_by_role("button", name="Sign in").click()
+
+
+async def test_sign_in_then_htmx_swaps_the_status_card(page: Page, live_clinic: LiveClinic) -> None:
     fragment_requests: list[str] = []
     page.on(
         "request",
         lambda r: fragment_requests.append(r.url) if r.headers.get("hx-request") else None,
     )
-    await page.goto(live_server + "/")
+    await page.goto(live_clinic.url + "/")
+    await snap(page, "login")
+    await sign_in(page, live_clinic, live_clinic.doctor_email)
     card = page.locator("#status-card")
     await expect(card).to_be_visible()
     await expect(card).to_contain_text("Ready")
     await expect(card).to_contain_text("SQLite")
     await expect(page.get_by_text("Loading system status")).to_have_count(0)
-    assert fragment_requests == [live_server + "/system-status"]
+    assert fragment_requests == [live_clinic.url + "/system-status"]
+    await expect(page.get_by_text("Dr. Dee")).to_be_visible()
+    await expect(page.get_by_role("link", name="Staff")).to_have_count(0)  # not an admin
     await snap(page, "home")
-    assert page.console_problems == []  # type: ignore[attr-defined]  # incl. CSP violations
+    assert problems(page) == []  # incl. Content-Security-Policy violations
 
 
-async def test_layout_fits_a_phone(browser_phone: Page, live_server: str) -> None:
+async def test_wrong_password_gets_one_generic_message(page: Page, live_clinic: LiveClinic) -> None:
+    await page.goto(live_clinic.url + "/login")
+    await page.get_by_label("E-mail address").fill(live_clinic.doctor_email)
+    await page.get_by_label("Password").fill("not the password at all")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.get_by_role("alert")).to_contain_text(
+        "e-mail address or password is not right"
+    )
+    await snap(page, "login-failed")
+
+
+async def test_admin_must_set_up_mfa_then_manages_staff(
+    page: Page, live_clinic: LiveClinic
+) -> None:
+    await sign_in(page, live_clinic, live_clinic.admin_email, "/admin/users")
+    await expect(page.get_by_role("heading", name="Two-factor authentication")).to_be_visible()
+    await expect(page.get_by_text("Required:")).to_be_visible()
+    await snap(page, "mfa-enrol")
+    secret = (await page.locator(".secret").inner_text()).strip()
+    await page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).now())
+    await page.get_by_role("button", name="Turn on").click()
+    await expect(page.get_by_role("heading", name="Save your recovery codes")).to_be_visible()
+    assert await page.locator(".codes li").count() == 10
+    await snap(page, "recovery-codes")
+
+    await page.goto(live_clinic.url + "/admin/users")
+    await expect(page.get_by_role("heading", name="Staff")).to_be_visible()
+    await page.get_by_label("Name").fill("Nora Nurse")
+    await page.get_by_label("E-mail address").fill("nora@example.org")
+    await page.get_by_label("Nurse").check()
+    await page.get_by_role("button", name="Send invitation").click()
+    await expect(page.get_by_text("Invitation sent to nora@example.org")).to_be_visible()
+    await expect(page.get_by_text("Invitation not yet accepted")).to_be_visible()
+    await snap(page, "admin-user")
+
+    await page.goto(live_clinic.url + "/admin/audit")
+    await expect(page.get_by_role("cell", name="user.invited")).to_be_visible()
+    await page.get_by_role("link", name="Action").click()  # sort by action, via htmx
+    await expect(page).to_have_url(f"{live_clinic.url}/admin/audit?sort=action&order=desc")
+    await snap(page, "audit")
+    assert problems(page) == []
+
+    await page.locator("summary", has_text="Ada Admin").click()
+    await page.get_by_role("button", name="Sign out").click()
+    await expect(page.get_by_text("You are signed out.")).to_be_visible()
+
+
+async def test_layout_fits_a_phone(browser_phone: Page, live_clinic: LiveClinic) -> None:
     page = browser_phone
-    await page.goto(live_server + "/")
+    await sign_in(page, live_clinic, live_clinic.doctor_email)
     await expect(page.locator("#status-card")).to_be_visible()
     overflow = await page.evaluate(
         "document.documentElement.scrollWidth - document.documentElement.clientWidth"
@@ -50,11 +118,12 @@ async def test_api_reference_renders_under_the_csp(page: Page, live_server: str)
     await expect(page.locator(".swagger-ui .title")).to_contain_text("ClinicDesk")
     await expect(page.get_by_text("/health/ready").first).to_be_visible()
     await snap(page, "api-reference")
-    assert not [p for p in page.console_problems if "Content Security Policy" in p]  # type: ignore[attr-defined]
+    assert not [p for p in problems(page) if "Content Security Policy" in p]
 
 
 async def test_unknown_page_shows_a_readable_error(page: Page, live_server: str) -> None:
     response = await page.goto(live_server + "/no/such/page")
-    assert response is not None and response.status == 404
+    assert response is not None
+    assert response.status == 404
     await expect(page.get_by_role("link", name="Back to the home page")).to_be_visible()
     await snap(page, "not-found")

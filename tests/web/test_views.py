@@ -3,8 +3,33 @@
 from __future__ import annotations
 
 import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.identity.models import Organization
+from clinicdesk.identity.permissions import Role
+from tests.support.identity import SignIn, browser_as, create_user
 
 HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+async def client(
+    session: AsyncSession, clinic: Organization, sign_in_web: SignIn
+) -> httpx.AsyncClient:
+    """A doctor's browser."""
+    return await sign_in_web(await create_user(session, clinic, Role.DOCTOR))
+
+
+@pytest.fixture
+async def probe_client(
+    probe_client: httpx.AsyncClient, session: AsyncSession, clinic: Organization, app: object
+) -> httpx.AsyncClient:
+    signed = await browser_as(app, session, await create_user(session, clinic, Role.DOCTOR))  # type: ignore[arg-type]
+    probe_client.cookies.update(signed.cookies)
+    probe_client.headers.update({k: v for k, v in signed.headers.items() if k.startswith("x-csrf")})
+    await signed.aclose()
+    return probe_client
 
 
 async def test_home_page_has_the_layout_and_loads_htmx_from_static(

@@ -42,6 +42,7 @@ SQLITE_BEGIN_IMMEDIATE = "clinicdesk_sqlite_begin_immediate"
 
 _PENDING_HOOKS = "clinicdesk.pending_after_commit"
 _READY_HOOKS = "clinicdesk.ready_after_commit"
+_ROLLBACK_HOOKS = "clinicdesk.after_rollback"
 
 
 @dataclass(slots=True)
@@ -148,6 +149,12 @@ def on_commit(session: AsyncSession, hook: AfterCommitHook) -> None:
     sync_session.info.setdefault(_PENDING_HOOKS, []).append((transaction, hook))
 
 
+def on_rollback(session: AsyncSession, hook: AfterCommitHook) -> None:
+    """Run ``hook`` if the unit of work fails and rolls back (for example to record a
+    refused attempt in the audit trail, in a transaction of its own)."""
+    session.sync_session.info.setdefault(_ROLLBACK_HOOKS, []).append(hook)
+
+
 def _descends_from(transaction: SessionTransaction, ancestor: SessionTransaction) -> bool:
     current: SessionTransaction | None = transaction
     while current is not None:
@@ -175,14 +182,24 @@ def _hooks_dropped(session: Session, previous_transaction: SessionTransaction) -
 async def run_after_commit(session: AsyncSession) -> None:
     """Run the hooks of committed transactions. A failing hook is logged, never raised:
     the data is already committed, and the caller must not be told otherwise."""
-    hooks = session.sync_session.info.pop(_READY_HOOKS, [])
+    session.sync_session.info.pop(_ROLLBACK_HOOKS, None)
+    await _run_hooks(session.sync_session.info.pop(_READY_HOOKS, []))
+
+
+async def run_after_rollback(session: AsyncSession) -> None:
+    session.sync_session.info.pop(_PENDING_HOOKS, None)
+    session.sync_session.info.pop(_READY_HOOKS, None)
+    await _run_hooks(session.sync_session.info.pop(_ROLLBACK_HOOKS, []))
+
+
+async def _run_hooks(hooks: list[AfterCommitHook]) -> None:
     for hook in hooks:
         try:
             result = hook()
             if inspect.isawaitable(result):
                 await result
         except Exception:
-            log.exception("after_commit.hook_failed", hook=getattr(hook, "__qualname__", "?"))
+            log.exception("unit_of_work.hook_failed", hook=getattr(hook, "__qualname__", "?"))
 
 
 @asynccontextmanager
@@ -193,9 +210,19 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         yield session
     except BaseException:
         await session.rollback()
+        await run_after_rollback(session)
         raise
     await session.commit()
     await run_after_commit(session)
+
+
+@asynccontextmanager
+async def independent_session(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """A unit of work of its own on the same database as ``session`` (used by rollback
+    hooks, which must write although the request's transaction failed)."""
+    maker = async_sessionmaker(session.bind, expire_on_commit=False)
+    async with maker() as independent, unit_of_work(independent):
+        yield independent
 
 
 @asynccontextmanager

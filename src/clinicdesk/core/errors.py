@@ -146,21 +146,24 @@ class ProblemRenderer:
         )
 
     def unexpected(self, request: Request) -> Response:
-        """The answer to a bug: no internals, but the request id to quote."""
-        return self.respond(
-            request,
-            problem_body(
-                status=500,
-                title="Internal Server Error",
-                detail=(
-                    "Something went wrong on our side and nothing was saved. Try again; if it "
-                    "keeps happening, give the administrator the request id."
-                ),
-                code="internal",
-                instance=request.url.path,
-                request_id=_request_id(request),
+        """The answer to a bug: no internals, but the request id to quote. If even the
+        error page cannot be rendered, the plain problem document is sent."""
+        body = problem_body(
+            status=500,
+            title="Internal Server Error",
+            detail=(
+                "Something went wrong on our side and nothing was saved. Try again; if it "
+                "keeps happening, give the administrator the request id."
             ),
+            code="internal",
+            instance=request.url.path,
+            request_id=_request_id(request),
         )
+        try:
+            return self.respond(request, body)
+        except Exception:
+            log.exception("error_page.render_failed")
+            return JSONResponse(body, status_code=500, media_type=PROBLEM_JSON)
 
 
 def _request_id(request: Request) -> str | None:
@@ -184,6 +187,7 @@ def install_error_handlers(app: FastAPI, renderer: ProblemRenderer) -> None:
                 request_id=_request_id(request),
                 extensions=exc.extensions,
             ),
+            getattr(exc, "headers", None),
         )
 
     async def http_error(request: Request, exc: Exception) -> Response:

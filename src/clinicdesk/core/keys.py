@@ -22,6 +22,8 @@ from clinicdesk.config import Settings
 log = structlog.get_logger(__name__)
 
 SECRETS_DIRNAME = "secrets"
+FIELD_KEY_FILE = "field_encryption_key"
+PREVIOUS_FIELD_KEYS_FILE = "field_encryption_key.previous"
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +32,15 @@ class AppKeys:
     """Signs session ids, CSRF tokens and flash cookies."""
     field_encryption_key: str
     """32 random bytes, url-safe base64: encrypts identifiers (national ID, insurance)."""
+    previous_field_encryption_keys: tuple[str, ...] = ()
+    """Keys rotated out but still able to decrypt values not yet re-encrypted."""
 
 
 def _new_secret_key() -> str:
     return secrets.token_urlsafe(48)
 
 
-def _new_field_encryption_key() -> str:
+def new_field_encryption_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
@@ -97,10 +101,22 @@ def load_or_create_keys(settings: Settings) -> AppKeys:
     field_key = (
         settings.field_encryption_key.get_secret_value()
         if settings.field_encryption_key is not None
-        else _read_or_create(secrets_dir / "field_encryption_key", _new_field_encryption_key)
+        else _read_or_create(secrets_dir / FIELD_KEY_FILE, new_field_encryption_key)
     )
     _check_field_key(field_key)
-    return AppKeys(secret_key=secret_key, field_encryption_key=field_key)
+    if settings.field_encryption_previous_keys is not None:
+        raw_previous = settings.field_encryption_previous_keys.get_secret_value().split(",")
+    else:
+        previous_file = secrets_dir / PREVIOUS_FIELD_KEYS_FILE
+        raw_previous = previous_file.read_text().split() if previous_file.exists() else []
+    previous = tuple(k.strip() for k in raw_previous if k.strip())
+    for key in previous:
+        _check_field_key(key)
+    return AppKeys(
+        secret_key=secret_key,
+        field_encryption_key=field_key,
+        previous_field_encryption_keys=previous,
+    )
 
 
 def _check_field_key(value: str) -> None:

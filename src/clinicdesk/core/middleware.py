@@ -17,6 +17,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from clinicdesk.core.context import RequestInfo, reset_current_request, set_current_request
 from clinicdesk.core.errors import PayloadTooLarge, ProblemRenderer, problem_body
 from clinicdesk.core.observability import HttpMetrics, RequestStats
 
@@ -70,10 +71,18 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
 
-        incoming = Request(scope).headers.get(REQUEST_ID_HEADER, "")
+        request = Request(scope)
+        incoming = request.headers.get(REQUEST_ID_HEADER, "")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        context_token = set_current_request(
+            RequestInfo(
+                request_id=request_id,
+                client_addr=request.client.host if request.client else None,
+                user_agent=(request.headers.get("user-agent") or "")[:300] or None,
+            )
+        )
 
         status = 500
         response_started = False
@@ -112,6 +121,7 @@ class RequestContextMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+            reset_current_request(context_token)
 
 
 def content_security_policy() -> str:

@@ -19,6 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from clinicdesk.core.db import Database
+from clinicdesk.core.rls import grant_application_role
 
 VersionApplied = Callable[[str], None]
 
@@ -66,9 +67,14 @@ async def pending_revisions(db: Database) -> list[str]:
 
 
 async def upgrade(
-    db: Database, revision: str = "head", *, on_applied: VersionApplied | None = None
+    db: Database,
+    revision: str = "head",
+    *,
+    on_applied: VersionApplied | None = None,
+    grant_to: str | None = None,
 ) -> None:
-    """Apply migrations up to ``revision`` in one transaction."""
+    """Apply migrations up to ``revision`` in one transaction; then, on PostgreSQL, give
+    the application role ``grant_to`` its privileges on the tables."""
 
     def run(connection: Connection) -> None:
         config = alembic_config()
@@ -80,6 +86,8 @@ async def upgrade(
 
             config.attributes["on_version_apply"] = applied
         command.upgrade(config, revision)
+        if grant_to and connection.dialect.name == "postgresql":
+            grant_application_role(connection, grant_to)
 
     async with db.engine.begin() as conn:
         await conn.run_sync(run)

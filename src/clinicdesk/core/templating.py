@@ -7,10 +7,12 @@ every template.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from jinja2_fragments import render_block
@@ -24,6 +26,11 @@ from clinicdesk.core.flash import FlashMessages
 class NavItem:
     label: str
     href: str
+    permission: str | None = None
+    """Shown only to actors with this permission (None: to every signed-in user)."""
+
+
+ContextProcessor = Callable[[Request], Mapping[str, Any]]
 
 
 def is_htmx(request: Request) -> bool:
@@ -49,6 +56,17 @@ def format_duration(seconds: float) -> str:
     return " ".join(parts)
 
 
+def format_local_time(value: datetime | None, time_zone: str | None = None) -> str:
+    """A UTC timestamp shown in the organization's time zone: ``2026-11-22 09:30``."""
+    if value is None:
+        return "—"
+    try:
+        zone = ZoneInfo(time_zone) if time_zone else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
+    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
 class Pages:
     """Renders templates with the shared layout context (navigation, flash messages)."""
 
@@ -59,6 +77,7 @@ class Pages:
         flashes: FlashMessages,
         nav: Sequence[NavItem],
         globals_: Mapping[str, Any],
+        context_processors: Sequence[ContextProcessor] = (),
     ) -> None:
         self.env = Environment(
             loader=FileSystemLoader([str(d) for d in directories]),
@@ -69,8 +88,10 @@ class Pages:
         )
         self.env.globals.update(globals_)
         self.env.filters["duration"] = format_duration
+        self.env.filters["localtime"] = format_local_time
         self.flashes = flashes
         self.nav = tuple(nav)
+        self.context_processors = tuple(context_processors)
 
     def render(
         self,
@@ -87,8 +108,10 @@ class Pages:
             "request": request,
             "nav": self.nav,
             "current_path": request.url.path,
-            **(context or {}),
         }
+        for processor in self.context_processors:
+            values.update(processor(request))
+        values.update(context or {})
         if block is not None and is_htmx(request):
             html = render_block(self.env, name, block, values)
             return HTMLResponse(html, status_code=status_code, headers=headers)

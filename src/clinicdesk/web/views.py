@@ -13,17 +13,22 @@ from fastapi.responses import HTMLResponse
 from clinicdesk.core.health import readiness
 from clinicdesk.core.runtime import RuntimeDep
 from clinicdesk.core.templating import NavItem, Pages
+from clinicdesk.identity.auth import SignedIn
+from clinicdesk.identity.permissions import Permission
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Home", "/"),
+    NavItem("Staff", "/admin/users", Permission.ADMIN_USERS),
+    NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS),
+    NavItem("Audit trail", "/admin/audit", Permission.AUDIT_READ),
     NavItem("System status", "/system-status"),
-    NavItem("API reference", "/docs"),
 )
 
 router = APIRouter(include_in_schema=False)
+public = APIRouter(include_in_schema=False)
 
 
 def pages(request: Request) -> Pages:
@@ -32,12 +37,12 @@ def pages(request: Request) -> Pages:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+async def home(request: Request, runtime: RuntimeDep, actor: SignedIn) -> HTMLResponse:
     return pages(request).render(request, "web/home.html", {"database_kind": runtime.db.kind})
 
 
 @router.get("/system-status", response_class=HTMLResponse)
-async def system_status(request: Request, runtime: RuntimeDep) -> HTMLResponse:
+async def system_status(request: Request, runtime: RuntimeDep, actor: SignedIn) -> HTMLResponse:
     """The readiness figures for people; htmx refreshes just the card."""
     report = await readiness(runtime)
     return pages(request).render(
@@ -45,7 +50,7 @@ async def system_status(request: Request, runtime: RuntimeDep) -> HTMLResponse:
     )
 
 
-@router.get("/docs", response_class=HTMLResponse)
+@public.get("/docs", response_class=HTMLResponse)
 async def api_reference(request: Request) -> HTMLResponse:
     """Swagger UI from the npm package, started by a static script (no inline script).
     Swagger UI sets inline styles on elements, so this one page allows them."""

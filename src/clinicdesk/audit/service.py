@@ -1,0 +1,402 @@
+"""Recording, reading and verifying the audit trail.
+
+Rules:
+* ``record`` writes in the caller's transaction: if the audit write fails, the change
+  fails with it. Reads of patient data are recorded once per request, not per row.
+* Field-level changes keep before and after values, except secrets and encrypted fields,
+  which are only marked as changed.
+* Each entry carries the hash of the previous entry of its organization's chain and its
+  own hash over its content; ``verify_chains`` recomputes every chain.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Select, inspect, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.audit.models import (
+    GENESIS_HASH,
+    INSTALLATION_CHAIN,
+    AuditChainHead,
+    AuditEvent,
+    Outcome,
+)
+from clinicdesk.audit.schemas import AuditEventRead, AuditPage, AuditQuery
+from clinicdesk.core.actor import SYSTEM, Actor
+from clinicdesk.core.context import current_request
+from clinicdesk.core.crypto import EncryptedText
+from clinicdesk.core.db import independent_session, on_rollback
+from clinicdesk.core.models import utcnow
+from clinicdesk.core.pagination import decode_cursor, encode_cursor
+from clinicdesk.core.tenancy import current_scope, use_system_scope
+
+SECRET = "secret"  # noqa: S105 - a marker name, not a password
+"""``mapped_column(..., info={"audit": SECRET})``: recorded as changed, never its value."""
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, Enum):
+        return _jsonable(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    return str(value)
+
+
+def snapshot(obj: object) -> dict[str, Any]:
+    """The column values of ``obj``, secrets replaced by a marker, ready for ``changes``."""
+    mapper = inspect(type(obj))
+    values: dict[str, Any] = {}
+    for attr in mapper.column_attrs:
+        column = attr.columns[0]
+        if column.info.get("audit") == SECRET or isinstance(column.type, EncryptedText):
+            values[attr.key] = _SecretValue(getattr(obj, attr.key))
+        else:
+            values[attr.key] = _jsonable(getattr(obj, attr.key))
+    return values
+
+
+@dataclass(frozen=True, slots=True)
+class _SecretValue:
+    value: Any
+
+
+def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[str, Any]:
+    """Field-level differences between two snapshots (``before`` None for a new record)."""
+    result: dict[str, Any] = {}
+    ignored = {"id", "created_at", "updated_at", "version", "organization_id"}
+    for key, new in after.items():
+        if key in ignored or (before is None and new is None):
+            continue
+        old = before.get(key) if before is not None else None
+        if isinstance(new, _SecretValue) or isinstance(old, _SecretValue):
+            old_raw = old.value if isinstance(old, _SecretValue) else old
+            new_raw = new.value if isinstance(new, _SecretValue) else new
+            if before is None or old_raw != new_raw:
+                result[key] = {"changed": True, "set": new_raw is not None}
+        elif before is None or old != new:
+            result[key] = {"before": old, "after": new} if before is not None else {"after": new}
+    return result
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    payload = {
+        "chain_id": str(event.chain_id),
+        "seq": event.seq,
+        "occurred_at": event.occurred_at.isoformat(),
+        "organization_id": str(event.organization_id) if event.organization_id else None,
+        "actor_kind": event.actor_kind,
+        "actor_user_id": str(event.actor_user_id) if event.actor_user_id else None,
+        "actor_roles": sorted(event.actor_roles or []),
+        "client_addr": event.client_addr,
+        "user_agent": event.user_agent,
+        "request_id": event.request_id,
+        "action": event.action,
+        "resource_type": event.resource_type,
+        "resource_id": event.resource_id,
+        "patient_id": str(event.patient_id) if event.patient_id else None,
+        "outcome": event.outcome,
+        "changes": event.changes,
+        "details": event.details,
+        "prev_hash": event.prev_hash,
+    }
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def compute_hash(event: AuditEvent) -> str:
+    return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+async def record(
+    session: AsyncSession,
+    *,
+    action: str,
+    actor: Actor | None = None,
+    organization_id: uuid.UUID | None = None,
+    resource_type: str | None = None,
+    resource_id: uuid.UUID | str | None = None,
+    patient_id: uuid.UUID | None = None,
+    outcome: Outcome = Outcome.SUCCESS,
+    changes: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
+) -> AuditEvent:
+    """Append one entry to the organization's chain, in the caller's transaction.
+
+    The organization is, in order: the one given, the actor's, the session's tenant.
+    ``details`` must not hold patient data in clear; ids are fine.
+    """
+    actor = actor or SYSTEM
+    org = organization_id or actor.organization_id or current_scope(session).organization_id
+    chain_id = org or INSTALLATION_CHAIN
+    head = await session.get(AuditChainHead, chain_id, with_for_update=True, populate_existing=True)
+    if head is None:
+        head = AuditChainHead(chain_id=chain_id, seq=0, last_hash=GENESIS_HASH)
+        session.add(head)
+    info = current_request()
+    event = AuditEvent(
+        organization_id=org,
+        chain_id=chain_id,
+        seq=head.seq + 1,
+        occurred_at=utcnow(),
+        actor_kind=actor.kind.value,
+        actor_user_id=actor.user_id,
+        actor_roles=sorted(actor.roles),
+        client_addr=info.client_addr,
+        user_agent=info.user_agent,
+        request_id=info.request_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=str(resource_id) if resource_id is not None else None,
+        patient_id=patient_id,
+        outcome=outcome.value,
+        changes=_jsonable(changes) if changes else None,
+        details=_jsonable(details) if details else None,
+        prev_hash=head.last_hash,
+    )
+    event.hash = compute_hash(event)
+    head.seq = event.seq
+    head.last_hash = event.hash
+    session.add(event)
+    await session.flush()
+    return event
+
+
+def record_if_rolled_back(session: AsyncSession, **entry: Any) -> None:
+    """Record ``entry`` even though the current unit of work is about to fail (a refused
+    permission, a throttled attempt): written in a transaction of its own after the
+    rollback, so the refusal is on the record while nothing else of the request is."""
+
+    async def write() -> None:
+        async with independent_session(session) as independent:
+            await use_system_scope(independent)
+            await record(independent, **entry)
+
+    on_rollback(session, write)
+
+
+# --- verification -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChainProblem:
+    chain_id: uuid.UUID
+    organization_id: uuid.UUID | None
+    seq: int
+    event_id: uuid.UUID | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    chains: int
+    entries: int
+    problems: Sequence[ChainProblem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+async def verify_chains(session: AsyncSession, *, batch_size: int = 5000) -> VerifyReport:
+    """Recompute every chain; report the first entry of each chain that does not match.
+
+    Checks that sequence numbers have no gaps, that each entry names the hash of the one
+    before, that each entry's hash matches its content, and that the chain head agrees
+    with the last entry. Runs in the system scope (it reads every organization).
+    """
+    await use_system_scope(session)
+    heads = {h.chain_id: h for h in (await session.execute(select(AuditChainHead))).scalars()}
+    chain_ids = set(heads) | set(
+        (await session.execute(select(AuditEvent.chain_id).distinct())).scalars()
+    )
+    problems: list[ChainProblem] = []
+    entries = 0
+    for chain_id in sorted(chain_ids):
+        expected_prev, expected_seq, last_org = GENESIS_HASH, 1, None
+        problem: ChainProblem | None = None
+        after_seq = 0
+        while problem is None:
+            rows = (
+                (
+                    await session.execute(
+                        select(AuditEvent)
+                        .where(AuditEvent.chain_id == chain_id, AuditEvent.seq > after_seq)
+                        .order_by(AuditEvent.seq)
+                        .limit(batch_size)
+                        .execution_options(populate_existing=True)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not rows:
+                break
+            for event in rows:
+                entries += 1
+                last_org = event.organization_id
+                reason = None
+                if event.seq != expected_seq:
+                    reason = f"sequence gap: expected {expected_seq}, found {event.seq}"
+                elif event.prev_hash != expected_prev:
+                    reason = "does not link to the previous entry (prev_hash differs)"
+                elif compute_hash(event) != event.hash:
+                    reason = "content does not match its hash (the entry was altered)"
+                if reason:
+                    problem = ChainProblem(
+                        chain_id, event.organization_id, event.seq, event.id, reason
+                    )
+                    break
+                expected_prev, expected_seq = event.hash, event.seq + 1
+            after_seq = rows[-1].seq
+            session.expunge_all()
+        head = heads.get(chain_id)
+        if (
+            problem is None
+            and head is not None
+            and (head.seq != expected_seq - 1 or head.last_hash != expected_prev)
+        ):
+            problem = ChainProblem(
+                chain_id,
+                last_org,
+                head.seq,
+                None,
+                "chain head does not match the last entry (entries removed or added)",
+            )
+        if problem:
+            problems.append(problem)
+    return VerifyReport(chains=len(chain_ids), entries=entries, problems=problems)
+
+
+# --- the audit report ---------------------------------------------------------------
+
+_SORT_COLUMNS = {
+    "occurred_at": AuditEvent.occurred_at,
+    "action": AuditEvent.action,
+    "outcome": AuditEvent.outcome,
+    "actor_user_id": AuditEvent.actor_user_id,
+    "resource_type": AuditEvent.resource_type,
+    "patient_id": AuditEvent.patient_id,
+}
+
+
+def _filtered(query: AuditQuery) -> Select[AuditEvent]:
+    statement = select(AuditEvent)
+    if query.since is not None:
+        statement = statement.where(AuditEvent.occurred_at >= query.since)
+    if query.until is not None:
+        statement = statement.where(AuditEvent.occurred_at < query.until)
+    if query.user_id is not None:
+        statement = statement.where(AuditEvent.actor_user_id == query.user_id)
+    if query.patient_id is not None:
+        statement = statement.where(AuditEvent.patient_id == query.patient_id)
+    if query.action:
+        statement = statement.where(AuditEvent.action == query.action)
+    if query.resource_type:
+        statement = statement.where(AuditEvent.resource_type == query.resource_type)
+    if query.resource_id:
+        statement = statement.where(AuditEvent.resource_id == query.resource_id)
+    if query.outcome:
+        statement = statement.where(AuditEvent.outcome == query.outcome)
+    column = _SORT_COLUMNS[query.sort]
+    ordering = column.asc() if query.order == "asc" else column.desc()
+    tiebreak = AuditEvent.id.asc() if query.order == "asc" else AuditEvent.id.desc()
+    return statement.order_by(ordering.nulls_last(), tiebreak)
+
+
+async def list_events(
+    session: AsyncSession, *, actor: Actor, query: AuditQuery, cursor: str | None, limit: int
+) -> AuditPage:
+    """One page of the organization's audit trail (the tenant scope limits it to the
+    caller's organization). Viewing the trail is itself recorded."""
+    offset = decode_cursor(cursor)
+    rows = (await session.execute(_filtered(query).offset(offset).limit(limit + 1))).scalars().all()
+    await record(session, action="audit.viewed", actor=actor, details=_query_details(query))
+    next_cursor = encode_cursor(offset + limit) if len(rows) > limit else None
+    return AuditPage(
+        items=[AuditEventRead.model_validate(row) for row in rows[:limit]],
+        next_cursor=next_cursor,
+    )
+
+
+def _query_details(query: AuditQuery) -> dict[str, Any]:
+    return {k: v for k, v in query.model_dump(mode="json").items() if v is not None}
+
+
+CSV_COLUMNS = (
+    "occurred_at",
+    "seq",
+    "actor_kind",
+    "actor_user_id",
+    "actor_roles",
+    "client_addr",
+    "request_id",
+    "action",
+    "resource_type",
+    "resource_id",
+    "patient_id",
+    "outcome",
+    "changes",
+    "details",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> str:
+    """A cell that a spreadsheet shows as text, never runs as a formula (CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, list | dict):
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+    elif isinstance(value, datetime):
+        text = value.isoformat()
+    else:
+        text = str(value)
+    if text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+async def export_csv(
+    session: AsyncSession, *, actor: Actor, query: AuditQuery, max_rows: int = 100_000
+) -> AsyncIterator[str]:
+    """The filtered trail as CSV lines, streamed in batches; the export is recorded first."""
+    await record(session, action="audit.exported", actor=actor, details=_query_details(query))
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    yield _drain(buffer)
+    offset, batch = 0, 1000
+    while offset < max_rows:
+        rows = (await session.execute(_filtered(query).offset(offset).limit(batch))).scalars().all()
+        for row in rows:
+            writer.writerow([csv_safe(getattr(row, column)) for column in CSV_COLUMNS])
+        yield _drain(buffer)
+        if len(rows) < batch:
+            break
+        offset += batch
+
+
+def _drain(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text

@@ -1,0 +1,1 @@
+"""Identity and access: organizations, locations, users, roles, sign-in, sessions, MFA."""

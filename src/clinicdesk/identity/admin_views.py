@@ -1,0 +1,362 @@
+"""Administration pages: staff accounts, organization settings and locations, and the
+audit report (which lives here because reading the trail needs identity's access
+control; see audit_api.py)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Mapping
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from pydantic import ValidationError
+
+from clinicdesk.audit import service as audit
+from clinicdesk.audit.schemas import AuditQuery
+from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.runtime import SessionDep
+from clinicdesk.identity import schemas
+from clinicdesk.identity.audit_api import export_audit_events
+from clinicdesk.identity.auth import AdminSettings, AdminUsers, AuditRead, IdentityConfigDep
+from clinicdesk.identity.permissions import ROLE_PERMISSIONS, Role
+from clinicdesk.identity.service import organizations, users
+from clinicdesk.identity.service.common import get_user
+from clinicdesk.identity.web import attempt, flash, redirect, render
+
+router = APIRouter(include_in_schema=False)
+
+ROLES = list(Role)
+PAGE_SIZE = 50
+
+
+def _roles(values: list[str]) -> list[Role]:
+    return [Role(v) for v in values if v in Role.__members__.values()]
+
+
+def _validation_message(error: ValidationError) -> str:
+    fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
+    return "Check these fields: " + ", ".join(fields) + "."
+
+
+# --- users ------------------------------------------------------------------------------
+
+
+async def _users_page(
+    request: Request,
+    session: SessionDep,
+    *,
+    cursor: str | None,
+    error: str | None = None,
+    form: Mapping[str, object] | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    rows, next_cursor = await users.list_users(session, cursor=cursor, limit=PAGE_SIZE)
+    return render(
+        request,
+        "identity/admin_users.html",
+        {
+            "users": rows,
+            "next_cursor": next_cursor,
+            "roles": ROLES,
+            "error": error,
+            "form": form or {},
+            "role_permissions": ROLE_PERMISSIONS,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/users", response_class=HTMLResponse)
+async def users_page(
+    request: Request, actor: AdminUsers, session: SessionDep, cursor: str | None = None
+) -> HTMLResponse:
+    return await _users_page(request, session, cursor=cursor)
+
+
+@router.post("/admin/users", response_class=HTMLResponse)
+async def invite(
+    request: Request,
+    actor: AdminUsers,
+    session: SessionDep,
+    config: IdentityConfigDep,
+    email: Annotated[str, Form(max_length=254)],
+    full_name: Annotated[str, Form(max_length=200)],
+    roles: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    roles = roles or []
+    form = {"email": email, "full_name": full_name, "roles": roles}
+    try:
+        data = schemas.UserInvite(email=email, full_name=full_name, roles=_roles(roles))
+    except ValidationError as error:
+        return await _users_page(
+            request,
+            session,
+            cursor=None,
+            error=_validation_message(error),
+            form=form,
+            status_code=400,
+        )
+    try:
+        async with attempt(session):
+            user = await users.invite_user(
+                session,
+                actor=actor,
+                email=data.email,
+                full_name=data.full_name,
+                roles=data.roles,
+                config=config,
+            )
+    except ClinicError as error:
+        return await _users_page(
+            request,
+            session,
+            cursor=None,
+            error=error.detail,
+            form=form,
+            status_code=error.status_code,
+        )
+    response = redirect(f"/admin/users/{user.id}")
+    flash(request, response, f"Invitation sent to {user.email}.")
+    return response
+
+
+@router.get("/admin/users/{user_id}", response_class=HTMLResponse)
+async def user_page(
+    request: Request, user_id: uuid.UUID, actor: AdminUsers, session: SessionDep
+) -> HTMLResponse:
+    user = await get_user(session, user_id)
+    return render(
+        request, "identity/admin_user.html", {"user": user, "roles": ROLES, "error": None}
+    )
+
+
+async def _user_action(
+    request: Request, session: SessionDep, user_id: uuid.UUID, action: Awaitable[object], done: str
+) -> RedirectResponse:
+    response = redirect(f"/admin/users/{user_id}")
+    try:
+        async with attempt(session):
+            await action
+    except ClinicError as error:
+        flash(request, response, error.detail, "error")
+        return response
+    flash(request, response, done)
+    return response
+
+
+@router.post("/admin/users/{user_id}/roles")
+async def set_roles(
+    request: Request,
+    user_id: uuid.UUID,
+    actor: AdminUsers,
+    session: SessionDep,
+    version: Annotated[int, Form()],
+    roles: Annotated[list[str] | None, Form()] = None,
+) -> RedirectResponse:
+    chosen = _roles(roles or [])
+    if not chosen:
+        response = redirect(f"/admin/users/{user_id}")
+        flash(request, response, "Choose at least one role (or deactivate the account).", "error")
+        return response
+    return await _user_action(
+        request,
+        session,
+        user_id,
+        users.change_roles(
+            session, actor=actor, user_id=user_id, roles=chosen, expected_version=version
+        ),
+        "Roles saved. If a role was removed, the person was signed out everywhere.",
+    )
+
+
+@router.post("/admin/users/{user_id}/deactivate")
+async def deactivate(
+    request: Request, user_id: uuid.UUID, actor: AdminUsers, session: SessionDep
+) -> RedirectResponse:
+    return await _user_action(
+        request,
+        session,
+        user_id,
+        users.set_active(session, actor=actor, user_id=user_id, active=False),
+        "Account deactivated; its sessions and tokens no longer work.",
+    )
+
+
+@router.post("/admin/users/{user_id}/reactivate")
+async def reactivate(
+    request: Request, user_id: uuid.UUID, actor: AdminUsers, session: SessionDep
+) -> RedirectResponse:
+    return await _user_action(
+        request,
+        session,
+        user_id,
+        users.set_active(session, actor=actor, user_id=user_id, active=True),
+        "Account reactivated.",
+    )
+
+
+@router.post("/admin/users/{user_id}/reset-mfa")
+async def reset_mfa(
+    request: Request, user_id: uuid.UUID, actor: AdminUsers, session: SessionDep
+) -> RedirectResponse:
+    return await _user_action(
+        request,
+        session,
+        user_id,
+        users.reset_mfa(session, actor=actor, user_id=user_id),
+        "Two-factor authentication reset; they set it up again at their next sign-in.",
+    )
+
+
+# --- organization and locations ---------------------------------------------------------
+
+
+async def _organization_page(
+    request: Request, session: SessionDep, *, error: str | None = None, status_code: int = 200
+) -> HTMLResponse:
+    organization = await organizations.get_organization(session)
+    locations = await organizations.list_locations(session)
+    return render(
+        request,
+        "identity/admin_organization.html",
+        {"organization": organization, "locations": locations, "error": error},
+        status_code=status_code,
+    )
+
+
+@router.get("/admin/organization", response_class=HTMLResponse)
+async def organization_page(
+    request: Request, actor: AdminSettings, session: SessionDep
+) -> HTMLResponse:
+    return await _organization_page(request, session)
+
+
+@router.post("/admin/organization", response_class=HTMLResponse)
+async def save_organization(
+    request: Request,
+    actor: AdminSettings,
+    session: SessionDep,
+    version: Annotated[int, Form()],
+    name: Annotated[str, Form(max_length=200)],
+    time_zone: Annotated[str, Form(max_length=64)],
+    locale: Annotated[str, Form(max_length=16)],
+    currency: Annotated[str, Form(max_length=3)],
+    mfa_required_for_admins: Annotated[bool, Form()] = False,
+    mfa_required_for_staff: Annotated[bool, Form()] = False,
+) -> Response:
+    try:
+        update = schemas.OrganizationUpdate(
+            name=name,
+            time_zone=time_zone,
+            locale=locale,
+            currency=currency,
+            mfa_required_for_admins=mfa_required_for_admins,
+            mfa_required_for_staff=mfa_required_for_staff,
+        )
+        async with attempt(session):
+            await organizations.update_organization(
+                session, actor=actor, update=update, expected_version=version
+            )
+    except ValidationError as error:
+        return await _organization_page(
+            request, session, error=_validation_message(error), status_code=400
+        )
+    except ClinicError as error:
+        return await _organization_page(
+            request, session, error=error.detail, status_code=error.status_code
+        )
+    response = redirect("/admin/organization")
+    flash(request, response, "Settings saved.")
+    return response
+
+
+def _location(name: str, address: str, phone: str, rooms: str) -> schemas.LocationWrite:
+    room_list = [r.strip() for r in rooms.replace("\n", ",").split(",") if r.strip()]
+    return schemas.LocationWrite(name=name, address=address, phone=phone, rooms=room_list)
+
+
+@router.post("/admin/locations", response_class=HTMLResponse)
+async def add_location(
+    request: Request,
+    actor: AdminSettings,
+    session: SessionDep,
+    name: Annotated[str, Form(max_length=200)],
+    address: Annotated[str, Form(max_length=2000)] = "",
+    phone: Annotated[str, Form(max_length=32)] = "",
+    rooms: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    try:
+        data = _location(name, address, phone, rooms)
+    except ValidationError as error:
+        return await _organization_page(
+            request, session, error=_validation_message(error), status_code=400
+        )
+    await organizations.create_location(session, actor=actor, data=data)
+    response = redirect("/admin/organization")
+    flash(request, response, f"Location {data.name} added.")
+    return response
+
+
+@router.post("/admin/locations/{location_id}", response_class=HTMLResponse)
+async def save_location(
+    request: Request,
+    location_id: uuid.UUID,
+    actor: AdminSettings,
+    session: SessionDep,
+    version: Annotated[int, Form()],
+    name: Annotated[str, Form(max_length=200)],
+    address: Annotated[str, Form(max_length=2000)] = "",
+    phone: Annotated[str, Form(max_length=32)] = "",
+    rooms: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    try:
+        data = _location(name, address, phone, rooms)
+        async with attempt(session):
+            await organizations.update_location(
+                session, actor=actor, location_id=location_id, data=data, expected_version=version
+            )
+    except ValidationError as error:
+        return await _organization_page(
+            request, session, error=_validation_message(error), status_code=400
+        )
+    except ClinicError as error:
+        return await _organization_page(
+            request, session, error=error.detail, status_code=error.status_code
+        )
+    response = redirect("/admin/organization")
+    flash(request, response, f"Location {data.name} saved.")
+    return response
+
+
+# --- audit report -----------------------------------------------------------------------
+
+
+@router.get("/admin/audit", response_class=HTMLResponse)
+async def audit_report(
+    request: Request,
+    actor: AuditRead,
+    session: SessionDep,
+    query: Annotated[AuditQuery, Depends()],
+    cursor: str | None = None,
+) -> HTMLResponse:
+    organization = await organizations.get_organization(session)
+    query = query.in_zone(ZoneInfo(organization.time_zone))
+    page = await audit.list_events(
+        session, actor=actor, query=query, cursor=cursor, limit=PAGE_SIZE
+    )
+    params = {k: v for k, v in query.model_dump(mode="json").items() if v is not None}
+    return render(
+        request,
+        "identity/admin_audit.html",
+        {"page": page, "query": query, "params": params},
+        block="results",
+    )
+
+
+@router.get("/admin/audit/export.csv")
+async def audit_export(
+    actor: AuditRead, session: SessionDep, query: Annotated[AuditQuery, Depends()]
+) -> StreamingResponse:
+    return await export_audit_events(actor=actor, session=session, query=query)

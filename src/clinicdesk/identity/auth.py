@@ -1,0 +1,209 @@
+"""Who is calling, and may they: the dependencies every protected route declares.
+
+* The JSON API (``/api/...``) accepts only bearer access tokens; the web UI only the
+  session cookie, with CSRF protection on every state-changing request.
+* A route states what it needs with a typed alias: ``actor: SignedIn`` (any signed-in
+  user, e.g. their own profile) or ``actor: AdminUsers`` (a named permission). The route
+  test walks the app and fails on a route that declares none.
+* An admin whose organization requires MFA and who has none is sent to enrol before
+  anything else; a web session that still owes its second factor reaches nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.audit import service as audit
+from clinicdesk.audit.models import Outcome
+from clinicdesk.core.actor import Actor
+from clinicdesk.core.csrf import SAFE_METHODS, CsrfProtection
+from clinicdesk.core.runtime import SessionDep
+from clinicdesk.identity.config import IdentityConfig
+from clinicdesk.identity.errors import (
+    CsrfRejected,
+    Forbidden,
+    MfaEnrolmentRequired,
+    NotAuthenticated,
+    SecondFactorRequired,
+)
+from clinicdesk.identity.models import Organization, User
+from clinicdesk.identity.permissions import Permission
+from clinicdesk.identity.service import sessions
+from clinicdesk.identity.service.mfa import mfa_required
+
+_STATE_KEY = "principal"
+
+
+@dataclass(frozen=True, slots=True)
+class Me:
+    """What pages show about the signed-in user: plain values, read once, so even an
+    error page rendered after a rollback can show them."""
+
+    name: str
+    email: str
+    organization: str
+    time_zone: str
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    actor: Actor
+    user: User
+    organization: Organization
+    web: sessions.ResolvedSession | None
+    me: Me
+
+    @property
+    def must_enrol_mfa(self) -> bool:
+        return mfa_required(self.user, self.organization) and not self.user.mfa_enabled
+
+
+def identity_config(request: Request) -> IdentityConfig:
+    config: IdentityConfig = request.app.state.identity
+    return config
+
+
+def csrf_protection(request: Request) -> CsrfProtection:
+    protection: CsrfProtection = request.app.state.csrf
+    return protection
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def bearer_token(request: Request) -> str | None:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return value.strip() or None if scheme.lower() == "bearer" else None
+
+
+async def _authenticate(request: Request, session: AsyncSession) -> Principal:
+    config = identity_config(request)
+    web: sessions.ResolvedSession | None = None
+    if is_api(request):
+        token = bearer_token(request)
+        if token is None:
+            raise NotAuthenticated("Send an access token: 'Authorization: Bearer <token>'.")
+        actor = await sessions.resolve_access_token(session, token=token)
+    else:
+        cookie = request.cookies.get(config.session_cookie)
+        if not cookie:
+            raise NotAuthenticated("Please sign in.")
+        web = await sessions.resolve_web_session(session, token=cookie, config=config)
+        actor = web.actor
+        if request.method not in SAFE_METHODS and not await csrf_protection(
+            request
+        ).valid_for_session(request, web.token):
+            raise CsrfRejected(
+                "The page was open too long or came from elsewhere. Reload it and try again."
+            )
+    user = await session.get(User, actor.user_id)
+    organization = await session.get(Organization, actor.organization_id)
+    if user is None or organization is None or not organization.is_active:
+        raise NotAuthenticated("Your account is no longer available.")
+    me = Me(
+        name=user.full_name,
+        email=user.email,
+        organization=organization.name,
+        time_zone=organization.time_zone,
+    )
+    return Principal(actor=actor, user=user, organization=organization, web=web, me=me)
+
+
+async def authenticate(request: Request, session: SessionDep) -> Principal:
+    """The caller, resolved once per request; 401 when there is none."""
+    cached = getattr(request.state, _STATE_KEY, None)
+    if isinstance(cached, Principal):
+        return cached
+    principal = await _authenticate(request, session)
+    setattr(request.state, _STATE_KEY, principal)
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
+
+
+class Requirement:
+    """What a route needs. Instances are FastAPI dependencies; the route test finds them."""
+
+    allow_pending_second_factor = False
+    allow_without_mfa_enrolment = False
+    description = "signed in"
+
+    async def __call__(self, request: Request, session: SessionDep) -> Actor:
+        principal = await authenticate(request, session)
+        if (
+            principal.web is not None
+            and principal.web.awaiting_second_factor
+            and not self.allow_pending_second_factor
+        ):
+            raise SecondFactorRequired("Enter the code from your authenticator app to continue.")
+        if principal.must_enrol_mfa and not self.allow_without_mfa_enrolment:
+            raise MfaEnrolmentRequired(
+                "Your organization requires two-factor authentication for your role. "
+                "Set it up under Account → Two-factor authentication."
+            )
+        self.check(principal.actor, session, request)
+        return principal.actor
+
+    def check(self, actor: Actor, session: AsyncSession, request: Request) -> None:
+        """Any signed-in user passes."""
+
+
+class RequireSignedIn(Requirement):
+    pass
+
+
+class RequireMfaSetup(Requirement):
+    """Signed in, possibly still owing MFA enrolment (the enrolment pages themselves)."""
+
+    allow_without_mfa_enrolment = True
+    description = "signed in (MFA set-up allowed)"
+
+
+class RequireSecondFactorStep(Requirement):
+    """A web session that has passed the password and now owes its second factor."""
+
+    allow_pending_second_factor = True
+    allow_without_mfa_enrolment = True
+    description = "password accepted, second factor pending"
+
+
+class RequirePermission(Requirement):
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+        self.description = permission.value
+
+    def check(self, actor: Actor, session: AsyncSession, request: Request) -> None:
+        if actor.can(self.permission):
+            return
+        route = request.scope.get("route")
+        audit.record_if_rolled_back(
+            session,
+            action="auth.permission_denied",
+            actor=actor,
+            outcome=Outcome.DENIED,
+            details={"permission": self.permission.value, "route": getattr(route, "path", None)},
+        )
+        raise Forbidden(
+            "Your role does not allow this. Ask an administrator if you need access.",
+            permission=self.permission.value,
+        )
+
+
+def require(permission: Permission) -> RequirePermission:
+    return RequirePermission(permission)
+
+
+SignedIn = Annotated[Actor, Depends(RequireSignedIn())]
+MfaSetup = Annotated[Actor, Depends(RequireMfaSetup())]
+SecondFactorStep = Annotated[Actor, Depends(RequireSecondFactorStep())]
+AdminUsers = Annotated[Actor, Depends(require(Permission.ADMIN_USERS))]
+AdminSettings = Annotated[Actor, Depends(require(Permission.ADMIN_SETTINGS))]
+AuditRead = Annotated[Actor, Depends(require(Permission.AUDIT_READ))]
+OrganizationRead = Annotated[Actor, Depends(require(Permission.ORGANIZATION_READ))]
+IdentityConfigDep = Annotated[IdentityConfig, Depends(identity_config)]

@@ -1,0 +1,124 @@
+"""Named permissions, the roles of a clinic, and which role may do what.
+
+This map is the written access policy: routes declare the permission they need and the
+role x route test checks every route against it. Change it here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    PATIENTS_READ = "patients:read"
+    PATIENTS_WRITE = "patients:write"
+    CLINICAL_READ = "clinical:read"
+    CLINICAL_WRITE = "clinical:write"
+    VITALS_WRITE = "clinical:vitals"
+    PRESCRIBE = "clinical:prescribe"
+    SCHEDULING_READ = "scheduling:read"
+    SCHEDULING_WRITE = "scheduling:write"
+    SCHEDULING_OVERBOOK = "scheduling:overbook"
+    QUEUE_WRITE = "queue:write"
+    BILLING_READ = "billing:read"
+    BILLING_WRITE = "billing:write"
+    REPORTS_READ = "reports:read"
+    AUDIT_READ = "audit:read"
+    ORGANIZATION_READ = "organization:read"
+    ADMIN_USERS = "admin:users"
+    ADMIN_SETTINGS = "admin:settings"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    DOCTOR = "doctor"
+    NURSE = "nurse"
+    RECEPTIONIST = "receptionist"
+    BILLING = "billing"
+
+
+P = Permission
+
+# How a small clinic works: the front desk books, checks in and bills but does not read
+# clinical notes; billing sees invoices and the demographics on them, not notes; a nurse
+# records vitals; a doctor writes notes and prescribes; the admin runs users, settings,
+# the audit trail and the reports, and may overbook a schedule, but reads no notes.
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(
+        {
+            P.ADMIN_USERS,
+            P.ADMIN_SETTINGS,
+            P.AUDIT_READ,
+            P.REPORTS_READ,
+            P.ORGANIZATION_READ,
+            P.PATIENTS_READ,
+            P.SCHEDULING_READ,
+            P.SCHEDULING_WRITE,
+            P.SCHEDULING_OVERBOOK,
+            P.BILLING_READ,
+        }
+    ),
+    Role.DOCTOR: frozenset(
+        {
+            P.PATIENTS_READ,
+            P.PATIENTS_WRITE,
+            P.CLINICAL_READ,
+            P.CLINICAL_WRITE,
+            P.VITALS_WRITE,
+            P.PRESCRIBE,
+            P.SCHEDULING_READ,
+            P.SCHEDULING_WRITE,
+            P.QUEUE_WRITE,
+            P.REPORTS_READ,
+            P.ORGANIZATION_READ,
+        }
+    ),
+    Role.NURSE: frozenset(
+        {
+            P.PATIENTS_READ,
+            P.PATIENTS_WRITE,
+            P.CLINICAL_READ,
+            P.VITALS_WRITE,
+            P.SCHEDULING_READ,
+            P.QUEUE_WRITE,
+            P.ORGANIZATION_READ,
+        }
+    ),
+    Role.RECEPTIONIST: frozenset(
+        {
+            P.PATIENTS_READ,
+            P.PATIENTS_WRITE,
+            P.SCHEDULING_READ,
+            P.SCHEDULING_WRITE,
+            P.QUEUE_WRITE,
+            P.BILLING_READ,
+            P.BILLING_WRITE,
+            P.ORGANIZATION_READ,
+        }
+    ),
+    Role.BILLING: frozenset(
+        {
+            P.PATIENTS_READ,
+            P.BILLING_READ,
+            P.BILLING_WRITE,
+            P.REPORTS_READ,
+            P.ORGANIZATION_READ,
+        }
+    ),
+}
+
+
+def permissions_for(roles: Iterable[str]) -> frozenset[str]:
+    """The union of the roles' permissions; unknown role names grant nothing."""
+    granted: set[str] = set()
+    for name in roles:
+        try:
+            granted |= ROLE_PERMISSIONS[Role(name)]
+        except ValueError:
+            continue
+    return frozenset(granted)
+
+
+def roles_with(permission: str) -> frozenset[Role]:
+    return frozenset(role for role, perms in ROLE_PERMISSIONS.items() if permission in perms)

@@ -1,0 +1,175 @@
+"""Request and response shapes of the identity API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from zoneinfo import available_timezones
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from clinicdesk.identity.permissions import Role
+
+
+def _email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(f"not a valid e-mail address: {exc}") from None
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    full_name: str
+    kind: str
+    roles: list[str]
+    is_active: bool
+    mfa_enabled: bool
+    email_verified_at: datetime | None
+    last_login_at: datetime | None
+    created_at: datetime
+    version: int
+
+
+class UserInvite(Strict):
+    email: str = Field(max_length=254)
+    full_name: str = Field(min_length=1, max_length=200)
+    roles: list[Role] = Field(min_length=1)
+
+    _check_email = field_validator("email")(_email)
+
+
+class RolesUpdate(Strict):
+    roles: list[Role] = Field(min_length=1)
+
+
+class ProfileUpdate(Strict):
+    full_name: str = Field(min_length=1, max_length=200)
+
+
+class PasswordChange(Strict):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+class UserPage(BaseModel):
+    items: list[UserRead]
+    next_cursor: str | None
+
+
+class OrganizationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    time_zone: str
+    locale: str
+    currency: str
+    mfa_required_for_admins: bool
+    mfa_required_for_staff: bool
+    version: int
+
+
+def _time_zone(value: str) -> str:
+    if value not in available_timezones():
+        raise ValueError("unknown time zone; use an IANA name such as Europe/Berlin")
+    return value
+
+
+def _currency(value: str) -> str:
+    value = value.upper()
+    if len(value) != 3 or not value.isalpha():
+        raise ValueError("use a three-letter ISO 4217 code such as EUR")
+    return value
+
+
+class OrganizationUpdate(Strict):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    time_zone: str | None = None
+    locale: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
+    currency: str | None = None
+    mfa_required_for_admins: bool | None = None
+    mfa_required_for_staff: bool | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return _time_zone(value) if value is not None else None
+
+    @field_validator("currency")
+    @classmethod
+    def _cur(cls, value: str | None) -> str | None:
+        return _currency(value) if value is not None else None
+
+
+class LocationRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    address: str
+    phone: str
+    rooms: list[str]
+    is_active: bool
+    version: int
+
+
+class LocationWrite(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    address: str = Field(default="", max_length=2000)
+    phone: str = Field(default="", max_length=32)
+    rooms: list[str] = Field(default_factory=list, max_length=200)
+    is_active: bool = True
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
+    expires_in: int
+
+
+class RefreshRequest(Strict):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class SessionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    client_addr: str | None
+    user_agent: str | None
+    current: bool = False
+
+
+class MfaEnrolmentRead(BaseModel):
+    secret: str
+    otpauth_uri: str
+
+
+class MfaCode(Strict):
+    code: str = Field(min_length=6, max_length=16)
+
+
+class RecoveryCodesRead(BaseModel):
+    recovery_codes: list[str]
+
+
+class PasswordResetRequest(Strict):
+    email: str = Field(max_length=254)
+
+
+class PasswordResetConfirm(Strict):
+    token: str = Field(min_length=10, max_length=200)
+    new_password: str = Field(max_length=1024)

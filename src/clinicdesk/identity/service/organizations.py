@@ -1,0 +1,141 @@
+"""Organizations (tenants) and their locations."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.audit import service as audit
+from clinicdesk.audit.models import AuditChainHead
+from clinicdesk.core.actor import SYSTEM, Actor
+from clinicdesk.core.errors import NotFound, PreconditionFailed
+from clinicdesk.core.tenancy import current_tenant, scope_to_tenant, use_system_scope
+from clinicdesk.identity.errors import LocationNotFound
+from clinicdesk.identity.models import Location, Organization
+from clinicdesk.identity.schemas import LocationWrite, OrganizationUpdate
+
+
+async def create_organization(
+    session: AsyncSession,
+    *,
+    name: str,
+    time_zone: str = "UTC",
+    locale: str = "en",
+    currency: str = "USD",
+    mfa_required_for_admins: bool = True,
+) -> Organization:
+    """A new tenant with its own audit chain; the session is scoped to it afterwards.
+    Creating a tenant is an installation-level act (CLI, demo), done in the system scope."""
+    await use_system_scope(session)
+    organization = Organization(
+        name=name,
+        time_zone=time_zone,
+        locale=locale,
+        currency=currency,
+        mfa_required_for_admins=mfa_required_for_admins,
+    )
+    session.add(organization)
+    await session.flush()
+    session.add(AuditChainHead(chain_id=organization.id))
+    await scope_to_tenant(session, organization.id)
+    await audit.record(
+        session,
+        action="organization.created",
+        actor=SYSTEM,
+        organization_id=organization.id,
+        resource_type="organization",
+        resource_id=organization.id,
+        changes=audit.changes(None, audit.snapshot(organization)),
+    )
+    return organization
+
+
+async def get_organization(session: AsyncSession) -> Organization:
+    organization = await session.get(Organization, current_tenant(session))
+    if organization is None:  # only if the tenant was deleted under a live session
+        raise NotFound("Your organization no longer exists.")
+    return organization
+
+
+def _check_version(current: int, expected: int | None) -> None:
+    if expected is not None and expected != current:
+        raise PreconditionFailed(
+            "Someone else changed this record since you opened it. Reload and try again.",
+            current_version=current,
+        )
+
+
+async def update_organization(
+    session: AsyncSession, *, actor: Actor, update: OrganizationUpdate, expected_version: int | None
+) -> Organization:
+    organization = await get_organization(session)
+    _check_version(organization.version, expected_version)
+    before = audit.snapshot(organization)
+    for field, value in update.model_dump(exclude_none=True).items():
+        setattr(organization, field, value)
+    await session.flush()
+    await audit.record(
+        session,
+        action="organization.updated",
+        actor=actor,
+        resource_type="organization",
+        resource_id=organization.id,
+        changes=audit.changes(before, audit.snapshot(organization)),
+    )
+    return organization
+
+
+async def list_locations(session: AsyncSession) -> list[Location]:
+    result = await session.execute(select(Location).order_by(Location.name).limit(500))
+    return list(result.scalars())
+
+
+async def get_location(session: AsyncSession, location_id: uuid.UUID) -> Location:
+    location = (
+        await session.execute(select(Location).where(Location.id == location_id))
+    ).scalar_one_or_none()
+    if location is None:
+        raise LocationNotFound("There is no such location in your organization.")
+    return location
+
+
+async def create_location(session: AsyncSession, *, actor: Actor, data: LocationWrite) -> Location:
+    location = Location(**data.model_dump())
+    session.add(location)
+    await session.flush()
+    await audit.record(
+        session,
+        action="location.created",
+        actor=actor,
+        resource_type="location",
+        resource_id=location.id,
+        changes=audit.changes(None, audit.snapshot(location)),
+    )
+    return location
+
+
+async def update_location(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    location_id: uuid.UUID,
+    data: LocationWrite,
+    expected_version: int | None,
+) -> Location:
+    location = await get_location(session, location_id)
+    _check_version(location.version, expected_version)
+    before = audit.snapshot(location)
+    for field, value in data.model_dump().items():
+        setattr(location, field, value)
+    await session.flush()
+    await audit.record(
+        session,
+        action="location.updated",
+        actor=actor,
+        resource_type="location",
+        resource_id=location.id,
+        changes=audit.changes(before, audit.snapshot(location)),
+    )
+    return location

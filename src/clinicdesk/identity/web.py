@@ -1,0 +1,124 @@
+"""Shared pieces of the identity pages: rendering with the signed-in context, cookies,
+safe redirects and form errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.core.csrf import CsrfProtection
+from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.templating import Pages
+from clinicdesk.identity.auth import Principal, csrf_protection, identity_config
+from clinicdesk.identity.config import IdentityConfig
+
+
+def pages(request: Request) -> Pages:
+    result: Pages = request.app.state.pages
+    return result
+
+
+def signed_in_context(request: Request) -> Mapping[str, Any]:
+    """Context processor: who is signed in and the CSRF token of their session."""
+    principal = getattr(request.state, "principal", None)
+    if not isinstance(principal, Principal):
+        return {"me": None, "actor": None, "csrf_token": None}
+    token = (
+        csrf_protection(request).token_for_session(principal.web.token)
+        if principal.web is not None
+        else None
+    )
+    return {"me": principal.me, "actor": principal.actor, "csrf_token": token}
+
+
+def render(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+    block: str | None = None,
+) -> HTMLResponse:
+    return pages(request).render(request, name, context, status_code=status_code, block=block)
+
+
+def render_public_form(
+    request: Request,
+    name: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status_code: int = 200,
+) -> HTMLResponse:
+    """A page with a form used before sign-in: carries the anonymous CSRF token."""
+    response = HTMLResponse("")
+    token = csrf_protection(request).anonymous_token(request, response)
+    page = render(request, name, {**(context or {}), "csrf_token": token}, status_code=status_code)
+    for key, value in response.headers.items():
+        if key.lower() == "set-cookie":
+            page.headers.append(key, value)
+    return page
+
+
+async def check_public_csrf(request: Request) -> bool:
+    protection: CsrfProtection = csrf_protection(request)
+    return await protection.valid_anonymous(request)
+
+
+def safe_next(target: str | None) -> str:
+    """Only paths on this site: never an open redirect to another host."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/"
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def set_session_cookie(
+    response: HTMLResponse | RedirectResponse, config: IdentityConfig, token: str
+) -> None:
+    response.set_cookie(
+        config.session_cookie,
+        token,
+        httponly=True,
+        samesite="lax",
+        secure=config.secure_cookies,
+        path="/",
+        # No max-age: a browser session cookie; the server enforces idle and absolute ends.
+    )
+
+
+def clear_session_cookie(response: RedirectResponse, request: Request) -> None:
+    config = identity_config(request)
+    response.delete_cookie(
+        config.session_cookie, path="/", secure=config.secure_cookies, httponly=True, samesite="lax"
+    )
+
+
+@asynccontextmanager
+async def attempt(session: AsyncSession) -> AsyncIterator[None]:
+    """Run a use case inside a savepoint, so that a ``ClinicError`` the page turns into a
+    form message undoes everything the use case wrote (and drops its side effects),
+    while the request itself goes on and commits."""
+    savepoint = await session.begin_nested()
+    try:
+        yield
+    except ClinicError:
+        await savepoint.rollback()
+        raise
+    await savepoint.commit()
+
+
+def flash(
+    request: Request,
+    response: RedirectResponse | HTMLResponse,
+    message: str,
+    category: str = "success",
+) -> None:
+    pages(request).flashes.add(request, response, message, category)  # type: ignore[arg-type]
