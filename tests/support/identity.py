@@ -36,7 +36,7 @@ async def create_user(
     password: str | None = None,
 ) -> User:
     await scope_to_tenant(session, organization.id)
-    return await users.create_user(
+    user = await users.create_user(
         session,
         actor=SYSTEM,
         organization_id=organization.id,
@@ -46,6 +46,8 @@ async def create_user(
         roles=list(roles),
         password=password,
     )
+    await session.commit()
+    return user
 
 
 def client_for(app: FastAPI, **headers: str) -> httpx.AsyncClient:
@@ -58,9 +60,11 @@ async def browser_as(app: FastAPI, session: AsyncSession, user: User) -> httpx.A
     """A browser with a live session for ``user`` (second factor already passed) that
     sends the session's CSRF token with every request, as htmx does."""
     config: IdentityConfig = app.state.identity
+    await session.refresh(user)  # an earlier failed request may have expired it
     token, _ = await sessions.start_web_session(
         session, user=user, config=config, mfa_verified=True
     )
+    await session.commit()
     csrf = app.state.csrf.token_for_session(token)
     client = client_for(app, **{CSRF_HEADER: csrf})
     client.cookies.set(config.session_cookie, token)
@@ -69,7 +73,9 @@ async def browser_as(app: FastAPI, session: AsyncSession, user: User) -> httpx.A
 
 async def api_as(app: FastAPI, session: AsyncSession, user: User) -> httpx.AsyncClient:
     config: IdentityConfig = app.state.identity
+    await session.refresh(user)
     issued = await sessions.issue_api_tokens(session, user=user, config=config)
+    await session.commit()
     return client_for(app, authorization=f"Bearer {issued.access_token}")
 
 

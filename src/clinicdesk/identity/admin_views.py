@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.schemas import AuditQuery
-from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.errors import ClinicError, NotFound
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import schemas
 from clinicdesk.identity.audit_api import export_audit_events
@@ -139,6 +139,8 @@ async def _user_action(
     try:
         async with attempt(session):
             await action
+    except NotFound:
+        raise  # another organization's user, or none: the 404 page, not a message
     except ClinicError as error:
         flash(request, response, error.detail, "error")
         return response

@@ -64,6 +64,10 @@ class LocationNotFound(NotFound):
     code = "location-not-found"
 
 
+class SessionNotFound(NotFound):
+    code = "session-not-found"
+
+
 class EmailTaken(Conflict):
     code = "email-taken"
 

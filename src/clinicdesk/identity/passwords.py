@@ -47,7 +47,9 @@ def check_policy(password: str, *, email: str | None = None, name: str | None = 
     if len(value) > MAX_LENGTH:
         raise PasswordRejected(f"Use at most {MAX_LENGTH} characters.")
     folded = value.casefold()
-    if folded in _common_passwords() or folded.strip() != folded or not folded.strip():
+    if not folded.strip():
+        raise PasswordRejected("A password cannot be only spaces.")
+    if folded in _common_passwords():
         raise PasswordRejected(
             "This password is too common and appears in breached-password lists; "
             "choose another (a few unrelated words work well)."

@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from clinicdesk.identity.permissions import Role
 
@@ -20,7 +20,17 @@ def _email(value: str) -> str:
 
 
 class Strict(BaseModel):
+    """Unknown fields are refused, except ``organization_id``, which is dropped: the
+    tenant always comes from the signed-in user, never from the client."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _ignore_client_tenant(cls, data: object) -> object:
+        if isinstance(data, dict) and "organization_id" in data:
+            return {k: v for k, v in data.items() if k != "organization_id"}
+        return data
 
 
 class UserRead(BaseModel):

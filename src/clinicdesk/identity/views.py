@@ -423,11 +423,6 @@ async def end_session(
     request: Request, session_id: uuid.UUID, actor: SignedIn, session: SessionDep
 ) -> RedirectResponse:
     response = redirect("/account/sessions" if session_id != actor.session_id else "/login")
-    try:
-        async with attempt(session):
-            await sessions.end_own_session(session, actor=actor, session_id=session_id)
-    except ClinicError as error:
-        flash(request, response, error.detail, "warning")
-        return response
+    await sessions.end_own_session(session, actor=actor, session_id=session_id)
     flash(request, response, "That session is ended.", "info")
     return response

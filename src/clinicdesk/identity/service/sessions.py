@@ -26,7 +26,7 @@ from clinicdesk.core.db import independent_session, on_rollback
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.identity.config import IdentityConfig
-from clinicdesk.identity.errors import InvalidToken, NotAuthenticated
+from clinicdesk.identity.errors import NotAuthenticated, SessionNotFound
 from clinicdesk.identity.models import ApiToken, TokenFamily, TokenKind, User, WebSession
 from clinicdesk.identity.service.common import actor_for, hash_token, new_token
 
@@ -145,7 +145,7 @@ async def end_own_session(session: AsyncSession, *, actor: Actor, session_id: uu
         )
     ).scalar_one_or_none()
     if target is None:
-        raise InvalidToken("That session does not exist or has already ended.")
+        raise SessionNotFound("That session does not exist or has already ended.")
     target.revoked_at = utcnow()
     await audit.record(
         session,

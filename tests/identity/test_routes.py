@@ -1,0 +1,202 @@
+"""Access control over the whole app: every route declares what it needs, anonymous
+callers get 401, each role gets what the written policy (ROLE_PERMISSIONS) allows, and
+another organization's resources are simply not there (404)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import iter_route_contexts
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.app import PUBLIC_PATHS, create_app
+from clinicdesk.config import Settings
+from clinicdesk.core.actor import SYSTEM
+from clinicdesk.core.tenancy import scope_to_tenant
+from clinicdesk.identity.auth import Requirement, RequirePermission, authenticate
+from clinicdesk.identity.config import IdentityConfig
+from clinicdesk.identity.models import Organization
+from clinicdesk.identity.permissions import Role, roles_with
+from clinicdesk.identity.schemas import LocationWrite
+from clinicdesk.identity.service import organizations, sessions
+from tests.support.identity import SignIn, create_org, create_user
+
+PARAM = re.compile(r"{(\w+)}")
+
+
+def calls(dependant: Dependant) -> Iterator[object]:
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from calls(dependency)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A route as the app serves it: full path, methods, and every dependency it runs
+    (its router's included)."""
+
+    path: str
+    methods: frozenset[str]
+    dependant: Dependant
+
+
+def api_routes(app: FastAPI) -> list[Endpoint]:
+    found = []
+    for context in iter_route_contexts(app.routes):
+        dependant = getattr(context, "dependant", None)
+        if isinstance(dependant, Dependant) and context.path and context.methods:
+            found.append(Endpoint(context.path, frozenset(context.methods), dependant))
+    return found
+
+
+def requirement_of(route: Endpoint) -> Requirement | None:
+    found = [c for c in calls(route.dependant) if isinstance(c, Requirement)]
+    return found[0] if found else None
+
+
+@pytest.fixture(scope="module")
+def routes(tmp_path_factory: pytest.TempPathFactory) -> list[Endpoint]:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("routes"),
+        database_url=f"sqlite:///{tmp_path_factory.mktemp('routes-db') / 'x.db'}",
+        _env_file=None,
+    )
+    return api_routes(create_app(settings, configure_logs=False))
+
+
+def endpoints(routes: list[Endpoint]) -> Iterator[tuple[str, str, Endpoint]]:
+    for route in routes:
+        for method in sorted(route.methods - {"HEAD"}):
+            yield method, route.path, route
+
+
+def test_public_routes_are_exactly_the_written_list(routes: list[Endpoint]) -> None:
+    public = {r.path for r in routes if authenticate not in set(calls(r.dependant))}
+    assert public == set(PUBLIC_PATHS) - {"/openapi.json"}
+
+
+def test_the_walk_sees_the_whole_app(routes: list[Endpoint]) -> None:
+    paths = {r.path for r in routes}
+    assert {"/login", "/api/v1/users/{user_id}", "/admin/audit", "/health/ready"} <= paths
+    assert len(routes) > 40
+
+
+def test_every_protected_route_declares_what_it_needs(routes: list[Endpoint]) -> None:
+    undeclared = [
+        f"{sorted(r.methods)} {r.path}"
+        for r in routes
+        if r.path not in PUBLIC_PATHS and requirement_of(r) is None
+    ]
+    assert undeclared == [], "routes without a Requirement (SignedIn, AdminUsers, ...)"
+
+
+def concrete(path: str) -> str:
+    return PARAM.sub(lambda _m: str(uuid.uuid4()), path)
+
+
+async def test_anonymous_callers_get_401_on_every_protected_route(
+    app: FastAPI, routes: list[Endpoint]
+) -> None:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        for method, path, _route in endpoints(routes):
+            if path in PUBLIC_PATHS:
+                continue
+            response = await client.request(method, concrete(path))
+            assert response.status_code == 401, f"{method} {path}: {response.status_code}"
+
+
+async def test_every_role_gets_what_the_policy_allows(
+    app: FastAPI,
+    routes: list[Endpoint],
+    session: AsyncSession,
+    clinic: Organization,
+    sign_in_web: SignIn,
+    sign_in_api: SignIn,
+) -> None:
+    users = {role: await create_user(session, clinic, role) for role in Role}
+    mismatches = []
+    for method, path, route in endpoints(routes):
+        requirement = requirement_of(route)
+        if requirement is None:
+            continue
+        allowed = (
+            roles_with(requirement.permission)
+            if isinstance(requirement, RequirePermission)
+            else frozenset(Role)
+        )
+        for role, user in users.items():
+            # A fresh sign-in per request: some routes end the session they are called with.
+            client = await (sign_in_api if path.startswith("/api/") else sign_in_web)(user)
+            response = await client.request(method, concrete(path))
+            got_in = response.status_code not in (401, 403)
+            if got_in != (role in allowed):
+                mismatches.append(f"{role.value:<12} {method:<6} {path} -> {response.status_code}")
+    assert mismatches == []
+
+
+# --- another organization's resources -------------------------------------------------
+
+
+async def other_organization(session: AsyncSession, config: IdentityConfig) -> dict[str, uuid.UUID]:
+    """Resources of organization B, keyed by the path parameter that names them."""
+    other = await create_org(session, "Clinic B", mfa_required_for_admins=False)
+    user = await create_user(session, other, Role.DOCTOR)
+    location = await organizations.create_location(
+        session, actor=SYSTEM, data=LocationWrite(name="B main")
+    )
+    _token, web_session = await sessions.start_web_session(
+        session,
+        user=user,
+        config=config,
+        mfa_verified=True,
+    )
+    return {"user_id": user.id, "location_id": location.id, "session_id": web_session.id}
+
+
+# Valid bodies, so that the request gets as far as looking the resource up.
+API_BODIES: dict[str, object] = {
+    "/api/v1/users/{user_id}/roles": {"roles": ["doctor"]},
+    "/api/v1/locations/{location_id}": {"name": "Renamed"},
+}
+FORM = {"version": "1", "name": "Renamed", "roles": "doctor"}
+
+
+async def test_another_organizations_resources_are_not_found(
+    app: FastAPI,
+    routes: list[Endpoint],
+    session: AsyncSession,
+    clinic: Organization,
+    sign_in_web: SignIn,
+    sign_in_api: SignIn,
+) -> None:
+    theirs = await other_organization(session, app.state.identity)
+    await scope_to_tenant(session, clinic.id)
+    admin = await create_user(session, clinic, Role.ADMIN)
+    leaks = []
+    checked = 0
+    for method, path, _route in endpoints(routes):
+        names = PARAM.findall(path)
+        if not names or path in PUBLIC_PATHS:
+            continue
+        missing = [n for n in names if n not in theirs]
+        assert not missing, f"add a resource of organization B for {missing} ({path})"
+        url = PARAM.sub(lambda m: str(theirs[m.group(1)]), path)
+        client = await (sign_in_api if path.startswith("/api/") else sign_in_web)(admin)
+        if path.startswith("/api/"):
+            response = await client.request(method, url, json=API_BODIES.get(path))
+        else:
+            response = await client.request(method, url, data=FORM)
+        checked += 1
+        if response.status_code != 404:
+            leaks.append(f"{method} {path} -> {response.status_code}")
+        assert "B main" not in response.text
+    assert checked >= 10
+    assert leaks == []
