@@ -106,6 +106,13 @@ async def _prepare_database(settings: Settings, *, auto_upgrade: bool) -> None:
             raise PendingMigrations(pending)
         if pending:
             await _upgrade_with_progress(db, pending)
+        if db.kind == "postgresql" and await migrations.connected_as_owner(db):
+            err.print(
+                "[yellow]Warning: the server connects as the owner of the tables, so the "
+                "audit trail is not protected from changes and row-level security relies on "
+                "FORCE alone. Connect CLINICDESK_DATABASE_URL as a separate role and set "
+                "CLINICDESK_DATABASE_OWNER_URL for migrations (see README).[/yellow]"
+            )
     finally:
         await db.dispose()
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
 from clinicdesk.core.db import (
-    SQLITE_BEGIN_IMMEDIATE,
+    SQLITE_BEGIN_DEFERRED,
     Database,
     create_database,
     on_commit,
@@ -75,13 +75,12 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_durable_commits(tmp_p
     assert library == sqlite_version()
 
 
-async def test_sqlite_begin_immediate_takes_the_write_lock_up_front(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_sqlite_transactions_take_the_write_lock_up_front(tmp_path) -> None:  # type: ignore[no-untyped-def]
     db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}", sqlite_busy_timeout_ms=0)
     try:
         async with db.engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (x INTEGER)"))
-        immediate = db.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True})
-        async with immediate.connect() as holder:
+        async with db.engine.connect() as holder:
             await holder.begin()
             await holder.execute(text("SELECT count(*) FROM t"))  # a read, yet the lock is held
             async with db.engine.connect() as other:
@@ -89,6 +88,14 @@ async def test_sqlite_begin_immediate_takes_the_write_lock_up_front(tmp_path) ->
                     async with other.begin():
                         await other.execute(text("INSERT INTO t VALUES (1)"))
             await holder.rollback()
+        # A transaction declared read-only does not take the lock.
+        deferred = db.engine.execution_options(**{SQLITE_BEGIN_DEFERRED: True})
+        async with deferred.connect() as reader, db.engine.connect() as writer:
+            await reader.begin()
+            await reader.execute(text("SELECT count(*) FROM t"))
+            async with writer.begin():
+                await writer.execute(text("INSERT INTO t VALUES (2)"))
+            await reader.rollback()
     finally:
         await db.dispose()
 

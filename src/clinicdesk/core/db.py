@@ -36,9 +36,9 @@ log = structlog.get_logger(__name__)
 DatabaseKind = Literal["sqlite", "postgresql"]
 AfterCommitHook = Callable[[], Awaitable[None] | None]
 
-# Execution option: open the SQLite transaction with BEGIN IMMEDIATE, taking the write lock
-# before the first read (check-then-write use cases such as booking a slot).
-SQLITE_BEGIN_IMMEDIATE = "clinicdesk_sqlite_begin_immediate"
+# Execution option: open the SQLite transaction with a plain (deferred) BEGIN instead of
+# BEGIN IMMEDIATE, for work that certainly only reads (exports, reports).
+SQLITE_BEGIN_DEFERRED = "clinicdesk_sqlite_begin_deferred"
 
 _PENDING_HOOKS = "clinicdesk.pending_after_commit"
 _READY_HOOKS = "clinicdesk.ready_after_commit"
@@ -59,7 +59,8 @@ class Database:
 
     async def ping(self, limit_seconds: float) -> None:
         """Raise unless the database answers ``SELECT 1`` within ``limit_seconds``."""
-        async with asyncio.timeout(limit_seconds), self.engine.connect() as conn:
+        reader = self.engine.execution_options(**{SQLITE_BEGIN_DEFERRED: True})
+        async with asyncio.timeout(limit_seconds), reader.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
     async def server_version(self) -> str:
@@ -112,7 +113,7 @@ def create_database(
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
-    """WAL, foreign keys, busy timeout, durable commits, and explicit BEGIN.
+    """WAL, foreign keys, busy timeout, durable commits, and explicit BEGIN IMMEDIATE.
 
     pysqlite's own transaction handling starts transactions lazily and breaks SAVEPOINT;
     SQLAlchemy's documented remedy is to switch it off and emit BEGIN ourselves.
@@ -133,8 +134,12 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        # IMMEDIATE by default: a request that reads and then writes (an audit entry, a
+        # booking after its overlap check) holds the write lock from its first statement.
+        # A deferred transaction would fail with SQLITE_BUSY when another writer
+        # committed after its first read; IMMEDIATE waits (busy timeout) instead.
+        deferred = conn.get_execution_options().get(SQLITE_BEGIN_DEFERRED, False)
+        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
 
 
 # --- after-commit hooks ------------------------------------------------------------------

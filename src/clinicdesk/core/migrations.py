@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
 from clinicdesk.core.db import Database
-from clinicdesk.core.rls import grant_application_role
+from clinicdesk.core.rls import grant_application_role, is_table_owner
 
 VersionApplied = Callable[[str], None]
 
@@ -50,6 +50,12 @@ async def current_revisions(db: Database) -> tuple[str, ...]:
     """The revisions the database is at (empty for a database never migrated)."""
     async with db.engine.connect() as conn:
         return await conn.run_sync(_current)
+
+
+async def connected_as_owner(db: Database) -> bool:
+    """PostgreSQL: whether the connection's role owns the audit table."""
+    async with db.engine.connect() as conn:
+        return await conn.run_sync(is_table_owner, "audit_events")
 
 
 async def pending_revisions(db: Database) -> list[str]:

@@ -21,6 +21,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from clinicdesk.core.errors import PreconditionFailed
+
 NAMING_CONVENTION: dict[str, str] = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -96,6 +98,16 @@ class VersionMixin:
     @declared_attr.directive
     def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - declared_attr receives the class
         return {"version_id_col": cls.__table__.c.version}  # type: ignore[attr-defined]
+
+
+def check_version(record: VersionMixin, expected: int | None) -> None:
+    """Refuse an update based on an older read (``If-Match`` / a form's hidden version):
+    the client must reload and see what changed first."""
+    if expected is not None and expected != record.version:
+        raise PreconditionFailed(
+            "Someone else changed this record since you opened it. Reload and try again.",
+            current_version=record.version,
+        )
 
 
 class Entity(IdMixin, TimestampMixin, VersionMixin):

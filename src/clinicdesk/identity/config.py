@@ -8,9 +8,9 @@ from datetime import timedelta
 from clinicdesk.core.mail import MailSender
 from clinicdesk.core.ratelimit import RateLimiter, Rule
 
-# Throttles. Failures count per account; attempts per client address.
+# Throttles. Sign-in failures count per account and per client address.
 LOGIN_PER_ACCOUNT = Rule("login-account", "5/15 minutes")
-LOGIN_PER_ADDRESS = Rule("login-address", "30/15 minutes")
+LOGIN_PER_ADDRESS = Rule("login-address", "50/15 minutes")
 MFA_PER_ACCOUNT = Rule("mfa-account", "5/15 minutes")
 RESET_PER_ACCOUNT = Rule("reset-account", "3/1 hour")
 RESET_PER_ADDRESS = Rule("reset-address", "10/1 hour")

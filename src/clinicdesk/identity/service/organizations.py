@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditChainHead
 from clinicdesk.core.actor import SYSTEM, Actor
-from clinicdesk.core.errors import NotFound, PreconditionFailed
+from clinicdesk.core.errors import NotFound
+from clinicdesk.core.models import check_version
 from clinicdesk.core.tenancy import current_tenant, scope_to_tenant, use_system_scope
 from clinicdesk.identity.errors import LocationNotFound
 from clinicdesk.identity.models import Location, Organization
@@ -59,19 +60,11 @@ async def get_organization(session: AsyncSession) -> Organization:
     return organization
 
 
-def _check_version(current: int, expected: int | None) -> None:
-    if expected is not None and expected != current:
-        raise PreconditionFailed(
-            "Someone else changed this record since you opened it. Reload and try again.",
-            current_version=current,
-        )
-
-
 async def update_organization(
     session: AsyncSession, *, actor: Actor, update: OrganizationUpdate, expected_version: int | None
 ) -> Organization:
     organization = await get_organization(session)
-    _check_version(organization.version, expected_version)
+    check_version(organization, expected_version)
     before = audit.snapshot(organization)
     for field, value in update.model_dump(exclude_none=True).items():
         setattr(organization, field, value)
@@ -125,7 +118,7 @@ async def update_location(
     expected_version: int | None,
 ) -> Location:
     location = await get_location(session, location_id)
-    _check_version(location.version, expected_version)
+    check_version(location, expected_version)
     before = audit.snapshot(location)
     for field, value in data.model_dump().items():
         setattr(location, field, value)

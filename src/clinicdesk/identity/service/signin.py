@@ -1,8 +1,8 @@
 """Signing in with a password (and a second factor when the account has one).
 
 Failures give one generic answer and cost the same time whether or not the account
-exists (a dummy hash is checked). Throttles: per client address on every attempt, per
-account on failures; a throttled attempt is answered 429 with Retry-After and recorded.
+exists (a dummy hash is checked). Throttles count failures, per account and per client
+address; a throttled attempt is answered 429 with Retry-After and recorded.
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ async def sign_in(
     throttle count are committed with the request."""
     await use_system_scope(session)
     address = current_request().client_addr or "unknown"
-    await _throttle(session, config, LOGIN_PER_ADDRESS, address, record=True)
+    # Only failures count: staff behind one clinic router share an address, and their
+    # daily sign-ins must never lock each other out.
+    await _throttle(session, config, LOGIN_PER_ADDRESS, address, record=False)
     await _throttle(session, config, LOGIN_PER_ACCOUNT, email, record=False)
 
     user = await user_by_email(session, email)
@@ -91,6 +93,7 @@ async def sign_in(
     )
     if not usable or user is None:
         await config.limiter.hit(LOGIN_PER_ACCOUNT, email)
+        await config.limiter.hit(LOGIN_PER_ADDRESS, address)
         await audit.record(
             session,
             action="auth.login_failed",

@@ -10,9 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.db import on_commit
-from clinicdesk.core.errors import PreconditionFailed
 from clinicdesk.core.mail import OutgoingMail
-from clinicdesk.core.models import utcnow
+from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.identity import passwords
 from clinicdesk.identity.config import IdentityConfig
@@ -205,7 +204,7 @@ async def change_roles(
 ) -> User:
     """Set a user's roles. Removing any role ends their sessions and tokens at once."""
     user = await get_user(session, user_id)
-    _check_version(user, expected_version)
+    check_version(user, expected_version)
     new_roles = sorted({str(r) for r in roles})
     removed = set(user.roles or ()) - set(new_roles)
     if Role.ADMIN in removed:
@@ -224,14 +223,6 @@ async def change_roles(
         changes=audit.changes(before, audit.snapshot(user)),
     )
     return user
-
-
-def _check_version(user: User, expected: int | None) -> None:
-    if expected is not None and expected != user.version:
-        raise PreconditionFailed(
-            "Someone else changed this user since you opened it. Reload and try again.",
-            current_version=user.version,
-        )
 
 
 async def set_active(
