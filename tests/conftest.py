@@ -25,6 +25,7 @@ from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.db import Database, create_database, unit_of_work
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.runtime import get_session
+from clinicdesk.core.tenancy import clear_scope
 from tests.support.postgres import APP_ROLE, ThrowawayPostgres, start_throwaway_postgres
 
 pytest_plugins = ["tests.support.identity"]
@@ -178,6 +179,9 @@ async def app(settings: Settings, session: AsyncSession) -> AsyncIterator[FastAP
     application = create_app(settings, configure_logs=False)
 
     async def test_session() -> AsyncIterator[AsyncSession]:
+        # Each request starts unscoped, as a fresh production session does; a scope the
+        # test set up with must not leak into the request (it would hide missing scoping).
+        await clear_scope(session)
         async with unit_of_work(session):
             yield session
 

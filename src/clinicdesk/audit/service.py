@@ -40,7 +40,7 @@ from clinicdesk.core.crypto import EncryptedText
 from clinicdesk.core.db import independent_session, on_rollback
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
-from clinicdesk.core.tenancy import current_scope, use_system_scope
+from clinicdesk.core.tenancy import TenantScopeError, current_scope, use_system_scope
 
 SECRET = "secret"  # noqa: S105 - a marker name, not a password
 """``mapped_column(..., info={"audit": SECRET})``: recorded as changed, never its value."""
@@ -85,7 +85,8 @@ def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[
     result: dict[str, Any] = {}
     ignored = {"id", "created_at", "updated_at", "version", "organization_id"}
     for key, new in after.items():
-        if key in ignored or (before is None and new is None):
+        new_raw = new.value if isinstance(new, _SecretValue) else new
+        if key in ignored or (before is None and new_raw is None):
             continue
         old = before.get(key) if before is not None else None
         if isinstance(new, _SecretValue) or isinstance(old, _SecretValue):
@@ -145,7 +146,13 @@ async def record(
     ``details`` must not hold patient data in clear; ids are fine.
     """
     actor = actor or SYSTEM
-    org = organization_id or actor.organization_id or current_scope(session).organization_id
+    tenant = current_scope(session).organization_id
+    org = organization_id or actor.organization_id or tenant
+    if tenant is not None and org != tenant:
+        # The row would be stamped with the session's tenant while hashed under another.
+        raise TenantScopeError(
+            f"audit entry for organization {org} in a session scoped to {tenant}"
+        )
     chain_id = org or INSTALLATION_CHAIN
     head = await session.get(AuditChainHead, chain_id, with_for_update=True, populate_existing=True)
     if head is None:

@@ -83,6 +83,11 @@ async def use_system_scope(session: AsyncSession) -> None:
     await _set_scope(session, SYSTEM_SCOPE)
 
 
+async def clear_scope(session: AsyncSession) -> None:
+    """Back to no scope (deny by default), as a fresh session starts."""
+    await _set_scope(session, NO_SCOPE)
+
+
 async def _set_scope(session: AsyncSession, scope: TenantScope) -> None:
     session.sync_session.info[_SCOPE_KEY] = scope
     if session.in_transaction():

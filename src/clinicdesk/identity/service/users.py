@@ -13,6 +13,7 @@ from clinicdesk.core.db import on_commit
 from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
+from clinicdesk.core.tenancy import use_system_scope
 from clinicdesk.identity import passwords
 from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.errors import (
@@ -322,6 +323,9 @@ async def set_password_from_link(
 ) -> User:
     """Invitation acceptance or password reset. It never signs in: the next sign-in still
     asks for the second factor, so a reset link alone cannot bypass MFA."""
+    # The link is all the caller has: who it belongs to (and so the tenant) is found
+    # by looking it up across organizations.
+    await use_system_scope(session)
     _link, user = await consume_link(session, token=token, purpose=purpose)
     passwords.check_policy(new_password, email=user.email, name=user.full_name)
     user.password_hash = await passwords.hash_password(new_password)
