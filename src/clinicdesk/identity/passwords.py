@@ -18,7 +18,6 @@ from functools import cache
 import anyio.to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from zxcvbn.frequency_lists import FREQUENCY_LISTS
 
 from clinicdesk.identity.errors import PasswordRejected
 
@@ -32,6 +31,10 @@ HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=2)
 
 @cache
 def _common_passwords() -> frozenset[str]:
+    # Imported on first use: zxcvbn's word lists cost about 15 MiB, and most server
+    # processes never set a password.
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
     return frozenset(FREQUENCY_LISTS["passwords"])
 
 
