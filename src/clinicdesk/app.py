@@ -46,7 +46,7 @@ from clinicdesk.identity import audit_api as identity_audit_api
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import authenticate
 from clinicdesk.identity.config import IdentityConfig
-from clinicdesk.identity.web import signed_in_context
+from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
 from clinicdesk.web import views as web_views
 
 log = structlog.get_logger("clinicdesk.app")
@@ -171,6 +171,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         globals_={"version": __version__},
         context_processors=[signed_in_context],
     )
+    pages.env.filters["device"] = describe_device
+    pages.env.filters["audit_value"] = audit_value
     renderer = ProblemRenderer(render_html=_render_error_page(pages))
 
     @asynccontextmanager

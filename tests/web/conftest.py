@@ -32,6 +32,7 @@ class LiveClinic:
     admin_email: str
     doctor_email: str
     password: str
+    ops_email: str = "ops@example.org"
 
 
 LIVE_PASSWORD = "browser-test-password-2026"
@@ -59,21 +60,25 @@ def live_clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveClinic
         )
         match = re.search(r"\(([0-9a-f-]{36})\)", output)
         assert match, output
-        run_cli(
-            data_dir,
-            "user",
-            "create",
-            "--organization",
-            match.group(1),
-            "--email",
-            "doctor@example.org",
-            "--name",
-            "Dr. Dee",
-            "--role",
-            "doctor",
-            "--password",
-            LIVE_PASSWORD,
-        )
+        for email, name, role in (
+            ("doctor@example.org", "Dr. Dee", "doctor"),
+            ("ops@example.org", "Olu Ops", "admin"),
+        ):
+            run_cli(
+                data_dir,
+                "user",
+                "create",
+                "--organization",
+                match.group(1),
+                "--email",
+                email,
+                "--name",
+                name,
+                "--role",
+                role,
+                "--password",
+                LIVE_PASSWORD,
+            )
         yield LiveClinic(url, data_dir, "admin@example.org", "doctor@example.org", LIVE_PASSWORD)
 
 

@@ -17,8 +17,8 @@ HTMX = {"HX-Request": "true"}
 async def client(
     session: AsyncSession, clinic: Organization, sign_in_web: SignIn
 ) -> httpx.AsyncClient:
-    """A doctor's browser."""
-    return await sign_in_web(await create_user(session, clinic, Role.DOCTOR))
+    """An admin's browser (the system status is theirs)."""
+    return await sign_in_web(await create_user(session, clinic, Role.ADMIN))
 
 
 @pytest.fixture

@@ -349,10 +349,11 @@ async def audit_report(
         session, actor=actor, query=query, cursor=cursor, limit=PAGE_SIZE
     )
     params = {k: v for k, v in query.model_dump(mode="json").items() if v is not None}
+    names = await users.names_of(session, {e.actor_user_id for e in page.items if e.actor_user_id})
     return render(
         request,
         "identity/admin_audit.html",
-        {"page": page, "query": query, "params": params},
+        {"page": page, "query": query, "params": params, "names": names},
         block="results",
     )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from fastapi import Request
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.csrf import CsrfProtection
 from clinicdesk.core.errors import ClinicError
-from clinicdesk.core.templating import Pages
+from clinicdesk.core.templating import Pages, format_local_time
 from clinicdesk.identity.auth import Principal, csrf_protection, identity_config
 from clinicdesk.identity.config import IdentityConfig
 
@@ -122,3 +123,44 @@ def flash(
     category: str = "success",
 ) -> None:
     pages(request).flashes.add(request, response, message, category)  # type: ignore[arg-type]
+
+
+_BROWSERS = (
+    ("Edg/", "Edge"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Android", "Android"),
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_device(user_agent: str | None) -> str:
+    """``Chrome on Windows`` from a user-agent string, for the sessions list."""
+    if not user_agent:
+        return "Unknown device"
+    browser = next((name for token, name in _BROWSERS if token in user_agent), "Browser")
+    system = next((name for token, name in _SYSTEMS if token in user_agent), None)
+    return f"{browser} on {system}" if system else browser
+
+
+def audit_value(value: object, time_zone: str | None = None) -> str:
+    """A before/after value of the audit trail, written for people."""
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(audit_value(v, time_zone) for v in value)
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        try:
+            return format_local_time(datetime.fromisoformat(value), time_zone)
+        except ValueError:
+            return value
+    return str(value)

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from clinicdesk.core.health import readiness
 from clinicdesk.core.runtime import RuntimeDep
 from clinicdesk.core.templating import NavItem, Pages
-from clinicdesk.identity.auth import SignedIn
+from clinicdesk.identity.auth import AdminSettings, SignedIn
 from clinicdesk.identity.permissions import Permission
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -24,7 +24,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Staff", "/admin/users", Permission.ADMIN_USERS),
     NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS),
     NavItem("Audit trail", "/admin/audit", Permission.AUDIT_READ),
-    NavItem("System status", "/system-status"),
+    NavItem("System status", "/system-status", Permission.ADMIN_SETTINGS),
 )
 
 router = APIRouter(include_in_schema=False)
@@ -42,7 +42,9 @@ async def home(request: Request, runtime: RuntimeDep, actor: SignedIn) -> HTMLRe
 
 
 @router.get("/system-status", response_class=HTMLResponse)
-async def system_status(request: Request, runtime: RuntimeDep, actor: SignedIn) -> HTMLResponse:
+async def system_status(
+    request: Request, runtime: RuntimeDep, actor: AdminSettings
+) -> HTMLResponse:
     """The readiness figures for people; htmx refreshes just the card."""
     report = await readiness(runtime)
     return pages(request).render(

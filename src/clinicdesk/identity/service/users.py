@@ -280,6 +280,14 @@ async def list_users(
     return rows[:limit], next_cursor
 
 
+async def names_of(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """Display names of the organization's users among ``user_ids`` (for reports)."""
+    if not user_ids:
+        return {}
+    rows = await session.execute(select(User.id, User.full_name).where(User.id.in_(user_ids)))
+    return {row.id: row.full_name for row in rows}
+
+
 async def update_profile(session: AsyncSession, *, actor: Actor, full_name: str) -> User:
     user = await get_user(session, own_user_id(actor))
     before = audit.snapshot(user)

@@ -15,6 +15,12 @@
   }
   window.clinicdesk = { toast: toast };
 
+  // Forms that do something hard to undo ask first: <form data-confirm="...">.
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-confirm]");
+    if (form && !window.confirm(form.dataset.confirm)) event.preventDefault();
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest("[data-dismiss]");
     if (button) button.parentElement.remove();
