@@ -33,20 +33,25 @@ class CsrfProtection:
     def token_for_session(self, session_token: str) -> str:
         return self._sign("session:" + session_token)
 
-    def anonymous_token(self, request: Request, response: Response) -> str:
-        """The token for a public form; sets the cookie it is checked against."""
+    def anonymous_token(self, request: Request) -> tuple[str, str | None]:
+        """The token for a public form, and the new cookie seed to set (None when the
+        browser already has one; see ``set_anonymous_seed``)."""
         seed = request.cookies.get(ANON_COOKIE)
-        if not seed or len(seed) < 32:
-            seed = secrets.token_urlsafe(32)
-            response.set_cookie(
-                ANON_COOKIE,
-                seed,
-                httponly=True,
-                samesite="strict",
-                secure=request.url.scheme == "https",
-                path="/",
-            )
-        return self._sign("anon:" + seed)
+        if seed and len(seed) >= 32:
+            return self._sign("anon:" + seed), None
+        seed = secrets.token_urlsafe(32)
+        return self._sign("anon:" + seed), seed
+
+    @staticmethod
+    def set_anonymous_seed(request: Request, response: Response, seed: str) -> None:
+        response.set_cookie(
+            ANON_COOKIE,
+            seed,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
 
     @staticmethod
     async def submitted(request: Request) -> str:

@@ -170,25 +170,39 @@ def _request_id(request: Request) -> str | None:
     return getattr(request.state, "request_id", None)
 
 
+def problem_for(request: Request, error: ClinicError) -> dict[str, Any]:
+    """The problem document of a domain error raised while serving ``request``."""
+    return problem_body(
+        status=error.status_code,
+        title=error.title,
+        detail=error.detail,
+        code=error.code,
+        instance=request.url.path,
+        request_id=_request_id(request),
+        extensions=error.extensions,
+    )
+
+
+def problem_response(
+    request: Request, error: ClinicError, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    """Answer with ``error`` without raising it (so the unit of work still commits, as a
+    failed sign-in's audit entry must)."""
+    return JSONResponse(
+        problem_for(request, error),
+        status_code=error.status_code,
+        media_type=PROBLEM_JSON,
+        headers=dict(headers) if headers else None,
+    )
+
+
 def install_error_handlers(app: FastAPI, renderer: ProblemRenderer) -> None:
     """Register the handlers for expected errors. Unexpected exceptions are answered by
     ``RequestContextMiddleware`` so that they too carry the request id and headers."""
 
     async def clinic_error(request: Request, exc: Exception) -> Response:
         exc = cast(ClinicError, exc)
-        return renderer.respond(
-            request,
-            problem_body(
-                status=exc.status_code,
-                title=exc.title,
-                detail=exc.detail,
-                code=exc.code,
-                instance=request.url.path,
-                request_id=_request_id(request),
-                extensions=exc.extensions,
-            ),
-            getattr(exc, "headers", None),
-        )
+        return renderer.respond(request, problem_for(request, exc), getattr(exc, "headers", None))
 
     async def http_error(request: Request, exc: Exception) -> Response:
         exc = cast(StarletteHTTPException, exc)

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from clinicdesk.core.errors import ClinicError, problem_body
+from clinicdesk.core.errors import ClinicError, problem_response
 from clinicdesk.core.http import etag, expected_version
 from clinicdesk.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clinicdesk.core.runtime import SessionDep
@@ -35,21 +35,7 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 
 
 def _problem(request: Request, error: ClinicError) -> JSONResponse:
-    body = problem_body(
-        status=error.status_code,
-        title=error.title,
-        detail=error.detail,
-        code=error.code,
-        instance=request.url.path,
-        request_id=getattr(request.state, "request_id", None),
-        extensions=error.extensions,
-    )
-    return JSONResponse(
-        body,
-        status_code=error.status_code,
-        media_type="application/problem+json",
-        headers={"WWW-Authenticate": "Bearer"},
-    )
+    return problem_response(request, error, {"WWW-Authenticate": "Bearer"})
 
 
 @public.post("/token", response_model=schemas.TokenResponse, summary="Sign in (OAuth2 password)")

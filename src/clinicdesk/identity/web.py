@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.csrf import CsrfProtection
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.flash import Category
 from clinicdesk.core.templating import Pages, format_local_time
 from clinicdesk.identity.auth import Principal, csrf_protection, identity_config
 from clinicdesk.identity.config import IdentityConfig
@@ -56,12 +57,11 @@ def render_public_form(
     status_code: int = 200,
 ) -> HTMLResponse:
     """A page with a form used before sign-in: carries the anonymous CSRF token."""
-    response = HTMLResponse("")
-    token = csrf_protection(request).anonymous_token(request, response)
+    protection = csrf_protection(request)
+    token, new_seed = protection.anonymous_token(request)
     page = render(request, name, {**(context or {}), "csrf_token": token}, status_code=status_code)
-    for key, value in response.headers.items():
-        if key.lower() == "set-cookie":
-            page.headers.append(key, value)
+    if new_seed is not None:
+        protection.set_anonymous_seed(request, page, new_seed)
     return page
 
 
@@ -120,9 +120,9 @@ def flash(
     request: Request,
     response: RedirectResponse | HTMLResponse,
     message: str,
-    category: str = "success",
+    category: Category = "success",
 ) -> None:
-    pages(request).flashes.add(request, response, message, category)  # type: ignore[arg-type]
+    pages(request).flashes.add(request, response, message, category)
 
 
 _BROWSERS = (
