@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
@@ -107,6 +107,25 @@ class Settings(BaseSettings):
     # in a source checkout after `npm ci`.
     assets_dir: Path | None = None
 
+    # Uploaded patient documents (PDFs, images): a private directory on this server, or
+    # an S3-compatible bucket when several servers must see the same files.
+    documents_storage: Literal["local", "s3"] = "local"
+    # Local storage only. Default: <data_dir>/documents; keep it out of any served folder.
+    documents_dir: Path | None = None
+    # Largest document accepted. It travels inside a request body, so it cannot exceed
+    # max_request_body_bytes.
+    upload_max_bytes: int = Field(default=20 * MIB, ge=1024)
+    s3_bucket: str | None = None
+    # For S3-compatible services (MinIO, Ceph, Garage...); default: AWS itself.
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    # Both or neither; without them boto3 uses its usual sources (AWS_* variables,
+    # ~/.aws, the instance role).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    # Folder-like prefix for the object keys, so the bucket can be shared ("clinicdesk/").
+    s3_prefix: str = ""
+
     @field_validator("data_dir")
     @classmethod
     def _expand_data_dir(cls, value: Path) -> Path:
@@ -116,6 +135,37 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         return normalize_database_url(value) if value else None
+
+    @field_validator("documents_dir")
+    @classmethod
+    def _expand_documents_dir(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
+
+    @model_validator(mode="after")
+    def _check_documents(self) -> Settings:
+        if self.upload_max_bytes > self.max_request_body_bytes:
+            raise ValueError(
+                f"upload_max_bytes ({self.upload_max_bytes}) must not exceed "
+                f"max_request_body_bytes ({self.max_request_body_bytes}): an upload arrives "
+                "inside a request body, so a larger one would be refused before it is read. "
+                "Raise CLINICDESK_MAX_REQUEST_BODY_BYTES or lower CLINICDESK_UPLOAD_MAX_BYTES."
+            )
+        if self.documents_storage == "s3" and not self.s3_bucket:
+            raise ValueError(
+                "documents_storage is 's3' but no bucket is set: set CLINICDESK_S3_BUCKET "
+                "(or use CLINICDESK_DOCUMENTS_STORAGE=local)"
+            )
+        if (self.s3_access_key_id is None) != (self.s3_secret_access_key is None):
+            raise ValueError(
+                "set both CLINICDESK_S3_ACCESS_KEY_ID and CLINICDESK_S3_SECRET_ACCESS_KEY, "
+                "or neither (boto3 then finds credentials on its own)"
+            )
+        return self
+
+    @property
+    def resolved_documents_dir(self) -> Path:
+        """Where local storage keeps documents: the setting, or ``<data_dir>/documents``."""
+        return self.documents_dir or self.data_dir / "documents"
 
     @cached_property
     def resolved_database_url(self) -> str:
