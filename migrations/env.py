@@ -18,6 +18,7 @@ from sqlalchemy.types import TypeDecorator
 
 from clinicdesk.config import Settings
 from clinicdesk.core.db import create_database
+from clinicdesk.core.migrations import include_object
 from clinicdesk.models import metadata
 
 config = context.config
@@ -40,6 +41,7 @@ def run_with(connection: Connection) -> None:
         compare_type=True,
         compare_server_default=False,
         render_item=render_item,
+        include_object=include_object,
         on_version_apply=config.attributes.get("on_version_apply"),
     )
     with context.begin_transaction():

@@ -367,3 +367,44 @@ def test_keys_rotate_refuses_a_key_from_the_environment(tmp_path: Path) -> None:
     assert "The field key comes from CLINICDESK_FIELD_ENCRYPTION_KEY." in output
     assert "Traceback" not in output
     assert not (tmp_path / "data" / SECRETS_DIRNAME / PREVIOUS_FIELD_KEYS_FILE).exists()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_keys_rotate_rehashes_lookup_columns(
+    env: Env, database_url: str, data_dir: Path
+) -> None:
+    """A national ID re-encrypted under the new key gets its look-up hash under the new
+    key too, so exact search keeps finding it after the old key is dropped."""
+    await create_lakeside(env)
+    old = FieldKeyring((data_dir / SECRETS_DIRNAME / FIELD_KEY_FILE).read_text().strip())
+    db = create_database(database_url, pool_size=1)
+    try:
+        async with db.engine.begin() as conn:
+            org = (await conn.execute(text("SELECT id FROM organizations"))).scalar_one()
+            await conn.execute(
+                text(
+                    "INSERT INTO patients (id, organization_id, mrn, given_name, family_name,"
+                    " sex_at_birth, birth_date, no_known_allergies, search_name, version,"
+                    " national_id, national_id_hash) VALUES ('00000000000000000000000000000001',"
+                    " :org, '1000018', 'Ann', 'Lee', 'female', '1980-01-01', 0, 'ann lee', 1,"
+                    " :token, :hash)"
+                ),
+                {
+                    "org": org,
+                    "token": old.encrypt("123456789"),
+                    "hash": old.lookup_hash("123456789"),
+                },
+            )
+
+        code, output = await run(["keys", "rotate"], env)
+
+        assert code == 0, output
+        new = FieldKeyring((data_dir / SECRETS_DIRNAME / FIELD_KEY_FILE).read_text().strip())
+        async with db.engine.connect() as conn:
+            token, hashed = (
+                await conn.execute(text("SELECT national_id, national_id_hash FROM patients"))
+            ).one()
+        assert new.decrypt(token) == "123456789"
+        assert hashed == new.lookup_hash("123456789") != old.lookup_hash("123456789")
+    finally:
+        await db.dispose()

@@ -25,6 +25,7 @@ from clinicdesk.core import health
 from clinicdesk.core.assets import find_node_modules, mount_static
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.csrf import CsrfProtection
+from clinicdesk.core.dates import format_local_date
 from clinicdesk.core.db import create_database
 from clinicdesk.core.errors import HtmlErrorRenderer, ProblemRenderer, install_error_handlers
 from clinicdesk.core.flash import FlashMessages
@@ -39,6 +40,7 @@ from clinicdesk.core.middleware import (
 from clinicdesk.core.observability import HttpMetrics, RequestStats
 from clinicdesk.core.ratelimit import RateLimiter
 from clinicdesk.core.runtime import Runtime
+from clinicdesk.core.storage import storage_from_settings
 from clinicdesk.core.templating import Pages, is_htmx
 from clinicdesk.identity import admin_views as identity_admin_views
 from clinicdesk.identity import api as identity_api
@@ -47,6 +49,10 @@ from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import authenticate
 from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
+from clinicdesk.patients import api as patients_api
+from clinicdesk.patients import views as patients_views
+from clinicdesk.patients.access import PatientsConfig
+from clinicdesk.patients.views.common import age, phone_text
 from clinicdesk.web import views as web_views
 
 log = structlog.get_logger("clinicdesk.app")
@@ -54,6 +60,7 @@ log = structlog.get_logger("clinicdesk.app")
 TEMPLATE_DIRS = (
     web_views.TEMPLATES_DIR,
     identity_views.TEMPLATES_DIR,
+    patients_views.TEMPLATES_DIR,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
@@ -89,6 +96,8 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     identity_admin_views.router,
     identity_api.router,
     identity_audit_api.router,
+    patients_api.router,
+    patients_views.router,
 )
 
 # Errors a browser is better served by a page elsewhere for than by an error message.
@@ -173,6 +182,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     pages.env.filters["device"] = describe_device
     pages.env.filters["audit_value"] = audit_value
+    pages.env.filters["local_date"] = format_local_date
+    pages.env.filters["age"] = age
+    pages.env.filters["phone"] = phone_text
     renderer = ProblemRenderer(render_html=_render_error_page(pages))
 
     @asynccontextmanager
@@ -203,6 +215,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.pages = pages
     app.state.identity = identity
     app.state.csrf = CsrfProtection(keys.secret_key)
+    app.state.patients = PatientsConfig(
+        storage=storage_from_settings(settings), upload_max_bytes=settings.upload_max_bytes
+    )
 
     install_error_handlers(app, renderer)
     for router in PUBLIC_ROUTERS:

@@ -43,6 +43,11 @@ def encrypted_columns() -> Iterator[tuple[Table, Column[str]]]:
                 yield table, column
 
 
+def lookup_hash_columns(table: Table, column: Column[str]) -> list[Column[str]]:
+    """Columns holding the keyed look-up hash of ``column`` (``info={"lookup_hash_of": ...}``)."""
+    return [c for c in table.columns if c.info.get("lookup_hash_of") == column.name]
+
+
 def _write_private(path: Path, content: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
@@ -96,13 +101,18 @@ async def reencrypt(
                 if last is not None:
                     query = query.where(primary_key > last)
                 rows = (await session.execute(query.limit(BATCH))).all()
+                hashes = lookup_hash_columns(table, column)
                 for key, value in rows:
                     if keyring.needs_rotation(value):
-                        fresh = keyring.encrypt(keyring.decrypt(value))
+                        plaintext = keyring.decrypt(value)
+                        values: dict[str, object] = {
+                            column.name: type_coerce(keyring.encrypt(plaintext), Text)
+                        }
+                        # Look-up hashes are keyed too: re-hash under the new key, or
+                        # exact search would stop finding this row once the old key goes.
+                        values.update({h.name: keyring.lookup_hash(plaintext) for h in hashes})
                         await session.execute(
-                            update(table)
-                            .where(primary_key == key)
-                            .values({column.name: type_coerce(fresh, Text)})
+                            update(table).where(primary_key == key).values(values)
                         )
                         changed += 1
                         on_progress(1)

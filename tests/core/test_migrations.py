@@ -23,7 +23,11 @@ async def test_models_and_migrations_do_not_drift(db: Database) -> None:
     def diff(connection: Connection) -> list[object]:
         context = MigrationContext.configure(
             connection,
-            opts={"compare_type": True, "render_as_batch": connection.dialect.name == "sqlite"},
+            opts={
+                "compare_type": True,
+                "render_as_batch": connection.dialect.name == "sqlite",
+                "include_object": migrations.include_object,
+            },
         )
         return list(compare_metadata(context, metadata))
 

@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 
 import httpx
 import pytest
@@ -20,12 +21,20 @@ from clinicdesk.app import PUBLIC_PATHS, create_app
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import SYSTEM
 from clinicdesk.core.tenancy import scope_to_tenant
-from clinicdesk.identity.auth import Requirement, RequirePermission, authenticate
+from clinicdesk.identity.auth import (
+    Requirement,
+    RequirePatientPortal,
+    RequirePermission,
+    authenticate,
+)
 from clinicdesk.identity.config import IdentityConfig
-from clinicdesk.identity.models import Organization
+from clinicdesk.identity.models import Organization, User, UserKind
 from clinicdesk.identity.permissions import Role, roles_with
 from clinicdesk.identity.schemas import LocationWrite
-from clinicdesk.identity.service import organizations, sessions
+from clinicdesk.identity.service import organizations, sessions, users
+from clinicdesk.identity.service.common import actor_for
+from clinicdesk.patients.schemas import AllergyWrite, PatientCreate
+from clinicdesk.patients.service import chart, records
 from tests.support.identity import SignIn, create_org, create_user
 
 PARAM = re.compile(r"{(\w+)}")
@@ -130,6 +139,8 @@ async def test_every_role_gets_what_the_policy_allows(
         allowed = (
             roles_with(requirement.permission)
             if isinstance(requirement, RequirePermission)
+            else frozenset()
+            if isinstance(requirement, RequirePatientPortal)
             else frozenset(Role)
         )
         for role, user in users.items():
@@ -145,7 +156,7 @@ async def test_every_role_gets_what_the_policy_allows(
 # --- another organization's resources -------------------------------------------------
 
 
-async def other_organization(session: AsyncSession, config: IdentityConfig) -> dict[str, uuid.UUID]:
+async def other_organization(session: AsyncSession, config: IdentityConfig) -> dict[str, object]:
     """Resources of organization B, keyed by the path parameter that names them."""
     other = await create_org(session, "Clinic B", mfa_required_for_admins=False)
     user = await create_user(session, other, Role.DOCTOR)
@@ -158,15 +169,93 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         config=config,
         mfa_verified=True,
     )
-    return {"user_id": user.id, "location_id": location.id, "session_id": web_session.id}
+    doctor = actor_for(user)
+    patient = await records.register_patient(
+        session,
+        actor=doctor,
+        data=PatientCreate(given_name="Bea", family_name="Other", birth_date=date(1990, 1, 2)),
+    )
+    allergy = await chart.add_entry(
+        session,
+        actor=doctor,
+        patient_id=patient.id,
+        kind="allergies",
+        data=AllergyWrite(substance="B main"),
+    )
+    await session.commit()
+    return {
+        "user_id": user.id,
+        "location_id": location.id,
+        "session_id": web_session.id,
+        "patient_id": patient.id,
+        "entry_id": allergy.id,
+        "document_id": uuid.uuid4(),
+        "field": "national_id",
+        "kind": "allergies",
+    }
 
 
 # Valid bodies, so that the request gets as far as looking the resource up.
+_PERSON = {"given_name": "Ann", "family_name": "Lee", "birth_date": "1980-01-01"}
 API_BODIES: dict[str, object] = {
     "/api/v1/users/{user_id}/roles": {"roles": ["doctor"]},
     "/api/v1/locations/{location_id}": {"name": "Renamed"},
+    "/api/v1/patients/{patient_id}": _PERSON,
+    "/api/v1/patients/{patient_id}/merge": {"duplicate_id": str(uuid.uuid4()), "reason": "dup"},
+    "/api/v1/patients/{patient_id}/portal-invitation": {"email": "b@example.org"},
+    "/api/v1/patients/{patient_id}/allergies": {"substance": "x"},
+    "/api/v1/patients/{patient_id}/allergies/{entry_id}": {"substance": "x"},
+    "/api/v1/patients/{patient_id}/medications": {"name": "x"},
+    "/api/v1/patients/{patient_id}/medications/{entry_id}": {"name": "x"},
+    "/api/v1/patients/{patient_id}/problems": {"description": "x"},
+    "/api/v1/patients/{patient_id}/problems/{entry_id}": {"description": "x"},
+    "/api/v1/patients/{patient_id}/history": {"kind": "social", "description": "x"},
+    "/api/v1/patients/{patient_id}/history/{entry_id}": {"kind": "social", "description": "x"},
+}
+API_QUERIES: dict[str, dict[str, str]] = {
+    "/api/v1/patients/{patient_id}/documents/{document_id}": {"reason": "cleanup"},
+}
+API_FILES: dict[str, dict[str, tuple[str, bytes]]] = {
+    "/api/v1/patients/{patient_id}/documents": {"file": ("a.pdf", b"%PDF-1.4\n%%EOF\n")},
 }
 FORM = {"version": "1", "name": "Renamed", "roles": "doctor"}
+
+
+def is_portal(route: Endpoint) -> bool:
+    return isinstance(requirement_of(route), RequirePatientPortal)
+
+
+def allowed_role(route: Endpoint) -> Role:
+    """A role that passes the route's requirement (the admin where it can), so that the
+    request gets as far as looking the resource up."""
+    requirement = requirement_of(route)
+    if not isinstance(requirement, RequirePermission):
+        return Role.ADMIN
+    allowed = roles_with(requirement.permission)
+    return Role.ADMIN if Role.ADMIN in allowed else sorted(allowed)[0]
+
+
+async def portal_account(session: AsyncSession, clinic: Organization) -> User:
+    """A patient of organization A with a portal account."""
+    await scope_to_tenant(session, clinic.id)
+    patient = await records.register_patient(
+        session,
+        actor=SYSTEM,
+        data=PatientCreate(given_name="Pat", family_name="Portal", birth_date=date(1970, 5, 6)),
+    )
+    user = await users.create_user(
+        session,
+        actor=SYSTEM,
+        organization_id=clinic.id,
+        email=f"patient-{uuid.uuid4().hex[:8]}@example.org",
+        full_name="Pat Portal",
+        roles=[],
+        password=None,
+        kind=UserKind.PATIENT,
+        patient_id=patient.id,
+    )
+    await session.commit()
+    return user
 
 
 async def test_another_organizations_resources_are_not_found(
@@ -179,7 +268,8 @@ async def test_another_organizations_resources_are_not_found(
 ) -> None:
     theirs = await other_organization(session, app.state.identity)
     await scope_to_tenant(session, clinic.id)
-    admin = await create_user(session, clinic, Role.ADMIN)
+    staff = {role: await create_user(session, clinic, role) for role in Role}
+    portal_user = await portal_account(session, clinic)
     leaks = []
     checked = 0
     for method, path, _route in endpoints(routes):
@@ -189,9 +279,14 @@ async def test_another_organizations_resources_are_not_found(
         missing = [n for n in names if n not in theirs]
         assert not missing, f"add a resource of organization B for {missing} ({path})"
         url = PARAM.sub(lambda m: str(theirs[m.group(1)]), path)
-        client = await (sign_in_api if path.startswith("/api/") else sign_in_web)(admin)
-        if path.startswith("/api/"):
-            response = await client.request(method, url, json=API_BODIES.get(path))
+        caller = portal_user if is_portal(_route) else staff[allowed_role(_route)]
+        client = await (sign_in_api if path.startswith("/api/") else sign_in_web)(caller)
+        if path in API_FILES and method == "POST":
+            response = await client.request(method, url, files=API_FILES[path])
+        elif path.startswith("/api/"):
+            response = await client.request(
+                method, url, json=API_BODIES.get(path), params=API_QUERIES.get(path)
+            )
         else:
             response = await client.request(method, url, data=FORM)
         checked += 1

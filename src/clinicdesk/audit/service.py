@@ -44,6 +44,8 @@ from clinicdesk.core.tenancy import TenantScopeError, current_scope, use_system_
 
 SECRET = "secret"  # noqa: S105 - a marker name, not a password
 """``mapped_column(..., info={"audit": SECRET})``: recorded as changed, never its value."""
+DERIVED = "derived"
+"""``info={"audit": DERIVED}``: computed from other columns (a search key); not recorded."""
 
 
 def _jsonable(value: Any) -> Any:
@@ -68,6 +70,8 @@ def snapshot(obj: object) -> dict[str, Any]:
     values: dict[str, Any] = {}
     for attr in mapper.column_attrs:
         column = attr.columns[0]
+        if column.info.get("audit") == DERIVED:
+            continue
         if column.info.get("audit") == SECRET or isinstance(column.type, EncryptedText):
             values[attr.key] = _SecretValue(getattr(obj, attr.key))
         else:
@@ -407,3 +411,22 @@ def _drain(buffer: io.StringIO) -> str:
     buffer.seek(0)
     buffer.truncate()
     return text
+
+
+async def patient_trail(
+    session: AsyncSession,
+    *,
+    patient_ids: Sequence[uuid.UUID],
+    only_actions: Sequence[str] | None = None,
+    except_actions: Sequence[str] = (),
+    offset: int = 0,
+    limit: int = 50,
+) -> list[AuditEvent]:
+    """Entries about these patients, newest first: a chart's history, or who viewed it."""
+    statement = select(AuditEvent).where(AuditEvent.patient_id.in_(patient_ids))
+    if only_actions is not None:
+        statement = statement.where(AuditEvent.action.in_(only_actions))
+    if except_actions:
+        statement = statement.where(AuditEvent.action.not_in(except_actions))
+    statement = statement.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
+    return list((await session.scalars(statement.offset(offset).limit(limit))).all())

@@ -54,6 +54,31 @@ class PreconditionFailed(ClinicError):
     code = "stale-version"
 
 
+class InvalidField(ClinicError):
+    """A value that passed the schema but not a rule that needs context (a phone number in
+    the organization's country, a date in its format). Same shape as request validation
+    errors, so clients handle one kind of 422."""
+
+    status_code = 422
+    title = "The submitted data is not valid"
+    code = "validation"
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(
+            f"{message}",
+            errors=[
+                {
+                    "field": field,
+                    "location": ["body", field],
+                    "message": message,
+                    "type": "value_error",
+                }
+            ],
+        )
+        self.field = field
+        self.message = message
+
+
 class PayloadTooLarge(StarletteHTTPException):
     """Raised while reading a body that exceeds the configured limit.
 

@@ -24,6 +24,22 @@ from clinicdesk.core.rls import grant_application_role, is_table_owner
 VersionApplied = Callable[[str], None]
 
 
+HAND_WRITTEN_INDEX_PREFIX = "pgx_"
+"""PostgreSQL-only indexes the models cannot describe for both databases (a GIN trigram
+index) are written by hand in migrations under this prefix; autogenerate leaves them be."""
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic ``include_object`` hook: skip the hand-written PostgreSQL indexes."""
+    return not (type_ == "index" and (name or "").startswith(HAND_WRITTEN_INDEX_PREFIX))
+
+
+class MigrationFailed(RuntimeError):
+    """A migration would leave the database inconsistent; nothing was changed."""
+
+
 def migrations_dir() -> Path:
     package_dir = Path(__file__).resolve().parents[1]
     for candidate in (package_dir / "_migrations", package_dir.parents[1] / "migrations"):
@@ -95,5 +111,26 @@ async def upgrade(
         if grant_to and connection.dialect.name == "postgresql":
             grant_application_role(connection, grant_to)
 
-    async with db.engine.begin() as conn:
-        await conn.run_sync(run)
+    async with db.engine.connect() as conn:
+        if conn.dialect.name != "sqlite":
+            async with conn.begin():
+                await conn.run_sync(run)
+            return
+        # SQLite changes most tables by copying them (Alembic's batch mode). With foreign
+        # keys enforced, dropping the old copy of a referenced table would run its ON
+        # DELETE actions (erasing sessions of every user, say). SQLite's documented
+        # procedure: switch enforcement off outside the transaction, migrate, check
+        # every reference with foreign_key_check, commit, switch it back on.
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None  # noqa: S101 - a checked-out connection has its driver's
+        await raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            async with conn.begin():
+                await conn.run_sync(run)
+                broken = (await conn.exec_driver_sql("PRAGMA foreign_key_check")).all()
+                if broken:
+                    raise MigrationFailed(
+                        f"the migration left {len(broken)} broken references, first: {broken[0]}"
+                    )
+        finally:
+            await raw.execute("PRAGMA foreign_keys=ON")

@@ -223,7 +223,12 @@ async def _organization_page(
     return render(
         request,
         "identity/admin_organization.html",
-        {"organization": organization, "locations": locations, "error": error},
+        {
+            "organization": organization,
+            "locations": locations,
+            "error": error,
+            "date_formats": [f.value for f in schemas.DateFormat],
+        },
         status_code=status_code,
     )
 
@@ -245,6 +250,8 @@ async def save_organization(
     time_zone: Annotated[str, Form(max_length=64)],
     locale: Annotated[str, Form(max_length=16)],
     currency: Annotated[str, Form(max_length=3)],
+    country: Annotated[str, Form(max_length=2)],
+    date_format: Annotated[str, Form(max_length=10)],
     mfa_required_for_admins: Annotated[bool, Form()] = False,
     mfa_required_for_staff: Annotated[bool, Form()] = False,
 ) -> Response:
@@ -254,6 +261,8 @@ async def save_organization(
             time_zone=time_zone,
             locale=locale,
             currency=currency,
+            country=country,
+            date_format=date_format,  # type: ignore[arg-type]  # pydantic validates it
             mfa_required_for_admins=mfa_required_for_admins,
             mfa_required_for_staff=mfa_required_for_staff,
         )

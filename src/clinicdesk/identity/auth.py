@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import Outcome
-from clinicdesk.core.actor import Actor
+from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.csrf import SAFE_METHODS, CsrfProtection
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.config import IdentityConfig
@@ -47,6 +47,8 @@ class Me:
     email: str
     organization: str
     time_zone: str
+    country: str = "US"
+    date_format: str = "MM/DD/YYYY"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,8 @@ async def _authenticate(request: Request, session: AsyncSession) -> Principal:
         email=user.email,
         organization=organization.name,
         time_zone=organization.time_zone,
+        country=organization.country,
+        date_format=organization.date_format,
     )
     return Principal(actor=actor, user=user, organization=organization, web=web, me=me)
 
@@ -195,6 +199,18 @@ class RequirePermission(Requirement):
         )
 
 
+class RequirePatientPortal(Requirement):
+    """A patient signed in to the portal: reaches only their own record, which the
+    routes take from the actor, never from the URL."""
+
+    description = "patient portal account"
+
+    def check(self, actor: Actor, session: AsyncSession, request: Request) -> None:
+        if actor.kind == ActorKind.PATIENT and actor.patient_id is not None:
+            return
+        raise Forbidden("This page is for patients signed in to the portal.")
+
+
 def require(permission: Permission) -> RequirePermission:
     return RequirePermission(permission)
 
@@ -206,4 +222,5 @@ AdminUsers = Annotated[Actor, Depends(require(Permission.ADMIN_USERS))]
 AdminSettings = Annotated[Actor, Depends(require(Permission.ADMIN_SETTINGS))]
 AuditRead = Annotated[Actor, Depends(require(Permission.AUDIT_READ))]
 OrganizationRead = Annotated[Actor, Depends(require(Permission.ORGANIZATION_READ))]
+PatientPortal = Annotated[Actor, Depends(RequirePatientPortal())]
 IdentityConfigDep = Annotated[IdentityConfig, Depends(identity_config)]

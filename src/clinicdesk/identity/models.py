@@ -23,6 +23,12 @@ class Organization(Base, Entity):
     time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
     locale: Mapped[str] = mapped_column(String(16), default="en")
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # Where phone numbers without a country code belong (ISO 3166-1 alpha-2).
+    country: Mapped[str] = mapped_column(String(2), default="US", server_default="US")
+    # How people here write dates, e.g. a date of birth typed into the search box.
+    date_format: Mapped[str] = mapped_column(
+        String(10), default="MM/DD/YYYY", server_default="MM/DD/YYYY"
+    )
     mfa_required_for_admins: Mapped[bool] = mapped_column(Boolean, default=True)
     mfa_required_for_staff: Mapped[bool] = mapped_column(Boolean, default=False)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -53,8 +59,10 @@ class User(Base, Entity, TenantScoped):
     full_name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16), default=UserKind.STAFF)
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
-    # The patient record a portal account belongs to (the FK arrives with the patients table).
-    patient_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # The patient record a portal account belongs to.
+    patient_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("patients.id", ondelete="RESTRICT"), default=None, index=True
+    )
     password_hash: Mapped[str | None] = mapped_column(
         String(200), default=None, info={"audit": "secret"}
     )

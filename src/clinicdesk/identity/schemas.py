@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
@@ -83,9 +84,20 @@ class OrganizationRead(BaseModel):
     time_zone: str
     locale: str
     currency: str
+    country: str
+    date_format: str
     mfa_required_for_admins: bool
     mfa_required_for_staff: bool
     version: int
+
+
+class DateFormat(StrEnum):
+    """The ways of writing a date that the UI reads and shows."""
+
+    ISO = "YYYY-MM-DD"
+    DAY_FIRST = "DD/MM/YYYY"
+    MONTH_FIRST = "MM/DD/YYYY"
+    DAY_FIRST_DOTS = "DD.MM.YYYY"
 
 
 def _time_zone(value: str) -> str:
@@ -106,6 +118,8 @@ class OrganizationUpdate(Strict):
     time_zone: str | None = None
     locale: str | None = Field(default=None, pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")
     currency: str | None = None
+    country: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    date_format: DateFormat | None = None
     mfa_required_for_admins: bool | None = None
     mfa_required_for_staff: bool | None = None
 
@@ -118,6 +132,11 @@ class OrganizationUpdate(Strict):
     @classmethod
     def _cur(cls, value: str | None) -> str | None:
         return _currency(value) if value is not None else None
+
+    @field_validator("country")
+    @classmethod
+    def _country(cls, value: str | None) -> str | None:
+        return value.upper() if value is not None else None
 
 
 class LocationRead(BaseModel):

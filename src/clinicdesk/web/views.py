@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from clinicdesk.core.actor import ActorKind
 from clinicdesk.core.health import readiness
 from clinicdesk.core.runtime import RuntimeDep
 from clinicdesk.core.templating import NavItem, Pages
@@ -21,6 +22,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 NAV: tuple[NavItem, ...] = (
     NavItem("Home", "/"),
+    NavItem("Patients", "/patients", Permission.PATIENTS_READ),
     NavItem("Staff", "/admin/users", Permission.ADMIN_USERS),
     NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS),
     NavItem("Audit trail", "/admin/audit", Permission.AUDIT_READ),
@@ -37,7 +39,9 @@ def pages(request: Request) -> Pages:
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, runtime: RuntimeDep, actor: SignedIn) -> HTMLResponse:
+async def home(request: Request, runtime: RuntimeDep, actor: SignedIn) -> Response:
+    if actor.kind == ActorKind.PATIENT:
+        return RedirectResponse("/portal", status_code=303)  # a patient's home is the portal
     return pages(request).render(request, "web/home.html", {"database_kind": runtime.db.kind})
 
 

@@ -54,6 +54,7 @@ async def create_user(
     password: str | None,
     kind: UserKind = UserKind.STAFF,
     email_verified: bool = False,
+    patient_id: uuid.UUID | None = None,
 ) -> User:
     """A user with a password (CLI, demo) or without one (invited: the invitation sets
     it). The password must pass the policy."""
@@ -66,6 +67,7 @@ async def create_user(
         email=email,
         full_name=full_name,
         kind=kind,
+        patient_id=patient_id,
         roles=sorted({str(r) for r in roles}),
         password_hash=await passwords.hash_password(password) if password else None,
         password_changed_at=utcnow() if password else None,
@@ -112,17 +114,21 @@ async def invite_user(
     full_name: str,
     roles: list[Role],
     config: IdentityConfig,
+    patient_id: uuid.UUID | None = None,
 ) -> User:
     """Create the account without a password and e-mail a link to set one. The e-mail
-    goes out only after the transaction commits."""
+    goes out only after the transaction commits. With ``patient_id``: a patient-portal
+    account bound to that record (no roles: it sees only its own record)."""
     user = await create_user(
         session,
         actor=actor,
         organization_id=own_organization_id(actor),
         email=email,
         full_name=full_name,
-        roles=roles,
+        roles=[] if patient_id else roles,
         password=None,
+        kind=UserKind.PATIENT if patient_id else UserKind.STAFF,
+        patient_id=patient_id,
     )
     link = await one_time_link(
         session,
@@ -140,11 +146,18 @@ async def invite_user(
         config,
         OutgoingMail(
             to=user.email,
-            subject="You are invited to ClinicDesk",
+            subject="Your patient portal account"
+            if patient_id
+            else "You are invited to ClinicDesk",
             text=(
-                f"Hello {user.full_name},\n\nYou have been invited to ClinicDesk. Choose your "
-                f"password here (the link works once, for {hours} hours):\n\n{link}\n\n"
-                "If you did not expect this, ignore this message."
+                f"Hello {user.full_name},\n\n"
+                + (
+                    "Your clinic invites you to its patient portal, where you can see your record. "
+                    if patient_id
+                    else "You have been invited to ClinicDesk. "
+                )
+                + f"Choose your password here (the link works once, for {hours} hours):\n\n"
+                f"{link}\n\nIf you did not expect this, ignore this message."
             ),
         ),
     )

@@ -1,0 +1,40 @@
+"""What patient routes need: their permissions, and the document storage settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from clinicdesk.core.actor import Actor
+from clinicdesk.core.storage import DocumentStorage
+from clinicdesk.identity.auth import require
+from clinicdesk.identity.permissions import Permission
+
+PatientsRead = Annotated[Actor, Depends(require(Permission.PATIENTS_READ))]
+PatientsWrite = Annotated[Actor, Depends(require(Permission.PATIENTS_WRITE))]
+ClinicalRead = Annotated[Actor, Depends(require(Permission.CLINICAL_READ))]
+ClinicalWrite = Annotated[Actor, Depends(require(Permission.CLINICAL_WRITE))]
+
+
+@dataclass(frozen=True, slots=True)
+class PatientsConfig:
+    storage: DocumentStorage
+    upload_max_bytes: int
+
+
+def patients_config(request: Request) -> PatientsConfig:
+    config: PatientsConfig = request.app.state.patients
+    return config
+
+
+PatientsConfigDep = Annotated[PatientsConfig, Depends(patients_config)]
+
+
+def sees_clinical(actor: Actor) -> bool:
+    return actor.can(Permission.CLINICAL_READ)
+
+
+def writes_clinical(actor: Actor) -> bool:
+    return actor.can(Permission.CLINICAL_WRITE)

@@ -1,0 +1,43 @@
+"""Errors of the patients domain, each with the status it answers with."""
+
+from __future__ import annotations
+
+from clinicdesk.core.errors import ClinicError, Conflict, NotFound
+
+
+class PatientNotFound(NotFound):
+    title = "Patient not found"
+    code = "patient-not-found"
+
+
+class ChartEntryNotFound(NotFound):
+    title = "Chart entry not found"
+    code = "chart-entry-not-found"
+
+
+class DocumentNotFound(NotFound):
+    title = "Document not found"
+    code = "document-not-found"
+
+
+class RecordMerged(Conflict):
+    """A write to a record that was merged into another: the caller must use the kept one."""
+
+    title = "This record was merged"
+    code = "patient-merged"
+
+
+class MergeRefused(Conflict):
+    title = "These records cannot be merged"
+    code = "merge-refused"
+
+
+class UnsupportedDocumentType(ClinicError):
+    status_code = 415
+    title = "This kind of file is not accepted"
+    code = "unsupported-document-type"
+
+
+class PortalInviteRefused(Conflict):
+    title = "Cannot invite to the portal"
+    code = "portal-invite-refused"

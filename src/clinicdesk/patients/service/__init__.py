@@ -1,0 +1,1 @@
+"""Use cases of the patients domain; routes (API and web) call these and nothing lower."""

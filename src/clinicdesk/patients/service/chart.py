@@ -1,0 +1,194 @@
+"""The chart lists: allergies, medications, problems, history. One set of use cases
+serves all four; ``CHART_LISTS`` says which table and which audit name each uses."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from pydantic import BaseModel
+from sqlalchemy import case, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.audit import service as audit
+from clinicdesk.core.actor import Actor
+from clinicdesk.core.errors import InvalidField
+from clinicdesk.core.models import check_version
+from clinicdesk.patients import icd10
+from clinicdesk.patients.errors import ChartEntryNotFound
+from clinicdesk.patients.models import Allergy, ChartRecord, HistoryEntry, Medication, Problem
+from clinicdesk.patients.schemas import AllergyWrite, HistoryWrite, MedicationWrite, ProblemWrite
+from clinicdesk.patients.service.common import get_patient, get_writable_patient
+from clinicdesk.patients.vocabulary import AllergySeverity, ClinicalStatus, MedicationStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ChartList:
+    model: type[ChartRecord]
+    schema: type[BaseModel]
+    noun: str  # for audit actions and messages: "allergy" -> "allergy.added"
+
+
+CHART_LISTS: dict[str, ChartList] = {
+    "allergies": ChartList(Allergy, AllergyWrite, "allergy"),
+    "medications": ChartList(Medication, MedicationWrite, "medication"),
+    "problems": ChartList(Problem, ProblemWrite, "problem"),
+    "history": ChartList(HistoryEntry, HistoryWrite, "history"),
+}
+
+
+def _order(model: type[ChartRecord]) -> list[Any]:
+    """Active first, the most serious allergies first, then newest."""
+    status = getattr(model, "status", None)
+    order: list[Any] = []
+    if status is not None:
+        order.append(
+            case((status.in_([ClinicalStatus.ACTIVE, MedicationStatus.ACTIVE]), 0), else_=1)
+        )
+    if model is Allergy:
+        order.append(
+            case(
+                (Allergy.severity == AllergySeverity.SEVERE, 0),
+                (Allergy.severity == AllergySeverity.MODERATE, 1),
+                else_=2,
+            )
+        )
+    order.append(model.created_at.desc())
+    return order
+
+
+async def _check_codes(data: BaseModel) -> dict[str, Any]:
+    values = data.model_dump()
+    if isinstance(data, ProblemWrite) and data.icd10_code:
+        # In a worker thread: the first look-up in a process loads the code list (~2 s).
+        code = await anyio.to_thread.run_sync(icd10.lookup, data.icd10_code)
+        if code is None:
+            raise InvalidField(
+                "icd10_code", f"{data.icd10_code} is not an ICD-10-CM code; pick one from the list."
+            )
+        values["icd10_code"] = code.code
+    return values
+
+
+async def list_entries(
+    session: AsyncSession, *, actor: Actor, patient_id: uuid.UUID, kind: str
+) -> Sequence[ChartRecord]:
+    spec = CHART_LISTS[kind]
+    patient = await get_patient(session, patient_id, actor=actor)
+    statement = select(spec.model).where(spec.model.patient_id == patient.id)
+    return (await session.scalars(statement.order_by(*_order(spec.model)))).all()
+
+
+async def active_allergies(session: AsyncSession, *, patient_id: uuid.UUID) -> Sequence[Allergy]:
+    """The allergy banner: shown to everyone who may see the patient, clinical or not."""
+    statement = select(Allergy).where(
+        Allergy.patient_id == patient_id, Allergy.status == ClinicalStatus.ACTIVE
+    )
+    return (await session.scalars(statement.order_by(*_order(Allergy)))).all()
+
+
+async def _get_entry(
+    session: AsyncSession, spec: ChartList, patient_id: uuid.UUID, entry_id: uuid.UUID
+) -> ChartRecord:
+    entry = await session.get(spec.model, entry_id)
+    if entry is None or entry.patient_id != patient_id:
+        raise ChartEntryNotFound(f"No {spec.noun} entry with this id on this chart.")
+    return entry
+
+
+async def add_entry(
+    session: AsyncSession, *, actor: Actor, patient_id: uuid.UUID, kind: str, data: BaseModel
+) -> ChartRecord:
+    spec = CHART_LISTS[kind]
+    patient = await get_writable_patient(session, patient_id, actor=actor)
+    entry = spec.model(**(await _check_codes(data)))
+    entry.patient_id = patient.id
+    entry.recorded_by_id = actor.user_id
+    session.add(entry)
+    if isinstance(entry, Allergy) and patient.no_known_allergies:
+        # An allergy recorded now contradicts an earlier "no known allergies".
+        patient.no_known_allergies = False
+    await session.flush()
+    await audit.record(
+        session,
+        action=f"{spec.noun}.added",
+        actor=actor,
+        resource_type=spec.noun,
+        resource_id=entry.id,
+        patient_id=patient.id,
+        changes=audit.changes(None, audit.snapshot(entry)),
+    )
+    return entry
+
+
+async def update_entry(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    kind: str,
+    entry_id: uuid.UUID,
+    data: BaseModel,
+    expected_version: int | None,
+) -> ChartRecord:
+    spec = CHART_LISTS[kind]
+    patient = await get_writable_patient(session, patient_id, actor=actor)
+    entry = await _get_entry(session, spec, patient.id, entry_id)
+    check_version(entry, expected_version)
+    before = audit.snapshot(entry)
+    for field, value in (await _check_codes(data)).items():
+        setattr(entry, field, value)
+    await session.flush()
+    diff = audit.changes(before, audit.snapshot(entry))
+    if diff:
+        await audit.record(
+            session,
+            action=f"{spec.noun}.updated",
+            actor=actor,
+            resource_type=spec.noun,
+            resource_id=entry.id,
+            patient_id=patient.id,
+            changes=diff,
+        )
+    return entry
+
+
+async def remove_entry(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    kind: str,
+    entry_id: uuid.UUID,
+    expected_version: int | None,
+) -> None:
+    """For entries made in error (a resolved problem or a stopped medication changes
+    status instead). The audit entry keeps what was removed."""
+    spec = CHART_LISTS[kind]
+    patient = await get_writable_patient(session, patient_id, actor=actor)
+    entry = await _get_entry(session, spec, patient.id, entry_id)
+    check_version(entry, expected_version)
+    before = audit.snapshot(entry)
+    await session.delete(entry)
+    await session.flush()
+    await audit.record(
+        session,
+        action=f"{spec.noun}.removed",
+        actor=actor,
+        resource_type=spec.noun,
+        resource_id=entry_id,
+        patient_id=patient.id,
+        changes=_removed(before),
+    )
+
+
+def _removed(before: dict[str, Any]) -> dict[str, Any]:
+    skipped = {"id", "created_at", "updated_at", "version", "organization_id", "patient_id"}
+    return {
+        key: {"before": value, "after": None}
+        for key, value in before.items()
+        if key not in skipped and value is not None
+    }

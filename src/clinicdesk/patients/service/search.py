@@ -1,0 +1,247 @@
+"""One search box: name (typo-tolerant), phone, date of birth, MRN, national ID.
+
+How a query is answered, all through indexes, never by loading the patient list:
+
+1. Exact channels. The whole query as a phone number (E.164 in the organization's
+   country), an MRN (check digit valid), a national ID or member number (keyed hash);
+   any token that is a date (organization's format) filters by date of birth.
+2. The name channel. Each remaining token must meet one of the patient's name tokens
+   (``patient_name_terms``) by prefix, sound (Metaphone), sorted letters (transposed
+   typos) or, for longer tokens, a shared three-letter start; the per-token patient sets
+   are intersected in SQL. On PostgreSQL, ``pg_trgm`` similarity over the whole name adds
+   candidates that differ in ways the keys miss.
+3. At most ``CANDIDATE_LIMIT`` candidates are ranked in Python with RapidFuzz against
+   their name tokens; weak matches are dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from rapidfuzz import fuzz
+from sqlalchemy import ColumnElement, Select, and_, func, intersect, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.core.dates import parse_local_date
+from clinicdesk.core.pagination import decode_cursor, encode_cursor
+from clinicdesk.core.tenancy import current_tenant
+from clinicdesk.patients.models import Patient, PatientNameTerm
+from clinicdesk.patients.names import search_key
+from clinicdesk.patients.phones import normalize_phone, phone_search_digits
+from clinicdesk.patients.service.common import organization_locale
+from clinicdesk.patients.service.records import identifier_hashes, is_valid_mrn
+from clinicdesk.patients.service.terms import MIN_TOKEN, keys_of
+
+CANDIDATE_LIMIT = 400
+TRIGRAM_LIMIT = 100
+# A query token whose best match among a patient's name tokens scores below this (0-100)
+# rules the patient out: "smith" keeps "smyth" (80) and drops "smart" (60).
+MIN_TOKEN_SCORE = 70.0
+MAX_QUERY_TOKENS = 6
+
+
+@dataclass
+class ParsedQuery:
+    text: str
+    name_tokens: list[str] = field(default_factory=list)
+    birth_date: date | None = None
+    phone: str | None = None
+    mrn: str | None = None
+    identifier: str | None = None
+
+
+@dataclass
+class Hit:
+    patient: Patient
+    score: float
+    matched_on: list[str]
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    next_cursor: str | None
+
+
+def parse_query(text: str, *, country: str, date_format: str) -> ParsedQuery:
+    query = ParsedQuery(text=text.strip()[:200])
+    raw = query.text
+    if not raw:
+        return query
+    if phone_search_digits(raw):
+        try:
+            query.phone = normalize_phone(raw, default_region=country)
+        except ValueError:
+            query.phone = None
+    compact = raw.replace(" ", "").replace("-", "")
+    if compact.isdigit() and is_valid_mrn(compact):
+        query.mrn = compact
+    if " " not in raw and len(raw) >= 4 and any(c.isdigit() for c in raw):
+        query.identifier = raw
+    for token in raw.split():
+        day = parse_local_date(token, date_format)
+        if day is not None:
+            query.birth_date = day
+            continue
+        for part in search_key(token).split():
+            if part.isalpha() and len(part) >= MIN_TOKEN and part not in query.name_tokens:
+                query.name_tokens.append(part)
+    query.name_tokens = query.name_tokens[:MAX_QUERY_TOKENS]
+    return query
+
+
+def _token_condition(token: str) -> object:
+    """The patient-name-token rows a query token may stand for (see module docstring)."""
+    keys = keys_of(token)
+    conditions = [and_(PatientNameTerm.token >= token, PatientNameTerm.token < token + "\uffff")]
+    if len(token) >= 3:
+        conditions.append(PatientNameTerm.phonetic == keys.phonetic)
+    if len(token) >= 4:
+        conditions.append(PatientNameTerm.letters == keys.letters)
+    if len(token) >= 5:
+        start = token[:3]
+        conditions.append(
+            and_(PatientNameTerm.token >= start, PatientNameTerm.token < start + "\uffff")
+        )
+    return or_(*conditions)
+
+
+def _name_candidates(query: ParsedQuery, organization_id: object) -> Select[Any]:
+    per_token = [
+        select(PatientNameTerm.patient_id).where(
+            PatientNameTerm.organization_id == organization_id,
+            _token_condition(token),  # type: ignore[arg-type]
+        )
+        for token in query.name_tokens
+    ]
+    if len(per_token) == 1:
+        return per_token[0]
+    return select(intersect(*per_token).subquery().c[0])
+
+
+def _score(query_tokens: list[str], search_name: str) -> float | None:
+    """Mean over query tokens of the best match among the name's tokens (0-100); None
+    when some token matches nothing well. A prefix counts as a full match (as you type)."""
+    name_tokens = search_name.split()
+    if not name_tokens:
+        return None
+    total = 0.0
+    for token in query_tokens:
+        best = 0.0
+        for candidate in name_tokens:
+            if candidate.startswith(token):
+                best = 100.0 if candidate == token else 95.0
+            else:
+                best = max(best, fuzz.ratio(token, candidate))
+                if keys_of(token).phonetic == keys_of(candidate).phonetic and len(token) >= 3:
+                    best = max(best, 85.0)
+                if sorted(token) == sorted(candidate) and len(token) >= 4:
+                    best = max(best, 88.0)
+            if best == 100.0:
+                break
+        if best < MIN_TOKEN_SCORE:
+            return None
+        total += best
+    return total / len(query_tokens)
+
+
+async def _exact_matches(session: AsyncSession, query: ParsedQuery) -> dict[object, Hit]:
+    hits: dict[object, Hit] = {}
+
+    async def add(condition: object, label: str) -> None:
+        statement = select(Patient).where(
+            Patient.merged_into_id.is_(None),
+            condition,  # type: ignore[arg-type]
+        )
+        if query.birth_date is not None:
+            statement = statement.where(Patient.birth_date == query.birth_date)
+        for patient in (await session.scalars(statement.limit(50))).all():
+            hit = hits.setdefault(patient.id, Hit(patient=patient, score=100.0, matched_on=[]))
+            hit.matched_on.append(label)
+
+    if query.mrn:
+        await add(Patient.mrn == query.mrn, "mrn")
+    if query.phone:
+        await add(or_(Patient.phone == query.phone, Patient.phone_alt == query.phone), "phone")
+    if query.identifier:
+        hashes = identifier_hashes(query.identifier)
+        await add(Patient.national_id_hash.in_(hashes), "national_id")
+        await add(Patient.insurance_member_hash.in_(hashes), "insurance_member_number")
+    if query.birth_date is not None and not query.name_tokens and not hits:
+        await add(Patient.birth_date == query.birth_date, "birth_date")
+    return hits
+
+
+async def _trigram_candidates(session: AsyncSession, query: ParsedQuery) -> list[object]:
+    """PostgreSQL only: names whose trigrams are close to the whole query."""
+    connection = await session.connection()
+    text = " ".join(query.name_tokens)
+    if connection.dialect.name != "postgresql" or len(text) < 4:
+        return []
+    statement = (
+        select(Patient.id)
+        .where(Patient.search_name.op("%")(text), Patient.merged_into_id.is_(None))
+        .order_by(func.similarity(Patient.search_name, text).desc())
+        .limit(TRIGRAM_LIMIT)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+async def _name_matches(session: AsyncSession, query: ParsedQuery) -> list[Hit]:
+    if not query.name_tokens:
+        return []
+    organization_id = current_tenant(session)
+    candidate_ids = _name_candidates(query, organization_id)
+    trigram_ids = await _trigram_candidates(session, query)
+    condition: ColumnElement[bool] = Patient.id.in_(candidate_ids)
+    if trigram_ids:
+        condition = or_(condition, Patient.id.in_(trigram_ids))
+    statement = select(Patient).where(condition, Patient.merged_into_id.is_(None))
+    if query.birth_date is not None:
+        statement = statement.where(Patient.birth_date == query.birth_date)
+    patients = (await session.scalars(statement.limit(CANDIDATE_LIMIT))).all()
+    hits = []
+    for patient in patients:
+        score = _score(query.name_tokens, patient.search_name)
+        if score is not None:
+            matched = ["name", "birth_date"] if query.birth_date else ["name"]
+            hits.append(Hit(patient=patient, score=round(score, 1), matched_on=matched))
+    return hits
+
+
+async def search_patients(
+    session: AsyncSession, *, text: str, limit: int = 20, cursor: str | None = None
+) -> SearchResult:
+    """Ranked matches for the search box; an empty query lists recent registrations."""
+    offset = decode_cursor(cursor)
+    locale = await organization_locale(session)
+    query = parse_query(text, country=locale.country, date_format=locale.date_format)
+    if not query.text:
+        return await _recent(session, limit=limit, offset=offset)
+    exact = await _exact_matches(session, query)
+    ranked = list(exact.values())
+    for hit in await _name_matches(session, query):
+        if hit.patient.id in exact:
+            exact[hit.patient.id].matched_on.append("name")
+        else:
+            ranked.append(hit)
+    ranked.sort(key=lambda h: (-h.score, h.patient.family_name, h.patient.given_name))
+    page = ranked[offset : offset + limit]
+    more = len(ranked) > offset + limit
+    return SearchResult(hits=page, next_cursor=encode_cursor(offset + limit) if more else None)
+
+
+async def _recent(session: AsyncSession, *, limit: int, offset: int) -> SearchResult:
+    statement = (
+        select(Patient)
+        .where(Patient.merged_into_id.is_(None))
+        .order_by(Patient.created_at.desc(), Patient.id.desc())
+        .offset(offset)
+        .limit(limit + 1)
+    )
+    patients = list((await session.scalars(statement)).all())
+    more = len(patients) > limit
+    hits = [Hit(patient=p, score=0.0, matched_on=[]) for p in patients[:limit]]
+    return SearchResult(hits=hits, next_cursor=encode_cursor(offset + limit) if more else None)

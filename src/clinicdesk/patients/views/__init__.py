@@ -1,0 +1,21 @@
+"""HTML pages of the patients domain (htmx fragments from the same templates)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from clinicdesk.patients.views import chart, documents, merge, portal, records
+
+TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
+
+router = APIRouter(include_in_schema=False)
+# The ICD-10 picker (a fixed path) goes before /patients/{patient_id}.
+router.include_router(chart.router)
+router.include_router(records.router)
+router.include_router(merge.router)
+router.include_router(documents.router)
+router.include_router(portal.router)
+
+__all__ = ["TEMPLATES_DIR", "router"]

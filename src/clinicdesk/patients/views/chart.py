@@ -1,0 +1,157 @@
+"""The chart lists on the chart page: add, change and remove allergies, medications,
+problems and history lines (clinical staff), and the ICD-10 picker."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.runtime import SessionDep
+from clinicdesk.identity.web import attempt, flash, redirect, render
+from clinicdesk.patients import icd10
+from clinicdesk.patients.access import ClinicalRead, ClinicalWrite
+from clinicdesk.patients.errors import ChartEntryNotFound
+from clinicdesk.patients.service import chart
+from clinicdesk.patients.service.common import get_writable_patient
+from clinicdesk.patients.views.common import payload
+
+router = APIRouter(include_in_schema=False)
+
+CHECKBOXES = {"is_intolerance"}
+SECTIONS = {
+    "allergies": "allergies",
+    "medications": "medications",
+    "problems": "problems",
+    "history": "history",
+}
+
+
+@router.get("/patients/icd10-codes", response_class=HTMLResponse)
+async def icd10_options(
+    request: Request,
+    actor: ClinicalRead,
+    q: Annotated[str, Query(max_length=100)] = "",
+    icd10_code: Annotated[str, Query(max_length=100)] = "",
+) -> HTMLResponse:
+    """``<option>``s for the problem form's datalist, as the user types (the code input
+    sends its own name, ``icd10_code``)."""
+    text = (q or icd10_code).strip()
+    # In a worker thread: the first search in a process builds the index (about 2 s).
+    found = await run_in_threadpool(icd10.search, text, limit=10) if text else []
+    return render(request, "patients/_icd10_options.html", {"codes": found})
+
+
+async def _form_data(request: Request, kind: str) -> tuple[dict[str, Any], int | None]:
+    spec = chart.CHART_LISTS[kind]
+    form = await request.form()
+    values: dict[str, str] = {}
+    for name in spec.schema.model_fields:
+        raw = form.get(name)
+        values[name] = raw.strip() if isinstance(raw, str) else ""
+    data: dict[str, Any] = payload(values)
+    for name in CHECKBOXES & set(spec.schema.model_fields):
+        data[name] = values[name] == "1"
+    version = form.get("version")
+    return data, int(version) if isinstance(version, str) and version.isdigit() else None
+
+
+def _message(error: ValidationError) -> str:
+    item = error.errors()[0]
+    field = str(item["loc"][0]).replace("_", " ") if item["loc"] else "form"
+    return f"{field}: {str(item['msg']).removeprefix('Value error, ')}"
+
+
+async def _change(
+    request: Request,
+    session: SessionDep,
+    actor: ClinicalWrite,
+    patient_id: uuid.UUID,
+    kind: str,
+    entry_id: uuid.UUID | None,
+    *,
+    remove: bool = False,
+) -> Response:
+    if kind not in chart.CHART_LISTS:
+        raise ChartEntryNotFound("No such list on a chart.")
+    patient = await get_writable_patient(session, patient_id, actor=actor)
+    response = redirect(f"/patients/{patient.id}#{SECTIONS[kind]}")
+    data, version = await _form_data(request, kind)
+    noun = chart.CHART_LISTS[kind].noun
+    done = ""
+    try:
+        body = None if remove else chart.CHART_LISTS[kind].schema.model_validate(data)
+    except ValidationError as error:
+        flash(request, response, f"The {noun} was not saved. {_message(error)}", "error")
+        return response
+    try:
+        async with attempt(session):
+            if remove and entry_id is not None:
+                await chart.remove_entry(
+                    session,
+                    actor=actor,
+                    patient_id=patient.id,
+                    kind=kind,
+                    entry_id=entry_id,
+                    expected_version=version,
+                )
+                done = f"The {noun} entry was removed (the change history keeps it)."
+            elif entry_id is not None and body is not None:
+                await chart.update_entry(
+                    session,
+                    actor=actor,
+                    patient_id=patient.id,
+                    kind=kind,
+                    entry_id=entry_id,
+                    data=body,
+                    expected_version=version,
+                )
+                done = f"The {noun} entry was saved."
+            elif body is not None:
+                await chart.add_entry(
+                    session, actor=actor, patient_id=patient.id, kind=kind, data=body
+                )
+                done = f"The {noun} entry was added."
+    except ClinicError as error:
+        if error.status_code == 404:
+            raise
+        flash(request, response, error.detail, "error")
+        return response
+    flash(request, response, done)
+    return response
+
+
+@router.post("/patients/{patient_id}/chart/{kind}")
+async def add_entry(
+    patient_id: uuid.UUID, kind: str, request: Request, session: SessionDep, actor: ClinicalWrite
+) -> Response:
+    return await _change(request, session, actor, patient_id, kind, None)
+
+
+@router.post("/patients/{patient_id}/chart/{kind}/{entry_id}")
+async def update_entry(
+    patient_id: uuid.UUID,
+    kind: str,
+    entry_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: ClinicalWrite,
+) -> Response:
+    return await _change(request, session, actor, patient_id, kind, entry_id)
+
+
+@router.post("/patients/{patient_id}/chart/{kind}/{entry_id}/remove")
+async def remove_entry(
+    patient_id: uuid.UUID,
+    kind: str,
+    entry_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: ClinicalWrite,
+) -> Response:
+    return await _change(request, session, actor, patient_id, kind, entry_id, remove=True)

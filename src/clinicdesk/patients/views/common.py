@@ -1,0 +1,140 @@
+"""Shared pieces of the patient pages: form parsing, error messages, display helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from fastapi import Request
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from clinicdesk.identity.auth import Me
+from clinicdesk.patients.models import Patient
+from clinicdesk.patients.phones import format_phone
+from clinicdesk.patients.service.records import mask_identifier
+
+# The demographic fields of the registration and edit forms, in form order.
+DEMOGRAPHIC_FIELDS = (
+    "given_name",
+    "middle_name",
+    "family_name",
+    "preferred_name",
+    "sex_at_birth",
+    "gender_identity",
+    "birth_date",
+    "phone",
+    "phone_alt",
+    "email",
+    "address_line1",
+    "address_line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "preferred_language",
+    "emergency_contact_name",
+    "emergency_contact_relationship",
+    "emergency_contact_phone",
+    "front_desk_notes",
+    "national_id",
+    "insurance_payer",
+    "insurance_member_number",
+)
+PHONE_FIELDS = ("phone", "phone_alt", "emergency_contact_phone")
+IDENTIFIER_FIELDS = ("national_id", "insurance_member_number")
+LABELS = {
+    "given_name": "Given name",
+    "middle_name": "Middle name",
+    "family_name": "Family name",
+    "preferred_name": "Preferred name",
+    "sex_at_birth": "Sex at birth",
+    "gender_identity": "Gender identity",
+    "birth_date": "Date of birth",
+    "phone": "Phone",
+    "phone_alt": "Other phone",
+    "email": "E-mail",
+    "address_line1": "Address",
+    "address_line2": "Address line 2",
+    "city": "City",
+    "region": "Region / state",
+    "postal_code": "Postal code",
+    "country": "Country (2 letters)",
+    "preferred_language": "Preferred language",
+    "emergency_contact_name": "Emergency contact",
+    "emergency_contact_relationship": "Relationship",
+    "emergency_contact_phone": "Emergency contact phone",
+    "front_desk_notes": "Front-desk notes",
+    "national_id": "National ID",
+    "insurance_payer": "Insurance payer",
+    "insurance_member_number": "Member number",
+    "no_known_allergies": "No known allergies",
+}
+
+
+def me_of(request: Request) -> Me:
+    principal = request.state.principal
+    me: Me = principal.me
+    return me
+
+
+def text_fields(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
+    """What the user typed, as strings (kept to re-show the form)."""
+    values: dict[str, str] = {}
+    for name in names:
+        value = form.get(name)
+        values[name] = value.strip() if isinstance(value, str) else ""
+    return values
+
+
+def payload(values: Mapping[str, str]) -> dict[str, Any]:
+    """Form strings for a schema: an empty field is "not given"."""
+    return {k: v for k, v in values.items() if v != ""}
+
+
+def field_errors(error: ValidationError) -> dict[str, str]:
+    messages: dict[str, str] = {}
+    for item in error.errors():
+        field = str(item["loc"][0]) if item["loc"] else "form"
+        message = str(item["msg"]).removeprefix("Value error, ")
+        messages.setdefault(field, message)
+    return messages
+
+
+def error_summary(errors: Mapping[str, str]) -> str:
+    names = [LABELS.get(f, f.replace("_", " ")) for f in errors]
+    return "Check these fields: " + ", ".join(names) + "."
+
+
+def phone_text(value: str | None, country: str) -> str:
+    if not value:
+        return ""
+    try:
+        return format_phone(value, region=country)
+    except ValueError:
+        return value
+
+
+def form_values(patient: Patient, country: str) -> dict[str, str]:
+    """The record as the edit form shows it; identifiers masked (left empty = unchanged)."""
+    values: dict[str, str] = {}
+    for field in DEMOGRAPHIC_FIELDS:
+        value = getattr(patient, field)
+        if field in PHONE_FIELDS:
+            values[field] = phone_text(value, country)
+        elif field in IDENTIFIER_FIELDS:
+            values[field] = ""
+        elif isinstance(value, date):
+            values[field] = value.isoformat()
+        else:
+            values[field] = "" if value is None else str(value)
+    values["no_known_allergies"] = "1" if patient.no_known_allergies else ""
+    for field in IDENTIFIER_FIELDS:
+        values[f"{field}_masked"] = mask_identifier(getattr(patient, field)) or ""
+    return values
+
+
+def age(birth: date, today: date | None = None) -> int:
+    today = today or date.today()  # noqa: DTZ011 - a calendar age; the server's date is close enough
+    return today.year - birth.year - ((today.month, today.day) < (birth.month, birth.day))

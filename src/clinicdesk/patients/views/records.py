@@ -1,0 +1,309 @@
+"""Patient pages: search, registration (with the duplicate check), the chart, editing
+demographics with the stale-version check, identifier reveal and portal invitations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
+
+from clinicdesk.core.errors import ClinicError, InvalidField, PreconditionFailed
+from clinicdesk.core.runtime import SessionDep
+from clinicdesk.identity.auth import IdentityConfigDep
+from clinicdesk.identity.web import attempt, flash, redirect, render
+from clinicdesk.patients.access import PatientsRead, PatientsWrite, sees_clinical
+from clinicdesk.patients.schemas import PatientCreate, PatientUpdate
+from clinicdesk.patients.service import activity, chart, documents, duplicates, records, search
+from clinicdesk.patients.service.documents import categories_for
+from clinicdesk.patients.views.common import (
+    DEMOGRAPHIC_FIELDS,
+    LABELS,
+    error_summary,
+    field_errors,
+    form_values,
+    me_of,
+    payload,
+    text_fields,
+)
+from clinicdesk.patients.vocabulary import DocumentCategory, HistoryKind, SexAtBirth
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 25
+MATCHED_ON = {
+    "name": "name",
+    "birth_date": "date of birth",
+    "phone": "phone",
+    "mrn": "MRN",
+    "national_id": "national ID",
+    "insurance_member_number": "member number",
+}
+
+
+# --- search -----------------------------------------------------------------------------
+
+
+@router.get("/patients", response_class=HTMLResponse)
+async def patient_list(
+    request: Request,
+    session: SessionDep,
+    actor: PatientsRead,
+    q: Annotated[str, Query(max_length=200)] = "",
+    cursor: str | None = None,
+) -> HTMLResponse:
+    """One search box; htmx asks for the ``results`` block as the user types."""
+    result = await search.search_patients(session, text=q, limit=PAGE_SIZE, cursor=cursor)
+    return render(
+        request,
+        "patients/list.html",
+        {"q": q, "hits": result.hits, "next_cursor": result.next_cursor, "matched_on": MATCHED_ON},
+        block="results",
+    )
+
+
+# --- registration -----------------------------------------------------------------------
+
+
+def _form_context(**extra: Any) -> dict[str, Any]:
+    return {"sexes": list(SexAtBirth), "labels": LABELS, "errors": {}, "error": None, **extra}
+
+
+@router.get("/patients/new", response_class=HTMLResponse)
+async def new_patient(request: Request, actor: PatientsWrite) -> HTMLResponse:
+    return render(request, "patients/new.html", _form_context(form={}, candidates=[]))
+
+
+@router.post("/patients/new", response_class=HTMLResponse)
+async def register_patient(request: Request, session: SessionDep, actor: PatientsWrite) -> Response:
+    """Likely duplicates are shown first; "Register anyway" sends ``confirm_not_duplicate``."""
+    form = await request.form()
+    values = text_fields(form, DEMOGRAPHIC_FIELDS)
+    confirmed = form.get("confirm_not_duplicate") == "1"
+
+    def again(status_code: int, **extra: Any) -> HTMLResponse:
+        context = _form_context(form=values, **{"candidates": [], **extra})
+        return render(request, "patients/new.html", context, status_code=status_code)
+
+    try:
+        data = PatientCreate.model_validate(payload(values))
+    except ValidationError as error:
+        errors = field_errors(error)
+        return again(422, errors=errors, error=error_summary(errors))
+    try:
+        async with attempt(session):
+            if not confirmed:
+                facts = await duplicates.facts_of_registration(session, data)
+                found = await duplicates.find_duplicates(session, facts)
+                if found:
+                    return again(200, candidates=found)
+            patient = await records.register_patient(session, actor=actor, data=data)
+    except InvalidField as error:
+        return again(422, errors={error.field: error.message}, error=error.message)
+    except ClinicError as error:
+        return again(error.status_code, error=error.detail)
+    response = redirect(f"/patients/{patient.id}")
+    flash(request, response, f"{patient.display_name} registered with MRN {patient.mrn}.")
+    return response
+
+
+# --- the chart --------------------------------------------------------------------------
+
+
+@router.get("/patients/{patient_id}", response_class=HTMLResponse)
+async def patient_chart(
+    patient_id: uuid.UUID, request: Request, session: SessionDep, actor: PatientsRead
+) -> Response:
+    """Everything at a glance. A merged record's old link lands on the kept chart."""
+    patient = await records.read_patient(session, actor=actor, patient_id=patient_id, view="chart")
+    if patient.id != patient_id:
+        response = redirect(f"/patients/{patient.id}")
+        flash(
+            request, response, f"That record was merged into MRN {patient.mrn}; this is it.", "info"
+        )
+        return response
+    clinical = sees_clinical(actor)
+    lists: dict[str, Any] = {}
+    history: Any = None
+    if clinical:
+        for kind in chart.CHART_LISTS:
+            lists[kind] = await chart.list_entries(
+                session, actor=actor, patient_id=patient.id, kind=kind
+            )
+        history = await activity.chart_history(session, actor=actor, patient_id=patient.id)
+    allergies = await chart.active_allergies(session, patient_id=patient.id)
+    docs = await documents.list_documents(
+        session,
+        actor=actor,
+        patient_id=patient.id,
+        allowed_categories=categories_for(clinical=clinical),
+    )
+    merged_from = [
+        item.details.get("merged_mrn")
+        for item in (history.items if history else [])
+        if item.action == "patient.merged" and item.details
+    ]
+    portal = await activity.portal_accounts(session, patient_id=patient.id)
+    return render(
+        request,
+        "patients/chart.html",
+        {
+            "patient": patient,
+            "masked": form_values(patient, me_of(request).country),
+            "allergies": allergies,
+            "lists": lists,
+            "history": history,
+            "documents": docs,
+            "clinical": clinical,
+            "merged_from": merged_from,
+            "portal": portal,
+            "history_kinds": list(HistoryKind),
+            "categories": [
+                c
+                for c in DocumentCategory
+                if categories_for(clinical=clinical) is None
+                or c.value in (categories_for(clinical=clinical) or ())
+            ],
+            "labels": LABELS,
+        },
+    )
+
+
+@router.post("/patients/{patient_id}/reveal", response_class=HTMLResponse)
+async def reveal_identifier(
+    patient_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: PatientsRead,
+    field: Annotated[str, Form(max_length=40)] = "national_id",
+) -> HTMLResponse:
+    """The identifier in clear, swapped in place by htmx; every reveal is audited."""
+    value = await records.reveal_identifier(
+        session, actor=actor, patient_id=patient_id, field=field
+    )
+    return render(request, "patients/_revealed.html", {"value": value})
+
+
+# --- editing demographics ---------------------------------------------------------------
+
+
+def _changed_by_others(loaded: dict[str, str], current: dict[str, str]) -> list[dict[str, str]]:
+    fields = [*DEMOGRAPHIC_FIELDS, "no_known_allergies"]
+    return [
+        {"field": f, "label": LABELS.get(f, f), "now": current.get(f, "") or "—"}
+        for f in fields
+        if f in loaded and loaded[f] != current.get(f, "")
+    ]
+
+
+@router.get("/patients/{patient_id}/edit", response_class=HTMLResponse)
+async def edit_patient(
+    patient_id: uuid.UUID, request: Request, session: SessionDep, actor: PatientsWrite
+) -> Response:
+    patient = await records.read_patient(session, actor=actor, patient_id=patient_id, view="edit")
+    if patient.id != patient_id:
+        return redirect(f"/patients/{patient.id}/edit")
+    values = form_values(patient, me_of(request).country)
+    return render(
+        request,
+        "patients/edit.html",
+        _form_context(
+            patient=patient, form=values, loaded=values, version=patient.version, changed=[]
+        ),
+    )
+
+
+@router.post("/patients/{patient_id}/edit", response_class=HTMLResponse)
+async def update_patient(
+    patient_id: uuid.UUID, request: Request, session: SessionDep, actor: PatientsWrite
+) -> Response:
+    """A stale ``version`` shows the form again (412) with what someone else changed,
+    keeping what this user typed, so they can apply it on top of the new version."""
+    patient = await records.read_patient(session, actor=actor, patient_id=patient_id, view="edit")
+    country = me_of(request).country
+    form = await request.form()
+    fields = (*DEMOGRAPHIC_FIELDS, "no_known_allergies")
+    values = text_fields(form, fields)
+    loaded = {f: v for f in fields if isinstance(v := form.get(f"loaded_{f}"), str)}
+    version_text = form.get("version")
+    version = (
+        int(version_text) if isinstance(version_text, str) and version_text.isdigit() else None
+    )
+
+    masks = {k: v for k, v in form_values(patient, country).items() if k.endswith("_masked")}
+
+    def again(status_code: int, **extra: Any) -> HTMLResponse:
+        defaults: dict[str, Any] = {
+            "form": {**values, **masks},
+            "loaded": loaded,
+            "version": version,
+            "changed": [],
+        }
+        context = _form_context(patient=patient, **{**defaults, **extra})
+        return render(request, "patients/edit.html", context, status_code=status_code)
+
+    try:
+        data = PatientUpdate.model_validate(
+            {**payload(values), "no_known_allergies": values["no_known_allergies"] == "1"}
+        )
+    except ValidationError as error:
+        errors = field_errors(error)
+        return again(422, errors=errors, error=error_summary(errors))
+    try:
+        async with attempt(session):
+            await records.update_patient(
+                session,
+                actor=actor,
+                patient_id=patient.id,
+                data=data,
+                expected_version=version,
+                keep_identifiers=True,
+            )
+    except PreconditionFailed as error:
+        await session.refresh(patient)
+        current = form_values(patient, country)
+        changed = _changed_by_others(loaded, current)
+        return again(
+            error.status_code,
+            error="Someone else changed this record since you opened it. Their changes are "
+            "listed below; yours are still in the form. Check them, then save again.",
+            changed=changed,
+            loaded=current,
+            version=patient.version,
+        )
+    except InvalidField as error:
+        return again(422, errors={error.field: error.message}, error=error.message)
+    except ClinicError as error:
+        return again(error.status_code, error=error.detail)
+    response = redirect(f"/patients/{patient.id}")
+    flash(request, response, "Demographics saved.")
+    return response
+
+
+# --- portal invitation ------------------------------------------------------------------
+
+
+@router.post("/patients/{patient_id}/portal-invitation")
+async def invite_to_portal(
+    patient_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: PatientsWrite,
+    config: IdentityConfigDep,
+    email: Annotated[str, Form(max_length=254)] = "",
+) -> Response:
+    response = redirect(f"/patients/{patient_id}")
+    try:
+        async with attempt(session):
+            user = await activity.invite_to_portal(
+                session, actor=actor, patient_id=patient_id, email=email or None, config=config
+            )
+    except ClinicError as error:
+        if error.status_code == 404:
+            raise
+        flash(request, response, error.detail, "error")
+        return response
+    flash(request, response, f"Portal invitation sent to {user.email}.")
+    return response
