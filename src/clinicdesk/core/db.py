@@ -12,6 +12,7 @@ Rules (STYLE.md, convention 1 and 2):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -107,6 +108,10 @@ def create_database(
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
+            # asyncpg prepares every statement, and after five runs PostgreSQL may switch
+            # to a generic plan that ignores the values: for a prefix search that plan
+            # joins whole tables (50 ms instead of 2). Plan with the actual values.
+            connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
         )
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     return Database(engine=engine, sessionmaker=sessionmaker, kind=kind)
@@ -128,6 +133,16 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
             # FULL: a commit is on disk when it returns, even after a power cut.
             cursor.execute("PRAGMA synchronous=FULL")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # SQLite's own advice for long-lived connections: refresh the planner's
+            # statistics where they are missing or stale, bounded in cost. Without them
+            # a name search reads every index row of the organization (~100 ms at
+            # 100,000 patients instead of ~5).
+            # It writes when it analyses: skipped at once, never fatal, while another
+            # connection holds the write lock (a later new connection will do it).
+            cursor.execute("PRAGMA analysis_limit=400")
+            cursor.execute("PRAGMA busy_timeout=0")
+            with contextlib.suppress(Exception):
+                cursor.execute("PRAGMA optimize=0x10002")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         finally:
             cursor.close()
