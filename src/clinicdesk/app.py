@@ -53,6 +53,7 @@ from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
 from clinicdesk.patients.access import PatientsConfig
 from clinicdesk.patients.views.common import age, phone_text
+from clinicdesk.scheduling import api as scheduling_api
 from clinicdesk.web import views as web_views
 
 log = structlog.get_logger("clinicdesk.app")
@@ -98,6 +99,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     identity_audit_api.router,
     patients_api.router,
     patients_views.router,
+    scheduling_api.router,
 )
 
 # Errors a browser is better served by a page elsewhere for than by an error message.

@@ -7,10 +7,11 @@ Each domain adds its ``models`` module below as it arrives.
 from __future__ import annotations
 
 from clinicdesk.audit import models as audit_models  # noqa: F401
-from clinicdesk.core import counters  # noqa: F401
+from clinicdesk.core import counters, idempotency  # noqa: F401
 from clinicdesk.core.models import Base
 from clinicdesk.identity import models as identity_models  # noqa: F401
 from clinicdesk.patients import models as patient_models  # noqa: F401
+from clinicdesk.scheduling import models as scheduling_models  # noqa: F401
 
 metadata = Base.metadata
 

@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, time
 
 import httpx
 import pytest
@@ -35,6 +35,14 @@ from clinicdesk.identity.service import organizations, sessions, users
 from clinicdesk.identity.service.common import actor_for
 from clinicdesk.patients.schemas import AllergyWrite, PatientCreate
 from clinicdesk.patients.service import chart, records
+from clinicdesk.scheduling.schemas import (
+    AppointmentCreate,
+    AppointmentTypeWrite,
+    HoursBlock,
+    ProviderWrite,
+    WeeklyHoursWrite,
+)
+from clinicdesk.scheduling.service import booking, setup
 from tests.support.identity import SignIn, create_org, create_user
 
 PARAM = re.compile(r"{(\w+)}")
@@ -182,8 +190,38 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         kind="allergies",
         data=AllergyWrite(substance="B main"),
     )
+    location_b = await organizations.create_location(
+        session, actor=SYSTEM, data=LocationWrite(name="B second")
+    )
+    provider = await setup.create_provider(
+        session,
+        actor=SYSTEM,
+        data=ProviderWrite(user_id=user.id, display_name="Dr. B", location_ids=[location_b.id]),
+    )
+    monday = HoursBlock(location_id=location_b.id, weekday=0, start_time=time(8), end_time=time(17))
+    await setup.set_weekly_hours(
+        session, actor=SYSTEM, provider_id=provider.id, data=WeeklyHoursWrite(blocks=[monday])
+    )
+    kind = await setup.create_type(
+        session,
+        actor=SYSTEM,
+        data=AppointmentTypeWrite(name="B visit", duration_minutes=15),
+    )
+    appointment = await booking.book(
+        session,
+        actor=SYSTEM,
+        data=AppointmentCreate(
+            patient_id=patient.id,
+            provider_id=provider.id,
+            location_id=location_b.id,
+            type_id=kind.id,
+            starts_at=datetime(2030, 1, 7, 9, tzinfo=UTC),  # a Monday
+        ),
+    )
     await session.commit()
     return {
+        "provider_id": provider.id,
+        "appointment_id": appointment.id,
         "user_id": user.id,
         "location_id": location.id,
         "session_id": web_session.id,
@@ -212,6 +250,15 @@ API_BODIES: dict[str, object] = {
     "/api/v1/patients/{patient_id}/history": {"kind": "social", "description": "x"},
     "/api/v1/patients/{patient_id}/history/{entry_id}": {"kind": "social", "description": "x"},
 }
+_LATER = "2030-01-07T10:00:00+00:00"
+API_BODIES.update(
+    {
+        "/api/v1/providers/{provider_id}": {"user_id": str(uuid.uuid4()), "display_name": "X"},
+        "/api/v1/providers/{provider_id}/hours": {"blocks": []},
+        "/api/v1/appointments/{appointment_id}/reschedule": {"starts_at": _LATER},
+        "/api/v1/appointments/{appointment_id}/cancel": {"reason": "test"},
+    }
+)
 API_QUERIES: dict[str, dict[str, str]] = {
     "/api/v1/patients/{patient_id}/documents/{document_id}": {"reason": "cleanup"},
 }

@@ -41,6 +41,8 @@ class Location(Base, Entity, TenantScoped):
     address: Mapped[str] = mapped_column(Text, default="")
     phone: Mapped[str] = mapped_column(String(32), default="")
     rooms: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The zone its hours are kept in; empty means the organization's.
+    time_zone: Mapped[str | None] = mapped_column(String(64), default=None)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 

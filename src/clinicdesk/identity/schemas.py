@@ -147,6 +147,7 @@ class LocationRead(BaseModel):
     address: str
     phone: str
     rooms: list[str]
+    time_zone: str | None
     is_active: bool
     version: int
 
@@ -156,7 +157,14 @@ class LocationWrite(Strict):
     address: str = Field(default="", max_length=2000)
     phone: str = Field(default="", max_length=32)
     rooms: list[str] = Field(default_factory=list, max_length=200)
+    # Empty: the organization's time zone.
+    time_zone: str | None = Field(default=None, max_length=64)
     is_active: bool = True
+
+    @field_validator("time_zone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return _time_zone(value) if value else None
 
 
 class TokenResponse(BaseModel):

@@ -1,0 +1,117 @@
+"""``Idempotency-Key``: a retried POST gets the first answer again, never a second record.
+
+The key is claimed by inserting its row at the start of the use case, in the use case's
+own transaction. Two identical requests at once: on PostgreSQL the second insert waits
+on the unique index until the first commits, then fails, and the second request answers
+with what the first stored; on SQLite the write lock taken at BEGIN orders them the same
+way. If the use case fails, the claim rolls back with it and a retry runs afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.models import Base, IdMixin, TimestampMixin
+from clinicdesk.core.tenancy import TenantScoped
+
+MAX_KEY_LENGTH = 200
+
+
+class IdempotencyKeyReused(ClinicError):
+    status_code = 422
+    title = "Idempotency-Key reused"
+    code = "idempotency-key-reused"
+
+
+class IdempotencyRecord(Base, IdMixin, TimestampMixin, TenantScoped):
+    __tablename__ = "idempotency_records"
+
+    key: Mapped[str] = mapped_column(String(MAX_KEY_LENGTH))
+    user_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    operation: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer, default=None)
+    response: Mapped[Any | None] = mapped_column(JSON, default=None)
+
+    __table_args__ = (UniqueConstraint("organization_id", "user_id", "operation", "key"),)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    status_code: int
+    body: Any
+    replayed: bool
+
+
+def request_hash(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+async def _stored(
+    session: AsyncSession, *, key: str, user_id: uuid.UUID | None, operation: str
+) -> IdempotencyRecord | None:
+    statement = select(IdempotencyRecord).where(
+        IdempotencyRecord.key == key,
+        IdempotencyRecord.user_id == user_id if user_id else IdempotencyRecord.user_id.is_(None),
+        IdempotencyRecord.operation == operation,
+    )
+    return (await session.scalars(statement.execution_options(populate_existing=True))).first()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> Outcome:
+    if record.request_hash != fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was already used for a different request. Use a new key "
+            "for a new request; reuse a key only to retry the same one."
+        )
+    return Outcome(status_code=record.status_code or 200, body=record.response, replayed=True)
+
+
+async def run_once(
+    session: AsyncSession,
+    *,
+    key: str | None,
+    user_id: uuid.UUID | None,
+    operation: str,
+    body: Any,
+    use_case: Callable[[], Awaitable[tuple[int, Any]]],
+) -> Outcome:
+    """Run ``use_case`` (returning status and JSON body) at most once per key."""
+    if not key:
+        status_code, response = await use_case()
+        return Outcome(status_code=status_code, body=response, replayed=False)
+    if len(key) > MAX_KEY_LENGTH:
+        raise IdempotencyKeyReused(f"An Idempotency-Key has at most {MAX_KEY_LENGTH} characters.")
+    fingerprint = request_hash(body)
+    found = await _stored(session, key=key, user_id=user_id, operation=operation)
+    if found is not None:
+        return _replay(found, fingerprint)
+    record = IdempotencyRecord(
+        key=key, user_id=user_id, operation=operation, request_hash=fingerprint
+    )
+    try:
+        async with session.begin_nested():
+            session.add(record)
+            await session.flush()
+    except IntegrityError:
+        # The same key committed meanwhile by a concurrent request: answer as it did.
+        found = await _stored(session, key=key, user_id=user_id, operation=operation)
+        if found is None:
+            raise
+        return _replay(found, fingerprint)
+    status_code, response = await use_case()
+    record.status_code = status_code
+    record.response = response
+    await session.flush()
+    return Outcome(status_code=status_code, body=response, replayed=False)

@@ -1,0 +1,292 @@
+"""JSON API of the scheduling domain: providers and their hours, appointment types,
+appointments (book, reschedule, cancel, no-show, undo), free slots."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from clinicdesk.core.http import etag, expected_version
+from clinicdesk.core.idempotency import run_once
+from clinicdesk.core.runtime import SessionDep
+from clinicdesk.identity.auth import AdminSettings
+from clinicdesk.scheduling import schemas
+from clinicdesk.scheduling.access import SchedulingRead, SchedulingWrite
+from clinicdesk.scheduling.service import booking, calendar, setup, slots
+
+router = APIRouter(prefix="/api/v1", tags=["scheduling"])
+
+
+def _with_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+async def _provider_read(session: SessionDep, provider: Any) -> schemas.ProviderRead:
+    locations = await setup.provider_locations(session, [provider.id])
+    read = schemas.ProviderRead.model_validate(provider)
+    read.location_ids = locations[provider.id]
+    return read
+
+
+# --- providers, hours, types ----------------------------------------------------------
+
+
+@router.get("/providers", response_model=list[schemas.ProviderRead])
+async def list_providers(session: SessionDep, actor: SchedulingRead) -> list[schemas.ProviderRead]:
+    providers = await setup.list_providers(session)
+    locations = await setup.provider_locations(session, [p.id for p in providers])
+    result = []
+    for provider in providers:
+        read = schemas.ProviderRead.model_validate(provider)
+        read.location_ids = locations[provider.id]
+        result.append(read)
+    return result
+
+
+@router.post("/providers", response_model=schemas.ProviderRead, status_code=status.HTTP_201_CREATED)
+async def create_provider(
+    response: Response, session: SessionDep, actor: AdminSettings, body: schemas.ProviderWrite
+) -> schemas.ProviderRead:
+    provider = await setup.create_provider(session, actor=actor, data=body)
+    _with_etag(response, provider.version)
+    return await _provider_read(session, provider)
+
+
+@router.put("/providers/{provider_id}", response_model=schemas.ProviderRead)
+async def update_provider(
+    provider_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: AdminSettings,
+    body: schemas.ProviderWrite,
+) -> schemas.ProviderRead:
+    provider = await setup.update_provider(
+        session,
+        actor=actor,
+        provider_id=provider_id,
+        data=body,
+        expected_version=expected_version(request),
+    )
+    _with_etag(response, provider.version)
+    return await _provider_read(session, provider)
+
+
+@router.get("/providers/{provider_id}/hours", response_model=schemas.WeeklyHoursWrite)
+async def provider_hours(
+    provider_id: uuid.UUID, session: SessionDep, actor: SchedulingRead
+) -> schemas.WeeklyHoursWrite:
+    await setup.get_provider(session, provider_id)
+    rows = await setup.weekly_hours(session, provider_id)
+    return schemas.WeeklyHoursWrite(
+        blocks=[
+            schemas.HoursBlock(
+                location_id=r.location_id,
+                weekday=r.weekday,
+                start_time=r.start_time,
+                end_time=r.end_time,
+                valid_from=r.valid_from,
+                valid_until=r.valid_until,
+            )
+            for r in rows
+        ]
+    )
+
+
+@router.put("/providers/{provider_id}/hours", response_model=schemas.WeeklyHoursWrite)
+async def set_provider_hours(
+    provider_id: uuid.UUID,
+    session: SessionDep,
+    actor: AdminSettings,
+    body: schemas.WeeklyHoursWrite,
+) -> schemas.WeeklyHoursWrite:
+    """Replace the provider's regular week (local times of each location)."""
+    await setup.set_weekly_hours(session, actor=actor, provider_id=provider_id, data=body)
+    return body
+
+
+@router.post("/hours-exceptions", status_code=status.HTTP_201_CREATED)
+async def add_hours_exception(
+    session: SessionDep, actor: SchedulingWrite, body: schemas.HoursExceptionWrite
+) -> dict[str, str]:
+    """Time off or extra hours of a provider, or a holiday of a location."""
+    row = await setup.add_exception(session, actor=actor, data=body)
+    return {"id": str(row.id)}
+
+
+@router.get("/appointment-types", response_model=list[schemas.AppointmentTypeRead])
+async def list_types(
+    session: SessionDep, actor: SchedulingRead
+) -> list[schemas.AppointmentTypeRead]:
+    return [schemas.AppointmentTypeRead.model_validate(t) for t in await setup.list_types(session)]
+
+
+@router.post(
+    "/appointment-types",
+    response_model=schemas.AppointmentTypeRead,
+    status_code=status.HTTP_201_CREATED,
+)
+async def create_type(
+    session: SessionDep, actor: AdminSettings, body: schemas.AppointmentTypeWrite
+) -> schemas.AppointmentTypeRead:
+    return schemas.AppointmentTypeRead.model_validate(
+        await setup.create_type(session, actor=actor, data=body)
+    )
+
+
+# --- appointments -----------------------------------------------------------------------
+
+
+@router.get("/appointments", response_model=schemas.AppointmentPage)
+async def list_appointments(
+    session: SessionDep,
+    actor: SchedulingRead,
+    start: datetime,
+    end: datetime,
+    provider_id: uuid.UUID | None = None,
+    location_id: uuid.UUID | None = None,
+    patient_id: uuid.UUID | None = None,
+) -> schemas.AppointmentPage:
+    """Appointments starting in ``[start, end)`` (at most 62 days), oldest first."""
+    found = await calendar.appointments_between(
+        session,
+        start=start,
+        end=end,
+        provider_id=provider_id,
+        location_id=location_id,
+        patient_id=patient_id,
+    )
+    return schemas.AppointmentPage(items=[schemas.AppointmentRead.model_validate(a) for a in found])
+
+
+@router.post(
+    "/appointments",
+    response_model=schemas.AppointmentRead,
+    status_code=status.HTTP_201_CREATED,
+    summary="Book an appointment (send Idempotency-Key to retry safely)",
+)
+async def book_appointment(
+    session: SessionDep,
+    actor: SchedulingWrite,
+    body: schemas.AppointmentCreate,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> JSONResponse:
+    """409 when the time overlaps another appointment of the provider or lies outside
+    their hours (unless ``overbook`` by a user allowed to)."""
+
+    async def use_case() -> tuple[int, Any]:
+        appointment = await booking.book(session, actor=actor, data=body)
+        read = schemas.AppointmentRead.model_validate(appointment)
+        return status.HTTP_201_CREATED, read.model_dump(mode="json")
+
+    outcome = await run_once(
+        session,
+        key=idempotency_key,
+        user_id=actor.user_id,
+        operation="POST /api/v1/appointments",
+        body=body.model_dump(mode="json"),
+        use_case=use_case,
+    )
+    headers = {"ETag": etag(int(outcome.body["version"]))}
+    if outcome.replayed:
+        headers["Idempotency-Replayed"] = "true"
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+
+
+@router.get("/appointments/{appointment_id}", response_model=schemas.AppointmentRead)
+async def read_appointment(
+    appointment_id: uuid.UUID, response: Response, session: SessionDep, actor: SchedulingRead
+) -> schemas.AppointmentRead:
+    appointment = await booking.get_appointment(session, appointment_id)
+    _with_etag(response, appointment.version)
+    return schemas.AppointmentRead.model_validate(appointment)
+
+
+@router.post("/appointments/{appointment_id}/reschedule", response_model=schemas.AppointmentRead)
+async def reschedule_appointment(
+    appointment_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    body: schemas.AppointmentReschedule,
+) -> schemas.AppointmentRead:
+    appointment = await booking.reschedule(
+        session,
+        actor=actor,
+        appointment_id=appointment_id,
+        data=body,
+        expected_version=expected_version(request),
+    )
+    _with_etag(response, appointment.version)
+    return schemas.AppointmentRead.model_validate(appointment)
+
+
+@router.post("/appointments/{appointment_id}/cancel", response_model=schemas.AppointmentRead)
+async def cancel_appointment(
+    appointment_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    body: schemas.AppointmentCancel,
+) -> schemas.AppointmentRead:
+    appointment = await booking.cancel(
+        session,
+        actor=actor,
+        appointment_id=appointment_id,
+        reason=body.reason,
+        expected_version=expected_version(request),
+    )
+    _with_etag(response, appointment.version)
+    return schemas.AppointmentRead.model_validate(appointment)
+
+
+@router.post("/appointments/{appointment_id}/no-show", response_model=schemas.AppointmentRead)
+async def mark_no_show(
+    appointment_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: SchedulingWrite,
+) -> schemas.AppointmentRead:
+    appointment = await booking.mark_no_show(
+        session,
+        actor=actor,
+        appointment_id=appointment_id,
+        expected_version=expected_version(request),
+    )
+    _with_etag(response, appointment.version)
+    return schemas.AppointmentRead.model_validate(appointment)
+
+
+@router.post("/appointments/{appointment_id}/undo", response_model=schemas.AppointmentRead)
+async def undo_status(
+    appointment_id: uuid.UUID,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    actor: SchedulingWrite,
+) -> schemas.AppointmentRead:
+    """Take back today's cancellation or no-show, if the time is still free."""
+    appointment = await booking.undo(
+        session,
+        actor=actor,
+        appointment_id=appointment_id,
+        expected_version=expected_version(request),
+    )
+    _with_etag(response, appointment.version)
+    return schemas.AppointmentRead.model_validate(appointment)
+
+
+@router.get("/slots", response_model=list[schemas.Slot], summary="Next free slots")
+async def free_slots(
+    session: SessionDep,
+    actor: SchedulingRead,
+    query: Annotated[schemas.SlotQuery, Query()],
+) -> list[schemas.Slot]:
+    return await slots.find_slots(session, query=query)

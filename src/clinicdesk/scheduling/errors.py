@@ -1,0 +1,43 @@
+"""Errors of the scheduling domain, each with the status it answers with."""
+
+from __future__ import annotations
+
+from clinicdesk.core.errors import ClinicError, Conflict, NotFound
+
+
+class ProviderNotFound(NotFound):
+    title = "Provider not found"
+    code = "provider-not-found"
+
+
+class AppointmentTypeNotFound(NotFound):
+    title = "Appointment type not found"
+    code = "appointment-type-not-found"
+
+
+class AppointmentNotFound(NotFound):
+    title = "Appointment not found"
+    code = "appointment-not-found"
+
+
+class SlotTaken(Conflict):
+    """The provider already has an appointment overlapping this time."""
+
+    title = "This time is already booked"
+    code = "slot-taken"
+
+
+class OutsideHours(Conflict):
+    title = "Outside the provider's hours"
+    code = "outside-hours"
+
+
+class BookingRefused(ClinicError):
+    status_code = 422
+    title = "This booking is not possible"
+    code = "booking-refused"
+
+
+class TransitionRefused(Conflict):
+    title = "This change is not possible now"
+    code = "transition-refused"

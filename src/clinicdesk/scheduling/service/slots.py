@@ -1,0 +1,114 @@
+"""Next free slots: by type, location, optionally provider, date range, part of day.
+
+Per provider: their open time in the range (weekly hours and exceptions), minus the
+time their appointments hold (one indexed range query), swept in order; the earliest
+slots of all providers win. Slots start on the provider's grid: every 5 minutes from
+the start of an open block, so a 20-minute visit after a 10-minute one fits at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.core.models import utcnow
+from clinicdesk.scheduling.availability import Interval, free_slots
+from clinicdesk.scheduling.errors import BookingRefused
+from clinicdesk.scheduling.models import Appointment, Provider, ProviderLocation
+from clinicdesk.scheduling.schemas import Slot, SlotQuery
+from clinicdesk.scheduling.service.hours import location_zone, open_time
+from clinicdesk.scheduling.service.setup import get_type
+from clinicdesk.scheduling.vocabulary import PartOfDay
+
+STEP = timedelta(minutes=5)
+MAX_DAYS = 92
+PARTS_OF_DAY: dict[str, tuple[time, time]] = {
+    PartOfDay.MORNING: (time(0, 0), time(12, 0)),
+    PartOfDay.AFTERNOON: (time(12, 0), time(17, 0)),
+    PartOfDay.EVENING: (time(17, 0), time(23, 59, 59)),
+}
+
+
+async def _providers_at(
+    session: AsyncSession, location_id: uuid.UUID, provider_id: uuid.UUID | None
+) -> list[uuid.UUID]:
+    statement = (
+        select(Provider.id)
+        .join(ProviderLocation, ProviderLocation.provider_id == Provider.id)
+        .where(ProviderLocation.location_id == location_id, Provider.is_active.is_(True))
+    )
+    if provider_id is not None:
+        statement = statement.where(Provider.id == provider_id)
+    return list((await session.scalars(statement)).all())
+
+
+async def busy_times(
+    session: AsyncSession, *, provider_id: uuid.UUID, start: datetime, end: datetime
+) -> list[Interval]:
+    """The time the provider's appointments hold (with their buffers), in order."""
+    rows = await session.execute(
+        select(Appointment.starts_at, Appointment.busy_until)
+        .where(
+            Appointment.provider_id == provider_id,
+            Appointment.holds_slot.is_(True),
+            Appointment.starts_at < end,
+            Appointment.busy_until > start,
+        )
+        .order_by(Appointment.starts_at)
+    )
+    return [(s, e) for s, e in rows]
+
+
+async def find_slots(
+    session: AsyncSession,
+    *,
+    query: SlotQuery,
+    not_before: datetime | None = None,
+    online_only: bool = False,
+) -> list[Slot]:
+    if query.end < query.start or (query.end - query.start).days > MAX_DAYS:
+        raise BookingRefused(f"Search a range of up to {MAX_DAYS} days, end on or after start.")
+    kind = await get_type(session, query.type_id)
+    if online_only and not kind.online_bookable:
+        raise BookingRefused("This kind of appointment cannot be booked online.")
+    zone = await location_zone(session, query.location_id)
+    start = datetime.combine(query.start, time(0), tzinfo=zone)
+    end = datetime.combine(query.end + timedelta(days=1), time(0), tzinfo=zone)
+    earliest = max(not_before or utcnow(), start)
+    found: list[Slot] = []
+    for provider_id in await _providers_at(session, query.location_id, query.provider_id):
+        hours = await open_time(
+            session,
+            provider_id=provider_id,
+            location_id=query.location_id,
+            start=start,
+            end=end,
+            zone=zone,
+        )
+        if not hours:
+            continue
+        busy = await busy_times(session, provider_id=provider_id, start=start, end=end)
+        for slot_start, slot_end in free_slots(
+            hours,
+            busy,
+            duration=timedelta(minutes=kind.duration_minutes),
+            buffer_after=timedelta(minutes=kind.buffer_after_minutes),
+            step=STEP,
+            not_before=earliest,
+            limit=query.limit,
+            zone=zone,
+            part_of_day=PARTS_OF_DAY.get(query.part_of_day) if query.part_of_day else None,
+        ):
+            found.append(
+                Slot(
+                    provider_id=provider_id,
+                    location_id=query.location_id,
+                    starts_at=slot_start,
+                    ends_at=slot_end,
+                )
+            )
+    found.sort(key=lambda s: (s.starts_at, str(s.provider_id)))
+    return found[: query.limit]
