@@ -5,12 +5,14 @@ documents that download."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import struct
 import zlib
 from collections import Counter
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -29,6 +31,15 @@ from clinicdesk.demo_patients import (
     PlannedPatient,
     plan_patients,
 )
+from clinicdesk.demo_schedule import (
+    FUTURE_DAYS,
+    HILLVIEW,
+    MAIN,
+    PAST_DAYS,
+    PROVIDERS,
+    TYPES,
+    plan_schedule,
+)
 from clinicdesk.identity.models import User
 from clinicdesk.identity.service.common import actor_for
 from clinicdesk.patients import icd10
@@ -37,6 +48,9 @@ from clinicdesk.patients.phones import normalize_phone
 from clinicdesk.patients.service import documents
 from clinicdesk.patients.service.duplicates import facts_of_patient, find_duplicates
 from clinicdesk.patients.service.records import is_valid_mrn
+from clinicdesk.scheduling.models import Appointment, Provider
+from clinicdesk.scheduling.service import setup
+from clinicdesk.scheduling.vocabulary import FREEING_STATUSES, AppointmentStatus
 
 DEMO_PASSWORD = "maple-harbor-violet-42"
 
@@ -201,5 +215,106 @@ async def test_the_demo_clinic_has_its_patients(session: AsyncSession, tmp_path:
         kinds[document.content_type] += 1
     assert kinds["application/pdf"] >= 5 and kinds["image/png"] >= 2
 
+    report = await audit.verify_chains(session)
+    assert report.ok, report.problems
+
+
+# --- the appointment book -------------------------------------------------------------
+
+NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday afternoon
+ZONE = ZoneInfo("America/New_York")
+
+
+def test_the_schedule_plan_is_the_same_every_time() -> None:
+    plan = plan_schedule(NOW, ZONE, 100)
+    assert plan_schedule(NOW, ZONE, 100) == plan
+    assert plan_schedule(NOW, ZONE, 100, seed=1) != plan
+
+
+def test_the_schedule_plan_looks_like_a_clinic_month() -> None:
+    plan = plan_schedule(NOW, ZONE, 100)
+    past = [p for p in plan if p.starts_at < NOW]
+    coming = [p for p in plan if p.starts_at >= NOW]
+    assert all(p.outcome == AppointmentStatus.BOOKED for p in coming)
+    outcomes = Counter(p.outcome for p in past)
+    assert set(outcomes) == {
+        AppointmentStatus.FULFILLED,
+        AppointmentStatus.NOSHOW,
+        AppointmentStatus.CANCELLED,
+    }
+    assert 0.03 <= outcomes[AppointmentStatus.NOSHOW] / len(past) <= 0.15
+    assert 0.05 <= outcomes[AppointmentStatus.CANCELLED] / len(past) <= 0.18
+    assert 200 <= len(past) <= 600 and 60 <= len(coming) <= 250
+    assert min(p.starts_at for p in plan) >= NOW - timedelta(days=PAST_DAYS + 1)
+    assert max(p.starts_at for p in plan) < NOW + timedelta(days=FUTURE_DAYS + 1)
+    assert {p.type_name for p in plan} == {t.name for t in TYPES}
+    assert {(p.provider, p.location) for p in plan} == {
+        ("doctor", MAIN),
+        ("doctor", HILLVIEW),
+        ("nurse", MAIN),
+        ("nurse", HILLVIEW),
+    }
+    # Inside the planned hours, local time, and never on a Sunday.
+    for p in plan:
+        local = p.starts_at.astimezone(ZONE)
+        provider = next(q for q in PROVIDERS if q.key == p.provider)
+        assert any(
+            location == p.location and day == local.weekday() and start <= local.time() < end
+            for location, day, start, end in provider.blocks
+        ), p
+
+
+async def test_the_demo_clinic_has_its_appointment_book(
+    session: AsyncSession, tmp_path: Path
+) -> None:
+    storage = LocalDirectoryStorage(tmp_path / "documents")
+    clinic = await seed_demo_clinic(
+        session, password=DEMO_PASSWORD, storage=storage, patient_count=40
+    )
+    schedule = clinic.schedule
+
+    providers = list(await session.scalars(select(Provider).order_by(Provider.display_name)))
+    assert [p.display_name for p in providers] == ["Dr. Dana Reyes", "Nico Nurse"]
+    assert set(schedule.providers) == {p.id for p in providers}
+    places = await setup.provider_locations(session, [p.id for p in providers])
+    assert all(len(where) == 2 for where in places.values())  # both work at both locations
+    doctor_hours = await setup.weekly_hours(session, providers[0].id)
+    assert len(doctor_hours) == 10  # two blocks, five weekdays
+    types = {t.name: t for t in await setup.list_types(session)}
+    assert set(types) == {t.name for t in TYPES} and len(schedule.types) == len(TYPES)
+    assert types["Annual physical"].buffer_after_minutes == 10
+    assert [n for n, t in types.items() if t.online_bookable] == ["Vaccination"]
+
+    appointments = list(await session.scalars(select(Appointment)))
+    assert schedule.skipped == 0
+    assert len(appointments) == schedule.booked > 200
+    by_status = Counter(str(a.status) for a in appointments)
+    assert by_status == dict(schedule.by_status)
+    assert by_status["fulfilled"] and by_status["noshow"] and by_status["cancelled"]
+    assert by_status["booked"] > 40
+    now = datetime.now(UTC)
+    for a in appointments:
+        if a.status == AppointmentStatus.BOOKED:
+            assert a.starts_at > now - timedelta(hours=1)  # planned after the seeding began
+        else:
+            assert a.starts_at < now
+        assert a.holds_slot == (a.status not in FREEING_STATUSES)
+        if a.status == AppointmentStatus.CANCELLED:
+            assert a.cancelled_at is not None and a.cancelled_at < a.starts_at
+            assert a.cancel_reason
+    patients_seen = {a.patient_id for a in appointments}
+    assert len(patients_seen) > 30
+
+    # No two appointments that hold a provider's time overlap (buffers included).
+    for provider in providers:
+        held = sorted(
+            (a for a in appointments if a.provider_id == provider.id and a.holds_slot),
+            key=lambda a: a.starts_at,
+        )
+        for first, second in itertools.pairwise(held):
+            assert first.busy_until <= second.starts_at, (first.id, second.id)
+
+    booked_audits = select(func.count()).where(AuditEvent.action == "appointment.booked")
+    assert await session.scalar(booked_audits) == schedule.booked
     report = await audit.verify_chains(session)
     assert report.ok, report.problems

@@ -54,6 +54,10 @@ from clinicdesk.patients import views as patients_views
 from clinicdesk.patients.access import PatientsConfig
 from clinicdesk.patients.views.common import age, phone_text
 from clinicdesk.scheduling import api as scheduling_api
+from clinicdesk.scheduling import api_portal as scheduling_portal_api
+from clinicdesk.scheduling import api_series as scheduling_series_api
+from clinicdesk.scheduling import portal_views as scheduling_portal_views
+from clinicdesk.scheduling import views as scheduling_views
 from clinicdesk.web import views as web_views
 
 log = structlog.get_logger("clinicdesk.app")
@@ -62,6 +66,7 @@ TEMPLATE_DIRS = (
     web_views.TEMPLATES_DIR,
     identity_views.TEMPLATES_DIR,
     patients_views.TEMPLATES_DIR,
+    scheduling_views.TEMPLATES_DIR,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
@@ -69,6 +74,7 @@ PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
     web_views.public,
     identity_api.public,
     identity_views.public,
+    scheduling_views.public,
 )
 # The routes anyone may call without signing in. The route test checks that the app's
 # public routes are exactly these.
@@ -88,6 +94,7 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
         "/api/v1/auth/refresh",
         "/api/v1/auth/password-reset",
         "/api/v1/auth/password-reset/confirm",
+        "/calendar/feeds/{token}.ics",
     }
 )
 
@@ -100,6 +107,10 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     patients_api.router,
     patients_views.router,
     scheduling_api.router,
+    scheduling_portal_api.router,
+    scheduling_series_api.router,
+    scheduling_views.router,
+    scheduling_portal_views.router,
 )
 
 # Errors a browser is better served by a page elsewhere for than by an error message.

@@ -13,6 +13,7 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from anyascii import anyascii
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,7 @@ from clinicdesk.demo_patients import (
     PlannedPatient,
     plan_patients,
 )
+from clinicdesk.demo_schedule import HILLVIEW, MAIN, DemoSchedule, seed_demo_schedule
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations, users
@@ -66,6 +68,7 @@ class DemoClinic:
     password: str
     logins: tuple[tuple[str, str], ...]
     patients: DemoPatients
+    schedule: DemoSchedule
 
 
 def demo_password() -> str:
@@ -83,7 +86,8 @@ async def seed_demo_clinic(
 ) -> DemoClinic:
     """One organization (admins without mandatory MFA, so scripts can sign in), two
     locations, one user per role, all with ``password``, and ``patient_count`` patients
-    (see ``demo_patients``). Documents go to ``storage``; by default the one the
+    (see ``demo_patients``) with a month of past and two weeks of coming appointments
+    (``demo_schedule``). Documents go to ``storage``; by default the one the
     environment's settings choose (the CLI has pointed them at the demo directory)."""
     codes_ready = load_codes_in_background()  # alongside the password hashing below
     organization = await organizations.create_organization(
@@ -94,25 +98,29 @@ async def seed_demo_clinic(
         currency="USD",
         mfa_required_for_admins=False,
     )
-    for name, address, phone, rooms in (
+    locations: dict[str, uuid.UUID] = {}
+    for key, name, address, phone, rooms in (
         (
+            MAIN,
             "Riverside Main",
             "12 River Street, Brooklyn, NY 11201",
             "+1 718 555 0101",
             ["Room 1", "Room 2", "Room 3", "Nurse room"],
         ),
         (
+            HILLVIEW,
             "Hillview Branch",
             "4 Hill Road, Queens, NY 11375",
             "+1 718 555 0102",
             ["Room A", "Room B"],
         ),
     ):
-        await organizations.create_location(
+        location = await organizations.create_location(
             session,
             actor=SYSTEM,
             data=LocationWrite(name=name, address=address, phone=phone, rooms=rooms),
         )
+        locations[key] = location.id
     actors: dict[Role, Actor] = {}
     for email, full_name, role in DEMO_USERS:
         user = await users.create_user(
@@ -134,11 +142,21 @@ async def seed_demo_clinic(
         count=patient_count,
         codes_ready=codes_ready,
     )
+    schedule = await seed_demo_schedule(
+        session,
+        admin=actors[Role.ADMIN],
+        front_desk=actors[Role.RECEPTIONIST],
+        doctor=actors[Role.DOCTOR],
+        nurse=actors[Role.NURSE],
+        locations=locations,
+        zone=ZoneInfo(organization.time_zone),
+    )
     return DemoClinic(
         organization_name=organization.name,
         password=password,
         logins=tuple((email, role.value) for email, _name, role in DEMO_USERS),
         patients=patients,
+        schedule=schedule,
     )
 
 

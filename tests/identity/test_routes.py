@@ -42,7 +42,8 @@ from clinicdesk.scheduling.schemas import (
     ProviderWrite,
     WeeklyHoursWrite,
 )
-from clinicdesk.scheduling.service import booking, setup
+from clinicdesk.scheduling.series_schemas import WaitlistWrite
+from clinicdesk.scheduling.service import booking, setup, waitlist
 from tests.support.identity import SignIn, create_org, create_user
 
 PARAM = re.compile(r"{(\w+)}")
@@ -218,10 +219,22 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
             starts_at=datetime(2030, 1, 7, 9, tzinfo=UTC),  # a Monday
         ),
     )
+    waiting = await waitlist.add_entry(
+        session,
+        actor=SYSTEM,
+        data=WaitlistWrite(
+            patient_id=patient.id,
+            type_id=kind.id,
+            location_id=location_b.id,
+            earliest=date(2030, 1, 7),
+            latest=date(2030, 1, 11),
+        ),
+    )
     await session.commit()
     return {
         "provider_id": provider.id,
         "appointment_id": appointment.id,
+        "waitlist_entry_id": waiting.id,
         "user_id": user.id,
         "location_id": location.id,
         "session_id": web_session.id,
@@ -257,6 +270,13 @@ API_BODIES.update(
         "/api/v1/providers/{provider_id}/hours": {"blocks": []},
         "/api/v1/appointments/{appointment_id}/reschedule": {"starts_at": _LATER},
         "/api/v1/appointments/{appointment_id}/cancel": {"reason": "test"},
+        "/api/v1/appointments/{appointment_id}/series-cancel": {"scope": "all", "reason": "test"},
+        "/api/v1/appointments/{appointment_id}/series-reschedule": {
+            "scope": "all",
+            "shift_minutes": 30,
+        },
+        "/api/v1/portal/appointments/{appointment_id}/cancel": {"reason": "test"},
+        "/api/v1/portal/appointments/{appointment_id}/reschedule": {"starts_at": _LATER},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

@@ -16,6 +16,7 @@ VENDOR_DIRS: dict[str, str] = {
     "htmx": "htmx.org/dist",
     "pico": "@picocss/pico/css",
     "swagger-ui": "swagger-ui-dist",
+    "event-calendar": "@event-calendar/build/dist",
 }
 
 

@@ -41,3 +41,8 @@ class BookingRefused(ClinicError):
 class TransitionRefused(Conflict):
     title = "This change is not possible now"
     code = "transition-refused"
+
+
+class WaitlistEntryNotFound(NotFound):
+    title = "Waitlist entry not found"
+    code = "waitlist-entry-not-found"

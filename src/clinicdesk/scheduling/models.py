@@ -194,3 +194,20 @@ class WaitlistEntry(Base, Entity, TenantScoped):
     __table_args__ = (
         Index("ix_waitlist_status_created", "organization_id", "status", "created_at"),
     )
+
+
+class BookingPolicy(Base, Entity, TenantScoped):
+    """The organization's rules for patients booking themselves in the portal."""
+
+    __tablename__ = "booking_policies"
+
+    # How long before the appointment it may be booked or moved at the latest.
+    min_notice_hours: Mapped[int] = mapped_column(Integer, default=24)
+    # How far ahead patients may book.
+    max_days_ahead: Mapped[int] = mapped_column(Integer, default=60)
+    # Until how long before the start patients may cancel or move it themselves.
+    cancel_window_hours: Mapped[int] = mapped_column(Integer, default=24)
+    # Appointments a patient may hold at once through the portal.
+    max_open_bookings: Mapped[int] = mapped_column(Integer, default=3)
+
+    __table_args__ = (UniqueConstraint("organization_id"),)

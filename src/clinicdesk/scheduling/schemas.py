@@ -201,3 +201,30 @@ class Slot(BaseModel):
 class AppointmentPage(BaseModel):
     items: list[AppointmentRead]
     next_cursor: str | None = None
+
+
+class BookingPolicyWrite(Strict):
+    min_notice_hours: int = Field(default=24, ge=0, le=24 * 30)
+    max_days_ahead: int = Field(default=60, ge=1, le=365)
+    cancel_window_hours: int = Field(default=24, ge=0, le=24 * 30)
+    max_open_bookings: int = Field(default=3, ge=1, le=50)
+
+
+class BookingPolicyRead(BookingPolicyWrite):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: int
+
+
+class PortalBooking(Strict):
+    """A patient booking for themselves: the patient is the signed-in one."""
+
+    provider_id: uuid.UUID
+    location_id: uuid.UUID
+    type_id: uuid.UUID
+    starts_at: AwareDatetime
+    reason: SafeText = Field(default=None, max_length=500)
+
+
+class PortalReschedule(Strict):
+    starts_at: AwareDatetime

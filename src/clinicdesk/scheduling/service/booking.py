@@ -43,6 +43,8 @@ from clinicdesk.scheduling.service.hours import location_zone, open_time
 from clinicdesk.scheduling.service.setup import check_works_at, get_provider, get_type
 from clinicdesk.scheduling.vocabulary import FREEING_STATUSES, AppointmentStatus
 
+# Longer than any appointment with its buffer (types allow 480 + 120 minutes).
+LONGEST = timedelta(days=1)
 # PostgreSQL's SQLSTATE for an exclusion constraint violation.
 _EXCLUSION_VIOLATION = "23P01"
 # Statuses that may be undone back to what they were, on the day they were set.
@@ -83,6 +85,9 @@ async def conflicts(
         Appointment.provider_id == provider_id,
         Appointment.holds_slot.is_(True),
         Appointment.starts_at < busy_until,
+        # A lower bound on starts_at too, so the index scan does not begin at the
+        # provider's first appointment ever: nothing lasts longer than LONGEST.
+        Appointment.starts_at > start - LONGEST,
         Appointment.busy_until > start,
     )
     if exclude is not None:
@@ -147,6 +152,49 @@ async def _place(
     return end, busy_until, False
 
 
+async def check_time(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID,
+    location_id: uuid.UUID,
+    kind: AppointmentType,
+    start: datetime,
+    exclude: uuid.UUID | None = None,
+) -> tuple[datetime, datetime]:
+    """The checks ``book`` runs for a time (the provider's open hours, no overlap with
+    another appointment but ``exclude``), without booking: raises ``OutsideHours`` or
+    ``SlotTaken`` (with the ids in the way); returns ``(ends_at, busy_until)``."""
+    ends_at, busy_until, _ = await _place(
+        session,
+        actor=actor,
+        provider_id=provider_id,
+        location_id=location_id,
+        kind=kind,
+        start=start,
+        overbook=False,
+        overbook_reason=None,
+        exclude=exclude,
+    )
+    return ends_at, busy_until
+
+
+async def _offer_freed_time(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID,
+    location_id: uuid.UUID,
+    freed: tuple[datetime, datetime],
+) -> None:
+    # Imported here: the waitlist books the offers it makes through this module.
+    from clinicdesk.scheduling.service import waitlist
+
+    await waitlist.offer_freed_time(
+        session, actor=actor, provider_id=provider_id, location_id=location_id, freed=freed
+    )
+
+
 async def _flush_or_conflict(session: AsyncSession) -> None:
     """Flush; the exclusion constraint's refusal (a concurrent booking won) is a 409."""
     try:
@@ -158,6 +206,11 @@ async def _flush_or_conflict(session: AsyncSession) -> None:
         if code == _EXCLUSION_VIOLATION or "ex_appointments_provider_busy" in str(error):
             raise SlotTaken("Someone booked this time a moment ago. Pick another time.") from None
         raise
+
+
+async def flush_or_conflict(session: AsyncSession) -> None:
+    """Flush changed appointments; a concurrent booking that won the time is a 409."""
+    await _flush_or_conflict(session)
 
 
 async def book(
@@ -245,6 +298,21 @@ async def _record_change(
     publish_after_commit(session, _event(appointment, action))
 
 
+async def record_change(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    appointment: Appointment,
+    before: dict[str, Any],
+    action: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The audit entry and the live event ``appointment.<action>`` of a change."""
+    await _record_change(
+        session, actor=actor, appointment=appointment, before=before, action=action, details=details
+    )
+
+
 async def reschedule(
     session: AsyncSession,
     *,
@@ -264,6 +332,8 @@ async def reschedule(
     await check_works_at(session, provider_id, location_id)
     kind = await get_type(session, appointment.type_id)
     before = audit.snapshot(appointment)
+    was = (appointment.provider_id, appointment.location_id)
+    freed = (appointment.starts_at, appointment.busy_until)
     ends_at, busy_until, overbooked = await _place(
         session,
         actor=actor,
@@ -285,6 +355,9 @@ async def reschedule(
     await _flush_or_conflict(session)
     await _record_change(
         session, actor=actor, appointment=appointment, before=before, action="rescheduled"
+    )
+    await _offer_freed_time(
+        session, actor=actor, provider_id=was[0], location_id=was[1], freed=freed
     )
     return appointment
 
@@ -319,6 +392,13 @@ async def _set_status(
     action = "cancelled" if status == AppointmentStatus.CANCELLED else "noshow"
     await _record_change(
         session, actor=actor, appointment=appointment, before=before, action=action
+    )
+    await _offer_freed_time(
+        session,
+        actor=actor,
+        provider_id=appointment.provider_id,
+        location_id=appointment.location_id,
+        freed=(appointment.starts_at, appointment.busy_until),
     )
     return appointment
 

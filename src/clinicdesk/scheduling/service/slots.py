@@ -19,6 +19,7 @@ from clinicdesk.scheduling.availability import Interval, free_slots
 from clinicdesk.scheduling.errors import BookingRefused
 from clinicdesk.scheduling.models import Appointment, Provider, ProviderLocation
 from clinicdesk.scheduling.schemas import Slot, SlotQuery
+from clinicdesk.scheduling.service.booking import LONGEST
 from clinicdesk.scheduling.service.hours import location_zone, open_time
 from clinicdesk.scheduling.service.setup import get_type
 from clinicdesk.scheduling.vocabulary import PartOfDay
@@ -55,6 +56,7 @@ async def busy_times(
             Appointment.provider_id == provider_id,
             Appointment.holds_slot.is_(True),
             Appointment.starts_at < end,
+            Appointment.starts_at > start - LONGEST,
             Appointment.busy_until > start,
         )
         .order_by(Appointment.starts_at)

@@ -1,0 +1,166 @@
+"""A provider's private calendar feed (``.ics``): issuing and revoking its secret link, and
+the feed itself for calendar apps, which fetch it without a session.
+
+Privacy first: a feed may end up in a phone's calendar, a shared family calendar or a
+cloud sync, so it carries no patient data at all. An event says what kind of visit it is
+(the appointment type), where, and its status; the provider opens ClinicDesk for who.
+
+The link's secret is 256 random bits; only its SHA-256 is stored, so a database leak
+does not reveal working links. Issuing a new link revokes the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import timedelta
+
+from icalendar import Calendar, Event
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.audit import service as audit
+from clinicdesk.core.actor import Actor
+from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.models import utcnow
+from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.identity.permissions import Permission
+from clinicdesk.identity.service import organizations
+from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
+from clinicdesk.scheduling.service.setup import get_provider
+from clinicdesk.scheduling.vocabulary import AppointmentStatus
+
+FEED_PAST = timedelta(days=30)
+FEED_AHEAD = timedelta(days=90)
+
+# RFC 5545 VEVENT STATUS: TENTATIVE / CONFIRMED / CANCELLED. A no-show is a cancelled
+# slot as far as the provider's calendar is concerned.
+_ICS_STATUS: dict[str, str] = {
+    AppointmentStatus.PROPOSED: "TENTATIVE",
+    AppointmentStatus.PENDING: "TENTATIVE",
+    AppointmentStatus.CANCELLED: "CANCELLED",
+    AppointmentStatus.NOSHOW: "CANCELLED",
+}
+
+
+class FeedNotAllowed(ClinicError):
+    """Only the provider themself or an administrator manages a provider's feed link."""
+
+    status_code = 403
+    title = "Not your calendar feed"
+    code = "feed-not-allowed"
+
+
+class FeedNotFound(ClinicError):
+    status_code = 404
+    title = "Calendar feed not found"
+    code = "feed-not-found"
+
+
+def can_manage_feed(actor: Actor, provider: Provider) -> bool:
+    """The provider's own account, or an administrator of the organization."""
+    return actor.user_id == provider.user_id or actor.can(Permission.ADMIN_SETTINGS)
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def _manageable(session: AsyncSession, actor: Actor, provider_id: uuid.UUID) -> Provider:
+    provider = await get_provider(session, provider_id)
+    if not can_manage_feed(actor, provider):
+        raise FeedNotAllowed("Only the provider or an administrator can manage this link.")
+    return provider
+
+
+async def issue_feed_token(session: AsyncSession, *, actor: Actor, provider_id: uuid.UUID) -> str:
+    """A new secret for the provider's feed; the previous link stops working. The raw
+    secret is returned once and never stored."""
+    provider = await _manageable(session, actor, provider_id)
+    secret = secrets.token_urlsafe(32)  # 256 bits
+    before = audit.snapshot(provider)
+    provider.feed_token_hash = _hash(secret)
+    await session.flush()
+    await audit.record(
+        session,
+        action="provider.feed_issued",
+        actor=actor,
+        resource_type="provider",
+        resource_id=provider.id,
+        changes=audit.changes(before, audit.snapshot(provider)),
+    )
+    return secret
+
+
+async def revoke_feed(session: AsyncSession, *, actor: Actor, provider_id: uuid.UUID) -> None:
+    provider = await _manageable(session, actor, provider_id)
+    if provider.feed_token_hash is None:
+        return
+    before = audit.snapshot(provider)
+    provider.feed_token_hash = None
+    await session.flush()
+    await audit.record(
+        session,
+        action="provider.feed_revoked",
+        actor=actor,
+        resource_type="provider",
+        resource_id=provider.id,
+        changes=audit.changes(before, audit.snapshot(provider)),
+    )
+
+
+async def feed(session: AsyncSession, token: str) -> str:
+    """The ICS text of the feed named by ``token``.
+
+    The caller has no session and no tenant: the token is looked up across tenants (the
+    system scope, for that one query only), then the session is scoped to the provider's
+    organization, so everything else read here is that organization's alone."""
+    if not 20 <= len(token) <= 100:
+        raise FeedNotFound("No calendar feed at this address.")
+    await use_system_scope(session)
+    found = (
+        await session.execute(
+            select(Provider.id, Provider.organization_id).where(
+                Provider.feed_token_hash == _hash(token)
+            )
+        )
+    ).first()
+    if found is None:
+        raise FeedNotFound("No calendar feed at this address.")
+    provider_id, organization_id = found
+    await scope_to_tenant(session, organization_id)
+    provider = await get_provider(session, provider_id)
+    now = utcnow()
+    rows = await session.scalars(
+        select(Appointment)
+        .where(
+            Appointment.provider_id == provider.id,
+            Appointment.starts_at >= now - FEED_PAST,
+            Appointment.starts_at < now + FEED_AHEAD,
+        )
+        .order_by(Appointment.starts_at, Appointment.id)
+    )
+    appointments = list(rows.all())
+    types = {t.id: t for t in await session.scalars(select(AppointmentType))}
+    places = {loc.id: loc.name for loc in await organizations.list_locations(session)}
+
+    calendar = Calendar()
+    calendar.add("prodid", "-//ClinicDesk//Provider schedule//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"ClinicDesk: {provider.display_name}")
+    for appointment in appointments:
+        kind = types.get(appointment.type_id)
+        event = Event()
+        event.add("uid", f"{appointment.id}@clinicdesk")
+        event.add("dtstamp", appointment.updated_at)
+        event.add("dtstart", appointment.starts_at)
+        event.add("dtend", appointment.ends_at)
+        event.add("summary", kind.name if kind else "Appointment")
+        event.add("status", _ICS_STATUS.get(appointment.status, "CONFIRMED"))
+        event.add("sequence", appointment.version)
+        if appointment.location_id in places:
+            event.add("location", places[appointment.location_id])
+        calendar.add_component(event)
+    ics: bytes = calendar.to_ical()
+    return ics.decode()

@@ -1,0 +1,333 @@
+"""Booking from a free slot, the appointment's details with its actions (cancel, no-show,
+undo, reschedule), and the drag-and-drop move of the browser calendar.
+
+Forms answer htmx with the dialog's content: on success a confirmation and the
+``calendar:changed`` trigger (the calendar reloads its events); on a refusal the same
+form with the reason, under the error's own status (409 taken / outside hours, 422).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import ValidationError
+
+from clinicdesk.core.errors import ClinicError, InvalidField
+from clinicdesk.core.runtime import SessionDep
+from clinicdesk.core.templating import is_htmx
+from clinicdesk.identity.web import attempt, flash, redirect, render
+from clinicdesk.patients.service import search
+from clinicdesk.patients.service.common import get_patient
+from clinicdesk.scheduling.access import SchedulingRead, SchedulingWrite
+from clinicdesk.scheduling.models import Appointment
+from clinicdesk.scheduling.schemas import AppointmentCreate, AppointmentReschedule
+from clinicdesk.scheduling.service import booking, setup
+from clinicdesk.scheduling.service.hours import location_zone
+from clinicdesk.scheduling.views.common import (
+    ACTIVE,
+    STATUS_WORDS,
+    from_wall_clock,
+    open_book,
+    wall_clock,
+)
+
+router = APIRouter(include_in_schema=False)
+
+BOOK_FIELDS = ("location_id", "provider_id", "patient_id", "type_id", "starts_at", "reason")
+
+
+def _changed(response: Response, message: str) -> None:
+    response.headers["HX-Trigger"] = json.dumps(
+        {"calendar:changed": True, "clinicdesk:toast": {"message": message}}
+    )
+
+
+def _version(value: object) -> int | None:
+    return int(value) if isinstance(value, str) and value.isdigit() else None
+
+
+# --- booking ---------------------------------------------------------------------------
+
+
+async def _book_context(
+    session: SessionDep, actor: Any, values: dict[str, str], error: str | None = None
+) -> dict[str, Any]:
+    """The form's choices; a patient already chosen stays chosen when it comes back."""
+    location_id = uuid.UUID(values["location_id"]) if values.get("location_id") else None
+    book = await open_book(session, location_id)
+    chosen = None
+    if values.get("patient_id"):
+        try:
+            chosen = await get_patient(session, uuid.UUID(values["patient_id"]), actor=actor)
+        except (ValueError, ClinicError):
+            chosen = None
+    return {"book": book, "form": values, "error": error, "chosen": chosen}
+
+
+@router.get("/calendar/book", response_class=HTMLResponse)
+async def booking_form(
+    request: Request,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    location_id: uuid.UUID | None = None,
+    provider_id: uuid.UUID | None = None,
+    start: Annotated[str, Query(max_length=40)] = "",
+) -> HTMLResponse:
+    """The form for a clicked slot (wall-clock ``start`` of the location)."""
+    values = {
+        "location_id": str(location_id or ""),
+        "provider_id": str(provider_id or ""),
+        "starts_at": start[:16],
+    }
+    context = await _book_context(session, actor, values)
+    values["location_id"] = str(context["book"].location.id)
+    return render(request, "scheduling/book.html", context, block="dialog")
+
+
+@router.post("/calendar/book", response_class=HTMLResponse)
+async def book_appointment(
+    request: Request, session: SessionDep, actor: SchedulingWrite
+) -> Response:
+    form = await request.form()
+    values = {name: str(form.get(name) or "").strip() for name in BOOK_FIELDS}
+
+    async def again(status_code: int, error: str) -> HTMLResponse:
+        context = await _book_context(session, actor, values, error)
+        return render(
+            request, "scheduling/book.html", context, status_code=status_code, block="dialog"
+        )
+
+    if not values["patient_id"]:
+        return await again(422, "Choose the patient: search by name, phone or date of birth.")
+    if not values["location_id"]:
+        return await again(422, "Choose a location.")
+    try:
+        zone = await location_zone(session, uuid.UUID(values["location_id"]))
+        data = AppointmentCreate.model_validate(
+            {
+                **{k: v for k, v in values.items() if v and k != "starts_at"},
+                "starts_at": from_wall_clock(values["starts_at"], zone),
+            }
+        )
+        async with attempt(session):
+            appointment = await booking.book(session, actor=actor, data=data)
+    except (ValidationError, ValueError):
+        return await again(422, "Check the provider, type and time, then book again.")
+    except InvalidField as error:
+        return await again(422, error.message)
+    except ClinicError as error:
+        return await again(error.status_code, error.detail)
+    patient = await get_patient(session, appointment.patient_id, actor=actor)
+    local = wall_clock(appointment.starts_at, zone)
+    message = f"Booked {patient.display_name} at {local[11:16]} on {local[:10]}."
+    if not is_htmx(request):
+        response = redirect(f"/calendar?location_id={appointment.location_id}&date={local[:10]}")
+        flash(request, response, message)
+        return response
+    page = render(request, "scheduling/book.html", {"done": message}, block="done")
+    _changed(page, message)
+    return page
+
+
+@router.get("/calendar/patient-options", response_class=HTMLResponse)
+async def patient_options(
+    request: Request,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """Up to eight matching patients as choices for the booking form."""
+    hits = (await search.search_patients(session, text=q, limit=8)).hits if q.strip() else []
+    return render(
+        request, "scheduling/_patient_options.html", {"hits": hits, "q": q}, block="options"
+    )
+
+
+# --- one appointment ---------------------------------------------------------------------
+
+
+async def _details(
+    request: Request,
+    session: SessionDep,
+    actor: Any,
+    appointment: Appointment,
+    *,
+    message: str | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
+    zone = await location_zone(session, appointment.location_id)
+    patient = await get_patient(session, appointment.patient_id, actor=actor)
+    provider = await setup.get_provider(session, appointment.provider_id)
+    kind = await setup.get_type(session, appointment.type_id)
+    book = await open_book(session, appointment.location_id)
+    context = {
+        "a": appointment,
+        "patient": patient,
+        "provider": provider,
+        "kind": kind,
+        "book": book,
+        "starts": wall_clock(appointment.starts_at, zone),
+        "ends": wall_clock(appointment.ends_at, zone),
+        "status_word": STATUS_WORDS.get(appointment.status, appointment.status),
+        "active": appointment.status in ACTIVE,
+        "message": message,
+        "error": error,
+    }
+    page = render(
+        request, "scheduling/details.html", context, status_code=status_code, block="details"
+    )
+    if message:
+        _changed(page, message)
+    return page
+
+
+@router.get("/calendar/appointments/{appointment_id}", response_class=HTMLResponse)
+async def appointment_details(
+    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingRead
+) -> HTMLResponse:
+    appointment = await booking.get_appointment(session, appointment_id)
+    return await _details(request, session, actor, appointment)
+
+
+async def _act(
+    request: Request,
+    session: SessionDep,
+    actor: Any,
+    appointment_id: uuid.UUID,
+    action: str,
+) -> HTMLResponse:
+    """Run one action from the details form; the answer is the refreshed details."""
+    appointment = await booking.get_appointment(session, appointment_id)  # 404 first
+    form = await request.form()
+    version = _version(form.get("version"))
+    try:
+        async with attempt(session):
+            if action == "cancel":
+                reason = str(form.get("reason") or "").strip()
+                if len(reason) < 2:
+                    raise InvalidField("reason", "Give the reason for cancelling.")
+                await booking.cancel(
+                    session,
+                    actor=actor,
+                    appointment_id=appointment.id,
+                    reason=reason[:300],
+                    expected_version=version,
+                )
+                message = "Appointment cancelled."
+            elif action == "no-show":
+                await booking.mark_no_show(
+                    session, actor=actor, appointment_id=appointment.id, expected_version=version
+                )
+                message = "Marked as a no-show."
+            elif action == "undo":
+                await booking.undo(
+                    session, actor=actor, appointment_id=appointment.id, expected_version=version
+                )
+                message = "Restored: the appointment is booked again."
+            else:
+                zone = await location_zone(session, appointment.location_id)
+                provider = str(form.get("provider_id") or "") or None
+                data = AppointmentReschedule.model_validate(
+                    {
+                        "starts_at": from_wall_clock(str(form.get("starts_at") or ""), zone),
+                        "provider_id": provider,
+                    }
+                )
+                await booking.reschedule(
+                    session,
+                    actor=actor,
+                    appointment_id=appointment.id,
+                    data=data,
+                    expected_version=version,
+                )
+                message = "Moved to the new time."
+    except ValidationError:
+        await session.refresh(appointment)
+        return await _details(
+            request, session, actor, appointment, error="Check the time.", status_code=422
+        )
+    except InvalidField as error:
+        await session.refresh(appointment)
+        return await _details(
+            request, session, actor, appointment, error=error.message, status_code=422
+        )
+    except ClinicError as error:
+        await session.refresh(appointment)
+        return await _details(
+            request, session, actor, appointment, error=error.detail, status_code=error.status_code
+        )
+    return await _details(request, session, actor, appointment, message=message)
+
+
+@router.post("/calendar/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
+async def cancel(
+    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+) -> HTMLResponse:
+    return await _act(request, session, actor, appointment_id, "cancel")
+
+
+@router.post("/calendar/appointments/{appointment_id}/no-show", response_class=HTMLResponse)
+async def no_show(
+    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+) -> HTMLResponse:
+    return await _act(request, session, actor, appointment_id, "no-show")
+
+
+@router.post("/calendar/appointments/{appointment_id}/undo", response_class=HTMLResponse)
+async def undo(
+    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+) -> HTMLResponse:
+    return await _act(request, session, actor, appointment_id, "undo")
+
+
+@router.post("/calendar/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
+async def reschedule(
+    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+) -> HTMLResponse:
+    return await _act(request, session, actor, appointment_id, "reschedule")
+
+
+@router.post("/calendar/appointments/{appointment_id}/move")
+async def move(
+    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+) -> JSONResponse:
+    """The drag and drop of the calendar: JSON ``{starts_at (wall clock), provider_id?,
+    version}``. A refusal is a problem document; the calendar puts the event back."""
+    appointment = await booking.get_appointment(session, appointment_id)  # 404 first
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or not isinstance(body.get("starts_at"), str):
+        raise InvalidField("starts_at", "Send the new start time.")
+    zone = await location_zone(session, appointment.location_id)
+    try:
+        data = AppointmentReschedule.model_validate(
+            {
+                "starts_at": from_wall_clock(body["starts_at"], zone),
+                "provider_id": body.get("provider_id") or None,
+            }
+        )
+    except ValidationError:
+        raise InvalidField("provider_id", "Drop the appointment on a provider's column.") from None
+    version = body.get("version")
+    moved = await booking.reschedule(
+        session,
+        actor=actor,
+        appointment_id=appointment.id,
+        data=data,
+        expected_version=version if isinstance(version, int) else None,
+    )
+    local = wall_clock(moved.starts_at, zone)
+    return JSONResponse(
+        {
+            "version": moved.version,
+            "starts_at": local,
+            "message": f"Moved to {local[11:16]} on {local[:10]}.",
+        }
+    )
