@@ -117,13 +117,18 @@ async def calendar_clinic(live: LiveClinic) -> CalendarClinic:
             headers=admin,
         )
         assert hours.status_code == 200, hours.text
-        for name, color, minutes in (
-            ("Consultation", "#1d4ed8", 30),
-            ("Vaccination", "#0f766e", 15),
+        for name, color, minutes, online in (
+            ("Consultation", "#1d4ed8", 30, False),
+            ("Vaccination", "#0f766e", 15, True),
         ):
             kind = await client.post(
                 "/api/v1/appointment-types",
-                json={"name": name, "duration_minutes": minutes, "color": color},
+                json={
+                    "name": name,
+                    "duration_minutes": minutes,
+                    "color": color,
+                    "online_bookable": online,
+                },
                 headers=admin,
             )
             assert kind.status_code == 201, kind.text

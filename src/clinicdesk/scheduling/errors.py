@@ -46,3 +46,17 @@ class TransitionRefused(Conflict):
 class WaitlistEntryNotFound(NotFound):
     title = "Waitlist entry not found"
     code = "waitlist-entry-not-found"
+
+
+class FeedNotAllowed(ClinicError):
+    """Only the provider themself or an administrator manages a provider's feed link."""
+
+    status_code = 403
+    title = "Not your calendar feed"
+    code = "feed-not-allowed"
+
+
+class FeedNotFound(ClinicError):
+    status_code = 404
+    title = "Calendar feed not found"
+    code = "feed-not-found"

@@ -22,11 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import Actor
-from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.identity.permissions import Permission
 from clinicdesk.identity.service import organizations
+from clinicdesk.scheduling.errors import FeedNotAllowed, FeedNotFound
 from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
 from clinicdesk.scheduling.service.setup import get_provider
 from clinicdesk.scheduling.vocabulary import AppointmentStatus
@@ -42,20 +42,6 @@ _ICS_STATUS: dict[str, str] = {
     AppointmentStatus.CANCELLED: "CANCELLED",
     AppointmentStatus.NOSHOW: "CANCELLED",
 }
-
-
-class FeedNotAllowed(ClinicError):
-    """Only the provider themself or an administrator manages a provider's feed link."""
-
-    status_code = 403
-    title = "Not your calendar feed"
-    code = "feed-not-allowed"
-
-
-class FeedNotFound(ClinicError):
-    status_code = 404
-    title = "Calendar feed not found"
-    code = "feed-not-found"
 
 
 def can_manage_feed(actor: Actor, provider: Provider) -> bool:
