@@ -39,23 +39,26 @@ import gc
 import os
 import platform
 import random
-import shutil
 import statistics
-import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, event, func, insert, select
-from sqlalchemy.engine import Connection, make_url
+from harness import (
+    analyze,
+    captured_statements,
+    database_size,
+    on_each,
+    percentile,
+    table,
+)
+from sqlalchemy import func, insert, select
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import clinicdesk.models  # noqa: F401  (every table known to the ORM)
@@ -64,7 +67,7 @@ from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.db import Database, create_database, session_scope, unit_of_work
 from clinicdesk.core.keys import new_field_encryption_key
-from clinicdesk.core.models import Base, new_id
+from clinicdesk.core.models import new_id
 from clinicdesk.core.sqlite_driver import sqlite_version
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.permissions import Role
@@ -88,7 +91,6 @@ from clinicdesk.scheduling.schemas import (
 from clinicdesk.scheduling.service import booking, calendar, setup, slots
 from clinicdesk.scheduling.vocabulary import AppointmentStatus
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED = 20261123
 ZONE = ZoneInfo("America/New_York")
 TARGET_MS = 50.0
@@ -245,11 +247,6 @@ async def set_up(db: Database, providers: int, today: date) -> tuple[Clinic, lis
         )
     patient_ids = await load_patients(db, clinic.organization_id, providers * PATIENTS_PER_PROVIDER)
     return replace(clinic, patient_ids=tuple(patient_ids)), hours
-
-
-def table(model: type[Base]) -> Table:
-    """The model's table, for Core inserts (no ORM unit of work per row)."""
-    return Base.metadata.tables[model.__tablename__]
 
 
 async def load_patients(db: Database, organization_id: uuid.UUID, count: int) -> list[uuid.UUID]:
@@ -536,27 +533,6 @@ async def measure(
     return outcomes
 
 
-@asynccontextmanager
-async def captured_statements(db: Database) -> AsyncIterator[list[tuple[float, str, Any]]]:
-    """Every statement the engine runs meanwhile, with its duration in seconds."""
-    captured: list[tuple[float, str, Any]] = []
-    engine = db.engine.sync_engine
-
-    def before(conn: Connection, _c: Any, statement: str, params: Any, *_: Any) -> None:
-        conn.info["bench_started"] = time.perf_counter()
-
-    def after(conn: Connection, _c: Any, statement: str, params: Any, *_: Any) -> None:
-        captured.append((time.perf_counter() - conn.info["bench_started"], statement, params))
-
-    event.listen(engine, "before_cursor_execute", before)
-    event.listen(engine, "after_cursor_execute", after)
-    try:
-        yield captured
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-        event.remove(engine, "after_cursor_execute", after)
-
-
 async def explain(db: Database, clinic: Clinic, history_days: int) -> None:
     """One request of each kind (rolled back) with its statements and their times, and the
     plan of the slowest statement."""
@@ -583,28 +559,6 @@ async def explain(db: Database, clinic: Clinic, history_days: int) -> None:
 
 
 # --- databases -------------------------------------------------------------------------
-
-
-async def database_size(db: Database) -> int:
-    async with db.engine.connect() as conn:
-        if db.kind == "postgresql":
-            query = "SELECT pg_database_size(current_database())"
-            return int((await conn.exec_driver_sql(query)).scalar_one())
-        pages = (await conn.exec_driver_sql("PRAGMA page_count")).scalar_one()
-        page_size = (await conn.exec_driver_sql("PRAGMA page_size")).scalar_one()
-        return int(pages) * int(page_size)
-
-
-async def analyze(db: Database) -> None:
-    """Planner statistics, as autovacuum (PostgreSQL) or the connection's
-    ``PRAGMA optimize`` (SQLite) would gather them a while after such a load."""
-    async with db.engine.connect() as conn:
-        if db.kind == "sqlite":
-            async with conn.begin():
-                await conn.exec_driver_sql("ANALYZE")
-        else:
-            autocommit = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await autocommit.exec_driver_sql("ANALYZE")
 
 
 async def status_counts(db: Database, clinic: Clinic) -> dict[str, int]:
@@ -649,42 +603,7 @@ async def run_on(owner_url: str, app_url: str, args: argparse.Namespace) -> RunR
     return RunResult(owner.kind, version, load_seconds, size, appointments, outcomes)
 
 
-async def run_sqlite(args: argparse.Namespace) -> RunResult:
-    directory = Path(tempfile.mkdtemp(prefix="clinicdesk-scheduling-bench-"))
-    path = directory / "clinicdesk.db"
-    url = f"sqlite+aiosqlite:///{path}"
-    try:
-        return await run_on(url, url, args)
-    finally:
-        if args.keep:
-            print(f"kept {path}")
-        else:
-            shutil.rmtree(directory, ignore_errors=True)
-
-
-async def run_postgresql(args: argparse.Namespace) -> RunResult:
-    # The test suite's throwaway cluster (initdb + pg_ctl on 127.0.0.1, run as the postgres
-    # user when we are root); benchmarks run from a source checkout, where tests/ exists.
-    sys.path.insert(0, str(REPO_ROOT))
-    from tests.support.postgres import APP_ROLE, start_throwaway_postgres
-
-    try:
-        server = await asyncio.to_thread(start_throwaway_postgres)
-    except RuntimeError as exc:
-        raise SystemExit(f"PostgreSQL could not be started: {exc}") from None
-    try:
-        owner_url = server.create_database("clinicdesk_bench")
-        return await run_on(owner_url, server.url("clinicdesk_bench", role=APP_ROLE), args)
-    finally:
-        await asyncio.to_thread(server.stop)
-
-
 # --- report ----------------------------------------------------------------------------
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
 
 
 def print_table(result: RunResult, providers: int) -> None:
@@ -715,15 +634,13 @@ def print_table(result: RunResult, providers: int) -> None:
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    databases = ("sqlite", "postgresql") if args.database == "both" else (args.database,)
-    results = []
-    for database in databases:
-        run = run_sqlite if database == "sqlite" else run_postgresql
-        try:
-            async with asyncio.timeout(args.time_limit):
-                results.append(await run(args))
-        except TimeoutError:
-            raise SystemExit(f"{database}: gave up after {args.time_limit} s") from None
+    results = await on_each(
+        args.database,
+        lambda owner, app: run_on(owner, app, args),
+        name="scheduling",
+        keep=args.keep,
+        time_limit=args.time_limit,
+    )
     print(
         f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, SQLite {sqlite_version()} (bundled)"

@@ -203,3 +203,20 @@ async def test_the_portal_page_finds_times_and_books(
     assert "Your appointment is booked." in after.text
     assert "Coming up" in after.text and "Vaccination" in after.text
     assert "You have no upcoming appointments" not in after.text
+
+
+async def test_the_booking_policy_reads_without_writing_and_updates_with_versions(
+    session: AsyncSession, clinic: Organization, sign_in_api: SignIn
+) -> None:
+    admin = await sign_in_api(await create_user(session, clinic, Role.ADMIN))
+    read = await admin.get("/api/v1/booking-policy")
+    assert read.status_code == 200
+    assert read.json()["min_notice_hours"] == 24
+    assert read.headers["etag"] == 'W/"0"'
+    body = {**read.json(), "min_notice_hours": 2}
+    del body["version"]
+    changed = await admin.put("/api/v1/booking-policy", json=body, headers={"If-Match": 'W/"0"'})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["min_notice_hours"] == 2
+    stale = await admin.put("/api/v1/booking-policy", json=body, headers={"If-Match": 'W/"0"'})
+    assert stale.status_code == 412

@@ -283,9 +283,13 @@ async def save_organization(
     return response
 
 
-def _location(name: str, address: str, phone: str, rooms: str) -> schemas.LocationWrite:
+def _location(
+    name: str, address: str, phone: str, rooms: str, time_zone: str
+) -> schemas.LocationWrite:
     room_list = [r.strip() for r in rooms.replace("\n", ",").split(",") if r.strip()]
-    return schemas.LocationWrite(name=name, address=address, phone=phone, rooms=room_list)
+    return schemas.LocationWrite(
+        name=name, address=address, phone=phone, rooms=room_list, time_zone=time_zone or None
+    )
 
 
 @router.post("/admin/locations", response_class=HTMLResponse)
@@ -297,9 +301,10 @@ async def add_location(
     address: Annotated[str, Form(max_length=2000)] = "",
     phone: Annotated[str, Form(max_length=32)] = "",
     rooms: Annotated[str, Form(max_length=4000)] = "",
+    time_zone: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     try:
-        data = _location(name, address, phone, rooms)
+        data = _location(name, address, phone, rooms, time_zone)
     except ValidationError as error:
         return await _organization_page(
             request, session, error=_validation_message(error), status_code=400
@@ -321,9 +326,10 @@ async def save_location(
     address: Annotated[str, Form(max_length=2000)] = "",
     phone: Annotated[str, Form(max_length=32)] = "",
     rooms: Annotated[str, Form(max_length=4000)] = "",
+    time_zone: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
     try:
-        data = _location(name, address, phone, rooms)
+        data = _location(name, address, phone, rooms, time_zone)
         async with attempt(session):
             await organizations.update_location(
                 session, actor=actor, location_id=location_id, data=data, expected_version=version

@@ -8,8 +8,9 @@ from enum import StrEnum
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from clinicdesk.core.schemas import Strict
 from clinicdesk.identity.permissions import Role
 
 
@@ -18,20 +19,6 @@ def _email(value: str) -> str:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise ValueError(f"not a valid e-mail address: {exc}") from None
-
-
-class Strict(BaseModel):
-    """Unknown fields are refused, except ``organization_id``, which is dropped: the
-    tenant always comes from the signed-in user, never from the client."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _ignore_client_tenant(cls, data: object) -> object:
-        if isinstance(data, dict) and "organization_id" in data:
-            return {k: v for k, v in data.items() if k != "organization_id"}
-        return data
 
 
 class UserRead(BaseModel):

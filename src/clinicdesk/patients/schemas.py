@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -17,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from clinicdesk.core.schemas import SafeText, Strict, safe_text
 from clinicdesk.patients.names import clean_name
 from clinicdesk.patients.vocabulary import (
     AllergyCategory,
@@ -29,31 +29,6 @@ from clinicdesk.patients.vocabulary import (
 )
 
 OLDEST_BIRTH_YEAR = 1880
-# Bidi overrides/isolates can make text display differently from what is stored (a
-# "Trojan Source" trick); control characters break exports and screens.
-_UNSAFE_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
-
-
-class Strict(BaseModel):
-    """Unknown fields are refused, except ``organization_id``, which is dropped: the
-    tenant always comes from the signed-in user, never from the client."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _ignore_client_tenant(cls, data: object) -> object:
-        if isinstance(data, dict) and "organization_id" in data:
-            return {k: v for k, v in data.items() if k != "organization_id"}
-        return data
-
-
-def _safe_text(value: str | None) -> str | None:
-    if value is None:
-        return None
-    if _UNSAFE_TEXT.search(value):
-        raise ValueError("contains control or text-direction characters; retype it")
-    return value or None
 
 
 def _name(field: str, *, required: bool) -> Any:
@@ -92,7 +67,6 @@ def _past_or_today(value: date | None) -> date | None:
     return value
 
 
-SafeText = Annotated[str | None, AfterValidator(_safe_text)]
 Email = Annotated[str | None, AfterValidator(_email)]
 BirthDate = Annotated[date, AfterValidator(_birth_date)]
 PastDate = Annotated[date | None, AfterValidator(_past_or_today)]
@@ -216,7 +190,7 @@ class IdentifierReveal(BaseModel):
 
 
 class AllergyWrite(Strict):
-    substance: Annotated[str, AfterValidator(_safe_text)] = Field(min_length=1, max_length=200)
+    substance: Annotated[str, AfterValidator(safe_text)] = Field(min_length=1, max_length=200)
     category: AllergyCategory | None = None
     is_intolerance: bool = False
     reaction: SafeText = Field(default=None, max_length=500)
@@ -226,7 +200,7 @@ class AllergyWrite(Strict):
 
 
 class MedicationWrite(Strict):
-    name: Annotated[str, AfterValidator(_safe_text)] = Field(min_length=1, max_length=200)
+    name: Annotated[str, AfterValidator(safe_text)] = Field(min_length=1, max_length=200)
     dose: SafeText = Field(default=None, max_length=100)
     frequency: SafeText = Field(default=None, max_length=100)
     route: SafeText = Field(default=None, max_length=50)
@@ -243,7 +217,7 @@ class MedicationWrite(Strict):
 
 
 class ProblemWrite(Strict):
-    description: Annotated[str, AfterValidator(_safe_text)] = Field(min_length=1, max_length=300)
+    description: Annotated[str, AfterValidator(safe_text)] = Field(min_length=1, max_length=300)
     icd10_code: str | None = Field(default=None, max_length=10)
     onset_date: PastDate = None
     resolved_date: PastDate = None
@@ -253,7 +227,7 @@ class ProblemWrite(Strict):
 
 class HistoryWrite(Strict):
     kind: HistoryKind
-    description: Annotated[str, AfterValidator(_safe_text)] = Field(min_length=1, max_length=2000)
+    description: Annotated[str, AfterValidator(safe_text)] = Field(min_length=1, max_length=2000)
     relation: SafeText = Field(default=None, max_length=64)
     occurred_on: PastDate = None
     notes: SafeText = Field(default=None, max_length=2000)
@@ -324,13 +298,13 @@ class DocumentRead(BaseModel):
 
 
 class DocumentMeta(Strict):
-    title: Annotated[str | None, AfterValidator(_safe_text)] = Field(default=None, max_length=200)
+    title: Annotated[str | None, AfterValidator(safe_text)] = Field(default=None, max_length=200)
     category: DocumentCategory = DocumentCategory.OTHER
     shared_with_patient: bool = False
 
 
 class DocumentDelete(Strict):
-    reason: Annotated[str, AfterValidator(_safe_text)] = Field(min_length=3, max_length=300)
+    reason: Annotated[str, AfterValidator(safe_text)] = Field(min_length=3, max_length=300)
 
 
 class MatchReasonRead(BaseModel):
@@ -349,7 +323,7 @@ class MergeRequest(Strict):
     """Merge ``duplicate_id`` into the patient of the URL, which is kept."""
 
     duplicate_id: uuid.UUID
-    reason: Annotated[str, AfterValidator(_safe_text)] = Field(min_length=3, max_length=300)
+    reason: Annotated[str, AfterValidator(safe_text)] = Field(min_length=3, max_length=300)
 
 
 class MergeResult(BaseModel):

@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator
 from fastapi import UploadFile
 from fastapi.responses import StreamingResponse
 
-from clinicdesk.core.filetypes import HEAD_BYTES, content_disposition
+from clinicdesk.core.filetypes import ALLOWED_TYPES, HEAD_BYTES, content_disposition
 from clinicdesk.core.storage import CHUNK_SIZE
 from clinicdesk.patients.service.documents import Download, Upload
+
+# The canonical extension of each type documents are stored as (judged at upload).
+_EXTENSIONS = {kind.mime_type: kind.extension for kind in ALLOWED_TYPES}
 
 
 async def upload_from(file: UploadFile) -> Upload:
@@ -28,7 +31,7 @@ async def upload_from(file: UploadFile) -> Upload:
 def download_response(download: Download, *, inline: bool = False) -> StreamingResponse:
     """The file with the type judged at upload; it can never run script in our origin."""
     document = download.document
-    extension = document.content_type.rsplit("/", 1)[-1].replace("jpeg", "jpg")
+    extension = _EXTENSIONS.get(document.content_type, "bin")
     return StreamingResponse(
         download.content,
         media_type=document.content_type,

@@ -4,11 +4,13 @@ appointments (book, reschedule, cancel, no-show, undo), free slots."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.http import etag, expected_version
 from clinicdesk.core.idempotency import run_once
@@ -16,6 +18,7 @@ from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import AdminSettings
 from clinicdesk.scheduling import schemas
 from clinicdesk.scheduling.access import SchedulingRead, SchedulingWrite
+from clinicdesk.scheduling.models import Provider
 from clinicdesk.scheduling.service import booking, calendar, setup, slots
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"])
@@ -25,11 +28,14 @@ def _with_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = etag(version)
 
 
-async def _provider_read(session: SessionDep, provider: Any) -> schemas.ProviderRead:
-    locations = await setup.provider_locations(session, [provider.id])
-    read = schemas.ProviderRead.model_validate(provider)
-    read.location_ids = locations[provider.id]
-    return read
+async def _provider_reads(
+    session: AsyncSession, providers: Sequence[Provider]
+) -> list[schemas.ProviderRead]:
+    locations = await setup.provider_locations(session, [p.id for p in providers])
+    reads = [schemas.ProviderRead.model_validate(p) for p in providers]
+    for read in reads:
+        read.location_ids = locations[read.id]
+    return reads
 
 
 # --- providers, hours, types ----------------------------------------------------------
@@ -37,14 +43,7 @@ async def _provider_read(session: SessionDep, provider: Any) -> schemas.Provider
 
 @router.get("/providers", response_model=list[schemas.ProviderRead])
 async def list_providers(session: SessionDep, actor: SchedulingRead) -> list[schemas.ProviderRead]:
-    providers = await setup.list_providers(session)
-    locations = await setup.provider_locations(session, [p.id for p in providers])
-    result = []
-    for provider in providers:
-        read = schemas.ProviderRead.model_validate(provider)
-        read.location_ids = locations[provider.id]
-        result.append(read)
-    return result
+    return await _provider_reads(session, await setup.list_providers(session))
 
 
 @router.post("/providers", response_model=schemas.ProviderRead, status_code=status.HTTP_201_CREATED)
@@ -53,7 +52,7 @@ async def create_provider(
 ) -> schemas.ProviderRead:
     provider = await setup.create_provider(session, actor=actor, data=body)
     _with_etag(response, provider.version)
-    return await _provider_read(session, provider)
+    return (await _provider_reads(session, [provider]))[0]
 
 
 @router.put("/providers/{provider_id}", response_model=schemas.ProviderRead)
@@ -73,7 +72,7 @@ async def update_provider(
         expected_version=expected_version(request),
     )
     _with_etag(response, provider.version)
-    return await _provider_read(session, provider)
+    return (await _provider_reads(session, [provider]))[0]
 
 
 @router.get("/providers/{provider_id}/hours", response_model=schemas.WeeklyHoursWrite)

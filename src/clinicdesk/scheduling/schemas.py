@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import date, datetime, time
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from clinicdesk.core.schemas import SafeText, Strict, safe_text
 from clinicdesk.scheduling.vocabulary import PartOfDay
 
 _COLOR = r"^#[0-9a-fA-F]{6}$"
-_UNSAFE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
-
-
-def _safe(value: str | None) -> str | None:
-    if value is not None and _UNSAFE.search(value):
-        raise ValueError("contains control or text-direction characters; retype it")
-    return value or None
 
 
 def _aware(value: datetime) -> datetime:
@@ -27,19 +20,7 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-SafeText = Annotated[str | None, AfterValidator(_safe)]
 AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _ignore_client_tenant(cls, data: object) -> object:
-        if isinstance(data, dict) and "organization_id" in data:
-            return {k: v for k, v in data.items() if k != "organization_id"}
-        return data
 
 
 class ProviderWrite(Strict):
@@ -157,7 +138,7 @@ class AppointmentReschedule(Strict):
 
 
 class AppointmentCancel(Strict):
-    reason: Annotated[str, AfterValidator(_safe)] = Field(min_length=2, max_length=300)
+    reason: Annotated[str, AfterValidator(safe_text)] = Field(min_length=2, max_length=300)
 
 
 class AppointmentRead(BaseModel):

@@ -8,14 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from clinicdesk.core.schemas import SafeText, Strict
 from clinicdesk.scheduling.recurrence import MAX_INTERVAL, MAX_OCCURRENCES, RecurrenceRule
-from clinicdesk.scheduling.schemas import (
-    AppointmentCancel,
-    AppointmentRead,
-    AwareDatetime,
-    SafeText,
-    Strict,
-)
+from clinicdesk.scheduling.schemas import AppointmentCancel, AppointmentRead, AwareDatetime
 from clinicdesk.scheduling.vocabulary import PartOfDay
 
 Scope = Literal["this", "following", "all"]

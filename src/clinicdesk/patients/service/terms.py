@@ -7,6 +7,7 @@ search never sees a half-updated name. See ``PatientNameTerm`` for what each key
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import jellyfish
 from sqlalchemy import delete
@@ -26,8 +27,11 @@ class TokenKeys:
     letters: str
 
 
+@lru_cache(maxsize=65536)
 def keys_of(token: str) -> TokenKeys:
-    """Metaphone rather than Soundex: Soundex keeps the first letter, so it misses
+    """Cached: search ranking asks for the same tokens' keys for every candidate.
+
+    Metaphone rather than Soundex: Soundex keeps the first letter, so it misses
     "Catherine"/"Katherine" and "Philip"/"Filip"; Metaphone maps both to one code."""
     phonetic = jellyfish.metaphone(token) or token
     return TokenKeys(token=token, phonetic=phonetic[:100], letters="".join(sorted(token))[:100])

@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
@@ -35,12 +35,11 @@ _OPEN = (AppointmentStatus.BOOKED, AppointmentStatus.PENDING, AppointmentStatus.
 
 
 async def get_policy(session: AsyncSession) -> BookingPolicy:
-    """The organization's rules; the defaults until an admin changes them."""
+    """The organization's rules; until an admin changes them, the defaults (an unsaved
+    row with version 0, so reading never writes)."""
     policy = await session.scalar(select(BookingPolicy))
     if policy is None:
-        policy = BookingPolicy()
-        session.add(policy)
-        await session.flush()
+        policy = BookingPolicy(**BookingPolicyWrite().model_dump(), version=0)
     return policy
 
 
@@ -52,6 +51,8 @@ async def update_policy(
     before = audit.snapshot(policy)
     for field, value in data.model_dump().items():
         setattr(policy, field, value)
+    if inspect(policy).transient:
+        session.add(policy)
     await session.flush()
     await audit.record(
         session,
