@@ -40,6 +40,7 @@ from clinicdesk.core.middleware import (
 from clinicdesk.core.observability import HttpMetrics, RequestStats
 from clinicdesk.core.ratelimit import RateLimiter
 from clinicdesk.core.runtime import Runtime
+from clinicdesk.core.sse import live_updates
 from clinicdesk.core.storage import storage_from_settings
 from clinicdesk.core.templating import Pages, is_htmx
 from clinicdesk.identity import admin_views as identity_admin_views
@@ -53,6 +54,9 @@ from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
 from clinicdesk.patients.access import PatientsConfig
 from clinicdesk.patients.views.common import age, phone_text
+from clinicdesk.queue import api as queue_api
+from clinicdesk.queue import live as queue_live
+from clinicdesk.queue import views as queue_views
 from clinicdesk.scheduling import api as scheduling_api
 from clinicdesk.scheduling import api_portal as scheduling_portal_api
 from clinicdesk.scheduling import api_series as scheduling_series_api
@@ -67,6 +71,7 @@ TEMPLATE_DIRS = (
     identity_views.TEMPLATES_DIR,
     patients_views.TEMPLATES_DIR,
     scheduling_views.TEMPLATES_DIR,
+    queue_views.TEMPLATES_DIR,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
@@ -75,6 +80,9 @@ PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
     identity_api.public,
     identity_views.public,
     scheduling_views.public,
+    queue_api.public,
+    queue_live.public,
+    queue_views.public,
 )
 # The routes anyone may call without signing in. The route test checks that the app's
 # public routes are exactly these.
@@ -95,6 +103,14 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
         "/api/v1/auth/password-reset",
         "/api/v1/auth/password-reset/confirm",
         "/calendar/feeds/{token}.ics",
+        # These sign the caller in by themselves: a waiting-room display's link, a
+        # patient's status link, or (the event stream) those or a session or token.
+        "/api/v1/events",
+        "/api/v1/queue/status/{secret}",
+        "/display/{secret}",
+        "/display/{secret}/board",
+        "/v/{secret}",
+        "/v/{secret}/status",
     }
 )
 
@@ -111,6 +127,8 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     scheduling_series_api.router,
     scheduling_views.router,
     scheduling_portal_views.router,
+    queue_api.router,
+    queue_views.router,
 )
 
 # Errors a browser is better served by a page elsewhere for than by an error message.
@@ -209,7 +227,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             sqlite_version=db.sqlite_version,
         )
         try:
-            yield
+            async with live_updates(db):  # the PostgreSQL relay; streams end on stop
+                yield
         finally:
             await limiter.close()
             await db.dispose()

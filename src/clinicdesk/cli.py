@@ -49,6 +49,11 @@ console = Console()
 err = Console(stderr=True)
 
 DEMO_MARKER = ".clinicdesk-demo"
+# What `serve` runs, one instance per worker process.
+APP_FACTORY = "clinicdesk.app:create_app"
+# Told to stop, the server waits this long for open requests to finish, then cancels
+# them. Live-event streams end at once on the stop signal (core.sse); this bounds the rest.
+GRACEFUL_SHUTDOWN_SECONDS = 5
 
 
 class PendingMigrations(Exception):
@@ -119,7 +124,7 @@ async def _prepare_database(settings: Settings, *, auto_upgrade: bool) -> None:
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     uvicorn.run(
-        "clinicdesk.app:create_app",
+        APP_FACTORY,
         factory=True,
         host=host,
         port=port,
@@ -129,6 +134,7 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         access_log=False,
         log_config=None,
         server_header=False,
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
     )
 
 

@@ -28,6 +28,7 @@ from clinicdesk.demo_patients import (
     PlannedPatient,
     plan_patients,
 )
+from clinicdesk.demo_queue import DemoQueue, seed_demo_queue
 from clinicdesk.demo_schedule import HILLVIEW, MAIN, DemoSchedule, seed_demo_schedule
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import LocationWrite
@@ -69,6 +70,7 @@ class DemoClinic:
     logins: tuple[tuple[str, str], ...]
     patients: DemoPatients
     schedule: DemoSchedule
+    queue: DemoQueue
 
 
 def demo_password() -> str:
@@ -151,12 +153,22 @@ async def seed_demo_clinic(
         locations=locations,
         zone=ZoneInfo(organization.time_zone),
     )
+    queue = await seed_demo_queue(
+        session,
+        front_desk=actors[Role.RECEPTIONIST],
+        doctor=actors[Role.DOCTOR],
+        nurse=actors[Role.NURSE],
+        provider_ids=(schedule.providers[0], schedule.providers[1]),
+        main_location=locations[MAIN],
+        zone=ZoneInfo(organization.time_zone),
+    )
     return DemoClinic(
         organization_name=organization.name,
         password=password,
         logins=tuple((email, role.value) for email, _name, role in DEMO_USERS),
         patients=patients,
         schedule=schedule,
+        queue=queue,
     )
 
 

@@ -35,6 +35,8 @@ from clinicdesk.identity.service import organizations, sessions, users
 from clinicdesk.identity.service.common import actor_for
 from clinicdesk.patients.schemas import AllergyWrite, PatientCreate
 from clinicdesk.patients.service import chart, records
+from clinicdesk.queue.schemas import DisplayWrite, WalkInCheckIn
+from clinicdesk.queue.service import checkin, links
 from clinicdesk.scheduling.schemas import (
     AppointmentCreate,
     AppointmentTypeWrite,
@@ -230,8 +232,18 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
             latest=date(2030, 1, 11),
         ),
     )
+    visit, _secret = await checkin.check_in_walk_in(
+        session,
+        actor=doctor,
+        data=WalkInCheckIn(patient_id=patient.id, location_id=location_b.id),
+    )
+    display, _link = await links.create_display(
+        session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
+    )
     await session.commit()
     return {
+        "visit_id": visit.id,
+        "display_id": display.id,
         "provider_id": provider.id,
         "appointment_id": appointment.id,
         "waitlist_entry_id": waiting.id,
@@ -277,6 +289,13 @@ API_BODIES.update(
         },
         "/api/v1/portal/appointments/{appointment_id}/cancel": {"reason": "test"},
         "/api/v1/portal/appointments/{appointment_id}/reschedule": {"starts_at": _LATER},
+        "/api/v1/providers/{provider_id}/status": {"state": "available"},
+        "/api/v1/queue/visits/{visit_id}/call": {"room": "1"},
+        "/api/v1/queue/visits/{visit_id}/leave": {},
+        "/api/v1/queue/visits/{visit_id}/return": {},
+        "/api/v1/queue/visits/{visit_id}/transfer": {"provider_id": None},
+        "/api/v1/queue/visits/{visit_id}/priority": {"priority": 0},
+        "/api/v1/queue/visits/{visit_id}/move": {"direction": "up"},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

@@ -1,4 +1,9 @@
-"""A real ClinicDesk server process (``clinicdesk serve``) for browser and process tests."""
+"""A real ClinicDesk server process (``clinicdesk serve``) for browser and process tests.
+
+``python -m tests.support.server FACTORY serve`` is ``clinicdesk serve`` running another
+application factory (``module:function``): for tests that need a route the product does
+not have, such as ``app_with_test_stream``.
+"""
 
 from __future__ import annotations
 
@@ -8,16 +13,41 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from fastapi import FastAPI, Request
+from fastapi.sse import EventSourceResponse
 
 from tests.support.postgres import free_port
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class ServerProcess:
+    url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
 
 
 @contextmanager
 def running_server(data_dir: Path, *, env: dict[str, str] | None = None) -> Iterator[str]:
     """Start ``clinicdesk serve`` on a free port on 127.0.0.1; yield its base URL."""
+    with server_process(data_dir, env=env) as server:
+        yield server.url
+
+
+@contextmanager
+def server_process(
+    data_dir: Path, *, env: dict[str, str] | None = None, app_factory: str | None = None
+) -> Iterator[ServerProcess]:
+    """``running_server``, yielding the process too (to signal it and read its log).
+    With ``app_factory``, the server runs that factory instead of ClinicDesk's own."""
     port = free_port()
     log_path = data_dir.parent / f"server-{port}.log"
     environment = {
@@ -29,12 +59,16 @@ def running_server(data_dir: Path, *, env: dict[str, str] | None = None) -> Iter
     }
     if not env or "CLINICDESK_DATABASE_URL" not in env:
         environment.pop("CLINICDESK_DATABASE_URL", None)  # the embedded SQLite default
+    command = [sys.executable, "-m", "clinicdesk", "serve"]
+    if app_factory is not None:
+        command = [sys.executable, "-m", "tests.support.server", app_factory, "serve"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "clinicdesk", "serve"],
+            command,
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
+            cwd=REPOSITORY if app_factory is not None else None,
         )
     base_url = f"http://127.0.0.1:{port}"
     try:
@@ -50,7 +84,7 @@ def running_server(data_dir: Path, *, env: dict[str, str] | None = None) -> Iter
             if time.monotonic() > deadline:
                 raise RuntimeError(f"server did not become ready:\n{log_path.read_text()}")
             time.sleep(0.1)
-        yield base_url
+        yield ServerProcess(url=base_url, process=process, log_path=log_path)
     finally:
         process.terminate()
         try:
@@ -75,3 +109,33 @@ def run_cli(data_dir: Path, *args: str) -> str:
     if result.returncode != 0:
         raise RuntimeError(f"clinicdesk {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result.stdout
+
+
+def app_with_test_stream() -> FastAPI:
+    """ClinicDesk plus ``GET /test/events``: every live event, to anyone, as server-sent
+    events (tests only; the product's stream decides who may see what)."""
+    from clinicdesk.app import create_app
+    from clinicdesk.core.sse import STREAM_HEADERS, STREAM_RESPONSES, event_stream
+
+    app = create_app()
+
+    async def always() -> bool:
+        return True
+
+    @app.get("/test/events", responses=STREAM_RESPONSES)
+    async def test_events(request: Request) -> EventSourceResponse:
+        stream = event_stream(
+            last_event_id=request.headers.get("last-event-id"),
+            select=lambda event: event.data,
+            still_allowed=always,
+        )
+        return EventSourceResponse(stream, headers=STREAM_HEADERS)
+
+    return app
+
+
+if __name__ == "__main__":
+    from clinicdesk import cli
+
+    cli.APP_FACTORY = sys.argv.pop(1)
+    cli.main()

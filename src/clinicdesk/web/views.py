@@ -24,6 +24,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Home", "/"),
     NavItem("Patients", "/patients", Permission.PATIENTS_READ),
     NavItem("Calendar", "/calendar", Permission.SCHEDULING_READ),
+    NavItem("Queue", "/queue", Permission.SCHEDULING_READ),
     NavItem("Staff", "/admin/users", Permission.ADMIN_USERS),
     NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS),
     NavItem("Audit trail", "/admin/audit", Permission.AUDIT_READ),

@@ -69,10 +69,12 @@ async def start_web_session(
 
 
 async def resolve_web_session(
-    session: AsyncSession, *, token: str, config: IdentityConfig
+    session: AsyncSession, *, token: str, config: IdentityConfig, touch: bool = True
 ) -> ResolvedSession:
     """The signed-in user behind a session cookie, or ``NotAuthenticated``. Scopes the
-    database session to the user's organization."""
+    database session to the user's organization. ``touch=False`` for a check that is not
+    the user's activity (a live stream's periodic re-check must not keep an unattended
+    session from timing out)."""
     await use_system_scope(session)
     row = (
         await session.execute(
@@ -93,7 +95,7 @@ async def resolve_web_session(
         or web_session.auth_version != user.auth_version
     ):
         raise NotAuthenticated("Your session has ended. Please sign in again.")
-    if now - web_session.last_seen_at >= TOUCH_EVERY:
+    if touch and now - web_session.last_seen_at >= TOUCH_EVERY:
         web_session.last_seen_at = now
     await scope_to_tenant(session, user.organization_id)
     return ResolvedSession(

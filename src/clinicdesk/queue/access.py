@@ -1,0 +1,15 @@
+"""What queue routes need: every staff role that sees the schedule sees the queue; the
+front desk, nurses and doctors move it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from clinicdesk.core.actor import Actor
+from clinicdesk.identity.auth import require
+from clinicdesk.identity.permissions import Permission
+
+QueueRead = Annotated[Actor, Depends(require(Permission.SCHEDULING_READ))]
+QueueWrite = Annotated[Actor, Depends(require(Permission.QUEUE_WRITE))]

@@ -1,0 +1,187 @@
+"""The links that open a queue screen without signing in: a waiting-room display's
+(per location, revocable) and a patient's own status link (one visit, until the end of
+that day). Each carries 256 random bits; only the SHA-256 is stored, so a database leak
+does not reveal working links.
+
+Resolving a link runs without a tenant: the hash is looked up across tenants (the system
+scope, for that one query), then the session is scoped to the link's organization, so
+everything else read for the screen is that organization's alone.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.audit import service as audit
+from clinicdesk.core.actor import Actor
+from clinicdesk.core.models import utcnow
+from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.identity.service import organizations
+from clinicdesk.queue.errors import DisplayNotFound, LinkNotFound
+from clinicdesk.queue.models import QueueDisplay, Visit
+from clinicdesk.queue.schemas import DisplayWrite
+from clinicdesk.queue.service.common import hash_secret
+
+# Shorter than this cannot be one of our secrets: refused before any query.
+_MIN_SECRET, _MAX_SECRET = 20, 100
+
+
+@dataclass(frozen=True, slots=True)
+class DisplayAccess:
+    display_id: uuid.UUID
+    organization_id: uuid.UUID
+    location_id: uuid.UUID
+    show_initials: bool
+
+
+@dataclass(frozen=True, slots=True)
+class VisitAccess:
+    visit_id: uuid.UUID
+    organization_id: uuid.UUID
+    location_id: uuid.UUID
+    patient_id: uuid.UUID
+
+
+def _plausible(secret: str) -> bool:
+    return _MIN_SECRET <= len(secret) <= _MAX_SECRET
+
+
+async def resolve_display(session: AsyncSession, secret: str) -> DisplayAccess:
+    """The display behind a link, with the session scoped to its organization."""
+    if not _plausible(secret):
+        raise LinkNotFound("This display link is not valid. Ask the clinic for a new one.")
+    await use_system_scope(session)
+    display = await session.scalar(
+        select(QueueDisplay).where(QueueDisplay.secret_hash == hash_secret(secret))
+    )
+    if display is None:
+        raise LinkNotFound("This display link is not valid. Ask the clinic for a new one.")
+    await scope_to_tenant(session, display.organization_id)
+    return DisplayAccess(
+        display_id=display.id,
+        organization_id=display.organization_id,
+        location_id=display.location_id,
+        show_initials=display.show_initials,
+    )
+
+
+async def resolve_visit(session: AsyncSession, secret: str) -> VisitAccess:
+    """The visit behind a patient's status link, until the end of its day."""
+    if not _plausible(secret):
+        raise LinkNotFound("This link is not valid. Ask at the front desk.")
+    await use_system_scope(session)
+    visit = await session.scalar(select(Visit).where(Visit.status_link_hash == hash_secret(secret)))
+    expires = visit.status_link_expires_at if visit is not None else None
+    if visit is None or expires is None or expires <= utcnow():
+        raise LinkNotFound("This link has expired or is not valid. Ask at the front desk.")
+    await scope_to_tenant(session, visit.organization_id)
+    return VisitAccess(
+        visit_id=visit.id,
+        organization_id=visit.organization_id,
+        location_id=visit.location_id,
+        patient_id=visit.patient_id,
+    )
+
+
+# --- managing displays --------------------------------------------------------------------
+
+
+async def list_displays(session: AsyncSession) -> list[QueueDisplay]:
+    rows = await session.scalars(select(QueueDisplay).order_by(QueueDisplay.name))
+    return list(rows.all())
+
+
+async def _get_display(session: AsyncSession, display_id: uuid.UUID) -> QueueDisplay:
+    display = await session.get(QueueDisplay, display_id)
+    if display is None:
+        raise DisplayNotFound("No display with this id.")
+    return display
+
+
+async def create_display(
+    session: AsyncSession, *, actor: Actor, data: DisplayWrite
+) -> tuple[QueueDisplay, str]:
+    """A new display and its link's secret (shown once)."""
+    await organizations.get_location(session, data.location_id)
+    secret = secrets.token_urlsafe(32)
+    display = QueueDisplay(
+        location_id=data.location_id,
+        name=data.name,
+        show_initials=data.show_initials,
+        secret_hash=hash_secret(secret),
+    )
+    session.add(display)
+    await session.flush()
+    await audit.record(
+        session,
+        action="display.created",
+        actor=actor,
+        resource_type="queue_display",
+        resource_id=display.id,
+        changes=audit.changes(None, audit.snapshot(display)),
+    )
+    return display, secret
+
+
+async def renew_display(
+    session: AsyncSession, *, actor: Actor, display_id: uuid.UUID
+) -> tuple[QueueDisplay, str]:
+    """A new link for the display; the old one stops working (open screens go dark)."""
+    display = await _get_display(session, display_id)
+    before = audit.snapshot(display)
+    secret = secrets.token_urlsafe(32)
+    display.secret_hash = hash_secret(secret)
+    await session.flush()
+    await audit.record(
+        session,
+        action="display.renewed",
+        actor=actor,
+        resource_type="queue_display",
+        resource_id=display.id,
+        changes=audit.changes(before, audit.snapshot(display)),
+    )
+    return display, secret
+
+
+async def revoke_display(
+    session: AsyncSession, *, actor: Actor, display_id: uuid.UUID
+) -> QueueDisplay:
+    display = await _get_display(session, display_id)
+    if display.secret_hash is None:
+        return display
+    before = audit.snapshot(display)
+    display.secret_hash = None
+    await session.flush()
+    await audit.record(
+        session,
+        action="display.revoked",
+        actor=actor,
+        resource_type="queue_display",
+        resource_id=display.id,
+        changes=audit.changes(before, audit.snapshot(display)),
+    )
+    return display
+
+
+async def delete_display(session: AsyncSession, *, actor: Actor, display_id: uuid.UUID) -> None:
+    display = await _get_display(session, display_id)
+    before = audit.snapshot(display)
+    await session.delete(display)
+    await session.flush()
+    await audit.record(
+        session,
+        action="display.deleted",
+        actor=actor,
+        resource_type="queue_display",
+        resource_id=display_id,
+        changes=audit.changes(before, {}),
+    )
+
+
+async def location_name(session: AsyncSession, location_id: uuid.UUID) -> str:
+    return (await organizations.get_location(session, location_id)).name
