@@ -76,20 +76,27 @@ async def call(
 
 async def call_next(session: AsyncSession, *, actor: Actor, data: CallNextRequest) -> Visit:
     """The first waiting patient of the provider's queue at the location, or, when it is
-    empty, the first of the location's unassigned walk-ins. An unassigned walk-in of a
-    higher priority (urgent) goes before the provider's own queue."""
+    empty, the first of the location's unassigned walk-ins. Booked patients keep their
+    appointments: an unassigned walk-in goes before them only when urgent."""
     provider_id = data.provider_id or (await providers.provider_of(session, actor)).id
     await setup.check_works_at(session, provider_id, data.location_id)
     day = await attendance.location_today(session, data.location_id)
-    candidates = []
+    heads = []
     for queue_provider in (provider_id, None):
         waiting = await waiting_in(
             session, location_id=data.location_id, day=day, provider_id=queue_provider, lock=True
         )
-        candidates.extend(waiting[:1])
-    if candidates:
-        # Own first (max keeps the first of equals), unless the walk-in is more urgent.
-        chosen = max(candidates, key=lambda visit: visit.priority)
+        heads.append(waiting[0] if waiting else None)
+    own, walk_in = heads
+    chosen = own or walk_in
+    if (
+        own is not None
+        and walk_in is not None
+        and walk_in.priority == Priority.URGENT
+        and walk_in.priority > own.priority
+    ):
+        chosen = walk_in
+    if chosen is not None:
         return await call(
             session, actor=actor, visit_id=chosen.id, room=data.room, provider_id=provider_id
         )
