@@ -535,3 +535,20 @@ async def test_portal_shows_the_visit_of_today(
     assert "You are next" in card.text
     assert 'data-live-stream="/api/v1/events"' in card.text
     assert (await desk.get("/portal/visit", headers=HTMX)).status_code == 403
+
+
+async def test_the_desk_opens_where_the_patients_are(
+    session: AsyncSession, qc: QueueClinic, sign_in_web: SignIn
+) -> None:
+    """With several locations and none chosen, the board opens at the one with patients
+    in the building (an "Annex" sorts first but is empty)."""
+    await scope_to_tenant(session, qc.organization_id)
+    await organizations.create_location(session, actor=SYSTEM, data=LocationWrite(name="Annex"))
+    await session.commit()
+    desk = await web(session, qc, sign_in_web, "desk")
+    empty_day = await desk.get("/queue")
+    assert empty_day.status_code == 200
+    await walk_in(desk, qc, 0)
+    page = await desk.get("/queue")
+    assert page.status_code == 200, page.text
+    assert "M-001" in page.text

@@ -22,6 +22,7 @@ from clinicdesk.patients.service.common import patients_by_id
 from clinicdesk.queue.errors import CheckInRefused
 from clinicdesk.queue.service.board import Board, location_board
 from clinicdesk.queue.service.providers import provider_of
+from clinicdesk.queue.service.queues import busiest
 from clinicdesk.scheduling.models import AppointmentType, Provider
 from clinicdesk.scheduling.service import attendance, calendar, setup
 from clinicdesk.scheduling.service.hours import location_zone
@@ -155,8 +156,11 @@ async def _desk(
 async def front_desk(
     session: AsyncSession, *, location_id: uuid.UUID | None, arrivals: bool = True
 ) -> Desk:
-    """The chosen location's desk (the first active location by default)."""
+    """The chosen location's desk (by default the one with most patients in the
+    building, else the first active location)."""
     locations = await _active_locations(session)
+    if location_id is None and locations:
+        location_id = await busiest(session, [loc.id for loc in locations])
     if location_id is not None:
         location = await organizations.get_location(session, location_id)
     elif locations:
@@ -172,6 +176,8 @@ async def my_desk(session: AsyncSession, *, actor: Actor, location_id: uuid.UUID
     provider = await provider_of(session, actor)
     works_at = (await setup.provider_locations(session, [provider.id]))[provider.id]
     locations = [loc for loc in await _active_locations(session) if loc.id in works_at]
+    if location_id is None and locations:
+        location_id = await busiest(session, [loc.id for loc in locations])
     if location_id is not None and location_id in works_at:
         location = await organizations.get_location(session, location_id)
     elif locations:

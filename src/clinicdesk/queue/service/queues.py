@@ -9,6 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.core.models import utcnow
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.vocabulary import OPEN_STATUSES, VisitStatus
 
@@ -68,3 +69,19 @@ def split_by_provider(visits: Sequence[Visit]) -> dict[uuid.UUID | None, list[Vi
     for visit in visits:
         queues.setdefault(visit.provider_id, []).append(visit)
     return queues
+
+
+async def busiest(session: AsyncSession, location_ids: Sequence[uuid.UUID]) -> uuid.UUID | None:
+    """Of ``location_ids``, the one with the most patients in the building now (the
+    screen to open when nobody chose one); None when nobody is anywhere."""
+    rows = await session.execute(
+        select(Visit.location_id, func.count())
+        .where(
+            Visit.location_id.in_(location_ids),
+            Visit.status.in_(OPEN_STATUSES),
+            Visit.status_link_expires_at > utcnow(),
+        )
+        .group_by(Visit.location_id)
+    )
+    counts = {location: int(count) for location, count in rows}
+    return max(location_ids, key=lambda loc: counts.get(loc, 0)) if counts else None
