@@ -347,6 +347,11 @@ async def test_displays_are_admin_managed_and_revocable(
     )
     assert created.status_code == 201, created.text
     assert "/display/" in created.json()["link"]
+    tricked = await admin.post(
+        "/api/v1/queue/displays",
+        json={"location_id": str(qc.location_id), "name": "TV\u202e"},
+    )
+    assert tricked.status_code == 422
     listed = (await admin.get("/api/v1/queue/displays")).json()
     assert [d["name"] for d in listed] == ["Waiting room TV"] and listed[0]["link"] is None
     revoked = await admin.post(f"/api/v1/queue/displays/{created.json()['id']}/revoke")

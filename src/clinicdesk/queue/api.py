@@ -16,6 +16,7 @@ from clinicdesk.queue.access import QueueRead, QueueWrite
 from clinicdesk.queue.models import QueueDisplay, Visit
 from clinicdesk.queue.service import board, checkin, flow, links, providers, reads
 from clinicdesk.queue.service.board import Board, ProviderQueue
+from clinicdesk.queue.vocabulary import ProviderState
 from clinicdesk.scheduling.service import setup
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
@@ -46,7 +47,7 @@ def _queue_read(queue: ProviderQueue) -> schemas.QueueRead:
         provider = schemas.ProviderStatusRead(
             provider_id=queue.provider.id,
             display_name=queue.provider.display_name,
-            state=queue.state,  # type: ignore[arg-type]
+            state=ProviderState(queue.state),
             since=queue.since,
             eta_at=queue.eta_at,
             note=queue.note,
@@ -321,7 +322,7 @@ async def set_provider_status(
     return schemas.ProviderStatusRead(
         provider_id=provider_id,
         display_name=provider.display_name,
-        state=row.state,  # type: ignore[arg-type]
+        state=ProviderState(row.state),
         since=row.since,
         eta_at=row.eta_at,
         note=row.note,

@@ -78,7 +78,7 @@ def _only(data: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _for_staff(listener: Listener, event: Event) -> dict[str, Any] | None:
-    if not listener.permissions or Permission.SCHEDULING_READ not in listener.permissions:
+    if Permission.SCHEDULING_READ not in listener.permissions:
         return None
     return event.data if event.type.startswith(_STAFF_PREFIXES) else None
 
@@ -147,7 +147,8 @@ async def _waiting_at(
 
 
 def _staff_or_patient(actor: Actor) -> Listener:
-    assert actor.organization_id is not None  # noqa: S101 - a signed-in actor has one
+    if actor.organization_id is None:
+        raise NotAuthenticated("Sign in to an organization to follow its queue.")
     if actor.kind == ActorKind.PATIENT:
         return Listener(
             organization_id=actor.organization_id, kind="patient", patient_id=actor.patient_id

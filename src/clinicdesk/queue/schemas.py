@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
-from clinicdesk.core.schemas import SafeText, Strict
+from clinicdesk.core.schemas import SafeText, Strict, safe_text
 from clinicdesk.queue.vocabulary import Priority, ProviderState, VisitStatus
 
 Room = Field(default=None, max_length=40, description="Where the patient goes, e.g. 'Room 3'")
@@ -96,7 +96,7 @@ class ProviderStatusWrite(Strict):
 
 class DisplayWrite(Strict):
     location_id: uuid.UUID
-    name: str = Field(min_length=1, max_length=100)
+    name: Annotated[str, AfterValidator(safe_text)] = Field(min_length=1, max_length=100)
     show_initials: bool = False
 
 

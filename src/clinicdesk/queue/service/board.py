@@ -122,12 +122,6 @@ def forget_learned_lengths(organization_id: uuid.UUID) -> None:
     _models.pop(organization_id, None)
 
 
-def _display_name(patient: object) -> str:
-    preferred = getattr(patient, "preferred_name", None)
-    given = preferred or getattr(patient, "given_name", "")
-    return f"{given} {getattr(patient, 'family_name', '')}".strip()
-
-
 async def _location_providers(
     session: AsyncSession, location_id: uuid.UUID, extra: set[uuid.UUID]
 ) -> list[Provider]:
@@ -177,7 +171,7 @@ async def location_board(session: AsyncSession, location_id: uuid.UUID) -> Board
     states = await provider_status.statuses(session, [p.id for p in provider_list])
     types = {t.id: t for t in await setup.list_types(session, active_only=False)}
     names = {
-        pid: _display_name(p)
+        pid: p.display_name
         for pid, p in (await patients_by_id(session, {v.patient_id for v in visits})).items()
     }
     model = await _model(session, [p.id for p in provider_list], now)

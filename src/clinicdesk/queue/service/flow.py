@@ -114,7 +114,9 @@ async def start(
         session, visit_id, allowed={W, C}, doing="started", expected_version=expected_version
     )
     if visit.provider_id is None:
-        visit.provider_id = (await providers.provider_of(session, actor)).id
+        provider = await providers.provider_of(session, actor)
+        await setup.check_works_at(session, provider.id, visit.location_id)
+        visit.provider_id = provider.id
     await _busy_elsewhere(session, visit.provider_id, visit)
     before = audit.snapshot(visit)
     now = utcnow()

@@ -181,7 +181,3 @@ async def delete_display(session: AsyncSession, *, actor: Actor, display_id: uui
         resource_id=display_id,
         changes=audit.changes(before, {}),
     )
-
-
-async def location_name(session: AsyncSession, location_id: uuid.UUID) -> str:
-    return (await organizations.get_location(session, location_id)).name

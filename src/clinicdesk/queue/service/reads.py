@@ -73,7 +73,11 @@ async def patient_status(session: AsyncSession, visit_id: uuid.UUID) -> PatientS
         await board_for_visit(session, visit) if visit.status in OPEN_STATUSES else (None, None)
     )
     provider = await setup.get_provider(session, visit.provider_id) if visit.provider_id else None
-    location = board.location.name if board else await _location_name(session, visit)
+    location = (
+        board.location.name
+        if board
+        else (await organizations.get_location(session, visit.location_id)).name
+    )
     waiting = visit.status in {VisitStatus.WAITING, VisitStatus.CALLED}
     return PatientStatusRead(
         token=visit.token,
@@ -84,10 +88,6 @@ async def patient_status(session: AsyncSession, visit_id: uuid.UUID) -> PatientS
         position=line.position if line and waiting else None,
         estimated_wait_minutes=line.estimate_minutes if line and waiting else None,
     )
-
-
-async def _location_name(session: AsyncSession, visit: Visit) -> str:
-    return (await organizations.get_location(session, visit.location_id)).name
 
 
 async def portal_visit(session: AsyncSession, *, actor: Actor) -> PatientStatusRead | None:
