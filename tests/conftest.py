@@ -26,6 +26,7 @@ from clinicdesk.core.db import Database, create_database, unit_of_work
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.runtime import get_session
 from clinicdesk.core.tenancy import clear_scope
+from clinicdesk.reactions import connect_reactions
 from tests.support.postgres import APP_ROLE, ThrowawayPostgres, start_throwaway_postgres
 
 pytest_plugins = ["tests.support.identity"]
@@ -34,6 +35,8 @@ BACKENDS = ("sqlite", "postgresql")
 
 # Tests log JSON like production, so a test run shows what an operator would see.
 configure_logging(level="INFO", fmt="json")
+# Service-level tests run the domains' signal handlers as the built app does.
+connect_reactions()
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -57,6 +57,7 @@ from clinicdesk.patients.views.common import age, phone_text
 from clinicdesk.queue import api as queue_api
 from clinicdesk.queue import live as queue_live
 from clinicdesk.queue import views as queue_views
+from clinicdesk.reactions import connect_reactions
 from clinicdesk.scheduling import api as scheduling_api
 from clinicdesk.scheduling import api_portal as scheduling_portal_api
 from clinicdesk.scheduling import api_series as scheduling_series_api
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     """Build the application. Nothing is read or created at import time: settings, keys
     and the database engine are set up here, per application instance."""
     settings = settings or Settings()
+    connect_reactions()
     if configure_logs:
         configure_logging(level=settings.log_level, fmt=settings.log_format)
 

@@ -35,6 +35,7 @@ from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import OrganizationUpdate
 from clinicdesk.identity.service import organizations, users
+from clinicdesk.reactions import connect_reactions
 
 app = typer.Typer(
     name="clinicdesk",
@@ -492,4 +493,7 @@ def keys_rotate(
 
 
 def main() -> None:
+    # Commands run domain services outside the web app (seeding the demo, for one):
+    # the same handlers react to their signals as in a request.
+    connect_reactions()
     app()

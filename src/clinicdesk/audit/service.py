@@ -191,6 +191,31 @@ async def record(
     return event
 
 
+async def record_moved_by_merge(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    resource_type: str,
+    resource_ids: Sequence[uuid.UUID],
+    kept_id: uuid.UUID,
+    duplicate_id: uuid.UUID,
+    reason: str,
+) -> None:
+    """One entry per record that a patient merge moved from the duplicate to the kept
+    record, so each record's own history says it changed hands, when and why."""
+    for resource_id in resource_ids:
+        await record(
+            session,
+            action=f"{resource_type}.moved_by_merge",
+            actor=actor,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            patient_id=kept_id,
+            changes={"patient_id": {"before": str(duplicate_id), "after": str(kept_id)}},
+            details={"reason": reason},
+        )
+
+
 def record_if_rolled_back(session: AsyncSession, **entry: Any) -> None:
     """Record ``entry`` even though the current unit of work is about to fail (a refused
     permission, a throttled attempt): written in a transaction of its own after the

@@ -16,9 +16,16 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 import uuid_utils.compat as uuid_compat
-from sqlalchemy import DateTime, Integer, MetaData, Uuid, func
+from sqlalchemy import DateTime, Integer, MetaData, Uuid, func, update
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    Mapped,
+    declared_attr,
+    mapped_column,
+)
 from sqlalchemy.types import TypeDecorator
 
 from clinicdesk.core.errors import PreconditionFailed
@@ -112,3 +119,27 @@ def check_version(record: VersionMixin, expected: int | None) -> None:
 
 class Entity(IdMixin, TimestampMixin, VersionMixin):
     """The usual row: UUID key, created/updated timestamps, optimistic-lock version."""
+
+
+async def repoint(
+    session: AsyncSession,
+    column: InstrumentedAttribute[uuid.UUID] | InstrumentedAttribute[uuid.UUID | None],
+    *,
+    old: uuid.UUID,
+    new: uuid.UUID,
+) -> list[uuid.UUID]:
+    """Make every row whose ``column`` is ``old`` point at ``new`` (in the session's tenant,
+    like every ORM statement) and return their ids. The rows' versions move on, so a form
+    opened before the change is refused as stale."""
+    model: Any = column.class_
+    values: dict[str, Any] = {column.key: new}
+    if issubclass(model, VersionMixin):
+        values["version"] = model.version + 1
+    result = await session.scalars(
+        update(model)
+        .where(column == old)
+        .values(values)
+        .returning(model.id)
+        .execution_options(synchronize_session="fetch")
+    )
+    return list(result)

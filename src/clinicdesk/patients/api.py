@@ -195,7 +195,7 @@ async def merge_patients(
 ) -> schemas.MergeResult:
     """Merge ``duplicate_id`` into this patient, which is kept. Everything linked to the
     duplicate moves here; the duplicate's id keeps resolving to this record."""
-    kept, moved = await merge.merge_patients(
+    merged = await merge.merge_patients(
         session,
         actor=actor,
         keep_id=patient_id,
@@ -203,8 +203,10 @@ async def merge_patients(
         reason=body.reason,
         expected_version=expected_version(request),
     )
-    _with_etag(response, kept.version)
-    return schemas.MergeResult(kept=records.to_read(kept), merged_id=body.duplicate_id, moved=moved)
+    _with_etag(response, merged.kept.version)
+    return schemas.MergeResult(
+        kept=records.to_read(merged.kept), merged_id=body.duplicate_id, moved=merged.moved
+    )
 
 
 @router.get("/patients/{patient_id}/changes", summary="Who changed what on this chart")

@@ -1,26 +1,32 @@
 """Merging a duplicate record into the one that is kept.
 
-Every row of any domain that points at the duplicate (``patients.id`` foreign keys
-found in the schema: chart lists, documents, portal accounts, and the appointments,
-encounters and invoices of later domains) moves to the kept record in the same
-transaction. The duplicate stays as a pointer (``merged_into_id``) so old links resolve.
+Every row that points at the duplicate moves to the kept record in the same
+transaction, each domain moving its own: this module moves the chart lists and
+documents, identity rebinds portal accounts, and every domain above (appointments,
+visits, encounters, invoices ...) moves its rows in its handler of ``patient_merged``
+(``patients.signals``), with an audit entry on every moved record. The duplicate stays
+as a pointer (``merged_into_id``) so old links resolve.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
-from sqlalchemy import Column, Table, delete, update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import Actor
-from clinicdesk.core.models import Base, check_version, utcnow
-from clinicdesk.core.tenancy import current_tenant
+from clinicdesk.core.models import check_version, repoint, utcnow
+from clinicdesk.identity.service import portal_accounts
 from clinicdesk.patients.errors import MergeRefused
-from clinicdesk.patients.models import Patient, PatientNameTerm
+from clinicdesk.patients.models import Document, Patient, PatientNameTerm
+from clinicdesk.patients.service.chart import CHART_LISTS
 from clinicdesk.patients.service.common import get_writable_patient
+from clinicdesk.patients.signals import PatientMerged, patient_merged
 
 # Demographics the kept record takes from the duplicate when it has none of its own.
 FILLED_FROM_DUPLICATE = (
@@ -47,18 +53,45 @@ FILLED_FROM_DUPLICATE = (
     "insurance_member_hash",
     "photo_document_id",
 )
-# Not moved: the search index is rebuilt, and the patients table's own pointers are
-# handled below.
-_NOT_MOVED = {PatientNameTerm.__tablename__, Patient.__tablename__}
+# This domain's rows that follow the patient, and the audit resource type of each.
+_OWN_RECORDS = (
+    *((chart_list.model.patient_id, chart_list.noun) for chart_list in CHART_LISTS.values()),
+    (Document.patient_id, "document"),
+)
 
 
-def _references_to_patients() -> Iterator[tuple[Table, Column[uuid.UUID]]]:
-    for table in Base.metadata.sorted_tables:
-        if table.name in _NOT_MOVED:
-            continue
-        for column in table.columns:
-            if any(fk.column.table.name == Patient.__tablename__ for fk in column.foreign_keys):
-                yield table, column
+@dataclass(frozen=True, slots=True)
+class MergeOutcome:
+    kept: Patient
+    moved: dict[str, int]
+    """Rows moved per table (tables where nothing moved are left out)."""
+    tables_checked: frozenset[str]
+    """Every table whose rows were looked for: this domain's and every handler's."""
+
+
+async def move_records(
+    session: AsyncSession,
+    merge: PatientMerged,
+    records: Sequence[tuple[InstrumentedAttribute[uuid.UUID], str]],
+) -> dict[str, int]:
+    """Move the rows whose patient column (each ``records`` entry: the column and the
+    audit resource type of its rows) names the duplicate to the kept record, with an
+    audit entry per row; answers ``{table: rows moved}``, as ``patient_merged`` handlers
+    do. For the domains whose rows simply follow the patient."""
+    moved: dict[str, int] = {}
+    for column, resource_type in records:
+        ids = await repoint(session, column, old=merge.duplicate_id, new=merge.kept_id)
+        await audit.record_moved_by_merge(
+            session,
+            actor=merge.actor,
+            resource_type=resource_type,
+            resource_ids=ids,
+            kept_id=merge.kept_id,
+            duplicate_id=merge.duplicate_id,
+            reason=merge.reason,
+        )
+        moved[column.class_.__tablename__] = len(ids)
+    return moved
 
 
 async def merge_patients(
@@ -69,25 +102,27 @@ async def merge_patients(
     duplicate_id: uuid.UUID,
     reason: str,
     expected_version: int | None = None,
-) -> tuple[Patient, dict[str, int]]:
+) -> MergeOutcome:
+    """Merge ``duplicate_id`` into ``keep_id``: every domain's rows move (see the module
+    rules), the kept record takes the demographics it lacks, the duplicate becomes a
+    pointer and leaves search. All or nothing: a handler that fails rolls it all back."""
     if keep_id == duplicate_id:
         raise MergeRefused("A record cannot be merged into itself.")
     keep = await get_writable_patient(session, keep_id, actor=actor)
     duplicate = await get_writable_patient(session, duplicate_id, actor=actor)
     check_version(keep, expected_version)
     duplicate_mrn = duplicate.mrn
-    organization_id = current_tenant(session)
     keep_before = audit.snapshot(keep)
 
-    moved: dict[str, int] = {}
-    for table, column in _references_to_patients():
-        statement = update(table).where(column == duplicate.id).values({column.name: keep.id})
-        if "organization_id" in table.c:
-            statement = statement.where(table.c.organization_id == organization_id)
-        result = await session.execute(statement)
-        count = int(getattr(result, "rowcount", 0) or 0)
-        if count:
-            moved[table.name] = count
+    merge = PatientMerged(actor=actor, kept_id=keep.id, duplicate_id=duplicate.id, reason=reason)
+    report = await move_records(session, merge, _OWN_RECORDS)
+    report |= await portal_accounts.rebind_to_kept_patient(
+        session, actor=actor, duplicate_id=duplicate.id, kept_id=keep.id, reason=reason
+    )
+    answers: list[Mapping[str, int]] = await patient_merged.send(session, merge)
+    for answer in answers:
+        report |= answer
+    moved = {table: count for table, count in report.items() if count}
     # Records merged into the duplicate earlier now point straight at the kept one.
     await session.execute(
         update(Patient)
@@ -129,4 +164,4 @@ async def merge_patients(
         patient_id=duplicate_id,
         details={**details, "kept_id": str(keep.id), "kept_mrn": keep.mrn},
     )
-    return keep, moved
+    return MergeOutcome(kept=keep, moved=moved, tables_checked=frozenset(report))

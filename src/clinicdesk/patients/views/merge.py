@@ -119,7 +119,7 @@ async def merge_patients(
         )
     try:
         async with attempt(session):
-            kept, _moved = await merge.merge_patients(
+            merged = await merge.merge_patients(
                 session,
                 actor=actor,
                 keep_id=keep.id,
@@ -132,8 +132,10 @@ async def merge_patients(
         response = redirect(f"/patients/{keep.id}/duplicates")
         flash(request, response, error.detail, "error")
         return response
-    response = redirect(f"/patients/{kept.id}")
-    flash(request, response, f"Records merged; MRN {kept.mrn} is kept and has everything now.")
+    response = redirect(f"/patients/{merged.kept.id}")
+    flash(
+        request, response, f"Records merged; MRN {merged.kept.mrn} is kept and has everything now."
+    )
     return response
 
 

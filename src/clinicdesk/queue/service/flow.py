@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import Actor
+from clinicdesk.core.db import on_commit
 from clinicdesk.core.models import utcnow
 from clinicdesk.queue.errors import QueueEmpty, StepRefused
 from clinicdesk.queue.models import Visit
@@ -21,6 +23,7 @@ from clinicdesk.queue.service import providers
 from clinicdesk.queue.service.board import forget_learned_lengths
 from clinicdesk.queue.service.common import get_changeable_visit, record_step
 from clinicdesk.queue.service.queues import waiting_in
+from clinicdesk.queue.signals import VisitFinished, visit_finished
 from clinicdesk.queue.vocabulary import Priority, VisitStatus, VisitStep
 from clinicdesk.scheduling.service import attendance, booking, setup
 
@@ -153,13 +156,25 @@ async def finish(
         at=visit.finished_at,
         before=before,
     )
-    forget_learned_lengths(visit.organization_id)
+    # After commit: a board built before then would learn again from the old lengths.
+    on_commit(session, partial(forget_learned_lengths, visit.organization_id))
     if visit.appointment_id is not None:
         await attendance.mark_fulfilled(session, actor=actor, appointment_id=visit.appointment_id)
     if visit.provider_id is not None:
         await providers.follow_consultation(
             session, actor=actor, provider_id=visit.provider_id, consulting=False
         )
+    await visit_finished.send(
+        session,
+        VisitFinished(
+            actor=actor,
+            visit_id=visit.id,
+            patient_id=visit.patient_id,
+            provider_id=visit.provider_id,
+            location_id=visit.location_id,
+            appointment_id=visit.appointment_id,
+        ),
+    )
     return visit
 
 

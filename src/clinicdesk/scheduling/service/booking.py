@@ -41,6 +41,7 @@ from clinicdesk.scheduling.models import Appointment, AppointmentType
 from clinicdesk.scheduling.schemas import AppointmentCreate, AppointmentReschedule
 from clinicdesk.scheduling.service.hours import location_zone, open_time
 from clinicdesk.scheduling.service.setup import check_works_at, get_provider, get_type
+from clinicdesk.scheduling.signals import AppointmentFreed, appointment_freed
 from clinicdesk.scheduling.vocabulary import FREEING_STATUSES, AppointmentStatus
 
 # Longer than any appointment with its buffer (types allow 480 + 120 minutes).
@@ -179,7 +180,7 @@ async def check_time(
     return ends_at, busy_until
 
 
-async def _offer_freed_time(
+async def announce_freed_time(
     session: AsyncSession,
     *,
     actor: Actor,
@@ -187,11 +188,17 @@ async def _offer_freed_time(
     location_id: uuid.UUID,
     freed: tuple[datetime, datetime],
 ) -> None:
-    # Imported here: the waitlist books the offers it makes through this module.
-    from clinicdesk.scheduling.service import waitlist
-
-    await waitlist.offer_freed_time(
-        session, actor=actor, provider_id=provider_id, location_id=location_id, freed=freed
+    """Tell the domains that react to freed time (the waitlist offers it) in this
+    transaction; call it after the change is flushed and audited."""
+    await appointment_freed.send(
+        session,
+        AppointmentFreed(
+            actor=actor,
+            provider_id=provider_id,
+            location_id=location_id,
+            starts_at=freed[0],
+            ends_at=freed[1],
+        ),
     )
 
 
@@ -356,7 +363,7 @@ async def reschedule(
     await _record_change(
         session, actor=actor, appointment=appointment, before=before, action="rescheduled"
     )
-    await _offer_freed_time(
+    await announce_freed_time(
         session, actor=actor, provider_id=was[0], location_id=was[1], freed=freed
     )
     return appointment
@@ -393,7 +400,7 @@ async def _set_status(
     await _record_change(
         session, actor=actor, appointment=appointment, before=before, action=action
     )
-    await _offer_freed_time(
+    await announce_freed_time(
         session,
         actor=actor,
         provider_id=appointment.provider_id,

@@ -46,7 +46,7 @@ from clinicdesk.scheduling.series_schemas import (
     SeriesCreate,
     SeriesReschedule,
 )
-from clinicdesk.scheduling.service import booking, waitlist
+from clinicdesk.scheduling.service import booking
 from clinicdesk.scheduling.service.hours import location_zone
 from clinicdesk.scheduling.service.setup import check_works_at, get_provider, get_type
 from clinicdesk.scheduling.vocabulary import AppointmentStatus
@@ -382,7 +382,7 @@ async def reschedule_in_series(
             details={"series_id": str(series.id), "scope": data.scope},
         )
     for provider_id, location_id, interval in freed:
-        await waitlist.offer_freed_time(
+        await booking.announce_freed_time(
             session, actor=actor, provider_id=provider_id, location_id=location_id, freed=interval
         )
     moved = sorted((plan[0] for plan in plans), key=lambda a: a.starts_at)

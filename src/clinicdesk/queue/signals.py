@@ -1,0 +1,28 @@
+"""What the queue announces to the domains that react to it (``core.signals``).
+
+Handlers run in the visit step's own transaction; see ``clinicdesk.reactions``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from clinicdesk.core.actor import Actor
+from clinicdesk.core.signals import Signal
+
+
+@dataclass(frozen=True, slots=True)
+class VisitFinished:
+    """A consultation ended: the visit is done (its appointment, if any, fulfilled)."""
+
+    actor: Actor
+    visit_id: uuid.UUID
+    patient_id: uuid.UUID
+    provider_id: uuid.UUID | None
+    location_id: uuid.UUID
+    appointment_id: uuid.UUID | None
+
+
+visit_finished: Signal[VisitFinished, None] = Signal("visit_finished")
+"""Sent once the visit is done and audited; the consultation's encounter follows it."""
