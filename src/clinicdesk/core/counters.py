@@ -5,7 +5,13 @@ is a row ``(organization_id, name)`` incremented with one ``UPDATE ... RETURNING
 UPDATE takes the row lock on PostgreSQL (a second desk waits for the first to commit,
 then increments the committed value); on SQLite every write transaction already holds
 the database lock from ``BEGIN IMMEDIATE``. Either way two concurrent callers never get
-the same value; a rolled-back caller's value is never used by anyone (a gap, not a repeat).
+the same value.
+
+The counter is also gapless: the increment is part of the caller's transaction, so when
+the caller rolls back the increment rolls back with it and the next caller gets the same
+value (nobody ever saw it committed). A committed value is never handed out again.
+Billing's invoice numbers rely on this; it holds only while the caller's transaction is
+the one that uses the value, so never take a number in a transaction of its own.
 """
 
 from __future__ import annotations
