@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 
 from sqlalchemy import select
@@ -13,16 +11,6 @@ from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.identity.errors import NotAuthenticated, UserNotFound
 from clinicdesk.identity.models import User, UserKind
 from clinicdesk.identity.permissions import permissions_for
-
-
-def new_token() -> tuple[str, str]:
-    """A random token of 256 bits and the SHA-256 hash that is stored instead of it."""
-    raw = secrets.token_urlsafe(32)
-    return raw, hash_token(raw)
-
-
-def hash_token(raw: str) -> str:
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 def normalize_email(email: str) -> str:

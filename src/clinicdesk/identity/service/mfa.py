@@ -19,10 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
+from clinicdesk.core.tokens import hash_token
 from clinicdesk.identity.errors import InvalidToken
 from clinicdesk.identity.models import Organization, RecoveryCode, User
 from clinicdesk.identity.permissions import Role
-from clinicdesk.identity.service.common import hash_token
 
 ISSUER = "ClinicDesk"
 RECOVERY_CODES = 10

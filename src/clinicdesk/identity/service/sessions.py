@@ -25,10 +25,11 @@ from clinicdesk.core.context import current_request
 from clinicdesk.core.db import independent_session, on_rollback
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.errors import NotAuthenticated, SessionNotFound
 from clinicdesk.identity.models import ApiToken, TokenFamily, TokenKind, User, WebSession
-from clinicdesk.identity.service.common import actor_for, hash_token, new_token
+from clinicdesk.identity.service.common import actor_for
 
 TOUCH_EVERY = timedelta(minutes=1)
 

@@ -19,6 +19,7 @@ from clinicdesk.core.context import current_request
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.ratelimit import RateLimited, Rule
 from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tokens import hash_token
 from clinicdesk.identity import passwords
 from clinicdesk.identity.config import (
     LOGIN_PER_ACCOUNT,
@@ -27,7 +28,7 @@ from clinicdesk.identity.config import (
     IdentityConfig,
 )
 from clinicdesk.identity.models import Organization, User
-from clinicdesk.identity.service.common import actor_for, hash_token, user_by_email
+from clinicdesk.identity.service.common import actor_for, user_by_email
 from clinicdesk.identity.service.mfa import verify_second_factor
 
 GENERIC_FAILURE = "The e-mail address or password is not right."

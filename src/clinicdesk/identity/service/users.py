@@ -14,6 +14,7 @@ from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity import passwords
 from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.errors import (
@@ -27,8 +28,6 @@ from clinicdesk.identity.models import OneTimePurpose, OneTimeToken, User, UserK
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.service.common import (
     get_user,
-    hash_token,
-    new_token,
     normalize_email,
     own_organization_id,
     own_user_id,

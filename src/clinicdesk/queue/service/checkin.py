@@ -5,7 +5,6 @@ patients in at the same second (``core.counters``)."""
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from datetime import date, datetime
 
@@ -16,12 +15,13 @@ from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.counters import next_value
 from clinicdesk.core.models import utcnow
+from clinicdesk.core.tokens import new_token
 from clinicdesk.identity.service import organizations
 from clinicdesk.patients.service.common import get_writable_patient
 from clinicdesk.queue.errors import AlreadyCheckedIn, CheckInRefused
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.schemas import AppointmentCheckIn, WalkInCheckIn
-from clinicdesk.queue.service.common import get_visit, hash_secret, record_step
+from clinicdesk.queue.service.common import get_visit, record_step
 from clinicdesk.queue.vocabulary import OPEN_STATUSES, VisitStatus, VisitStep
 from clinicdesk.scheduling.service import attendance, booking, setup
 
@@ -73,7 +73,7 @@ async def _new_visit(
     )
     number, token = await _next_token(session, location_id, day)
     now = utcnow()
-    secret = secrets.token_urlsafe(32)
+    secret, secret_hash = new_token()
     _start, end_of_day = await attendance.day_bounds(session, location_id, day)
     visit = Visit(
         location_id=location_id,
@@ -85,7 +85,7 @@ async def _new_visit(
         order_key=order_key,
         arrived_at=now,
         checked_in_by_id=actor.user_id,
-        status_link_hash=hash_secret(secret),
+        status_link_hash=secret_hash,
         status_link_expires_at=end_of_day,
         **fields,
     )
@@ -157,8 +157,7 @@ async def renew_status_link(
     if visit.status not in OPEN_STATUSES:
         raise CheckInRefused("The visit is over; its status link is no longer needed.")
     before = audit.snapshot(visit)
-    secret = secrets.token_urlsafe(32)
-    visit.status_link_hash = hash_secret(secret)
+    secret, visit.status_link_hash = new_token()
     await session.flush()
     await audit.record(
         session,

@@ -3,7 +3,6 @@ row, the audit entry and the live event, all in the caller's transaction)."""
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime
 from typing import Any
@@ -19,11 +18,6 @@ from clinicdesk.queue.models import Visit, VisitStepRecord
 from clinicdesk.queue.vocabulary import VisitStatus, VisitStep
 
 EVENT_PREFIX = "queue."
-
-
-def hash_secret(secret: str) -> str:
-    """Links carry a 256-bit secret; only its SHA-256 is stored."""
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def visit_event(visit: Visit, step: VisitStep) -> Event:

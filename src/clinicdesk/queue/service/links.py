@@ -10,7 +10,6 @@ everything else read for the screen is that organization's alone.
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass
 
@@ -21,11 +20,11 @@ from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity.service import organizations
 from clinicdesk.queue.errors import DisplayNotFound, LinkNotFound
 from clinicdesk.queue.models import QueueDisplay, Visit
 from clinicdesk.queue.schemas import DisplayWrite
-from clinicdesk.queue.service.common import hash_secret
 
 # Shorter than this cannot be one of our secrets: refused before any query.
 _MIN_SECRET, _MAX_SECRET = 20, 100
@@ -57,7 +56,7 @@ async def resolve_display(session: AsyncSession, secret: str) -> DisplayAccess:
         raise LinkNotFound("This display link is not valid. Ask the clinic for a new one.")
     await use_system_scope(session)
     display = await session.scalar(
-        select(QueueDisplay).where(QueueDisplay.secret_hash == hash_secret(secret))
+        select(QueueDisplay).where(QueueDisplay.secret_hash == hash_token(secret))
     )
     if display is None:
         raise LinkNotFound("This display link is not valid. Ask the clinic for a new one.")
@@ -75,7 +74,7 @@ async def resolve_visit(session: AsyncSession, secret: str) -> VisitAccess:
     if not _plausible(secret):
         raise LinkNotFound("This link is not valid. Ask at the front desk.")
     await use_system_scope(session)
-    visit = await session.scalar(select(Visit).where(Visit.status_link_hash == hash_secret(secret)))
+    visit = await session.scalar(select(Visit).where(Visit.status_link_hash == hash_token(secret)))
     expires = visit.status_link_expires_at if visit is not None else None
     if visit is None or expires is None or expires <= utcnow():
         raise LinkNotFound("This link has expired or is not valid. Ask at the front desk.")
@@ -108,12 +107,12 @@ async def create_display(
 ) -> tuple[QueueDisplay, str]:
     """A new display and its link's secret (shown once)."""
     await organizations.get_location(session, data.location_id)
-    secret = secrets.token_urlsafe(32)
+    secret, secret_hash = new_token()
     display = QueueDisplay(
         location_id=data.location_id,
         name=data.name,
         show_initials=data.show_initials,
-        secret_hash=hash_secret(secret),
+        secret_hash=secret_hash,
     )
     session.add(display)
     await session.flush()
@@ -134,8 +133,7 @@ async def renew_display(
     """A new link for the display; the old one stops working (open screens go dark)."""
     display = await _get_display(session, display_id)
     before = audit.snapshot(display)
-    secret = secrets.token_urlsafe(32)
-    display.secret_hash = hash_secret(secret)
+    secret, display.secret_hash = new_token()
     await session.flush()
     await audit.record(
         session,

@@ -11,8 +11,6 @@ does not reveal working links. Issuing a new link revokes the old one.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from datetime import timedelta
 
@@ -24,6 +22,7 @@ from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity.permissions import Permission
 from clinicdesk.identity.service import organizations
 from clinicdesk.scheduling.errors import FeedNotAllowed, FeedNotFound
@@ -49,10 +48,6 @@ def can_manage_feed(actor: Actor, provider: Provider) -> bool:
     return actor.user_id == provider.user_id or actor.can(Permission.ADMIN_SETTINGS)
 
 
-def _hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 async def _manageable(session: AsyncSession, actor: Actor, provider_id: uuid.UUID) -> Provider:
     provider = await get_provider(session, provider_id)
     if not can_manage_feed(actor, provider):
@@ -64,9 +59,9 @@ async def issue_feed_token(session: AsyncSession, *, actor: Actor, provider_id: 
     """A new secret for the provider's feed; the previous link stops working. The raw
     secret is returned once and never stored."""
     provider = await _manageable(session, actor, provider_id)
-    secret = secrets.token_urlsafe(32)  # 256 bits
+    secret, secret_hash = new_token()
     before = audit.snapshot(provider)
-    provider.feed_token_hash = _hash(secret)
+    provider.feed_token_hash = secret_hash
     await session.flush()
     await audit.record(
         session,
@@ -108,7 +103,7 @@ async def feed(session: AsyncSession, token: str) -> str:
     found = (
         await session.execute(
             select(Provider.id, Provider.organization_id).where(
-                Provider.feed_token_hash == _hash(token)
+                Provider.feed_token_hash == hash_token(token)
             )
         )
     ).first()
