@@ -22,8 +22,9 @@ from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core.filetypes import PDF, PNG, sniff_document_type
 from clinicdesk.core.storage import LocalDirectoryStorage
-from clinicdesk.demo import REPORT_LINES, pdf_document, png_image, seed_demo_clinic
-from clinicdesk.demo_patients import (
+from clinicdesk.demo import seed_demo_clinic
+from clinicdesk.demo.documents import REPORT_LINES, pdf_document, png_image
+from clinicdesk.demo.patient_plan import (
     CONDITIONS,
     DEMO_PATIENT_COUNT,
     NEAR_DUPLICATES,
@@ -31,7 +32,7 @@ from clinicdesk.demo_patients import (
     PlannedPatient,
     plan_patients,
 )
-from clinicdesk.demo_schedule import (
+from clinicdesk.demo.schedule import (
     FUTURE_DAYS,
     HILLVIEW,
     MAIN,

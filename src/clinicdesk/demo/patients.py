@@ -1,0 +1,128 @@
+"""The demo patients: the plan (``patient_plan``) written through the patients services,
+with small generated PDFs and PNGs (``documents``) as their documents."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.core.actor import Actor
+from clinicdesk.core.filetypes import HEAD_BYTES
+from clinicdesk.core.storage import DocumentStorage
+from clinicdesk.demo.documents import MAX_DOCUMENT_BYTES, document_content
+from clinicdesk.demo.patient_plan import (
+    DEMO_PATIENT_COUNT,
+    PlannedPatient,
+    plan_patients,
+)
+from clinicdesk.patients import icd10
+from clinicdesk.patients.models import Patient
+from clinicdesk.patients.schemas import DocumentMeta, PatientUpdate
+from clinicdesk.patients.service import chart, documents, records
+from clinicdesk.patients.service.documents import Upload
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPatients:
+    registered: int
+    allergies: int
+    medications: int
+    problems: int
+    history: int
+    no_known_allergies: int
+    documents: tuple[uuid.UUID, ...]
+    near_duplicates: tuple[tuple[uuid.UUID, uuid.UUID], ...]  # (first, second) registration
+
+
+def load_codes_in_background() -> asyncio.Task[object]:
+    """Build the ICD-10-CM index in a worker thread. Problems are checked against it, and
+    its first use takes seconds (a child process reads the classification) during which
+    the event loop would stand still; built here, it overlaps the registrations."""
+    return asyncio.create_task(asyncio.to_thread(icd10.lookup, "I10"))
+
+
+async def _fill_chart(
+    session: AsyncSession, *, clinician: Actor, patient: Patient, planned: PlannedPatient
+) -> None:
+    if planned.no_known_allergies:
+        await records.update_patient(
+            session,
+            actor=clinician,
+            patient_id=patient.id,
+            data=PatientUpdate(**planned.data.model_dump(), no_known_allergies=True),
+            expected_version=None,
+        )
+    entries = (
+        ("allergies", planned.allergies),
+        ("problems", planned.problems),
+        ("medications", planned.medications),
+        ("history", planned.history),
+    )
+    for kind, items in entries:
+        for item in items:
+            await chart.add_entry(
+                session, actor=clinician, patient_id=patient.id, kind=kind, data=item
+            )
+
+
+async def _once(content: bytes) -> AsyncIterator[bytes]:
+    yield content
+
+
+async def seed_demo_patients(
+    session: AsyncSession,
+    *,
+    front_desk: Actor,
+    clinician: Actor,
+    storage: DocumentStorage,
+    count: int = DEMO_PATIENT_COUNT,
+    codes_ready: asyncio.Task[object] | None = None,
+) -> DemoPatients:
+    """Register the planned patients in the session's organization (the front desk), then
+    fill in their charts and documents (the clinician; the front desk scans the cards).
+    ``codes_ready``: from ``load_codes_in_background``, if the caller started it earlier."""
+    codes_ready = codes_ready or load_codes_in_background()
+    try:
+        plan = plan_patients(count)
+        patients = [
+            await records.register_patient(session, actor=front_desk, data=planned.data)
+            for planned in plan
+        ]
+        await codes_ready
+    finally:
+        codes_ready.cancel()  # only matters when a registration failed
+    document_ids: list[uuid.UUID] = []
+    for planned, patient in zip(plan, patients, strict=True):
+        await _fill_chart(session, clinician=clinician, patient=patient, planned=planned)
+        for document in planned.documents:
+            content = document_content(document, patient)
+            demographic = document.category in documents.DEMOGRAPHIC_CATEGORIES
+            stored = await documents.upload_document(
+                session,
+                actor=front_desk if demographic else clinician,
+                storage=storage,
+                patient_id=patient.id,
+                upload=Upload(document.filename, content[:HEAD_BYTES], _once(content)),
+                meta=DocumentMeta(title=document.title, category=document.category),
+                max_bytes=MAX_DOCUMENT_BYTES,
+                allowed_categories=documents.categories_for(clinical=not demographic),
+            )
+            document_ids.append(stored.id)
+    return DemoPatients(
+        registered=len(patients),
+        allergies=sum(len(p.allergies) for p in plan),
+        medications=sum(len(p.medications) for p in plan),
+        problems=sum(len(p.problems) for p in plan),
+        history=sum(len(p.history) for p in plan),
+        no_known_allergies=sum(p.no_known_allergies for p in plan),
+        documents=tuple(document_ids),
+        near_duplicates=tuple(
+            (patients[p.duplicate_of].id, patients[index].id)
+            for index, p in enumerate(plan)
+            if p.duplicate_of is not None
+        ),
+    )
