@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import repoint
-from clinicdesk.identity.models import User
+from clinicdesk.identity.models import User, UserKind
+
+
+async def of_patient(session: AsyncSession, *, patient_id: uuid.UUID) -> list[User]:
+    """The portal accounts bound to a patient's record (at most one is invited; a merge
+    may bring a second)."""
+    statement = select(User).where(User.patient_id == patient_id, User.kind == UserKind.PATIENT)
+    return list((await session.scalars(statement)).all())
 
 
 async def rebind_to_kept_patient(

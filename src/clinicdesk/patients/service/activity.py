@@ -15,7 +15,8 @@ from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.identity.config import IdentityConfig
-from clinicdesk.identity.models import User, UserKind
+from clinicdesk.identity.models import User
+from clinicdesk.identity.service import portal_accounts as identity_portal_accounts
 from clinicdesk.identity.service import users
 from clinicdesk.patients.errors import PortalInviteRefused
 from clinicdesk.patients.models import Patient
@@ -99,8 +100,7 @@ async def viewers(
 
 
 async def portal_accounts(session: AsyncSession, *, patient_id: uuid.UUID) -> list[User]:
-    statement = select(User).where(User.patient_id == patient_id, User.kind == UserKind.PATIENT)
-    return list((await session.scalars(statement)).all())
+    return await identity_portal_accounts.of_patient(session, patient_id=patient_id)
 
 
 async def invite_to_portal(
