@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.schemas import AuditQuery
 from clinicdesk.core.errors import ClinicError, NotFound
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import schemas
 from clinicdesk.identity.audit_api import export_audit_events
@@ -23,7 +24,6 @@ from clinicdesk.identity.auth import AdminSettings, AdminUsers, AuditRead, Ident
 from clinicdesk.identity.permissions import ROLE_PERMISSIONS, Role
 from clinicdesk.identity.service import organizations, users
 from clinicdesk.identity.service.common import get_user
-from clinicdesk.identity.web import attempt, flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -99,7 +99,7 @@ async def invite(
             status_code=400,
         )
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             user = await users.invite_user(
                 session,
                 actor=actor,
@@ -137,7 +137,7 @@ async def _user_action(
 ) -> RedirectResponse:
     response = redirect(f"/admin/users/{user_id}")
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             await action
     except NotFound:
         raise  # another organization's user, or none: the 404 page, not a message
@@ -266,7 +266,7 @@ async def save_organization(
             mfa_required_for_admins=mfa_required_for_admins,
             mfa_required_for_staff=mfa_required_for_staff,
         )
-        async with attempt(session):
+        async with all_or_nothing(session):
             await organizations.update_organization(
                 session, actor=actor, update=update, expected_version=version
             )
@@ -330,7 +330,7 @@ async def save_location(
 ) -> Response:
     try:
         data = _location(name, address, phone, rooms, time_zone)
-        async with attempt(session):
+        async with all_or_nothing(session):
             await organizations.update_location(
                 session, actor=actor, location_id=location_id, data=data, expected_version=version
             )

@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.patients import icd10
 from clinicdesk.patients.access import ClinicalRead, ClinicalWrite
 from clinicdesk.patients.errors import ChartEntryNotFound
@@ -90,7 +90,7 @@ async def _change(
         flash(request, response, f"The {noun} was not saved. {_message(error)}", "error")
         return response
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             if remove and entry_id is not None:
                 await chart.remove_entry(
                     session,

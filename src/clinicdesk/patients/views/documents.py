@@ -11,8 +11,8 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.pages import all_or_nothing, flash, redirect
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.web import attempt, flash, redirect
 from clinicdesk.patients.access import (
     PatientsConfigDep,
     PatientsRead,
@@ -58,7 +58,7 @@ async def upload_document(
         flash(request, response, f"The document was not uploaded: {message}", "error")
         return response
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             document = await documents.upload_document(
                 session,
                 actor=actor,
@@ -145,7 +145,7 @@ async def delete_document(
         )
         return response
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             await documents.delete_document(
                 session,
                 actor=actor,

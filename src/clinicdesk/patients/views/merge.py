@@ -10,8 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.patients.access import PatientsRead, PatientsWrite
 from clinicdesk.patients.schemas import MergeRequest
 from clinicdesk.patients.service import duplicates, merge, records
@@ -118,7 +118,7 @@ async def merge_patients(
             request, keep, duplicate, error=message, reason=reason, status_code=422
         )
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             kept, _moved = await merge.merge_patients(
                 session,
                 actor=actor,

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from clinicdesk.core.actor import Actor
+from clinicdesk.core.pages import render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import PatientPortal
-from clinicdesk.identity.web import render
 from clinicdesk.patients.access import PatientsConfigDep
 from clinicdesk.patients.service import activity, chart, documents, records
 from clinicdesk.patients.transfer import download_response

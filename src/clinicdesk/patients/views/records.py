@@ -11,9 +11,9 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError, InvalidField, PreconditionFailed
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.patients.access import PatientsRead, PatientsWrite, sees_clinical
 from clinicdesk.patients.schemas import PatientCreate, PatientUpdate
 from clinicdesk.patients.service import activity, chart, documents, duplicates, records, search
@@ -93,7 +93,7 @@ async def register_patient(request: Request, session: SessionDep, actor: Patient
         errors = field_errors(error)
         return again(422, errors=errors, error=error_summary(errors))
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             if not confirmed:
                 facts = await duplicates.facts_of_registration(session, data)
                 found = await duplicates.find_duplicates(session, facts)
@@ -252,7 +252,7 @@ async def update_patient(
         errors = field_errors(error)
         return again(422, errors=errors, error=error_summary(errors))
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             await records.update_patient(
                 session,
                 actor=actor,
@@ -296,7 +296,7 @@ async def invite_to_portal(
 ) -> Response:
     response = redirect(f"/patients/{patient_id}")
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             user = await activity.invite_to_portal(
                 session, actor=actor, patient_id=patient_id, email=email or None, config=config
             )

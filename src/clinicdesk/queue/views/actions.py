@@ -18,9 +18,9 @@ from starlette.datastructures import FormData
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.queue.access import QueueWrite
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.schemas import (
@@ -74,7 +74,7 @@ async def answer(
     """Run a step in a savepoint (a refusal undoes all it wrote) and answer: the
     screen's queue part with a toast, the next page (the chart), or the refusal."""
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             message, go_to = await run()
     except ClinicError as error:
         if not is_htmx(request):

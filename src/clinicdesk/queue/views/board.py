@@ -16,10 +16,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError, InvalidField
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity.permissions import Permission
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.patients.service import search
 from clinicdesk.patients.service.common import patients_by_id
 from clinicdesk.queue.access import QueueRead, QueueWrite
@@ -171,7 +171,7 @@ async def check_in(request: Request, session: SessionDep, actor: QueueWrite) -> 
     """A booked patient arrived (one click on the expected list)."""
     form = await request.form()
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             data = validated(
                 AppointmentCheckIn,
                 {
@@ -193,7 +193,7 @@ async def walk_in(request: Request, session: SessionDep, actor: QueueWrite) -> R
     provider who is free."""
     form = await request.form()
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             patient_id = some_id(form, "patient_id")
             if patient_id is None:
                 raise InvalidField(
@@ -224,7 +224,7 @@ async def renew_status_link(
 ) -> Response:
     """A new status link for a patient who lost theirs (the old one stops working)."""
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             visit, secret = await checkin.renew_status_link(session, actor=actor, visit_id=visit_id)
     except ClinicError as error:
         return _refused(request, error)

@@ -17,10 +17,10 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.pages import all_or_nothing, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity.auth import AdminSettings
-from clinicdesk.identity.web import attempt, render
 from clinicdesk.queue.errors import LinkNotFound
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.schemas import DisplayWrite
@@ -93,7 +93,7 @@ async def create_display(
     """A new screen; its link is shown once, now."""
     form = await request.form()
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             data = validated(
                 DisplayWrite,
                 {

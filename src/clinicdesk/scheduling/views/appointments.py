@@ -17,9 +17,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError, InvalidField
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.patients.service import search
 from clinicdesk.patients.service.common import get_patient
 from clinicdesk.scheduling.access import SchedulingRead, SchedulingWrite
@@ -113,7 +113,7 @@ async def book_appointment(
                 "starts_at": from_wall_clock(values["starts_at"], zone),
             }
         )
-        async with attempt(session):
+        async with all_or_nothing(session):
             appointment = await booking.book(session, actor=actor, data=data)
     except (ValidationError, ValueError):
         return await again(422, "Check the provider, type and time, then book again.")
@@ -206,7 +206,7 @@ async def _act(
     form = await request.form()
     version = _version(form.get("version"))
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             if action == "cancel":
                 reason = str(form.get("reason") or "").strip()
                 if len(reason) < 2:
