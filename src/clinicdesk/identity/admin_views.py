@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.schemas import AuditQuery
 from clinicdesk.core.errors import ClinicError, NotFound
+from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import schemas
@@ -154,7 +155,7 @@ async def set_roles(
     user_id: uuid.UUID,
     actor: AdminUsers,
     session: SessionDep,
-    version: Annotated[int, Form()],
+    version: FormVersion,
     roles: Annotated[list[str] | None, Form()] = None,
 ) -> RedirectResponse:
     chosen = _roles(roles or [])
@@ -245,7 +246,7 @@ async def save_organization(
     request: Request,
     actor: AdminSettings,
     session: SessionDep,
-    version: Annotated[int, Form()],
+    version: FormVersion,
     name: Annotated[str, Form(max_length=200)],
     time_zone: Annotated[str, Form(max_length=64)],
     locale: Annotated[str, Form(max_length=16)],
@@ -321,7 +322,7 @@ async def save_location(
     location_id: uuid.UUID,
     actor: AdminSettings,
     session: SessionDep,
-    version: Annotated[int, Form()],
+    version: FormVersion,
     name: Annotated[str, Form(max_length=200)],
     address: Annotated[str, Form(max_length=2000)] = "",
     phone: Annotated[str, Form(max_length=32)] = "",

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Form, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from clinicdesk.core.errors import ClinicError, problem_response
-from clinicdesk.core.http import etag, expected_version
+from clinicdesk.core.http import IfMatch, etag
 from clinicdesk.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import schemas
@@ -254,16 +254,16 @@ async def read_user(
 async def set_user_roles(
     user_id: uuid.UUID,
     body: schemas.RolesUpdate,
-    request: Request,
     actor: AdminUsers,
     session: SessionDep,
+    if_match: IfMatch,
 ) -> schemas.UserRead:
     user = await users.change_roles(
         session,
         actor=actor,
         user_id=user_id,
         roles=body.roles,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     return schemas.UserRead.model_validate(user)
 
@@ -321,13 +321,13 @@ async def read_organization(
 )
 async def update_organization(
     body: schemas.OrganizationUpdate,
-    request: Request,
     actor: AdminSettings,
     session: SessionDep,
     response: Response,
+    if_match: IfMatch,
 ) -> schemas.OrganizationRead:
     organization = await organizations.update_organization(
-        session, actor=actor, update=body, expected_version=expected_version(request)
+        session, actor=actor, update=body, expected_version=if_match
     )
     response.headers["ETag"] = etag(organization.version)
     return schemas.OrganizationRead.model_validate(organization)
@@ -370,17 +370,17 @@ async def read_location(
 async def update_location(
     location_id: uuid.UUID,
     body: schemas.LocationWrite,
-    request: Request,
     actor: AdminSettings,
     session: SessionDep,
     response: Response,
+    if_match: IfMatch,
 ) -> schemas.LocationRead:
     location = await organizations.update_location(
         session,
         actor=actor,
         location_id=location_id,
         data=body,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     response.headers["ETag"] = etag(location.version)
     return schemas.LocationRead.model_validate(location)

@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from clinicdesk.core.errors import InvalidField
-from clinicdesk.core.http import etag, expected_version
+from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.pagination import MAX_LIMIT
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
@@ -48,10 +48,6 @@ READS: dict[str, type[BaseModel]] = {
     "problems": schemas.ProblemRead,
     "history": schemas.HistoryRead,
 }
-
-
-def _with_etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = etag(version)
 
 
 # --- records, search, duplicates ------------------------------------------------------
@@ -117,7 +113,7 @@ async def register_patient(
     response: Response, session: SessionDep, actor: PatientsWrite, body: schemas.PatientCreate
 ) -> schemas.PatientRead:
     patient = await records.register_patient(session, actor=actor, data=body)
-    _with_etag(response, patient.version)
+    with_etag(response, patient.version)
     response.headers["Location"] = f"/api/v1/patients/{patient.id}"
     return records.to_read(patient)
 
@@ -128,18 +124,18 @@ async def read_patient(
 ) -> schemas.PatientRead:
     """A merged record answers with the record it was merged into."""
     patient = await records.read_patient(session, actor=actor, patient_id=patient_id)
-    _with_etag(response, patient.version)
+    with_etag(response, patient.version)
     return records.to_read(patient)
 
 
 @router.put("/patients/{patient_id}", response_model=schemas.PatientRead)
 async def update_patient(
     patient_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: PatientsWrite,
     body: schemas.PatientUpdate,
+    if_match: IfMatch,
 ) -> schemas.PatientRead:
     """Replace the demographics. Send ``If-Match`` with the ETag you read: a record
     changed since gets 412."""
@@ -148,9 +144,9 @@ async def update_patient(
         actor=actor,
         patient_id=patient_id,
         data=body,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
-    _with_etag(response, patient.version)
+    with_etag(response, patient.version)
     return records.to_read(patient)
 
 
@@ -187,11 +183,11 @@ async def patient_duplicates(
 @router.post("/patients/{patient_id}/merge", response_model=schemas.MergeResult)
 async def merge_patients(
     patient_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: PatientsWrite,
     body: schemas.MergeRequest,
+    if_match: IfMatch,
 ) -> schemas.MergeResult:
     """Merge ``duplicate_id`` into this patient, which is kept. Everything linked to the
     duplicate moves here; the duplicate's id keeps resolving to this record."""
@@ -201,9 +197,9 @@ async def merge_patients(
         keep_id=patient_id,
         duplicate_id=body.duplicate_id,
         reason=body.reason,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
-    _with_etag(response, kept.version)
+    with_etag(response, kept.version)
     return schemas.MergeResult(kept=records.to_read(kept), merged_id=body.duplicate_id, moved=moved)
 
 
@@ -289,17 +285,17 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
         entry = await chart.add_entry(
             session, actor=actor, patient_id=patient_id, kind=kind, data=body
         )
-        _with_etag(response, entry.version)
+        with_etag(response, entry.version)
         return read.model_validate(entry).model_dump(mode="json")
 
     async def update_entry(
         patient_id: uuid.UUID,
         entry_id: uuid.UUID,
-        request: Request,
         response: Response,
         session: SessionDep,
         actor: ClinicalWrite,
         body: BaseModel,
+        if_match: IfMatch,
     ) -> dict[str, Any]:
         entry = await chart.update_entry(
             session,
@@ -308,17 +304,17 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
             kind=kind,
             entry_id=entry_id,
             data=body,
-            expected_version=expected_version(request),
+            expected_version=if_match,
         )
-        _with_etag(response, entry.version)
+        with_etag(response, entry.version)
         return read.model_validate(entry).model_dump(mode="json")
 
     async def remove_entry(
         patient_id: uuid.UUID,
         entry_id: uuid.UUID,
-        request: Request,
         session: SessionDep,
         actor: ClinicalWrite,
+        if_match: IfMatch,
     ) -> Response:
         await chart.remove_entry(
             session,
@@ -326,7 +322,7 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
             patient_id=patient_id,
             kind=kind,
             entry_id=entry_id,
-            expected_version=expected_version(request),
+            expected_version=if_match,
         )
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -444,9 +440,9 @@ async def download_document(
 async def delete_document(
     patient_id: uuid.UUID,
     document_id: uuid.UUID,
-    request: Request,
     session: SessionDep,
     actor: PatientsWrite,
+    if_match: IfMatch,
     reason: Annotated[str, Query(min_length=3, max_length=300)],
 ) -> Response:
     """A soft delete, with the reason on the audit trail."""
@@ -456,7 +452,7 @@ async def delete_document(
         patient_id=patient_id,
         document_id=document_id,
         reason=schemas.DocumentDelete(reason=reason).reason,
-        expected_version=expected_version(request),
+        expected_version=if_match,
         allowed_categories=categories_for(clinical=writes_clinical(actor)),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.patients import icd10
@@ -47,7 +48,7 @@ async def icd10_options(
     return render(request, "patients/_icd10_options.html", {"codes": found})
 
 
-async def _form_data(request: Request, kind: str) -> tuple[dict[str, Any], int | None]:
+async def _form_data(request: Request, kind: str) -> dict[str, Any]:
     spec = chart.CHART_LISTS[kind]
     form = await request.form()
     values: dict[str, str] = {}
@@ -57,8 +58,7 @@ async def _form_data(request: Request, kind: str) -> tuple[dict[str, Any], int |
     data: dict[str, Any] = payload(values)
     for name in CHECKBOXES & set(spec.schema.model_fields):
         data[name] = values[name] == "1"
-    version = form.get("version")
-    return data, int(version) if isinstance(version, str) and version.isdigit() else None
+    return data
 
 
 def _message(error: ValidationError) -> str:
@@ -74,14 +74,17 @@ async def _change(
     patient_id: uuid.UUID,
     kind: str,
     entry_id: uuid.UUID | None,
+    version: int | None,
     *,
     remove: bool = False,
 ) -> Response:
+    """Add (no entry, no version), change or remove an entry; changing and removing
+    carry the version the form was built from (``FormVersion``)."""
     if kind not in chart.CHART_LISTS:
         raise ChartEntryNotFound("No such list on a chart.")
     patient = await get_writable_patient(session, patient_id, actor=actor)
     response = redirect(f"/patients/{patient.id}#{SECTIONS[kind]}")
-    data, version = await _form_data(request, kind)
+    data = await _form_data(request, kind)
     noun = chart.CHART_LISTS[kind].noun
     done = ""
     try:
@@ -130,7 +133,7 @@ async def _change(
 async def add_entry(
     patient_id: uuid.UUID, kind: str, request: Request, session: SessionDep, actor: ClinicalWrite
 ) -> Response:
-    return await _change(request, session, actor, patient_id, kind, None)
+    return await _change(request, session, actor, patient_id, kind, None, None)
 
 
 @router.post("/patients/{patient_id}/chart/{kind}/{entry_id}")
@@ -141,8 +144,9 @@ async def update_entry(
     request: Request,
     session: SessionDep,
     actor: ClinicalWrite,
+    version: FormVersion,
 ) -> Response:
-    return await _change(request, session, actor, patient_id, kind, entry_id)
+    return await _change(request, session, actor, patient_id, kind, entry_id, version)
 
 
 @router.post("/patients/{patient_id}/chart/{kind}/{entry_id}/remove")
@@ -153,5 +157,6 @@ async def remove_entry(
     request: Request,
     session: SessionDep,
     actor: ClinicalWrite,
+    version: FormVersion,
 ) -> Response:
-    return await _change(request, session, actor, patient_id, kind, entry_id, remove=True)
+    return await _change(request, session, actor, patient_id, kind, entry_id, version, remove=True)

@@ -11,6 +11,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.patients.access import (
@@ -129,8 +130,8 @@ async def delete_document(
     request: Request,
     session: SessionDep,
     actor: PatientsWrite,
+    version: FormVersion,
     reason: Annotated[str, Form(max_length=300)] = "",
-    version: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     patient = await get_writable_patient(session, patient_id, actor=actor)
     response = redirect(f"/patients/{patient.id}#documents")
@@ -152,7 +153,7 @@ async def delete_document(
                 patient_id=patient.id,
                 document_id=document_id,
                 reason=checked,
-                expected_version=int(version) if version.isdigit() else None,
+                expected_version=version,
                 allowed_categories=categories_for(clinical=writes_clinical(actor)),
             )
     except ClinicError as error:

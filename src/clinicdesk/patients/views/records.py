@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError, InvalidField, PreconditionFailed
+from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep
@@ -217,7 +218,11 @@ async def edit_patient(
 
 @router.post("/patients/{patient_id}/edit", response_class=HTMLResponse)
 async def update_patient(
-    patient_id: uuid.UUID, request: Request, session: SessionDep, actor: PatientsWrite
+    patient_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: PatientsWrite,
+    version: FormVersion,
 ) -> Response:
     """A stale ``version`` shows the form again (412) with what someone else changed,
     keeping what this user typed, so they can apply it on top of the new version."""
@@ -227,10 +232,6 @@ async def update_patient(
     fields = (*DEMOGRAPHIC_FIELDS, "no_known_allergies")
     values = text_fields(form, fields)
     loaded = {f: v for f in fields if isinstance(v := form.get(f"loaded_{f}"), str)}
-    version_text = form.get("version")
-    version = (
-        int(version_text) if isinstance(version_text, str) and version_text.isdigit() else None
-    )
 
     masks = {k: v for k, v in form_values(patient, country).items() if k.endswith("_masked")}
 

@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError, InvalidField
+from clinicdesk.core.http import FormVersion, required_version
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
@@ -44,10 +45,6 @@ def _changed(response: Response, message: str) -> None:
     response.headers["HX-Trigger"] = json.dumps(
         {"calendar:changed": True, "clinicdesk:toast": {"message": message}}
     )
-
-
-def _version(value: object) -> int | None:
-    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 # --- booking ---------------------------------------------------------------------------
@@ -200,11 +197,11 @@ async def _act(
     actor: Any,
     appointment_id: uuid.UUID,
     action: str,
+    version: int,
 ) -> HTMLResponse:
     """Run one action from the details form; the answer is the refreshed details."""
     appointment = await booking.get_appointment(session, appointment_id)  # 404 first
     form = await request.form()
-    version = _version(form.get("version"))
     try:
         async with all_or_nothing(session):
             if action == "cancel":
@@ -266,30 +263,46 @@ async def _act(
 
 @router.post("/calendar/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
 async def cancel(
-    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+    appointment_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    version: FormVersion,
 ) -> HTMLResponse:
-    return await _act(request, session, actor, appointment_id, "cancel")
+    return await _act(request, session, actor, appointment_id, "cancel", version)
 
 
 @router.post("/calendar/appointments/{appointment_id}/no-show", response_class=HTMLResponse)
 async def no_show(
-    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+    appointment_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    version: FormVersion,
 ) -> HTMLResponse:
-    return await _act(request, session, actor, appointment_id, "no-show")
+    return await _act(request, session, actor, appointment_id, "no-show", version)
 
 
 @router.post("/calendar/appointments/{appointment_id}/undo", response_class=HTMLResponse)
 async def undo(
-    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+    appointment_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    version: FormVersion,
 ) -> HTMLResponse:
-    return await _act(request, session, actor, appointment_id, "undo")
+    return await _act(request, session, actor, appointment_id, "undo", version)
 
 
 @router.post("/calendar/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
 async def reschedule(
-    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+    appointment_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    version: FormVersion,
 ) -> HTMLResponse:
-    return await _act(request, session, actor, appointment_id, "reschedule")
+    return await _act(request, session, actor, appointment_id, "reschedule", version)
 
 
 @router.post("/calendar/appointments/{appointment_id}/move")
@@ -315,13 +328,12 @@ async def move(
         )
     except ValidationError:
         raise InvalidField("provider_id", "Drop the appointment on a provider's column.") from None
-    version = body.get("version")
     moved = await booking.reschedule(
         session,
         actor=actor,
         appointment_id=appointment.id,
         data=data,
-        expected_version=version if isinstance(version, int) else None,
+        expected_version=required_version(body.get("version")),
     )
     local = wall_clock(moved.starts_at, zone)
     return JSONResponse(
