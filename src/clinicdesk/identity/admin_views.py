@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from pydantic import ValidationError
 
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.schemas import AuditQuery
 from clinicdesk.core.errors import ClinicError, NotFound
+from clinicdesk.core.forms import FormInvalid, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
@@ -34,11 +34,6 @@ PAGE_SIZE = 50
 
 def _roles(values: list[str]) -> list[Role]:
     return [Role(v) for v in values if v in Role.__members__.values()]
-
-
-def _validation_message(error: ValidationError) -> str:
-    fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
-    return "Check these fields: " + ", ".join(fields) + "."
 
 
 # --- users ------------------------------------------------------------------------------
@@ -89,15 +84,10 @@ async def invite(
     roles = roles or []
     form = {"email": email, "full_name": full_name, "roles": roles}
     try:
-        data = schemas.UserInvite(email=email, full_name=full_name, roles=_roles(roles))
-    except ValidationError as error:
+        data = parse_form(schemas.UserInvite, {**form, "roles": _roles(roles)})
+    except FormInvalid as error:
         return await _users_page(
-            request,
-            session,
-            cursor=None,
-            error=_validation_message(error),
-            form=form,
-            status_code=400,
+            request, session, cursor=None, error=error.detail, form=form, status_code=400
         )
     try:
         async with all_or_nothing(session):
@@ -257,24 +247,25 @@ async def save_organization(
     mfa_required_for_staff: Annotated[bool, Form()] = False,
 ) -> Response:
     try:
-        update = schemas.OrganizationUpdate(
-            name=name,
-            time_zone=time_zone,
-            locale=locale,
-            currency=currency,
-            country=country,
-            date_format=date_format,  # type: ignore[arg-type]  # pydantic validates it
-            mfa_required_for_admins=mfa_required_for_admins,
-            mfa_required_for_staff=mfa_required_for_staff,
+        update = parse_form(
+            schemas.OrganizationUpdate,
+            {
+                "name": name,
+                "time_zone": time_zone,
+                "locale": locale,
+                "currency": currency,
+                "country": country,
+                "date_format": date_format,
+                "mfa_required_for_admins": mfa_required_for_admins,
+                "mfa_required_for_staff": mfa_required_for_staff,
+            },
         )
         async with all_or_nothing(session):
             await organizations.update_organization(
                 session, actor=actor, update=update, expected_version=version
             )
-    except ValidationError as error:
-        return await _organization_page(
-            request, session, error=_validation_message(error), status_code=400
-        )
+    except FormInvalid as error:
+        return await _organization_page(request, session, error=error.detail, status_code=400)
     except ClinicError as error:
         return await _organization_page(
             request, session, error=error.detail, status_code=error.status_code
@@ -288,8 +279,15 @@ def _location(
     name: str, address: str, phone: str, rooms: str, time_zone: str
 ) -> schemas.LocationWrite:
     room_list = [r.strip() for r in rooms.replace("\n", ",").split(",") if r.strip()]
-    return schemas.LocationWrite(
-        name=name, address=address, phone=phone, rooms=room_list, time_zone=time_zone or None
+    return parse_form(
+        schemas.LocationWrite,
+        {
+            "name": name,
+            "address": address,
+            "phone": phone,
+            "rooms": room_list,
+            "time_zone": time_zone,
+        },
     )
 
 
@@ -306,10 +304,8 @@ async def add_location(
 ) -> Response:
     try:
         data = _location(name, address, phone, rooms, time_zone)
-    except ValidationError as error:
-        return await _organization_page(
-            request, session, error=_validation_message(error), status_code=400
-        )
+    except FormInvalid as error:
+        return await _organization_page(request, session, error=error.detail, status_code=400)
     await organizations.create_location(session, actor=actor, data=data)
     response = redirect("/admin/organization")
     flash(request, response, f"Location {data.name} added.")
@@ -335,10 +331,8 @@ async def save_location(
             await organizations.update_location(
                 session, actor=actor, location_id=location_id, data=data, expected_version=version
             )
-    except ValidationError as error:
-        return await _organization_page(
-            request, session, error=_validation_message(error), status_code=400
-        )
+    except FormInvalid as error:
+        return await _organization_page(request, session, error=error.detail, status_code=400)
     except ClinicError as error:
         return await _organization_page(
             request, session, error=error.detail, status_code=error.status_code

@@ -8,10 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
@@ -20,7 +20,6 @@ from clinicdesk.patients.access import ClinicalRead, ClinicalWrite
 from clinicdesk.patients.errors import ChartEntryNotFound
 from clinicdesk.patients.service import chart
 from clinicdesk.patients.service.common import get_writable_patient
-from clinicdesk.patients.views.common import payload
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,22 +48,11 @@ async def icd10_options(
 
 
 async def _form_data(request: Request, kind: str) -> dict[str, Any]:
-    spec = chart.CHART_LISTS[kind]
-    form = await request.form()
-    values: dict[str, str] = {}
-    for name in spec.schema.model_fields:
-        raw = form.get(name)
-        values[name] = raw.strip() if isinstance(raw, str) else ""
-    data: dict[str, Any] = payload(values)
-    for name in CHECKBOXES & set(spec.schema.model_fields):
-        data[name] = values[name] == "1"
+    fields = chart.CHART_LISTS[kind].schema.model_fields
+    data: dict[str, Any] = form_text(await request.form(), fields)
+    for name in CHECKBOXES & set(fields):
+        data[name] = data[name] == "1"
     return data
-
-
-def _message(error: ValidationError) -> str:
-    item = error.errors()[0]
-    field = str(item["loc"][0]).replace("_", " ") if item["loc"] else "form"
-    return f"{field}: {str(item['msg']).removeprefix('Value error, ')}"
 
 
 async def _change(
@@ -88,9 +76,9 @@ async def _change(
     noun = chart.CHART_LISTS[kind].noun
     done = ""
     try:
-        body = None if remove else chart.CHART_LISTS[kind].schema.model_validate(data)
-    except ValidationError as error:
-        flash(request, response, f"The {noun} was not saved. {_message(error)}", "error")
+        body = None if remove else parse_form(chart.CHART_LISTS[kind].schema, data)
+    except FormInvalid as error:
+        flash(request, response, f"The {noun} was not saved. {error.first}", "error")
         return response
     try:
         async with all_or_nothing(session):

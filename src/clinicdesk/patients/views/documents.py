@@ -8,9 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
-from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.forms import FormInvalid, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect
 from clinicdesk.core.runtime import SessionDep
@@ -49,13 +49,16 @@ async def upload_document(
         flash(request, response, "Choose a file to upload.", "error")
         return response
     try:
-        meta = DocumentMeta(
-            title=title or None,
-            category=category,  # type: ignore[arg-type]
-            shared_with_patient=shared_with_patient == "1",
+        meta = parse_form(
+            DocumentMeta,
+            {
+                "title": title,
+                "category": category,
+                "shared_with_patient": shared_with_patient == "1",
+            },
         )
-    except ValidationError as error:
-        message = str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+    except FormInvalid as error:
+        message = error.first_message
         flash(request, response, f"The document was not uploaded: {message}", "error")
         return response
     try:
@@ -136,8 +139,8 @@ async def delete_document(
     patient = await get_writable_patient(session, patient_id, actor=actor)
     response = redirect(f"/patients/{patient.id}#documents")
     try:
-        checked = DocumentDelete(reason=reason).reason
-    except ValidationError:
+        checked = parse_form(DocumentDelete, {"reason": reason}).reason
+    except FormInvalid:
         await documents.list_documents(  # a document of another chart is a 404, not a message
             session, actor=actor, patient_id=patient.id, allowed_categories=None
         )

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.forms import FormInvalid, parse_form
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.patients.access import PatientsRead, PatientsWrite
@@ -104,8 +104,8 @@ async def merge_patients(
 ) -> Response:
     keep = await get_patient(session, patient_id, actor=actor, follow_merge=False)
     try:
-        body = MergeRequest(duplicate_id=duplicate_id, reason=reason)  # type: ignore[arg-type]
-    except ValidationError:
+        body = parse_form(MergeRequest, {"duplicate_id": duplicate_id, "reason": reason})
+    except FormInvalid:
         duplicate = (
             await get_patient(session, uuid.UUID(duplicate_id), actor=actor)
             if _is_uuid(duplicate_id)

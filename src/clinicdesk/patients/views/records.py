@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError, InvalidField, PreconditionFailed
+from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
@@ -19,16 +19,7 @@ from clinicdesk.patients.access import PatientsRead, PatientsWrite, sees_clinica
 from clinicdesk.patients.schemas import PatientCreate, PatientUpdate
 from clinicdesk.patients.service import activity, chart, documents, duplicates, records, search
 from clinicdesk.patients.service.documents import categories_for
-from clinicdesk.patients.views.common import (
-    DEMOGRAPHIC_FIELDS,
-    LABELS,
-    error_summary,
-    field_errors,
-    form_values,
-    me_of,
-    payload,
-    text_fields,
-)
+from clinicdesk.patients.views.common import DEMOGRAPHIC_FIELDS, LABELS, form_values, me_of
 from clinicdesk.patients.vocabulary import DocumentCategory, HistoryKind, SexAtBirth
 
 router = APIRouter(include_in_schema=False)
@@ -81,7 +72,7 @@ async def new_patient(request: Request, actor: PatientsWrite) -> HTMLResponse:
 async def register_patient(request: Request, session: SessionDep, actor: PatientsWrite) -> Response:
     """Likely duplicates are shown first; "Register anyway" sends ``confirm_not_duplicate``."""
     form = await request.form()
-    values = text_fields(form, DEMOGRAPHIC_FIELDS)
+    values = form_text(form, DEMOGRAPHIC_FIELDS)
     confirmed = form.get("confirm_not_duplicate") == "1"
 
     def again(status_code: int, **extra: Any) -> HTMLResponse:
@@ -89,10 +80,9 @@ async def register_patient(request: Request, session: SessionDep, actor: Patient
         return render(request, "patients/new.html", context, status_code=status_code)
 
     try:
-        data = PatientCreate.model_validate(payload(values))
-    except ValidationError as error:
-        errors = field_errors(error)
-        return again(422, errors=errors, error=error_summary(errors))
+        data = parse_form(PatientCreate, values, labels=LABELS)
+    except FormInvalid as error:
+        return again(error.status_code, errors=error.fields, error=error.detail)
     try:
         async with all_or_nothing(session):
             if not confirmed:
@@ -230,7 +220,7 @@ async def update_patient(
     country = me_of(request).country
     form = await request.form()
     fields = (*DEMOGRAPHIC_FIELDS, "no_known_allergies")
-    values = text_fields(form, fields)
+    values = form_text(form, fields)
     loaded = {f: v for f in fields if isinstance(v := form.get(f"loaded_{f}"), str)}
 
     masks = {k: v for k, v in form_values(patient, country).items() if k.endswith("_masked")}
@@ -246,12 +236,13 @@ async def update_patient(
         return render(request, "patients/edit.html", context, status_code=status_code)
 
     try:
-        data = PatientUpdate.model_validate(
-            {**payload(values), "no_known_allergies": values["no_known_allergies"] == "1"}
+        data = parse_form(
+            PatientUpdate,
+            {**values, "no_known_allergies": values["no_known_allergies"] == "1"},
+            labels=LABELS,
         )
-    except ValidationError as error:
-        errors = field_errors(error)
-        return again(422, errors=errors, error=error_summary(errors))
+    except FormInvalid as error:
+        return again(error.status_code, errors=error.fields, error=error.detail)
     try:
         async with all_or_nothing(session):
             await records.update_patient(

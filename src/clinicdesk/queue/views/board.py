@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError, InvalidField
+from clinicdesk.core.forms import parse_form
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
@@ -34,7 +35,6 @@ from clinicdesk.queue.views.common import (
     site_link,
     some_id,
     text,
-    validated,
     wait_words,
     words,
 )
@@ -172,14 +172,14 @@ async def check_in(request: Request, session: SessionDep, actor: QueueWrite) -> 
     form = await request.form()
     try:
         async with all_or_nothing(session):
-            data = validated(
+            data = parse_form(
                 AppointmentCheckIn,
                 {
                     "appointment_id": some_id(form, "appointment_id"),
                     "priority": text(form, "priority", 2),
                     "priority_reason": text(form, "priority_reason", 200),
                 },
-                "Choose the appointment to check in.",
+                hint="Choose the appointment to check in.",
             )
             visit, secret = await checkin.check_in_appointment(session, actor=actor, data=data)
     except ClinicError as error:
@@ -199,7 +199,7 @@ async def walk_in(request: Request, session: SessionDep, actor: QueueWrite) -> R
                 raise InvalidField(
                     "patient_id", "Choose the patient: search by name, phone or date of birth."
                 )
-            data = validated(
+            data = parse_form(
                 WalkInCheckIn,
                 {
                     "patient_id": patient_id,
@@ -210,7 +210,7 @@ async def walk_in(request: Request, session: SessionDep, actor: QueueWrite) -> R
                     "priority_reason": text(form, "priority_reason", 200),
                     "note": text(form, "note", 300),
                 },
-                "Check the walk-in's details.",
+                hint="Check the walk-in's details.",
             )
             visit, secret = await checkin.check_in_walk_in(session, actor=actor, data=data)
     except ClinicError as error:

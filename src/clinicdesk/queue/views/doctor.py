@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.forms import parse_form
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
@@ -27,7 +28,6 @@ from clinicdesk.queue.views.common import (
     some_id,
     text,
     toast,
-    validated,
     wait_words,
     words,
 )
@@ -109,10 +109,10 @@ async def call_next(request: Request, session: SessionDep, actor: QueueWrite) ->
     try:
         async with all_or_nothing(session):
             location_id = some_id(form, "location_id")
-            data = validated(
+            data = parse_form(
                 CallNextRequest,
                 {"location_id": location_id, "room": text(form, "room", 40)},
-                "Choose the location.",
+                hint="Choose the location.",
             )
             visit = await flow.call_next(session, actor=actor, data=data)
     except ClinicError as error:

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError, InvalidField
+from clinicdesk.core.forms import form_text, parse_form
 from clinicdesk.core.http import FormVersion, required_version
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
@@ -39,6 +39,7 @@ from clinicdesk.scheduling.views.common import (
 router = APIRouter(include_in_schema=False)
 
 BOOK_FIELDS = ("location_id", "provider_id", "patient_id", "type_id", "starts_at", "reason")
+CHECK_BOOKING = "Check the provider, type and time, then book again."
 
 
 def _changed(response: Response, message: str) -> None:
@@ -90,7 +91,7 @@ async def book_appointment(
     request: Request, session: SessionDep, actor: SchedulingWrite
 ) -> Response:
     form = await request.form()
-    values = {name: str(form.get(name) or "").strip() for name in BOOK_FIELDS}
+    values = form_text(form, BOOK_FIELDS)
 
     async def again(status_code: int, error: str) -> HTMLResponse:
         context = await _book_context(session, actor, values, error)
@@ -104,16 +105,15 @@ async def book_appointment(
         return await again(422, "Choose a location.")
     try:
         zone = await location_zone(session, uuid.UUID(values["location_id"]))
-        data = AppointmentCreate.model_validate(
-            {
-                **{k: v for k, v in values.items() if v and k != "starts_at"},
-                "starts_at": from_wall_clock(values["starts_at"], zone),
-            }
+        data = parse_form(
+            AppointmentCreate,
+            {**values, "starts_at": from_wall_clock(values["starts_at"], zone)},
+            hint=CHECK_BOOKING,
         )
         async with all_or_nothing(session):
             appointment = await booking.book(session, actor=actor, data=data)
-    except (ValidationError, ValueError):
-        return await again(422, "Check the provider, type and time, then book again.")
+    except ValueError:  # not an id
+        return await again(422, CHECK_BOOKING)
     except InvalidField as error:
         return await again(422, error.message)
     except ClinicError as error:
@@ -229,11 +229,13 @@ async def _act(
             else:
                 zone = await location_zone(session, appointment.location_id)
                 provider = str(form.get("provider_id") or "") or None
-                data = AppointmentReschedule.model_validate(
+                data = parse_form(
+                    AppointmentReschedule,
                     {
                         "starts_at": from_wall_clock(str(form.get("starts_at") or ""), zone),
                         "provider_id": provider,
-                    }
+                    },
+                    hint="Check the time.",
                 )
                 await booking.reschedule(
                     session,
@@ -243,11 +245,6 @@ async def _act(
                     expected_version=version,
                 )
                 message = "Moved to the new time."
-    except ValidationError:
-        await session.refresh(appointment)
-        return await _details(
-            request, session, actor, appointment, error="Check the time.", status_code=422
-        )
     except InvalidField as error:
         await session.refresh(appointment)
         return await _details(
@@ -319,15 +316,14 @@ async def move(
     if not isinstance(body, dict) or not isinstance(body.get("starts_at"), str):
         raise InvalidField("starts_at", "Send the new start time.")
     zone = await location_zone(session, appointment.location_id)
-    try:
-        data = AppointmentReschedule.model_validate(
-            {
-                "starts_at": from_wall_clock(body["starts_at"], zone),
-                "provider_id": body.get("provider_id") or None,
-            }
-        )
-    except ValidationError:
-        raise InvalidField("provider_id", "Drop the appointment on a provider's column.") from None
+    data = parse_form(
+        AppointmentReschedule,
+        {
+            "starts_at": from_wall_clock(body["starts_at"], zone),
+            "provider_id": body.get("provider_id"),
+        },
+        hint="Drop the appointment on a provider's column.",
+    )
     moved = await booking.reschedule(
         session,
         actor=actor,
