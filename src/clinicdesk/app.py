@@ -49,6 +49,7 @@ from clinicdesk.identity import audit_api as identity_audit_api
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import authenticate
 from clinicdesk.identity.config import IdentityConfig
+from clinicdesk.identity.permissions import Permission
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
 from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
@@ -213,7 +214,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         TEMPLATE_DIRS,
         flashes=FlashMessages(keys.secret_key),
         nav=web_views.NAV,
-        globals_={"version": __version__},
+        globals_={"version": __version__, "Permission": Permission},
         context_processors=[signed_in_context],
     )
     pages.env.filters["device"] = describe_device
