@@ -12,6 +12,7 @@ from clinicdesk.core.errors import ClinicError, problem_response
 from clinicdesk.core.http import IfMatch, etag
 from clinicdesk.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clinicdesk.core.runtime import SessionDep
+from clinicdesk.core.schemas import Accepted
 from clinicdesk.identity import schemas
 from clinicdesk.identity.auth import (
     AdminSettings,
@@ -94,9 +95,9 @@ async def refresh_token(
 )
 async def password_reset(
     body: schemas.PasswordResetRequest, session: SessionDep, config: IdentityConfigDep
-) -> dict[str, str]:
+) -> Accepted:
     await recovery.request_password_reset(session, email=body.email, config=config)
-    return {"detail": "If the address has an account, a reset link is on its way."}
+    return Accepted(detail="If the address has an account, a reset link is on its way.")
 
 
 @public.post(
@@ -182,9 +183,9 @@ async def confirm_mfa(
 )
 async def request_email_verification(
     actor: SignedIn, session: SessionDep, config: IdentityConfigDep
-) -> dict[str, str]:
+) -> Accepted:
     await recovery.send_email_verification(session, actor=actor, config=config)
-    return {"detail": "A verification link is on its way."}
+    return Accepted(detail="A verification link is on its way.")
 
 
 @router.get(

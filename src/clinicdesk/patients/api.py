@@ -4,7 +4,7 @@ documents, portal invitations, and the portal's own read-only view."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
@@ -36,7 +36,7 @@ from clinicdesk.patients.service import (
     search,
 )
 from clinicdesk.patients.service.documents import categories_for
-from clinicdesk.patients.transfer import download_response, upload_from
+from clinicdesk.patients.transfer import DOWNLOAD_RESPONSES, download_response, upload_from
 from clinicdesk.patients.vocabulary import DocumentCategory
 
 router = APIRouter(prefix="/api/v1", tags=["patients"])
@@ -206,22 +206,12 @@ async def merge_patients(
 @router.get("/patients/{patient_id}/changes", summary="Who changed what on this chart")
 async def chart_changes(
     patient_id: uuid.UUID, session: SessionDep, actor: ClinicalRead, cursor: str | None = None
-) -> dict[str, Any]:
+) -> schemas.ChartChangesPage:
     page = await activity.chart_history(session, actor=actor, patient_id=patient_id, cursor=cursor)
-    return {
-        "items": [
-            {
-                "occurred_at": i.occurred_at,
-                "action": i.action,
-                "who": i.who,
-                "roles": i.roles,
-                "changes": i.changes,
-                "details": i.details,
-            }
-            for i in page.items
-        ],
-        "next_cursor": page.next_cursor,
-    }
+    return schemas.ChartChangesPage(
+        items=[schemas.ChartChange.model_validate(i) for i in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.post(
@@ -235,11 +225,11 @@ async def invite_to_portal(
     actor: PatientsWrite,
     config: IdentityConfigDep,
     body: schemas.PortalInvite,
-) -> dict[str, str]:
+) -> schemas.PortalInvitationSent:
     user = await activity.invite_to_portal(
         session, actor=actor, patient_id=patient_id, email=body.email, config=config
     )
-    return {"user_id": str(user.id), "email": user.email}
+    return schemas.PortalInvitationSent(user_id=user.id, email=user.email)
 
 
 # --- chart lists ------------------------------------------------------------------------
@@ -270,10 +260,10 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
 
     async def list_entries(
         patient_id: uuid.UUID, session: SessionDep, actor: ClinicalRead
-    ) -> list[dict[str, Any]]:
+    ) -> list[BaseModel]:
         patient = await records.read_patient(session, actor=actor, patient_id=patient_id, view=kind)
         entries = await chart.list_entries(session, actor=actor, patient_id=patient.id, kind=kind)
-        return [read.model_validate(e).model_dump(mode="json") for e in entries]
+        return [read.model_validate(e) for e in entries]
 
     async def add_entry(
         patient_id: uuid.UUID,
@@ -281,12 +271,12 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
         session: SessionDep,
         actor: ClinicalWrite,
         body: BaseModel,
-    ) -> dict[str, Any]:
+    ) -> BaseModel:
         entry = await chart.add_entry(
             session, actor=actor, patient_id=patient_id, kind=kind, data=body
         )
         with_etag(response, entry.version)
-        return read.model_validate(entry).model_dump(mode="json")
+        return read.model_validate(entry)
 
     async def update_entry(
         patient_id: uuid.UUID,
@@ -296,7 +286,7 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
         actor: ClinicalWrite,
         body: BaseModel,
         if_match: IfMatch,
-    ) -> dict[str, Any]:
+    ) -> BaseModel:
         entry = await chart.update_entry(
             session,
             actor=actor,
@@ -307,7 +297,7 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
             expected_version=if_match,
         )
         with_etag(response, entry.version)
-        return read.model_validate(entry).model_dump(mode="json")
+        return read.model_validate(entry)
 
     async def remove_entry(
         patient_id: uuid.UUID,
@@ -353,10 +343,10 @@ for _kind, _spec in chart.CHART_LISTS.items():
 @router.get("/icd10", summary="Find ICD-10-CM codes by code or words")
 async def find_icd10_codes(
     actor: ClinicalRead, q: Annotated[str, Query(min_length=1, max_length=100)], limit: int = 20
-) -> list[dict[str, str]]:
+) -> list[schemas.Icd10Code]:
     # In a worker thread: the first call in a process builds the index (about 2 s).
     found = await run_in_threadpool(icd10.search, q, limit=min(limit, 50))
-    return [{"code": c.code, "title": c.title} for c in found]
+    return [schemas.Icd10Code(code=c.code, title=c.title) for c in found]
 
 
 # --- documents ------------------------------------------------------------------------
@@ -414,7 +404,11 @@ async def upload_document(
     return schemas.DocumentRead.model_validate(document)
 
 
-@router.get("/patients/{patient_id}/documents/{document_id}/content")
+@router.get(
+    "/patients/{patient_id}/documents/{document_id}/content",
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+)
 async def download_document(
     patient_id: uuid.UUID,
     document_id: uuid.UUID,
@@ -462,7 +456,7 @@ async def delete_document(
 
 
 @router.get("/portal/record", summary="The signed-in patient's own record", tags=["portal"])
-async def portal_record(session: SessionDep, actor: PatientPortal) -> dict[str, Any]:
+async def portal_record(session: SessionDep, actor: PatientPortal) -> schemas.PortalRecord:
     assert actor.patient_id is not None  # noqa: S101 - guaranteed by PatientPortal
     patient = await records.read_patient(
         session, actor=actor, patient_id=actor.patient_id, view="portal"
@@ -474,36 +468,32 @@ async def portal_record(session: SessionDep, actor: PatientPortal) -> dict[str, 
     shared = await documents.list_documents(
         session, actor=actor, patient_id=patient.id, allowed_categories=None
     )
-    return {
-        "patient": records.to_read(patient).model_dump(mode="json", exclude={"front_desk_notes"}),
-        "allergies": [
-            schemas.AllergyRead.model_validate(a).model_dump(mode="json") for a in allergies
-        ],
-        "medications": [
-            schemas.MedicationRead.model_validate(m).model_dump(mode="json") for m in medications
-        ],
-        "documents": [
-            schemas.DocumentRead.model_validate(d).model_dump(mode="json") for d in shared
-        ],
-    }
+    return schemas.PortalRecord(
+        patient=schemas.PortalPatientRead.model_validate(records.to_read(patient).model_dump()),
+        allergies=[schemas.AllergyRead.model_validate(a) for a in allergies],
+        medications=[schemas.MedicationRead.model_validate(m) for m in medications],
+        documents=[schemas.DocumentRead.model_validate(d) for d in shared],
+    )
 
 
 @router.get("/portal/viewers", summary="Who viewed my record", tags=["portal"])
 async def portal_viewers(
     session: SessionDep, actor: PatientPortal, cursor: str | None = None
-) -> dict[str, Any]:
+) -> schemas.RecordViewersPage:
     assert actor.patient_id is not None  # noqa: S101 - guaranteed by PatientPortal
     page = await activity.viewers(session, actor=actor, patient_id=actor.patient_id, cursor=cursor)
-    return {
-        "items": [
-            {"occurred_at": i.occurred_at, "who": i.who, "roles": i.roles, "action": i.action}
-            for i in page.items
-        ],
-        "next_cursor": page.next_cursor,
-    }
+    return schemas.RecordViewersPage(
+        items=[schemas.RecordViewer.model_validate(i) for i in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
-@router.get("/portal/documents/{document_id}/content", tags=["portal"])
+@router.get(
+    "/portal/documents/{document_id}/content",
+    tags=["portal"],
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+)
 async def portal_download(
     document_id: uuid.UUID, session: SessionDep, actor: PatientPortal, config: PatientsConfigDep
 ) -> StreamingResponse:

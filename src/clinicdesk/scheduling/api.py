@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.core.http import IfMatch, etag, with_etag
 from clinicdesk.core.idempotency import run_once
 from clinicdesk.core.runtime import SessionDep
+from clinicdesk.core.schemas import Created
 from clinicdesk.identity.auth import AdminSettings
 from clinicdesk.scheduling import schemas
 from clinicdesk.scheduling.access import SchedulingRead, SchedulingWrite
@@ -107,10 +108,10 @@ async def set_provider_hours(
 @router.post("/hours-exceptions", status_code=status.HTTP_201_CREATED)
 async def add_hours_exception(
     session: SessionDep, actor: SchedulingWrite, body: schemas.HoursExceptionWrite
-) -> dict[str, str]:
+) -> Created:
     """Time off or extra hours of a provider, or a holiday of a location."""
     row = await setup.add_exception(session, actor=actor, data=body)
-    return {"id": str(row.id)}
+    return Created(id=row.id)
 
 
 @router.get("/appointment-types", response_model=list[schemas.AppointmentTypeRead])

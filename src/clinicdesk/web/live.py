@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -103,6 +103,7 @@ async def _resolve(
 @public.get(
     "/events",
     response_model=None,
+    response_class=Response,  # no media type of its own: only the stream is described
     summary="Live events (server-sent events)",
     responses=STREAM_RESPONSES,
 )
