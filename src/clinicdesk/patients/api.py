@@ -32,6 +32,7 @@ from clinicdesk.patients.service import (
     documents,
     duplicates,
     merge,
+    pages,
     records,
     search,
 )
@@ -457,22 +458,14 @@ async def delete_document(
 
 @router.get("/portal/record", summary="The signed-in patient's own record", tags=["portal"])
 async def portal_record(session: SessionDep, actor: PatientPortal) -> schemas.PortalRecord:
-    assert actor.patient_id is not None  # noqa: S101 - guaranteed by PatientPortal
-    patient = await records.read_patient(
-        session, actor=actor, patient_id=actor.patient_id, view="portal"
-    )
-    allergies = await chart.active_allergies(session, patient_id=patient.id)
-    medications = await chart.list_entries(
-        session, actor=actor, patient_id=patient.id, kind="medications"
-    )
-    shared = await documents.list_documents(
-        session, actor=actor, patient_id=patient.id, allowed_categories=None
-    )
+    page = await pages.portal_page(session, actor=actor, viewers=False)
     return schemas.PortalRecord(
-        patient=schemas.PortalPatientRead.model_validate(records.to_read(patient).model_dump()),
-        allergies=[schemas.AllergyRead.model_validate(a) for a in allergies],
-        medications=[schemas.MedicationRead.model_validate(m) for m in medications],
-        documents=[schemas.DocumentRead.model_validate(d) for d in shared],
+        patient=schemas.PortalPatientRead.model_validate(
+            records.to_read(page.patient).model_dump()
+        ),
+        allergies=[schemas.AllergyRead.model_validate(a) for a in page.allergies],
+        medications=[schemas.MedicationRead.model_validate(m) for m in page.medications],
+        documents=[schemas.DocumentRead.model_validate(d) for d in page.documents],
     )
 
 

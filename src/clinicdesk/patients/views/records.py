@@ -15,12 +15,11 @@ from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep
-from clinicdesk.patients.access import PatientsRead, PatientsWrite, sees_clinical
+from clinicdesk.patients.access import PatientsRead, PatientsWrite
 from clinicdesk.patients.schemas import PatientCreate, PatientUpdate
-from clinicdesk.patients.service import activity, chart, documents, duplicates, records, search
-from clinicdesk.patients.service.documents import categories_for
+from clinicdesk.patients.service import activity, duplicates, pages, records, search
 from clinicdesk.patients.views.common import DEMOGRAPHIC_FIELDS, LABELS, form_values, me_of
-from clinicdesk.patients.vocabulary import DocumentCategory, HistoryKind, SexAtBirth
+from clinicdesk.patients.vocabulary import HistoryKind, SexAtBirth
 
 router = APIRouter(include_in_schema=False)
 
@@ -108,55 +107,29 @@ async def patient_chart(
     patient_id: uuid.UUID, request: Request, session: SessionDep, actor: PatientsRead
 ) -> Response:
     """Everything at a glance. A merged record's old link lands on the kept chart."""
-    patient = await records.read_patient(session, actor=actor, patient_id=patient_id, view="chart")
-    if patient.id != patient_id:
+    page = await pages.chart_page(session, actor=actor, patient_id=patient_id)
+    patient = page.patient
+    if page.merged_away:
         response = redirect(f"/patients/{patient.id}")
         flash(
             request, response, f"That record was merged into MRN {patient.mrn}; this is it.", "info"
         )
         return response
-    clinical = sees_clinical(actor)
-    lists: dict[str, Any] = {}
-    history: Any = None
-    if clinical:
-        for kind in chart.CHART_LISTS:
-            lists[kind] = await chart.list_entries(
-                session, actor=actor, patient_id=patient.id, kind=kind
-            )
-        history = await activity.chart_history(session, actor=actor, patient_id=patient.id)
-    allergies = await chart.active_allergies(session, patient_id=patient.id)
-    docs = await documents.list_documents(
-        session,
-        actor=actor,
-        patient_id=patient.id,
-        allowed_categories=categories_for(clinical=clinical),
-    )
-    merged_from = [
-        item.details.get("merged_mrn")
-        for item in (history.items if history else [])
-        if item.action == "patient.merged" and item.details
-    ]
-    portal = await activity.portal_accounts(session, patient_id=patient.id)
     return render(
         request,
         "patients/chart.html",
         {
             "patient": patient,
             "masked": form_values(patient, me_of(request).country),
-            "allergies": allergies,
-            "lists": lists,
-            "history": history,
-            "documents": docs,
-            "clinical": clinical,
-            "merged_from": merged_from,
-            "portal": portal,
+            "allergies": page.allergies,
+            "lists": page.lists,
+            "history": page.history,
+            "documents": page.documents,
+            "clinical": page.clinical,
+            "merged_from": page.merged_from,
+            "portal": page.portal,
             "history_kinds": list(HistoryKind),
-            "categories": [
-                c
-                for c in DocumentCategory
-                if categories_for(clinical=clinical) is None
-                or c.value in (categories_for(clinical=clinical) or ())
-            ],
+            "categories": page.categories,
             "labels": LABELS,
         },
     )
