@@ -14,14 +14,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import clinicdesk
 from clinicdesk.core.http import MISSING_VERSION, form_version
 from clinicdesk.identity.permissions import Role
 from tests.support.identity import browser_as, create_org, create_user
+from tests.support.walk import api_routes, calls
 
 SOURCE = Path(clinicdesk.__file__).parent
 PARAM = re.compile(r"{(\w+)}")
@@ -32,26 +31,13 @@ JINJA = re.compile(r"{{.*?}}")
 BY_HAND = re.compile(r"""(?<!required_version\()\b\w+\.get\(\s*["']version["']""")
 
 
-def _calls(dependant: Dependant) -> Iterator[object]:
-    for dependency in dependant.dependencies:
-        yield dependency.call
-        yield from _calls(dependency)
-
-
 def post_pages(app: FastAPI) -> dict[str, bool]:
     """The HTML form routes (``POST``, not the API): path -> does it take FormVersion."""
     found: dict[str, bool] = {}
-    for context in iter_route_contexts(app.routes):
-        dependant = getattr(context, "dependant", None)
-        path = context.path
-        if (
-            not isinstance(dependant, Dependant)
-            or not path
-            or "POST" not in (context.methods or ())
-        ):
-            continue
-        if not path.startswith("/api/"):
-            found[path] = found.get(path, False) or form_version in set(_calls(dependant))
+    for route in api_routes(app):
+        if "POST" in route.methods and not route.path.startswith("/api/"):
+            takes = form_version in set(calls(route.dependant))
+            found[route.path] = found.get(route.path, False) or takes
     return found
 
 

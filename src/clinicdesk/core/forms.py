@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
-from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.errors import ClinicError, field_error
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -31,15 +31,7 @@ class FormInvalid(ClinicError):
     def __init__(self, fields: Mapping[str, str], detail: str, *, first: str) -> None:
         super().__init__(
             detail,
-            errors=[
-                {
-                    "field": name,
-                    "location": ["body", name],
-                    "message": message,
-                    "type": "value_error",
-                }
-                for name, message in fields.items()
-            ],
+            errors=[field_error(name, message) for name, message in fields.items()],
         )
         self.fields = dict(fields)
         """Field name -> what is wrong with it, as the template shows it."""
