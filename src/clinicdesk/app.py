@@ -49,6 +49,7 @@ from clinicdesk.identity import audit_api as identity_audit_api
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import authenticate
 from clinicdesk.identity.config import IdentityConfig
+from clinicdesk.identity.permissions import Permission
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
 from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
@@ -61,8 +62,10 @@ from clinicdesk.reactions import connect_reactions
 from clinicdesk.scheduling import api as scheduling_api
 from clinicdesk.scheduling import api_portal as scheduling_portal_api
 from clinicdesk.scheduling import api_series as scheduling_series_api
+from clinicdesk.scheduling import live as scheduling_live
 from clinicdesk.scheduling import portal_views as scheduling_portal_views
 from clinicdesk.scheduling import views as scheduling_views
+from clinicdesk.web import live as web_live
 from clinicdesk.web import views as web_views
 
 log = structlog.get_logger("clinicdesk.app")
@@ -82,7 +85,7 @@ PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
     identity_views.public,
     scheduling_views.public,
     queue_api.public,
-    queue_live.public,
+    web_live.public,
     queue_views.public,
 )
 # The routes anyone may call without signing in. The route test checks that the app's
@@ -131,6 +134,9 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     queue_api.router,
     queue_views.router,
 )
+
+# Each domain that publishes live events registers who sees which of them.
+LIVE_PUBLISHERS = (scheduling_live.register, queue_live.register)
 
 # Errors a browser is better served by a page elsewhere for than by an error message.
 _REDIRECTS = {"mfa-required": "/login/mfa", "mfa-enrolment-required": "/account/mfa"}
@@ -210,7 +216,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         TEMPLATE_DIRS,
         flashes=FlashMessages(keys.secret_key),
         nav=web_views.NAV,
-        globals_={"version": __version__},
+        globals_={"version": __version__, "Permission": Permission},
         context_processors=[signed_in_context],
     )
     pages.env.filters["device"] = describe_device
@@ -249,6 +255,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.pages = pages
     app.state.identity = identity
     app.state.csrf = CsrfProtection(keys.secret_key)
+    app.state.live_rules = web_live.build_rules(LIVE_PUBLISHERS)
     app.state.patients = PatientsConfig(
         storage=storage_from_settings(settings), upload_max_bytes=settings.upload_max_bytes
     )

@@ -7,14 +7,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from fastapi.dependencies.models import Dependant
-from fastapi.routing import iter_route_contexts
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
@@ -47,33 +44,9 @@ from clinicdesk.scheduling.schemas import (
 from clinicdesk.scheduling.series_schemas import WaitlistWrite
 from clinicdesk.scheduling.service import booking, setup, waitlist
 from tests.support.identity import SignIn, create_org, create_user
+from tests.support.walk import Endpoint, api_routes, calls
 
 PARAM = re.compile(r"{(\w+)}")
-
-
-def calls(dependant: Dependant) -> Iterator[object]:
-    for dependency in dependant.dependencies:
-        yield dependency.call
-        yield from calls(dependency)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """A route as the app serves it: full path, methods, and every dependency it runs
-    (its router's included)."""
-
-    path: str
-    methods: frozenset[str]
-    dependant: Dependant
-
-
-def api_routes(app: FastAPI) -> list[Endpoint]:
-    found = []
-    for context in iter_route_contexts(app.routes):
-        dependant = getattr(context, "dependant", None)
-        if isinstance(dependant, Dependant) and context.path and context.methods:
-            found.append(Endpoint(context.path, frozenset(context.methods), dependant))
-    return found
 
 
 def requirement_of(route: Endpoint) -> Requirement | None:

@@ -1,4 +1,5 @@
-"""Live events: who gets which event (scoping, unit), and the real stream over HTTP from a
+"""Live events: who gets which event (the queue's and scheduling's rules, as the app
+registers them; unit), and the real stream over HTTP from a
 ``clinicdesk serve`` process: a display sees only its location's tokens, a patient's link
 only their own visit (and a content-free nudge when their queue moves), a reconnect with
 ``Last-Event-ID`` replays what was missed, and a revoked display cannot connect."""
@@ -10,9 +11,12 @@ from pathlib import Path
 
 import httpx
 
+from clinicdesk.app import LIVE_PUBLISHERS
 from clinicdesk.core.events import Event
+from clinicdesk.core.live import Listener
 from clinicdesk.identity.permissions import Permission
-from clinicdesk.queue.live import QUEUE_CHANGED, Listener, selector
+from clinicdesk.queue.live import QUEUE_CHANGED, WAITING_AT
+from clinicdesk.web.live import build_rules
 from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY
 from tests.support.identity import PASSWORD
 from tests.support.queue import seed_queue_database
@@ -24,6 +28,8 @@ HERE, THERE = uuid.uuid4(), uuid.uuid4()
 ADA, BO = uuid.uuid4(), uuid.uuid4()
 ME, SOMEONE = uuid.uuid4(), uuid.uuid4()
 MY_VISIT = uuid.uuid4()
+
+selector = build_rules(LIVE_PUBLISHERS).selector
 
 
 def queue_event(
@@ -99,7 +105,7 @@ def test_a_patient_link_gets_its_own_visit_and_a_bare_nudge_when_its_queue_moves
         kind="patient",
         patient_id=ME,
         visit_id=MY_VISIT,
-        waiting_at={(HERE, ADA)},
+        facts={WAITING_AT: {(HERE, ADA)}},
     )
     select = selector(me)
     own = select(queue_event(patient=ME, visit=MY_VISIT))
@@ -117,7 +123,12 @@ def test_a_patient_link_gets_its_own_visit_and_a_bare_nudge_when_its_queue_moves
     # A walk-in nobody has taken yet waits for whoever is free first: every queue of the
     # location moves them.
     unassigned = selector(
-        Listener(organization_id=ORG, kind="patient", patient_id=ME, waiting_at={(HERE, None)})
+        Listener(
+            organization_id=ORG,
+            kind="patient",
+            patient_id=ME,
+            facts={WAITING_AT: {(HERE, None)}},
+        )
     )
     assert unassigned(queue_event(provider=BO)) == (QUEUE_CHANGED, {})
     status = Event(

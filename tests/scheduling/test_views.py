@@ -244,6 +244,19 @@ async def test_drag_moves_and_a_conflict_is_refused(
     )
     assert stale.status_code == 412
 
+    # Without a version the move would skip the stale-write check: refused instead.
+    for unversioned in (
+        {"starts_at": f"{day}T08:00:00"},
+        {"starts_at": f"{day}T08:00:00", "version": None},
+    ):
+        refused = await client.post(
+            f"/calendar/appointments/{first}/move",
+            json=unversioned,
+            headers={"Accept": "application/json"},
+        )
+        assert refused.status_code == 428
+        assert "missing its version" in refused.json()["detail"]
+
 
 async def test_cancel_needs_a_reason_and_can_be_undone(
     session: AsyncSession, clinic: Organization, sign_in_web: SignIn, desk: Desk

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import clinicdesk
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from tests.support.identity import SignIn, browser_as, create_user
@@ -97,3 +101,16 @@ async def test_api_reference_runs_swagger_from_static_files(client: httpx.AsyncC
     csp = response.headers["content-security-policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
     assert (await client.get("/openapi.json")).json()["info"]["title"] == "ClinicDesk"
+
+
+def test_templates_name_permissions_by_the_enum() -> None:
+    """``actor.can(Permission.X)``: a misspelt name fails when the page renders (strict
+    undefined), where a misspelt string would quietly hide a button from everyone."""
+    source = Path(clinicdesk.__file__).parent
+    literal = re.compile(r"""\.can\(\s*["']""")
+    found = [
+        str(t.relative_to(source))
+        for t in source.glob("*/templates/**/*.html")
+        if literal.search(t.read_text())
+    ]
+    assert found == []

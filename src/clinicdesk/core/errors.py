@@ -54,6 +54,11 @@ class PreconditionFailed(ClinicError):
     code = "stale-version"
 
 
+def field_error(field: str, message: str) -> dict[str, Any]:
+    """One entry of a 422's ``errors``: the shape request validation errors have too."""
+    return {"field": field, "location": ["body", field], "message": message, "type": "value_error"}
+
+
 class InvalidField(ClinicError):
     """A value that passed the schema but not a rule that needs context (a phone number in
     the organization's country, a date in its format). Same shape as request validation
@@ -64,17 +69,7 @@ class InvalidField(ClinicError):
     code = "validation"
 
     def __init__(self, field: str, message: str) -> None:
-        super().__init__(
-            f"{message}",
-            errors=[
-                {
-                    "field": field,
-                    "location": ["body", field],
-                    "message": message,
-                    "type": "value_error",
-                }
-            ],
-        )
+        super().__init__(f"{message}", errors=[field_error(field, message)])
         self.field = field
         self.message = message
 

@@ -7,12 +7,13 @@ be closed with ``CLINICDESK_METRICS_TOKEN``. They reveal no patient data.
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pydantic import BaseModel
 
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.runtime import Runtime, RuntimeDep
@@ -26,6 +27,27 @@ class MetricsTokenRequired(ClinicError):
     status_code = 401
     title = "Unauthorized"
     code = "unauthorized"
+
+
+class Alive(BaseModel):
+    status: Literal["ok"]
+
+
+class DatabaseReport(BaseModel):
+    kind: str
+    status: Literal["ok", "unreachable"]
+    sqlite_version: str | None = None
+    error: str | None = None  # the kind of error only
+
+
+class ReadinessReport(BaseModel):
+    status: Literal["ready", "unavailable"]
+    version: str
+    uptime_seconds: float
+    requests_today: int
+    avg_response_ms: float
+    error_rate: float
+    database: DatabaseReport
 
 
 async def readiness(runtime: Runtime) -> dict[str, Any]:
@@ -53,14 +75,16 @@ async def readiness(runtime: Runtime) -> dict[str, Any]:
 
 
 @router.get("/health", summary="The process is alive")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+async def health() -> Alive:
+    return Alive(status="ok")
 
 
 @router.get(
     "/health/ready",
     summary="Ready to serve: database reachable, with the day's figures",
-    responses={503: {"description": "The database cannot be reached"}},
+    # The report is answered as built (a key appears only when it applies); its shape:
+    response_model=ReadinessReport,
+    responses={503: {"description": "The database cannot be reached", "model": ReadinessReport}},
 )
 async def health_ready(runtime: RuntimeDep) -> JSONResponse:
     report = await readiness(runtime)

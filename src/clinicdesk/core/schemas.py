@@ -1,9 +1,10 @@
-"""Pieces every domain's request schemas share: the strict base, and text that cannot
-carry control or text-direction characters."""
+"""Pieces every domain's schemas share: the strict base of request bodies, text that cannot
+carry control or text-direction characters, and the small answers of several APIs."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
@@ -37,3 +38,15 @@ def safe_text(value: str | None) -> str | None:
 
 
 SafeText = Annotated[str | None, AfterValidator(safe_text)]
+
+
+class Accepted(BaseModel):
+    """The answer to a request that was taken in (202): what happens next."""
+
+    detail: str
+
+
+class Created(BaseModel):
+    """The answer to a request that created a record with nothing more to show."""
+
+    id: uuid.UUID

@@ -11,11 +11,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
-from pydantic import ValidationError
 
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.schemas import AuditQuery
 from clinicdesk.core.errors import ClinicError, NotFound
+from clinicdesk.core.forms import FormInvalid, parse_form
+from clinicdesk.core.http import FormVersion
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import schemas
 from clinicdesk.identity.audit_api import export_audit_events
@@ -23,7 +25,6 @@ from clinicdesk.identity.auth import AdminSettings, AdminUsers, AuditRead, Ident
 from clinicdesk.identity.permissions import ROLE_PERMISSIONS, Role
 from clinicdesk.identity.service import organizations, users
 from clinicdesk.identity.service.common import get_user
-from clinicdesk.identity.web import attempt, flash, redirect, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,11 +34,6 @@ PAGE_SIZE = 50
 
 def _roles(values: list[str]) -> list[Role]:
     return [Role(v) for v in values if v in Role.__members__.values()]
-
-
-def _validation_message(error: ValidationError) -> str:
-    fields = sorted({".".join(str(p) for p in e["loc"]) for e in error.errors()})
-    return "Check these fields: " + ", ".join(fields) + "."
 
 
 # --- users ------------------------------------------------------------------------------
@@ -88,18 +84,13 @@ async def invite(
     roles = roles or []
     form = {"email": email, "full_name": full_name, "roles": roles}
     try:
-        data = schemas.UserInvite(email=email, full_name=full_name, roles=_roles(roles))
-    except ValidationError as error:
+        data = parse_form(schemas.UserInvite, {**form, "roles": _roles(roles)})
+    except FormInvalid as error:
         return await _users_page(
-            request,
-            session,
-            cursor=None,
-            error=_validation_message(error),
-            form=form,
-            status_code=400,
+            request, session, cursor=None, error=error.detail, form=form, status_code=400
         )
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             user = await users.invite_user(
                 session,
                 actor=actor,
@@ -137,7 +128,7 @@ async def _user_action(
 ) -> RedirectResponse:
     response = redirect(f"/admin/users/{user_id}")
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             await action
     except NotFound:
         raise  # another organization's user, or none: the 404 page, not a message
@@ -154,7 +145,7 @@ async def set_roles(
     user_id: uuid.UUID,
     actor: AdminUsers,
     session: SessionDep,
-    version: Annotated[int, Form()],
+    version: FormVersion,
     roles: Annotated[list[str] | None, Form()] = None,
 ) -> RedirectResponse:
     chosen = _roles(roles or [])
@@ -245,7 +236,7 @@ async def save_organization(
     request: Request,
     actor: AdminSettings,
     session: SessionDep,
-    version: Annotated[int, Form()],
+    version: FormVersion,
     name: Annotated[str, Form(max_length=200)],
     time_zone: Annotated[str, Form(max_length=64)],
     locale: Annotated[str, Form(max_length=16)],
@@ -256,24 +247,25 @@ async def save_organization(
     mfa_required_for_staff: Annotated[bool, Form()] = False,
 ) -> Response:
     try:
-        update = schemas.OrganizationUpdate(
-            name=name,
-            time_zone=time_zone,
-            locale=locale,
-            currency=currency,
-            country=country,
-            date_format=date_format,  # type: ignore[arg-type]  # pydantic validates it
-            mfa_required_for_admins=mfa_required_for_admins,
-            mfa_required_for_staff=mfa_required_for_staff,
+        update = parse_form(
+            schemas.OrganizationUpdate,
+            {
+                "name": name,
+                "time_zone": time_zone,
+                "locale": locale,
+                "currency": currency,
+                "country": country,
+                "date_format": date_format,
+                "mfa_required_for_admins": mfa_required_for_admins,
+                "mfa_required_for_staff": mfa_required_for_staff,
+            },
         )
-        async with attempt(session):
+        async with all_or_nothing(session):
             await organizations.update_organization(
                 session, actor=actor, update=update, expected_version=version
             )
-    except ValidationError as error:
-        return await _organization_page(
-            request, session, error=_validation_message(error), status_code=400
-        )
+    except FormInvalid as error:
+        return await _organization_page(request, session, error=error.detail, status_code=400)
     except ClinicError as error:
         return await _organization_page(
             request, session, error=error.detail, status_code=error.status_code
@@ -287,8 +279,15 @@ def _location(
     name: str, address: str, phone: str, rooms: str, time_zone: str
 ) -> schemas.LocationWrite:
     room_list = [r.strip() for r in rooms.replace("\n", ",").split(",") if r.strip()]
-    return schemas.LocationWrite(
-        name=name, address=address, phone=phone, rooms=room_list, time_zone=time_zone or None
+    return parse_form(
+        schemas.LocationWrite,
+        {
+            "name": name,
+            "address": address,
+            "phone": phone,
+            "rooms": room_list,
+            "time_zone": time_zone,
+        },
     )
 
 
@@ -305,10 +304,8 @@ async def add_location(
 ) -> Response:
     try:
         data = _location(name, address, phone, rooms, time_zone)
-    except ValidationError as error:
-        return await _organization_page(
-            request, session, error=_validation_message(error), status_code=400
-        )
+    except FormInvalid as error:
+        return await _organization_page(request, session, error=error.detail, status_code=400)
     await organizations.create_location(session, actor=actor, data=data)
     response = redirect("/admin/organization")
     flash(request, response, f"Location {data.name} added.")
@@ -321,7 +318,7 @@ async def save_location(
     location_id: uuid.UUID,
     actor: AdminSettings,
     session: SessionDep,
-    version: Annotated[int, Form()],
+    version: FormVersion,
     name: Annotated[str, Form(max_length=200)],
     address: Annotated[str, Form(max_length=2000)] = "",
     phone: Annotated[str, Form(max_length=32)] = "",
@@ -330,14 +327,12 @@ async def save_location(
 ) -> Response:
     try:
         data = _location(name, address, phone, rooms, time_zone)
-        async with attempt(session):
+        async with all_or_nothing(session):
             await organizations.update_location(
                 session, actor=actor, location_id=location_id, data=data, expected_version=version
             )
-    except ValidationError as error:
-        return await _organization_page(
-            request, session, error=_validation_message(error), status_code=400
-        )
+    except FormInvalid as error:
+        return await _organization_page(request, session, error=error.detail, status_code=400)
     except ClinicError as error:
         return await _organization_page(
             request, session, error=error.detail, status_code=error.status_code

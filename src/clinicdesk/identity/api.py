@@ -9,9 +9,10 @@ from fastapi import APIRouter, Form, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from clinicdesk.core.errors import ClinicError, problem_response
-from clinicdesk.core.http import etag, expected_version
+from clinicdesk.core.http import IfMatch, etag
 from clinicdesk.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clinicdesk.core.runtime import SessionDep
+from clinicdesk.core.schemas import Accepted
 from clinicdesk.identity import schemas
 from clinicdesk.identity.auth import (
     AdminSettings,
@@ -94,9 +95,9 @@ async def refresh_token(
 )
 async def password_reset(
     body: schemas.PasswordResetRequest, session: SessionDep, config: IdentityConfigDep
-) -> dict[str, str]:
+) -> Accepted:
     await recovery.request_password_reset(session, email=body.email, config=config)
-    return {"detail": "If the address has an account, a reset link is on its way."}
+    return Accepted(detail="If the address has an account, a reset link is on its way.")
 
 
 @public.post(
@@ -182,9 +183,9 @@ async def confirm_mfa(
 )
 async def request_email_verification(
     actor: SignedIn, session: SessionDep, config: IdentityConfigDep
-) -> dict[str, str]:
+) -> Accepted:
     await recovery.send_email_verification(session, actor=actor, config=config)
-    return {"detail": "A verification link is on its way."}
+    return Accepted(detail="A verification link is on its way.")
 
 
 @router.get(
@@ -254,16 +255,16 @@ async def read_user(
 async def set_user_roles(
     user_id: uuid.UUID,
     body: schemas.RolesUpdate,
-    request: Request,
     actor: AdminUsers,
     session: SessionDep,
+    if_match: IfMatch,
 ) -> schemas.UserRead:
     user = await users.change_roles(
         session,
         actor=actor,
         user_id=user_id,
         roles=body.roles,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     return schemas.UserRead.model_validate(user)
 
@@ -321,13 +322,13 @@ async def read_organization(
 )
 async def update_organization(
     body: schemas.OrganizationUpdate,
-    request: Request,
     actor: AdminSettings,
     session: SessionDep,
     response: Response,
+    if_match: IfMatch,
 ) -> schemas.OrganizationRead:
     organization = await organizations.update_organization(
-        session, actor=actor, update=body, expected_version=expected_version(request)
+        session, actor=actor, update=body, expected_version=if_match
     )
     response.headers["ETag"] = etag(organization.version)
     return schemas.OrganizationRead.model_validate(organization)
@@ -370,17 +371,17 @@ async def read_location(
 async def update_location(
     location_id: uuid.UUID,
     body: schemas.LocationWrite,
-    request: Request,
     actor: AdminSettings,
     session: SessionDep,
     response: Response,
+    if_match: IfMatch,
 ) -> schemas.LocationRead:
     location = await organizations.update_location(
         session,
         actor=actor,
         location_id=location_id,
         data=body,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     response.headers["ETag"] = etag(location.version)
     return schemas.LocationRead.model_validate(location)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import (
     CurrentPrincipal,
@@ -29,12 +30,8 @@ from clinicdesk.identity.service.signin import (
     sign_in,
 )
 from clinicdesk.identity.web import (
-    attempt,
     check_public_csrf,
     clear_session_cookie,
-    flash,
-    redirect,
-    render,
     render_public_form,
     safe_next,
     set_session_cookie,
@@ -182,7 +179,7 @@ async def _set_password_page(
         context["error"] = "The two passwords are not the same."
         return render_public_form(request, template, context, status_code=400)
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             await users.set_password_from_link(
                 session, token=token, purpose=purpose, new_password=password
             )
@@ -249,7 +246,7 @@ async def accept_invitation(
 @public.get("/verify-email", response_class=HTMLResponse)
 async def verify_email(request: Request, session: SessionDep, token: str = "") -> HTMLResponse:
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             await recovery.verify_email(session, token=token)
     except ClinicError as error:
         return render(
@@ -303,7 +300,7 @@ async def send_verification(
 ) -> RedirectResponse:
     response = redirect("/account")
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             await recovery.send_email_verification(session, actor=actor, config=config)
     except ClinicError as error:
         flash(request, response, error.detail, "warning")
@@ -335,7 +332,7 @@ async def change_password(
             status_code=400,
         )
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             user = await users.change_password(
                 session, actor=actor, current_password=current_password, new_password=new_password
             )
@@ -390,7 +387,7 @@ async def confirm_mfa(
     code: Annotated[str, Form(max_length=16)],
 ) -> HTMLResponse:
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             codes = await mfa.confirm_enrolment(
                 session, user=principal.user, actor=actor, code=code
             )

@@ -1,28 +1,21 @@
-"""Shared pieces of the identity pages: rendering with the signed-in context, cookies,
-safe redirects and form errors."""
+"""Identity's part of the pages: who is signed in (the layout's context), the session
+cookie, public forms before sign-in, safe redirects, and how sessions and audit values
+are shown. The toolkit every page uses (render, redirect, flash) is ``core.pages``."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.csrf import CsrfProtection
-from clinicdesk.core.errors import ClinicError
-from clinicdesk.core.flash import Category
-from clinicdesk.core.templating import Pages, format_local_time
+from clinicdesk.core.pages import render
+from clinicdesk.core.templating import format_local_time
 from clinicdesk.identity.auth import Principal, csrf_protection, identity_config
 from clinicdesk.identity.config import IdentityConfig
-
-
-def pages(request: Request) -> Pages:
-    result: Pages = request.app.state.pages
-    return result
 
 
 def signed_in_context(request: Request) -> Mapping[str, Any]:
@@ -36,17 +29,6 @@ def signed_in_context(request: Request) -> Mapping[str, Any]:
         else None
     )
     return {"me": principal.me, "actor": principal.actor, "csrf_token": token}
-
-
-def render(
-    request: Request,
-    name: str,
-    context: Mapping[str, Any] | None = None,
-    *,
-    status_code: int = 200,
-    block: str | None = None,
-) -> HTMLResponse:
-    return pages(request).render(request, name, context, status_code=status_code, block=block)
 
 
 def render_public_form(
@@ -77,10 +59,6 @@ def safe_next(target: str | None) -> str:
     return "/"
 
 
-def redirect(url: str) -> RedirectResponse:
-    return RedirectResponse(url, status_code=303)
-
-
 def set_session_cookie(
     response: HTMLResponse | RedirectResponse, config: IdentityConfig, token: str
 ) -> None:
@@ -100,29 +78,6 @@ def clear_session_cookie(response: RedirectResponse, request: Request) -> None:
     response.delete_cookie(
         config.session_cookie, path="/", secure=config.secure_cookies, httponly=True, samesite="lax"
     )
-
-
-@asynccontextmanager
-async def attempt(session: AsyncSession) -> AsyncIterator[None]:
-    """Run a use case inside a savepoint, so that a ``ClinicError`` the page turns into a
-    form message undoes everything the use case wrote (and drops its side effects),
-    while the request itself goes on and commits."""
-    savepoint = await session.begin_nested()
-    try:
-        yield
-    except ClinicError:
-        await savepoint.rollback()
-        raise
-    await savepoint.commit()
-
-
-def flash(
-    request: Request,
-    response: RedirectResponse | HTMLResponse,
-    message: str,
-    category: Category = "success",
-) -> None:
-    pages(request).flashes.add(request, response, message, category)
 
 
 _BROWSERS = (

@@ -4,15 +4,15 @@ documents, portal invitations, and the portal's own read-only view."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile, status
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from clinicdesk.core.errors import InvalidField
-from clinicdesk.core.http import etag, expected_version
+from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.pagination import MAX_LIMIT
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
@@ -32,11 +32,12 @@ from clinicdesk.patients.service import (
     documents,
     duplicates,
     merge,
+    pages,
     records,
     search,
 )
 from clinicdesk.patients.service.documents import categories_for
-from clinicdesk.patients.transfer import download_response, upload_from
+from clinicdesk.patients.transfer import DOWNLOAD_RESPONSES, download_response, upload_from
 from clinicdesk.patients.vocabulary import DocumentCategory
 
 router = APIRouter(prefix="/api/v1", tags=["patients"])
@@ -48,10 +49,6 @@ READS: dict[str, type[BaseModel]] = {
     "problems": schemas.ProblemRead,
     "history": schemas.HistoryRead,
 }
-
-
-def _with_etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = etag(version)
 
 
 # --- records, search, duplicates ------------------------------------------------------
@@ -117,7 +114,7 @@ async def register_patient(
     response: Response, session: SessionDep, actor: PatientsWrite, body: schemas.PatientCreate
 ) -> schemas.PatientRead:
     patient = await records.register_patient(session, actor=actor, data=body)
-    _with_etag(response, patient.version)
+    with_etag(response, patient.version)
     response.headers["Location"] = f"/api/v1/patients/{patient.id}"
     return records.to_read(patient)
 
@@ -128,18 +125,18 @@ async def read_patient(
 ) -> schemas.PatientRead:
     """A merged record answers with the record it was merged into."""
     patient = await records.read_patient(session, actor=actor, patient_id=patient_id)
-    _with_etag(response, patient.version)
+    with_etag(response, patient.version)
     return records.to_read(patient)
 
 
 @router.put("/patients/{patient_id}", response_model=schemas.PatientRead)
 async def update_patient(
     patient_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: PatientsWrite,
     body: schemas.PatientUpdate,
+    if_match: IfMatch,
 ) -> schemas.PatientRead:
     """Replace the demographics. Send ``If-Match`` with the ETag you read: a record
     changed since gets 412."""
@@ -148,9 +145,9 @@ async def update_patient(
         actor=actor,
         patient_id=patient_id,
         data=body,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
-    _with_etag(response, patient.version)
+    with_etag(response, patient.version)
     return records.to_read(patient)
 
 
@@ -187,11 +184,11 @@ async def patient_duplicates(
 @router.post("/patients/{patient_id}/merge", response_model=schemas.MergeResult)
 async def merge_patients(
     patient_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: PatientsWrite,
     body: schemas.MergeRequest,
+    if_match: IfMatch,
 ) -> schemas.MergeResult:
     """Merge ``duplicate_id`` into this patient, which is kept. Everything linked to the
     duplicate moves here; the duplicate's id keeps resolving to this record."""
@@ -201,9 +198,9 @@ async def merge_patients(
         keep_id=patient_id,
         duplicate_id=body.duplicate_id,
         reason=body.reason,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
-    _with_etag(response, merged.kept.version)
+    with_etag(response, merged.kept.version)
     return schemas.MergeResult(
         kept=records.to_read(merged.kept), merged_id=body.duplicate_id, moved=merged.moved
     )
@@ -212,22 +209,12 @@ async def merge_patients(
 @router.get("/patients/{patient_id}/changes", summary="Who changed what on this chart")
 async def chart_changes(
     patient_id: uuid.UUID, session: SessionDep, actor: ClinicalRead, cursor: str | None = None
-) -> dict[str, Any]:
+) -> schemas.ChartChangesPage:
     page = await activity.chart_history(session, actor=actor, patient_id=patient_id, cursor=cursor)
-    return {
-        "items": [
-            {
-                "occurred_at": i.occurred_at,
-                "action": i.action,
-                "who": i.who,
-                "roles": i.roles,
-                "changes": i.changes,
-                "details": i.details,
-            }
-            for i in page.items
-        ],
-        "next_cursor": page.next_cursor,
-    }
+    return schemas.ChartChangesPage(
+        items=[schemas.ChartChange.model_validate(i) for i in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
 @router.post(
@@ -241,11 +228,11 @@ async def invite_to_portal(
     actor: PatientsWrite,
     config: IdentityConfigDep,
     body: schemas.PortalInvite,
-) -> dict[str, str]:
+) -> schemas.PortalInvitationSent:
     user = await activity.invite_to_portal(
         session, actor=actor, patient_id=patient_id, email=body.email, config=config
     )
-    return {"user_id": str(user.id), "email": user.email}
+    return schemas.PortalInvitationSent(user_id=user.id, email=user.email)
 
 
 # --- chart lists ------------------------------------------------------------------------
@@ -276,10 +263,10 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
 
     async def list_entries(
         patient_id: uuid.UUID, session: SessionDep, actor: ClinicalRead
-    ) -> list[dict[str, Any]]:
+    ) -> list[BaseModel]:
         patient = await records.read_patient(session, actor=actor, patient_id=patient_id, view=kind)
         entries = await chart.list_entries(session, actor=actor, patient_id=patient.id, kind=kind)
-        return [read.model_validate(e).model_dump(mode="json") for e in entries]
+        return [read.model_validate(e) for e in entries]
 
     async def add_entry(
         patient_id: uuid.UUID,
@@ -287,22 +274,22 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
         session: SessionDep,
         actor: ClinicalWrite,
         body: BaseModel,
-    ) -> dict[str, Any]:
+    ) -> BaseModel:
         entry = await chart.add_entry(
             session, actor=actor, patient_id=patient_id, kind=kind, data=body
         )
-        _with_etag(response, entry.version)
-        return read.model_validate(entry).model_dump(mode="json")
+        with_etag(response, entry.version)
+        return read.model_validate(entry)
 
     async def update_entry(
         patient_id: uuid.UUID,
         entry_id: uuid.UUID,
-        request: Request,
         response: Response,
         session: SessionDep,
         actor: ClinicalWrite,
         body: BaseModel,
-    ) -> dict[str, Any]:
+        if_match: IfMatch,
+    ) -> BaseModel:
         entry = await chart.update_entry(
             session,
             actor=actor,
@@ -310,17 +297,17 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
             kind=kind,
             entry_id=entry_id,
             data=body,
-            expected_version=expected_version(request),
+            expected_version=if_match,
         )
-        _with_etag(response, entry.version)
-        return read.model_validate(entry).model_dump(mode="json")
+        with_etag(response, entry.version)
+        return read.model_validate(entry)
 
     async def remove_entry(
         patient_id: uuid.UUID,
         entry_id: uuid.UUID,
-        request: Request,
         session: SessionDep,
         actor: ClinicalWrite,
+        if_match: IfMatch,
     ) -> Response:
         await chart.remove_entry(
             session,
@@ -328,7 +315,7 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
             patient_id=patient_id,
             kind=kind,
             entry_id=entry_id,
-            expected_version=expected_version(request),
+            expected_version=if_match,
         )
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -359,10 +346,10 @@ for _kind, _spec in chart.CHART_LISTS.items():
 @router.get("/icd10", summary="Find ICD-10-CM codes by code or words")
 async def find_icd10_codes(
     actor: ClinicalRead, q: Annotated[str, Query(min_length=1, max_length=100)], limit: int = 20
-) -> list[dict[str, str]]:
+) -> list[schemas.Icd10Code]:
     # In a worker thread: the first call in a process builds the index (about 2 s).
     found = await run_in_threadpool(icd10.search, q, limit=min(limit, 50))
-    return [{"code": c.code, "title": c.title} for c in found]
+    return [schemas.Icd10Code(code=c.code, title=c.title) for c in found]
 
 
 # --- documents ------------------------------------------------------------------------
@@ -420,7 +407,11 @@ async def upload_document(
     return schemas.DocumentRead.model_validate(document)
 
 
-@router.get("/patients/{patient_id}/documents/{document_id}/content")
+@router.get(
+    "/patients/{patient_id}/documents/{document_id}/content",
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+)
 async def download_document(
     patient_id: uuid.UUID,
     document_id: uuid.UUID,
@@ -446,9 +437,9 @@ async def download_document(
 async def delete_document(
     patient_id: uuid.UUID,
     document_id: uuid.UUID,
-    request: Request,
     session: SessionDep,
     actor: PatientsWrite,
+    if_match: IfMatch,
     reason: Annotated[str, Query(min_length=3, max_length=300)],
 ) -> Response:
     """A soft delete, with the reason on the audit trail."""
@@ -458,7 +449,7 @@ async def delete_document(
         patient_id=patient_id,
         document_id=document_id,
         reason=schemas.DocumentDelete(reason=reason).reason,
-        expected_version=expected_version(request),
+        expected_version=if_match,
         allowed_categories=categories_for(clinical=writes_clinical(actor)),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -468,48 +459,36 @@ async def delete_document(
 
 
 @router.get("/portal/record", summary="The signed-in patient's own record", tags=["portal"])
-async def portal_record(session: SessionDep, actor: PatientPortal) -> dict[str, Any]:
-    assert actor.patient_id is not None  # noqa: S101 - guaranteed by PatientPortal
-    patient = await records.read_patient(
-        session, actor=actor, patient_id=actor.patient_id, view="portal"
+async def portal_record(session: SessionDep, actor: PatientPortal) -> schemas.PortalRecord:
+    page = await pages.portal_page(session, actor=actor, viewers=False)
+    return schemas.PortalRecord(
+        patient=schemas.PortalPatientRead.model_validate(
+            records.to_read(page.patient).model_dump()
+        ),
+        allergies=[schemas.AllergyRead.model_validate(a) for a in page.allergies],
+        medications=[schemas.MedicationRead.model_validate(m) for m in page.medications],
+        documents=[schemas.DocumentRead.model_validate(d) for d in page.documents],
     )
-    allergies = await chart.active_allergies(session, patient_id=patient.id)
-    medications = await chart.list_entries(
-        session, actor=actor, patient_id=patient.id, kind="medications"
-    )
-    shared = await documents.list_documents(
-        session, actor=actor, patient_id=patient.id, allowed_categories=None
-    )
-    return {
-        "patient": records.to_read(patient).model_dump(mode="json", exclude={"front_desk_notes"}),
-        "allergies": [
-            schemas.AllergyRead.model_validate(a).model_dump(mode="json") for a in allergies
-        ],
-        "medications": [
-            schemas.MedicationRead.model_validate(m).model_dump(mode="json") for m in medications
-        ],
-        "documents": [
-            schemas.DocumentRead.model_validate(d).model_dump(mode="json") for d in shared
-        ],
-    }
 
 
 @router.get("/portal/viewers", summary="Who viewed my record", tags=["portal"])
 async def portal_viewers(
     session: SessionDep, actor: PatientPortal, cursor: str | None = None
-) -> dict[str, Any]:
+) -> schemas.RecordViewersPage:
     assert actor.patient_id is not None  # noqa: S101 - guaranteed by PatientPortal
     page = await activity.viewers(session, actor=actor, patient_id=actor.patient_id, cursor=cursor)
-    return {
-        "items": [
-            {"occurred_at": i.occurred_at, "who": i.who, "roles": i.roles, "action": i.action}
-            for i in page.items
-        ],
-        "next_cursor": page.next_cursor,
-    }
+    return schemas.RecordViewersPage(
+        items=[schemas.RecordViewer.model_validate(i) for i in page.items],
+        next_cursor=page.next_cursor,
+    )
 
 
-@router.get("/portal/documents/{document_id}/content", tags=["portal"])
+@router.get(
+    "/portal/documents/{document_id}/content",
+    tags=["portal"],
+    response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES,
+)
 async def portal_download(
     document_id: uuid.UUID, session: SessionDep, actor: PatientPortal, config: PatientsConfigDep
 ) -> StreamingResponse:

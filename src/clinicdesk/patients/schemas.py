@@ -147,7 +147,9 @@ class SearchHit(PatientSummary):
     matched_on: list[str]
 
 
-class PatientRead(BaseModel):
+class PortalPatientRead(BaseModel):
+    """A record as its patient sees it: everything but the front desk's notes."""
+
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
@@ -172,7 +174,6 @@ class PatientRead(BaseModel):
     emergency_contact_name: str | None
     emergency_contact_relationship: str | None
     emergency_contact_phone: str | None
-    front_desk_notes: str | None
     national_id_masked: str | None = None
     insurance_payer: str | None
     insurance_member_masked: str | None = None
@@ -182,6 +183,10 @@ class PatientRead(BaseModel):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+class PatientRead(PortalPatientRead):
+    front_desk_notes: str | None
 
 
 class IdentifierReveal(BaseModel):
@@ -343,4 +348,55 @@ class PatientPage(BaseModel):
 
 class SearchPage(BaseModel):
     items: list[SearchHit]
+    next_cursor: str | None
+
+
+# --- answers of the API that are not records ----------------------------------------
+
+
+class ChartChange(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    occurred_at: datetime
+    action: str
+    who: str
+    roles: list[str]
+    # Field -> before and after, and the action's own details (their shape varies).
+    changes: dict[str, Any] | None
+    details: dict[str, Any] | None
+
+
+class ChartChangesPage(BaseModel):
+    items: list[ChartChange]
+    next_cursor: str | None
+
+
+class PortalInvitationSent(BaseModel):
+    user_id: uuid.UUID
+    email: str
+
+
+class Icd10Code(BaseModel):
+    code: str
+    title: str
+
+
+class PortalRecord(BaseModel):
+    patient: PortalPatientRead
+    allergies: list[AllergyRead]
+    medications: list[MedicationRead]
+    documents: list[DocumentRead]
+
+
+class RecordViewer(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    occurred_at: datetime
+    who: str
+    roles: list[str]
+    action: str
+
+
+class RecordViewersPage(BaseModel):
+    items: list[RecordViewer]
     next_cursor: str | None

@@ -4,6 +4,7 @@ file as an ``Upload``, a stored document as a download response."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from fastapi import UploadFile
 from fastapi.responses import StreamingResponse
@@ -14,6 +15,17 @@ from clinicdesk.patients.service.documents import Download, Upload
 
 # The canonical extension of each type documents are stored as (judged at upload).
 _EXTENSIONS = {kind.mime_type: kind.extension for kind in ALLOWED_TYPES}
+# For a download route's OpenAPI description (with ``response_class=StreamingResponse``,
+# which has no media type of its own, so no JSON answer is described).
+DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file, with the type judged at upload",
+        "content": {
+            kind.mime_type: {"schema": {"type": "string", "format": "binary"}}
+            for kind in ALLOWED_TYPES
+        },
+    }
+}
 
 
 async def upload_from(file: UploadFile) -> Upload:

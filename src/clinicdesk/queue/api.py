@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from clinicdesk.core.http import etag, expected_version
+from clinicdesk.core.http import IfMatch, etag
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import AdminSettings, PatientPortal
 from clinicdesk.queue import schemas
@@ -161,11 +161,11 @@ async def call_next(
 @router.post("/queue/visits/{visit_id}/call", response_model=schemas.VisitRead)
 async def call_visit(
     visit_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.CallRequest,
+    if_match: IfMatch,
     provider_id: uuid.UUID | None = None,
 ) -> schemas.VisitRead:
     visit = await flow.call(
@@ -174,7 +174,7 @@ async def call_visit(
         visit_id=visit_id,
         room=body.room,
         provider_id=provider_id,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     return await _answer(response, session, visit)
 
@@ -182,39 +182,35 @@ async def call_visit(
 @router.post("/queue/visits/{visit_id}/start", response_model=schemas.VisitRead)
 async def start_consultation(
     visit_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
-    visit = await flow.start(
-        session, actor=actor, visit_id=visit_id, expected_version=expected_version(request)
-    )
+    visit = await flow.start(session, actor=actor, visit_id=visit_id, expected_version=if_match)
     return await _answer(response, session, visit)
 
 
 @router.post("/queue/visits/{visit_id}/finish", response_model=schemas.VisitRead)
 async def finish_consultation(
     visit_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
-    visit = await flow.finish(
-        session, actor=actor, visit_id=visit_id, expected_version=expected_version(request)
-    )
+    visit = await flow.finish(session, actor=actor, visit_id=visit_id, expected_version=if_match)
     return await _answer(response, session, visit)
 
 
 @router.post("/queue/visits/{visit_id}/leave", response_model=schemas.VisitRead)
 async def mark_left(
     visit_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.LeaveRequest,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     """Left without being seen; a booked appointment becomes a no-show."""
     visit = await flow.mark_left(
@@ -222,7 +218,7 @@ async def mark_left(
         actor=actor,
         visit_id=visit_id,
         reason=body.reason,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     return await _answer(response, session, visit)
 
@@ -230,11 +226,11 @@ async def mark_left(
 @router.post("/queue/visits/{visit_id}/return", response_model=schemas.VisitRead)
 async def return_to_waiting(
     visit_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.LeaveRequest,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     """Back to waiting, keeping the place in the queue."""
     visit = await flow.return_to_waiting(
@@ -242,7 +238,7 @@ async def return_to_waiting(
         actor=actor,
         visit_id=visit_id,
         reason=body.reason,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     return await _answer(response, session, visit)
 
@@ -250,18 +246,18 @@ async def return_to_waiting(
 @router.post("/queue/visits/{visit_id}/transfer", response_model=schemas.VisitRead)
 async def transfer(
     visit_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.TransferRequest,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     visit = await flow.transfer(
         session,
         actor=actor,
         visit_id=visit_id,
         data=body,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     return await _answer(response, session, visit)
 
@@ -269,18 +265,18 @@ async def transfer(
 @router.post("/queue/visits/{visit_id}/priority", response_model=schemas.VisitRead)
 async def set_priority(
     visit_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.PriorityRequest,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     visit = await flow.set_priority(
         session,
         actor=actor,
         visit_id=visit_id,
         data=body,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     return await _answer(response, session, visit)
 
@@ -288,11 +284,11 @@ async def set_priority(
 @router.post("/queue/visits/{visit_id}/move", response_model=schemas.VisitRead)
 async def move(
     visit_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.MoveRequest,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     """One place up or down among patients of the same priority."""
     visit = await flow.move(
@@ -300,7 +296,7 @@ async def move(
         actor=actor,
         visit_id=visit_id,
         up=body.direction == "up",
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     return await _answer(response, session, visit)
 

@@ -8,13 +8,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.core.http import etag, expected_version
+from clinicdesk.core.http import IfMatch, etag, with_etag
 from clinicdesk.core.idempotency import run_once
 from clinicdesk.core.runtime import SessionDep
+from clinicdesk.core.schemas import Created
 from clinicdesk.identity.auth import AdminSettings
 from clinicdesk.scheduling import schemas
 from clinicdesk.scheduling.access import SchedulingRead, SchedulingWrite
@@ -22,10 +23,6 @@ from clinicdesk.scheduling.models import Provider
 from clinicdesk.scheduling.service import booking, calendar, setup, slots
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"])
-
-
-def _with_etag(response: Response, version: int) -> None:
-    response.headers["ETag"] = etag(version)
 
 
 async def _provider_reads(
@@ -51,27 +48,27 @@ async def create_provider(
     response: Response, session: SessionDep, actor: AdminSettings, body: schemas.ProviderWrite
 ) -> schemas.ProviderRead:
     provider = await setup.create_provider(session, actor=actor, data=body)
-    _with_etag(response, provider.version)
+    with_etag(response, provider.version)
     return (await _provider_reads(session, [provider]))[0]
 
 
 @router.put("/providers/{provider_id}", response_model=schemas.ProviderRead)
 async def update_provider(
     provider_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: AdminSettings,
     body: schemas.ProviderWrite,
+    if_match: IfMatch,
 ) -> schemas.ProviderRead:
     provider = await setup.update_provider(
         session,
         actor=actor,
         provider_id=provider_id,
         data=body,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
-    _with_etag(response, provider.version)
+    with_etag(response, provider.version)
     return (await _provider_reads(session, [provider]))[0]
 
 
@@ -111,10 +108,10 @@ async def set_provider_hours(
 @router.post("/hours-exceptions", status_code=status.HTTP_201_CREATED)
 async def add_hours_exception(
     session: SessionDep, actor: SchedulingWrite, body: schemas.HoursExceptionWrite
-) -> dict[str, str]:
+) -> Created:
     """Time off or extra hours of a provider, or a holiday of a location."""
     row = await setup.add_exception(session, actor=actor, data=body)
-    return {"id": str(row.id)}
+    return Created(id=row.id)
 
 
 @router.get("/appointment-types", response_model=list[schemas.AppointmentTypeRead])
@@ -201,84 +198,84 @@ async def read_appointment(
     appointment_id: uuid.UUID, response: Response, session: SessionDep, actor: SchedulingRead
 ) -> schemas.AppointmentRead:
     appointment = await booking.get_appointment(session, appointment_id)
-    _with_etag(response, appointment.version)
+    with_etag(response, appointment.version)
     return schemas.AppointmentRead.model_validate(appointment)
 
 
 @router.post("/appointments/{appointment_id}/reschedule", response_model=schemas.AppointmentRead)
 async def reschedule_appointment(
     appointment_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: SchedulingWrite,
     body: schemas.AppointmentReschedule,
+    if_match: IfMatch,
 ) -> schemas.AppointmentRead:
     appointment = await booking.reschedule(
         session,
         actor=actor,
         appointment_id=appointment_id,
         data=body,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
-    _with_etag(response, appointment.version)
+    with_etag(response, appointment.version)
     return schemas.AppointmentRead.model_validate(appointment)
 
 
 @router.post("/appointments/{appointment_id}/cancel", response_model=schemas.AppointmentRead)
 async def cancel_appointment(
     appointment_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: SchedulingWrite,
     body: schemas.AppointmentCancel,
+    if_match: IfMatch,
 ) -> schemas.AppointmentRead:
     appointment = await booking.cancel(
         session,
         actor=actor,
         appointment_id=appointment_id,
         reason=body.reason,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
-    _with_etag(response, appointment.version)
+    with_etag(response, appointment.version)
     return schemas.AppointmentRead.model_validate(appointment)
 
 
 @router.post("/appointments/{appointment_id}/no-show", response_model=schemas.AppointmentRead)
 async def mark_no_show(
     appointment_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: SchedulingWrite,
+    if_match: IfMatch,
 ) -> schemas.AppointmentRead:
     appointment = await booking.mark_no_show(
         session,
         actor=actor,
         appointment_id=appointment_id,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
-    _with_etag(response, appointment.version)
+    with_etag(response, appointment.version)
     return schemas.AppointmentRead.model_validate(appointment)
 
 
 @router.post("/appointments/{appointment_id}/undo", response_model=schemas.AppointmentRead)
 async def undo_status(
     appointment_id: uuid.UUID,
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: SchedulingWrite,
+    if_match: IfMatch,
 ) -> schemas.AppointmentRead:
     """Take back today's cancellation or no-show, if the time is still free."""
     appointment = await booking.undo(
         session,
         actor=actor,
         appointment_id=appointment_id,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
-    _with_etag(response, appointment.version)
+    with_etag(response, appointment.version)
     return schemas.AppointmentRead.model_validate(appointment)
 
 

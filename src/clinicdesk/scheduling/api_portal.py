@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Query, Response, status
 
-from clinicdesk.core.http import etag, expected_version
+from clinicdesk.core.http import IfMatch, etag
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import AdminSettings, IdentityConfigDep, PatientPortal
 from clinicdesk.scheduling import schemas
@@ -28,15 +28,13 @@ async def read_policy(
 
 @router.put("/booking-policy", response_model=schemas.BookingPolicyRead, tags=["scheduling"])
 async def update_policy(
-    request: Request,
     response: Response,
     session: SessionDep,
     actor: AdminSettings,
     body: schemas.BookingPolicyWrite,
+    if_match: IfMatch,
 ) -> schemas.BookingPolicyRead:
-    policy = await portal.update_policy(
-        session, actor=actor, data=body, expected_version=expected_version(request)
-    )
+    policy = await portal.update_policy(session, actor=actor, data=body, expected_version=if_match)
     response.headers["ETag"] = etag(policy.version)
     return schemas.BookingPolicyRead.model_validate(policy)
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from clinicdesk.core.errors import ClinicError, problem_response
-from clinicdesk.core.http import expected_version
+from clinicdesk.core.http import IfMatch
 from clinicdesk.core.idempotency import run_once
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.scheduling import series_schemas as schemas
@@ -88,10 +88,10 @@ async def book_series(
 )
 async def cancel_in_series(
     appointment_id: uuid.UUID,
-    request: Request,
     session: SessionDep,
     actor: SchedulingWrite,
     body: schemas.SeriesCancel,
+    if_match: IfMatch,
 ) -> schemas.SeriesChanged:
     """Cancel this appointment, it and the following ones, or all upcoming ones."""
     found, cancelled = await series.cancel_in_series(
@@ -100,7 +100,7 @@ async def cancel_in_series(
         appointment_id=appointment_id,
         scope=body.scope,
         reason=body.reason,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     return schemas.SeriesChanged(
         series_id=found.id,
@@ -115,10 +115,10 @@ async def cancel_in_series(
 )
 async def reschedule_in_series(
     appointment_id: uuid.UUID,
-    request: Request,
     session: SessionDep,
     actor: SchedulingWrite,
     body: schemas.SeriesReschedule,
+    if_match: IfMatch,
 ) -> schemas.SeriesChanged:
     """Move the appointments of the scope by one offset; all or nothing (409 with
     ``conflicts``)."""
@@ -127,7 +127,7 @@ async def reschedule_in_series(
         actor=actor,
         appointment_id=appointment_id,
         data=body,
-        expected_version=expected_version(request),
+        expected_version=if_match,
     )
     return schemas.SeriesChanged(
         series_id=found.id,

@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, Response
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.flash import Category
 from clinicdesk.core.models import utcnow
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
 from clinicdesk.identity.service import organizations
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.scheduling.schemas import AwareDatetime, PortalBooking, SlotQuery
 from clinicdesk.scheduling.service import portal, setup
 
@@ -124,7 +124,7 @@ async def book_own(
         provider_id=provider_id, location_id=location_id, type_id=type_id, starts_at=starts_at
     )
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             await portal.book_own(session, actor=actor, data=data, limiter=config.limiter)
     except ClinicError as error:
         if error.status_code == 404:
@@ -143,7 +143,7 @@ async def cancel_own(
     reason: Annotated[str, Form(min_length=2, max_length=300)] = "Cancelled online",
 ) -> Response:
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             await portal.cancel_own(
                 session,
                 actor=actor,

@@ -12,8 +12,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from clinicdesk.core.actor import ActorKind
 from clinicdesk.core.health import readiness
+from clinicdesk.core.pages import pages
 from clinicdesk.core.runtime import RuntimeDep
-from clinicdesk.core.templating import NavItem, Pages
+from clinicdesk.core.templating import NavItem
 from clinicdesk.identity.auth import AdminSettings, SignedIn
 from clinicdesk.identity.permissions import Permission
 
@@ -33,11 +34,6 @@ NAV: tuple[NavItem, ...] = (
 
 router = APIRouter(include_in_schema=False)
 public = APIRouter(include_in_schema=False)
-
-
-def pages(request: Request) -> Pages:
-    result: Pages = request.app.state.pages
-    return result
 
 
 @router.get("/", response_class=HTMLResponse)

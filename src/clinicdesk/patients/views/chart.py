@@ -8,18 +8,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.forms import FormInvalid, form_text, parse_form
+from clinicdesk.core.http import FormVersion
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.patients import icd10
 from clinicdesk.patients.access import ClinicalRead, ClinicalWrite
 from clinicdesk.patients.errors import ChartEntryNotFound
 from clinicdesk.patients.service import chart
 from clinicdesk.patients.service.common import get_writable_patient
-from clinicdesk.patients.views.common import payload
 
 router = APIRouter(include_in_schema=False)
 
@@ -47,24 +47,12 @@ async def icd10_options(
     return render(request, "patients/_icd10_options.html", {"codes": found})
 
 
-async def _form_data(request: Request, kind: str) -> tuple[dict[str, Any], int | None]:
-    spec = chart.CHART_LISTS[kind]
-    form = await request.form()
-    values: dict[str, str] = {}
-    for name in spec.schema.model_fields:
-        raw = form.get(name)
-        values[name] = raw.strip() if isinstance(raw, str) else ""
-    data: dict[str, Any] = payload(values)
-    for name in CHECKBOXES & set(spec.schema.model_fields):
-        data[name] = values[name] == "1"
-    version = form.get("version")
-    return data, int(version) if isinstance(version, str) and version.isdigit() else None
-
-
-def _message(error: ValidationError) -> str:
-    item = error.errors()[0]
-    field = str(item["loc"][0]).replace("_", " ") if item["loc"] else "form"
-    return f"{field}: {str(item['msg']).removeprefix('Value error, ')}"
+async def _form_data(request: Request, kind: str) -> dict[str, Any]:
+    fields = chart.CHART_LISTS[kind].schema.model_fields
+    data: dict[str, Any] = form_text(await request.form(), fields)
+    for name in CHECKBOXES & set(fields):
+        data[name] = data[name] == "1"
+    return data
 
 
 async def _change(
@@ -74,23 +62,26 @@ async def _change(
     patient_id: uuid.UUID,
     kind: str,
     entry_id: uuid.UUID | None,
+    version: int | None,
     *,
     remove: bool = False,
 ) -> Response:
+    """Add (no entry, no version), change or remove an entry; changing and removing
+    carry the version the form was built from (``FormVersion``)."""
     if kind not in chart.CHART_LISTS:
         raise ChartEntryNotFound("No such list on a chart.")
     patient = await get_writable_patient(session, patient_id, actor=actor)
     response = redirect(f"/patients/{patient.id}#{SECTIONS[kind]}")
-    data, version = await _form_data(request, kind)
+    data = await _form_data(request, kind)
     noun = chart.CHART_LISTS[kind].noun
     done = ""
     try:
-        body = None if remove else chart.CHART_LISTS[kind].schema.model_validate(data)
-    except ValidationError as error:
-        flash(request, response, f"The {noun} was not saved. {_message(error)}", "error")
+        body = None if remove else parse_form(chart.CHART_LISTS[kind].schema, data)
+    except FormInvalid as error:
+        flash(request, response, f"The {noun} was not saved. {error.first}", "error")
         return response
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             if remove and entry_id is not None:
                 await chart.remove_entry(
                     session,
@@ -130,7 +121,7 @@ async def _change(
 async def add_entry(
     patient_id: uuid.UUID, kind: str, request: Request, session: SessionDep, actor: ClinicalWrite
 ) -> Response:
-    return await _change(request, session, actor, patient_id, kind, None)
+    return await _change(request, session, actor, patient_id, kind, None, None)
 
 
 @router.post("/patients/{patient_id}/chart/{kind}/{entry_id}")
@@ -141,8 +132,9 @@ async def update_entry(
     request: Request,
     session: SessionDep,
     actor: ClinicalWrite,
+    version: FormVersion,
 ) -> Response:
-    return await _change(request, session, actor, patient_id, kind, entry_id)
+    return await _change(request, session, actor, patient_id, kind, entry_id, version)
 
 
 @router.post("/patients/{patient_id}/chart/{kind}/{entry_id}/remove")
@@ -153,5 +145,6 @@ async def remove_entry(
     request: Request,
     session: SessionDep,
     actor: ClinicalWrite,
+    version: FormVersion,
 ) -> Response:
-    return await _change(request, session, actor, patient_id, kind, entry_id, remove=True)
+    return await _change(request, session, actor, patient_id, kind, entry_id, version, remove=True)

@@ -1,14 +1,11 @@
-"""Shared pieces of the patient pages: form parsing, error messages, display helpers."""
+"""Shared pieces of the patient pages: the demographic fields and their labels, and display
+helpers."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import date
-from typing import Any
 
 from fastapi import Request
-from pydantic import ValidationError
-from starlette.datastructures import FormData
 
 from clinicdesk.identity.auth import Me
 from clinicdesk.patients.models import Patient
@@ -77,34 +74,6 @@ def me_of(request: Request) -> Me:
     principal = request.state.principal
     me: Me = principal.me
     return me
-
-
-def text_fields(form: FormData, names: tuple[str, ...]) -> dict[str, str]:
-    """What the user typed, as strings (kept to re-show the form)."""
-    values: dict[str, str] = {}
-    for name in names:
-        value = form.get(name)
-        values[name] = value.strip() if isinstance(value, str) else ""
-    return values
-
-
-def payload(values: Mapping[str, str]) -> dict[str, Any]:
-    """Form strings for a schema: an empty field is "not given"."""
-    return {k: v for k, v in values.items() if v != ""}
-
-
-def field_errors(error: ValidationError) -> dict[str, str]:
-    messages: dict[str, str] = {}
-    for item in error.errors():
-        field = str(item["loc"][0]) if item["loc"] else "form"
-        message = str(item["msg"]).removeprefix("Value error, ")
-        messages.setdefault(field, message)
-    return messages
-
-
-def error_summary(errors: Mapping[str, str]) -> str:
-    names = [LABELS.get(f, f.replace("_", " ")) for f in errors]
-    return "Check these fields: " + ", ".join(names) + "."
 
 
 def phone_text(value: str | None, country: str) -> str:

@@ -8,11 +8,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import Response, StreamingResponse
-from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.forms import FormInvalid, parse_form
+from clinicdesk.core.http import FormVersion
+from clinicdesk.core.pages import all_or_nothing, flash, redirect
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.web import attempt, flash, redirect
 from clinicdesk.patients.access import (
     PatientsConfigDep,
     PatientsRead,
@@ -48,17 +49,20 @@ async def upload_document(
         flash(request, response, "Choose a file to upload.", "error")
         return response
     try:
-        meta = DocumentMeta(
-            title=title or None,
-            category=category,  # type: ignore[arg-type]
-            shared_with_patient=shared_with_patient == "1",
+        meta = parse_form(
+            DocumentMeta,
+            {
+                "title": title,
+                "category": category,
+                "shared_with_patient": shared_with_patient == "1",
+            },
         )
-    except ValidationError as error:
-        message = str(error.errors()[0]["msg"]).removeprefix("Value error, ")
+    except FormInvalid as error:
+        message = error.first_message
         flash(request, response, f"The document was not uploaded: {message}", "error")
         return response
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             document = await documents.upload_document(
                 session,
                 actor=actor,
@@ -129,14 +133,14 @@ async def delete_document(
     request: Request,
     session: SessionDep,
     actor: PatientsWrite,
+    version: FormVersion,
     reason: Annotated[str, Form(max_length=300)] = "",
-    version: Annotated[str, Form(max_length=12)] = "",
 ) -> Response:
     patient = await get_writable_patient(session, patient_id, actor=actor)
     response = redirect(f"/patients/{patient.id}#documents")
     try:
-        checked = DocumentDelete(reason=reason).reason
-    except ValidationError:
+        checked = parse_form(DocumentDelete, {"reason": reason}).reason
+    except FormInvalid:
         await documents.list_documents(  # a document of another chart is a 404, not a message
             session, actor=actor, patient_id=patient.id, allowed_categories=None
         )
@@ -145,14 +149,14 @@ async def delete_document(
         )
         return response
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             await documents.delete_document(
                 session,
                 actor=actor,
                 patient_id=patient.id,
                 document_id=document_id,
                 reason=checked,
-                expected_version=int(version) if version.isdigit() else None,
+                expected_version=version,
                 allowed_categories=categories_for(clinical=writes_clinical(actor)),
             )
     except ClinicError as error:

@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.forms import FormInvalid, parse_form
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.patients.access import PatientsRead, PatientsWrite
 from clinicdesk.patients.schemas import MergeRequest
 from clinicdesk.patients.service import duplicates, merge, records
@@ -104,8 +104,8 @@ async def merge_patients(
 ) -> Response:
     keep = await get_patient(session, patient_id, actor=actor, follow_merge=False)
     try:
-        body = MergeRequest(duplicate_id=duplicate_id, reason=reason)  # type: ignore[arg-type]
-    except ValidationError:
+        body = parse_form(MergeRequest, {"duplicate_id": duplicate_id, "reason": reason})
+    except FormInvalid:
         duplicate = (
             await get_patient(session, uuid.UUID(duplicate_id), actor=actor)
             if _is_uuid(duplicate_id)
@@ -118,7 +118,7 @@ async def merge_patients(
             request, keep, duplicate, error=message, reason=reason, status_code=422
         )
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             merged = await merge.merge_patients(
                 session,
                 actor=actor,

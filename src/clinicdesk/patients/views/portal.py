@@ -9,11 +9,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from clinicdesk.core.actor import Actor
+from clinicdesk.core.pages import render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import PatientPortal
-from clinicdesk.identity.web import render
 from clinicdesk.patients.access import PatientsConfigDep
-from clinicdesk.patients.service import activity, chart, documents, records
+from clinicdesk.patients.service import documents, pages
 from clinicdesk.patients.transfer import download_response
 from clinicdesk.patients.views.common import form_values, me_of
 
@@ -27,27 +27,17 @@ def _own(actor: Actor) -> uuid.UUID:
 
 @router.get("/portal", response_class=HTMLResponse)
 async def portal_home(request: Request, session: SessionDep, actor: PatientPortal) -> HTMLResponse:
-    patient = await records.read_patient(
-        session, actor=actor, patient_id=_own(actor), view="portal"
-    )
-    allergies = await chart.active_allergies(session, patient_id=patient.id)
-    medications = await chart.list_entries(
-        session, actor=actor, patient_id=patient.id, kind="medications"
-    )
-    shared = await documents.list_documents(
-        session, actor=actor, patient_id=patient.id, allowed_categories=None
-    )
-    viewed = await activity.viewers(session, actor=actor, patient_id=patient.id)
+    page = await pages.portal_page(session, actor=actor, viewers=True)
     return render(
         request,
         "patients/portal.html",
         {
-            "patient": patient,
-            "masked": form_values(patient, me_of(request).country),
-            "allergies": allergies,
-            "medications": medications,
-            "documents": shared,
-            "viewers": viewed.items,
+            "patient": page.patient,
+            "masked": form_values(page.patient, me_of(request).country),
+            "allergies": page.allergies,
+            "medications": page.medications,
+            "documents": page.documents,
+            "viewers": page.viewers.items if page.viewers else [],
         },
     )
 

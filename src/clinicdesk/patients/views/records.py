@@ -8,27 +8,18 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError, InvalidField, PreconditionFailed
+from clinicdesk.core.forms import FormInvalid, form_text, parse_form
+from clinicdesk.core.http import FormVersion
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep
-from clinicdesk.identity.web import attempt, flash, redirect, render
-from clinicdesk.patients.access import PatientsRead, PatientsWrite, sees_clinical
+from clinicdesk.patients.access import PatientsRead, PatientsWrite
 from clinicdesk.patients.schemas import PatientCreate, PatientUpdate
-from clinicdesk.patients.service import activity, chart, documents, duplicates, records, search
-from clinicdesk.patients.service.documents import categories_for
-from clinicdesk.patients.views.common import (
-    DEMOGRAPHIC_FIELDS,
-    LABELS,
-    error_summary,
-    field_errors,
-    form_values,
-    me_of,
-    payload,
-    text_fields,
-)
-from clinicdesk.patients.vocabulary import DocumentCategory, HistoryKind, SexAtBirth
+from clinicdesk.patients.service import activity, duplicates, pages, records, search
+from clinicdesk.patients.views.common import DEMOGRAPHIC_FIELDS, LABELS, form_values, me_of
+from clinicdesk.patients.vocabulary import HistoryKind, SexAtBirth
 
 router = APIRouter(include_in_schema=False)
 
@@ -80,7 +71,7 @@ async def new_patient(request: Request, actor: PatientsWrite) -> HTMLResponse:
 async def register_patient(request: Request, session: SessionDep, actor: PatientsWrite) -> Response:
     """Likely duplicates are shown first; "Register anyway" sends ``confirm_not_duplicate``."""
     form = await request.form()
-    values = text_fields(form, DEMOGRAPHIC_FIELDS)
+    values = form_text(form, DEMOGRAPHIC_FIELDS)
     confirmed = form.get("confirm_not_duplicate") == "1"
 
     def again(status_code: int, **extra: Any) -> HTMLResponse:
@@ -88,12 +79,11 @@ async def register_patient(request: Request, session: SessionDep, actor: Patient
         return render(request, "patients/new.html", context, status_code=status_code)
 
     try:
-        data = PatientCreate.model_validate(payload(values))
-    except ValidationError as error:
-        errors = field_errors(error)
-        return again(422, errors=errors, error=error_summary(errors))
+        data = parse_form(PatientCreate, values, labels=LABELS)
+    except FormInvalid as error:
+        return again(error.status_code, errors=error.fields, error=error.detail)
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             if not confirmed:
                 facts = await duplicates.facts_of_registration(session, data)
                 found = await duplicates.find_duplicates(session, facts)
@@ -117,55 +107,29 @@ async def patient_chart(
     patient_id: uuid.UUID, request: Request, session: SessionDep, actor: PatientsRead
 ) -> Response:
     """Everything at a glance. A merged record's old link lands on the kept chart."""
-    patient = await records.read_patient(session, actor=actor, patient_id=patient_id, view="chart")
-    if patient.id != patient_id:
+    page = await pages.chart_page(session, actor=actor, patient_id=patient_id)
+    patient = page.patient
+    if page.merged_away:
         response = redirect(f"/patients/{patient.id}")
         flash(
             request, response, f"That record was merged into MRN {patient.mrn}; this is it.", "info"
         )
         return response
-    clinical = sees_clinical(actor)
-    lists: dict[str, Any] = {}
-    history: Any = None
-    if clinical:
-        for kind in chart.CHART_LISTS:
-            lists[kind] = await chart.list_entries(
-                session, actor=actor, patient_id=patient.id, kind=kind
-            )
-        history = await activity.chart_history(session, actor=actor, patient_id=patient.id)
-    allergies = await chart.active_allergies(session, patient_id=patient.id)
-    docs = await documents.list_documents(
-        session,
-        actor=actor,
-        patient_id=patient.id,
-        allowed_categories=categories_for(clinical=clinical),
-    )
-    merged_from = [
-        item.details.get("merged_mrn")
-        for item in (history.items if history else [])
-        if item.action == "patient.merged" and item.details
-    ]
-    portal = await activity.portal_accounts(session, patient_id=patient.id)
     return render(
         request,
         "patients/chart.html",
         {
             "patient": patient,
             "masked": form_values(patient, me_of(request).country),
-            "allergies": allergies,
-            "lists": lists,
-            "history": history,
-            "documents": docs,
-            "clinical": clinical,
-            "merged_from": merged_from,
-            "portal": portal,
+            "allergies": page.allergies,
+            "lists": page.lists,
+            "history": page.history,
+            "documents": page.documents,
+            "clinical": page.clinical,
+            "merged_from": page.merged_from,
+            "portal": page.portal,
             "history_kinds": list(HistoryKind),
-            "categories": [
-                c
-                for c in DocumentCategory
-                if categories_for(clinical=clinical) is None
-                or c.value in (categories_for(clinical=clinical) or ())
-            ],
+            "categories": page.categories,
             "labels": LABELS,
         },
     )
@@ -217,7 +181,11 @@ async def edit_patient(
 
 @router.post("/patients/{patient_id}/edit", response_class=HTMLResponse)
 async def update_patient(
-    patient_id: uuid.UUID, request: Request, session: SessionDep, actor: PatientsWrite
+    patient_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: PatientsWrite,
+    version: FormVersion,
 ) -> Response:
     """A stale ``version`` shows the form again (412) with what someone else changed,
     keeping what this user typed, so they can apply it on top of the new version."""
@@ -225,12 +193,8 @@ async def update_patient(
     country = me_of(request).country
     form = await request.form()
     fields = (*DEMOGRAPHIC_FIELDS, "no_known_allergies")
-    values = text_fields(form, fields)
+    values = form_text(form, fields)
     loaded = {f: v for f in fields if isinstance(v := form.get(f"loaded_{f}"), str)}
-    version_text = form.get("version")
-    version = (
-        int(version_text) if isinstance(version_text, str) and version_text.isdigit() else None
-    )
 
     masks = {k: v for k, v in form_values(patient, country).items() if k.endswith("_masked")}
 
@@ -245,14 +209,15 @@ async def update_patient(
         return render(request, "patients/edit.html", context, status_code=status_code)
 
     try:
-        data = PatientUpdate.model_validate(
-            {**payload(values), "no_known_allergies": values["no_known_allergies"] == "1"}
+        data = parse_form(
+            PatientUpdate,
+            {**values, "no_known_allergies": values["no_known_allergies"] == "1"},
+            labels=LABELS,
         )
-    except ValidationError as error:
-        errors = field_errors(error)
-        return again(422, errors=errors, error=error_summary(errors))
+    except FormInvalid as error:
+        return again(error.status_code, errors=error.fields, error=error.detail)
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             await records.update_patient(
                 session,
                 actor=actor,
@@ -296,7 +261,7 @@ async def invite_to_portal(
 ) -> Response:
     response = redirect(f"/patients/{patient_id}")
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             user = await activity.invite_to_portal(
                 session, actor=actor, patient_id=patient_id, email=email or None, config=config
             )

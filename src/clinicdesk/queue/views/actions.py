@@ -18,9 +18,10 @@ from starlette.datastructures import FormData
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.forms import parse_form
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.queue.access import QueueWrite
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.schemas import (
@@ -34,7 +35,7 @@ from clinicdesk.queue.schemas import (
 from clinicdesk.queue.service import flow, providers
 from clinicdesk.queue.service.common import get_visit
 from clinicdesk.queue.views import board, doctor
-from clinicdesk.queue.views.common import screen_of, some_id, text, toast, validated
+from clinicdesk.queue.views.common import screen_of, some_id, text, toast
 from clinicdesk.queue.vocabulary import STATE_LABELS
 from clinicdesk.scheduling.service import setup
 
@@ -74,7 +75,7 @@ async def answer(
     """Run a step in a savepoint (a refusal undoes all it wrote) and answer: the
     screen's queue part with a toast, the next page (the chart), or the refusal."""
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             message, go_to = await run()
     except ClinicError as error:
         if not is_htmx(request):
@@ -123,7 +124,9 @@ async def _act(
 async def _call(
     session: SessionDep, actor: Actor, visit: Visit, form: FormData
 ) -> tuple[str, str | None]:
-    data = validated(CallRequest, {"room": text(form, "room", 40)}, "Give the room (up to 40).")
+    data = parse_form(
+        CallRequest, {"room": text(form, "room", 40)}, hint="Give the room (up to 40)."
+    )
     called = await flow.call(
         session,
         actor=actor,
@@ -152,7 +155,7 @@ async def _finish(
 async def _return(
     session: SessionDep, actor: Actor, visit: Visit, form: FormData
 ) -> tuple[str, str | None]:
-    data = validated(LeaveRequest, {"reason": text(form, "reason")}, "Shorten the reason.")
+    data = parse_form(LeaveRequest, {"reason": text(form, "reason")}, hint="Shorten the reason.")
     back = await flow.return_to_waiting(session, actor=actor, visit_id=visit.id, reason=data.reason)
     return f"{back.token} is waiting again (same place in the queue).", None
 
@@ -160,7 +163,7 @@ async def _return(
 async def _leave(
     session: SessionDep, actor: Actor, visit: Visit, form: FormData
 ) -> tuple[str, str | None]:
-    data = validated(LeaveRequest, {"reason": text(form, "reason")}, "Shorten the reason.")
+    data = parse_form(LeaveRequest, {"reason": text(form, "reason")}, hint="Shorten the reason.")
     left = await flow.mark_left(session, actor=actor, visit_id=visit.id, reason=data.reason)
     return f"{left.token} marked as left without being seen.", None
 
@@ -168,10 +171,10 @@ async def _leave(
 async def _transfer(
     session: SessionDep, actor: Actor, visit: Visit, form: FormData
 ) -> tuple[str, str | None]:
-    data = validated(
+    data = parse_form(
         TransferRequest,
         {"provider_id": some_id(form, "provider_id"), "reason": text(form, "reason")},
-        "Choose who sees the patient next.",
+        hint="Choose who sees the patient next.",
         keep_empty=("provider_id",),
     )
     moved = await flow.transfer(session, actor=actor, visit_id=visit.id, data=data)
@@ -181,10 +184,10 @@ async def _transfer(
 async def _priority(
     session: SessionDep, actor: Actor, visit: Visit, form: FormData
 ) -> tuple[str, str | None]:
-    data = validated(
+    data = parse_form(
         PriorityRequest,
         {"priority": text(form, "priority", 2) or "0", "reason": text(form, "reason", 200)},
-        "Choose the priority.",
+        hint="Choose the priority.",
     )
     changed = await flow.set_priority(session, actor=actor, visit_id=visit.id, data=data)
     return f"{changed.token}: priority changed.", None
@@ -193,7 +196,7 @@ async def _priority(
 async def _move(
     session: SessionDep, actor: Actor, visit: Visit, form: FormData
 ) -> tuple[str, str | None]:
-    data = validated(MoveRequest, {"direction": text(form, "direction", 5)}, "Up or down?")
+    data = parse_form(MoveRequest, {"direction": text(form, "direction", 5)}, hint="Up or down?")
     moved = await flow.move(session, actor=actor, visit_id=visit.id, up=data.direction == "up")
     return f"{moved.token} moved {data.direction}.", None
 
@@ -276,14 +279,14 @@ async def provider_status(
     location_id = some_id(form, "location_id")
 
     async def run() -> tuple[str, str | None]:
-        data = validated(
+        data = parse_form(
             ProviderStatusWrite,
             {
                 "state": text(form, "state", 20),
                 "eta_minutes": text(form, "eta_minutes", 5),
                 "note": text(form, "note", 200),
             },
-            "Choose the status; the time back is in minutes (0 to 1440).",
+            hint="Choose the status; the time back is in minutes (0 to 1440).",
         )
         row = await providers.set_status(session, actor=actor, provider_id=provider.id, data=data)
         return f"{provider.display_name}: {STATE_LABELS.get(row.state, row.state)}.", None

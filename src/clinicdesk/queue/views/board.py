@@ -16,10 +16,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError, InvalidField
+from clinicdesk.core.forms import parse_form
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity.permissions import Permission
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.patients.service import search
 from clinicdesk.patients.service.common import patients_by_id
 from clinicdesk.queue.access import QueueRead, QueueWrite
@@ -34,7 +35,6 @@ from clinicdesk.queue.views.common import (
     site_link,
     some_id,
     text,
-    validated,
     wait_words,
     words,
 )
@@ -171,15 +171,15 @@ async def check_in(request: Request, session: SessionDep, actor: QueueWrite) -> 
     """A booked patient arrived (one click on the expected list)."""
     form = await request.form()
     try:
-        async with attempt(session):
-            data = validated(
+        async with all_or_nothing(session):
+            data = parse_form(
                 AppointmentCheckIn,
                 {
                     "appointment_id": some_id(form, "appointment_id"),
                     "priority": text(form, "priority", 2),
                     "priority_reason": text(form, "priority_reason", 200),
                 },
-                "Choose the appointment to check in.",
+                hint="Choose the appointment to check in.",
             )
             visit, secret = await checkin.check_in_appointment(session, actor=actor, data=data)
     except ClinicError as error:
@@ -193,13 +193,13 @@ async def walk_in(request: Request, session: SessionDep, actor: QueueWrite) -> R
     provider who is free."""
     form = await request.form()
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             patient_id = some_id(form, "patient_id")
             if patient_id is None:
                 raise InvalidField(
                     "patient_id", "Choose the patient: search by name, phone or date of birth."
                 )
-            data = validated(
+            data = parse_form(
                 WalkInCheckIn,
                 {
                     "patient_id": patient_id,
@@ -210,7 +210,7 @@ async def walk_in(request: Request, session: SessionDep, actor: QueueWrite) -> R
                     "priority_reason": text(form, "priority_reason", 200),
                     "note": text(form, "note", 300),
                 },
-                "Check the walk-in's details.",
+                hint="Check the walk-in's details.",
             )
             visit, secret = await checkin.check_in_walk_in(session, actor=actor, data=data)
     except ClinicError as error:
@@ -224,7 +224,7 @@ async def renew_status_link(
 ) -> Response:
     """A new status link for a patient who lost theirs (the old one stops working)."""
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             visit, secret = await checkin.renew_status_link(session, actor=actor, visit_id=visit_id)
     except ClinicError as error:
         return _refused(request, error)

@@ -7,13 +7,12 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import segno
 from fastapi import Request
 from fastapi.responses import Response
-from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 
 from clinicdesk.core.errors import InvalidField
@@ -27,8 +26,6 @@ from clinicdesk.queue.vocabulary import (
     ProviderState,
     VisitStep,
 )
-
-Model = TypeVar("Model", bound=BaseModel)
 
 # What the screens listen to (an EventSource needs each event's name). ``reset`` and
 # ``end`` are always listened to.
@@ -129,28 +126,6 @@ def some_id(form: FormData, name: str) -> uuid.UUID | None:
 def screen_of(form: FormData) -> str:
     chosen = text(form, "screen", 10)
     return chosen if chosen in SCREENS else "desk"
-
-
-def validated(
-    model: type[Model], values: dict[str, Any], hint: str, *, keep_empty: tuple[str, ...] = ()
-) -> Model:
-    """The form's values as the API's schema (an empty field takes the schema's default,
-    or stays empty for the names in ``keep_empty``); a refusal says what to fix:
-    ``hint``, unless the schema's own message says more."""
-    try:
-        return model.model_validate(
-            {k: v for k, v in values.items() if v is not None or k in keep_empty}
-        )
-    except ValidationError as error:
-        first = error.errors()[0]
-        message = str(first.get("msg", ""))
-        if message.startswith("Value error, "):
-            message = message.removeprefix("Value error, ")
-            message = message[:1].upper() + message[1:] + "."
-        else:
-            message = hint
-        where = first.get("loc") or ("form",)
-        raise InvalidField(str(where[-1]), message) from None
 
 
 def toast(response: Response, message: str, *, changed: bool = True) -> None:

@@ -17,10 +17,11 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.forms import parse_form
+from clinicdesk.core.pages import all_or_nothing, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity.auth import AdminSettings
-from clinicdesk.identity.web import attempt, render
 from clinicdesk.queue.errors import LinkNotFound
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.schemas import DisplayWrite
@@ -34,7 +35,6 @@ from clinicdesk.queue.views.common import (
     site_link,
     some_id,
     text,
-    validated,
 )
 from clinicdesk.queue.vocabulary import VisitStatus
 from clinicdesk.scheduling.service.hours import location_zone
@@ -93,15 +93,15 @@ async def create_display(
     """A new screen; its link is shown once, now."""
     form = await request.form()
     try:
-        async with attempt(session):
-            data = validated(
+        async with all_or_nothing(session):
+            data = parse_form(
                 DisplayWrite,
                 {
                     "location_id": some_id(form, "location_id"),
                     "name": text(form, "name", 100),
                     "show_initials": form.get("show_initials") == "on",
                 },
-                "Give the display a name (e.g. 'Waiting room TV') and choose its location.",
+                hint="Give the display a name (e.g. 'Waiting room TV') and choose its location.",
             )
             display, secret = await links.create_display(session, actor=actor, data=data)
     except ClinicError as error:

@@ -12,10 +12,11 @@ from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.forms import parse_form
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity.permissions import Permission
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.queue.access import QueueRead, QueueWrite
 from clinicdesk.queue.schemas import CallNextRequest
 from clinicdesk.queue.service import arrivals, flow
@@ -27,7 +28,6 @@ from clinicdesk.queue.views.common import (
     some_id,
     text,
     toast,
-    validated,
     wait_words,
     words,
 )
@@ -107,12 +107,12 @@ async def call_next(request: Request, session: SessionDep, actor: QueueWrite) ->
     form = await request.form()
     location_id = None
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             location_id = some_id(form, "location_id")
-            data = validated(
+            data = parse_form(
                 CallNextRequest,
                 {"location_id": location_id, "room": text(form, "room", 40)},
-                "Choose the location.",
+                hint="Choose the location.",
             )
             visit = await flow.call_next(session, actor=actor, data=data)
     except ClinicError as error:

@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from clinicdesk.core.pages import render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity.auth import PatientPortal
-from clinicdesk.identity.web import render
 from clinicdesk.queue.errors import LinkNotFound
 from clinicdesk.queue.schemas import PatientStatusRead
 from clinicdesk.queue.service import links, reads

@@ -14,12 +14,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import ValidationError
 
 from clinicdesk.core.errors import ClinicError, InvalidField
+from clinicdesk.core.forms import form_text, parse_form
+from clinicdesk.core.http import FormVersion, required_version
+from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
-from clinicdesk.identity.web import attempt, flash, redirect, render
 from clinicdesk.patients.service import search
 from clinicdesk.patients.service.common import get_patient
 from clinicdesk.scheduling.access import SchedulingRead, SchedulingWrite
@@ -38,16 +39,13 @@ from clinicdesk.scheduling.views.common import (
 router = APIRouter(include_in_schema=False)
 
 BOOK_FIELDS = ("location_id", "provider_id", "patient_id", "type_id", "starts_at", "reason")
+CHECK_BOOKING = "Check the provider, type and time, then book again."
 
 
 def _changed(response: Response, message: str) -> None:
     response.headers["HX-Trigger"] = json.dumps(
         {"calendar:changed": True, "clinicdesk:toast": {"message": message}}
     )
-
-
-def _version(value: object) -> int | None:
-    return int(value) if isinstance(value, str) and value.isdigit() else None
 
 
 # --- booking ---------------------------------------------------------------------------
@@ -93,7 +91,7 @@ async def book_appointment(
     request: Request, session: SessionDep, actor: SchedulingWrite
 ) -> Response:
     form = await request.form()
-    values = {name: str(form.get(name) or "").strip() for name in BOOK_FIELDS}
+    values = form_text(form, BOOK_FIELDS)
 
     async def again(status_code: int, error: str) -> HTMLResponse:
         context = await _book_context(session, actor, values, error)
@@ -107,16 +105,15 @@ async def book_appointment(
         return await again(422, "Choose a location.")
     try:
         zone = await location_zone(session, uuid.UUID(values["location_id"]))
-        data = AppointmentCreate.model_validate(
-            {
-                **{k: v for k, v in values.items() if v and k != "starts_at"},
-                "starts_at": from_wall_clock(values["starts_at"], zone),
-            }
+        data = parse_form(
+            AppointmentCreate,
+            {**values, "starts_at": from_wall_clock(values["starts_at"], zone)},
+            hint=CHECK_BOOKING,
         )
-        async with attempt(session):
+        async with all_or_nothing(session):
             appointment = await booking.book(session, actor=actor, data=data)
-    except (ValidationError, ValueError):
-        return await again(422, "Check the provider, type and time, then book again.")
+    except ValueError:  # not an id
+        return await again(422, CHECK_BOOKING)
     except InvalidField as error:
         return await again(422, error.message)
     except ClinicError as error:
@@ -200,13 +197,13 @@ async def _act(
     actor: Any,
     appointment_id: uuid.UUID,
     action: str,
+    version: int,
 ) -> HTMLResponse:
     """Run one action from the details form; the answer is the refreshed details."""
     appointment = await booking.get_appointment(session, appointment_id)  # 404 first
     form = await request.form()
-    version = _version(form.get("version"))
     try:
-        async with attempt(session):
+        async with all_or_nothing(session):
             if action == "cancel":
                 reason = str(form.get("reason") or "").strip()
                 if len(reason) < 2:
@@ -232,11 +229,13 @@ async def _act(
             else:
                 zone = await location_zone(session, appointment.location_id)
                 provider = str(form.get("provider_id") or "") or None
-                data = AppointmentReschedule.model_validate(
+                data = parse_form(
+                    AppointmentReschedule,
                     {
                         "starts_at": from_wall_clock(str(form.get("starts_at") or ""), zone),
                         "provider_id": provider,
-                    }
+                    },
+                    hint="Check the time.",
                 )
                 await booking.reschedule(
                     session,
@@ -246,11 +245,6 @@ async def _act(
                     expected_version=version,
                 )
                 message = "Moved to the new time."
-    except ValidationError:
-        await session.refresh(appointment)
-        return await _details(
-            request, session, actor, appointment, error="Check the time.", status_code=422
-        )
     except InvalidField as error:
         await session.refresh(appointment)
         return await _details(
@@ -266,30 +260,46 @@ async def _act(
 
 @router.post("/calendar/appointments/{appointment_id}/cancel", response_class=HTMLResponse)
 async def cancel(
-    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+    appointment_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    version: FormVersion,
 ) -> HTMLResponse:
-    return await _act(request, session, actor, appointment_id, "cancel")
+    return await _act(request, session, actor, appointment_id, "cancel", version)
 
 
 @router.post("/calendar/appointments/{appointment_id}/no-show", response_class=HTMLResponse)
 async def no_show(
-    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+    appointment_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    version: FormVersion,
 ) -> HTMLResponse:
-    return await _act(request, session, actor, appointment_id, "no-show")
+    return await _act(request, session, actor, appointment_id, "no-show", version)
 
 
 @router.post("/calendar/appointments/{appointment_id}/undo", response_class=HTMLResponse)
 async def undo(
-    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+    appointment_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    version: FormVersion,
 ) -> HTMLResponse:
-    return await _act(request, session, actor, appointment_id, "undo")
+    return await _act(request, session, actor, appointment_id, "undo", version)
 
 
 @router.post("/calendar/appointments/{appointment_id}/reschedule", response_class=HTMLResponse)
 async def reschedule(
-    appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingWrite
+    appointment_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: SchedulingWrite,
+    version: FormVersion,
 ) -> HTMLResponse:
-    return await _act(request, session, actor, appointment_id, "reschedule")
+    return await _act(request, session, actor, appointment_id, "reschedule", version)
 
 
 @router.post("/calendar/appointments/{appointment_id}/move")
@@ -306,22 +316,20 @@ async def move(
     if not isinstance(body, dict) or not isinstance(body.get("starts_at"), str):
         raise InvalidField("starts_at", "Send the new start time.")
     zone = await location_zone(session, appointment.location_id)
-    try:
-        data = AppointmentReschedule.model_validate(
-            {
-                "starts_at": from_wall_clock(body["starts_at"], zone),
-                "provider_id": body.get("provider_id") or None,
-            }
-        )
-    except ValidationError:
-        raise InvalidField("provider_id", "Drop the appointment on a provider's column.") from None
-    version = body.get("version")
+    data = parse_form(
+        AppointmentReschedule,
+        {
+            "starts_at": from_wall_clock(body["starts_at"], zone),
+            "provider_id": body.get("provider_id"),
+        },
+        hint="Drop the appointment on a provider's column.",
+    )
     moved = await booking.reschedule(
         session,
         actor=actor,
         appointment_id=appointment.id,
         data=data,
-        expected_version=version if isinstance(version, int) else None,
+        expected_version=required_version(body.get("version")),
     )
     local = wall_clock(moved.starts_at, zone)
     return JSONResponse(

@@ -11,9 +11,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from clinicdesk.core.errors import InvalidField
+from clinicdesk.core.pages import render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.permissions import Permission
-from clinicdesk.identity.web import render
 from clinicdesk.patients.service.common import patients_by_id
 from clinicdesk.scheduling.access import SchedulingRead
 from clinicdesk.scheduling.service import calendar

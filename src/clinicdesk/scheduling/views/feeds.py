@@ -9,8 +9,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
+from clinicdesk.core.pages import render
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.web import render
 from clinicdesk.scheduling.access import SchedulingRead
 from clinicdesk.scheduling.service import feeds, setup
 

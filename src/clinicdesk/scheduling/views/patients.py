@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from clinicdesk.core.models import utcnow
+from clinicdesk.core.pages import render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.service import organizations
-from clinicdesk.identity.web import render
 from clinicdesk.patients.service.common import get_patient
 from clinicdesk.scheduling.access import SchedulingRead
 from clinicdesk.scheduling.models import Appointment
