@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from clinicdesk import __version__, keyrotation
+from clinicdesk.app import job_registry, mail_sender
 from clinicdesk.audit import service as audit
 from clinicdesk.config import Settings
 from clinicdesk.core import migrations
@@ -26,6 +27,7 @@ from clinicdesk.core.actor import SYSTEM
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.db import Database, create_database, session_scope
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.jobs.worker import run_worker
 from clinicdesk.core.keys import ensure_private_dir, load_or_create_keys
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.sqlite_driver import sqlite_version
@@ -160,6 +162,31 @@ def serve(
         raise typer.Exit(3) from exc
     console.print(f"ClinicDesk {__version__} at http://{settings.host}:{settings.port}/")
     _serve(settings, host=settings.host, port=settings.port, workers=settings.workers)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs worked on at once (CLINICDESK_JOBS_CONCURRENCY).")
+    ] = None,
+) -> None:
+    """Run jobs (mail, periodic jobs) without serving HTTP, until SIGTERM or Ctrl+C; a
+    running job gets CLINICDESK_JOBS_SHUTDOWN_GRACE_SECONDS to finish, else it goes back
+    to the queue. Run several on PostgreSQL; on SQLite one runs jobs at a time. Set
+    CLINICDESK_JOBS_IN_PROCESS=false for `serve` when workers do all the work."""
+    settings = _settings(jobs_concurrency=concurrency)
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    _configure_encryption(settings)
+    try:
+        asyncio.run(_prepare_database(settings, auto_upgrade=settings.database_kind == "sqlite"))
+    except PendingMigrations as exc:
+        err.print(
+            f"[red]The database needs {len(exc.pending)} migration(s).[/red] "
+            "Run [bold]clinicdesk db upgrade[/bold] first."
+        )
+        raise typer.Exit(3) from exc
+    registry = job_registry(settings, mailer=mail_sender(settings))
+    asyncio.run(run_worker(settings, registry))
 
 
 def default_demo_dir() -> Path:
