@@ -50,6 +50,8 @@ from clinicdesk.core.templating import Pages, is_htmx
 from clinicdesk.identity import admin_views as identity_admin_views
 from clinicdesk.identity import api as identity_api
 from clinicdesk.identity import audit_api as identity_audit_api
+from clinicdesk.identity import jobs_api as identity_jobs_api
+from clinicdesk.identity import jobs_views as identity_jobs_views
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import authenticate
 from clinicdesk.identity.config import IdentityConfig
@@ -124,6 +126,8 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     identity_admin_views.router,
     identity_api.router,
     identity_audit_api.router,
+    identity_jobs_api.router,
+    identity_jobs_views.router,
     patients_api.router,
     patients_views.router,
     scheduling_api.router,
