@@ -286,9 +286,11 @@ class JobRunner:
         job.locked_until = None
 
     async def _heartbeat(self, job_id: uuid.UUID) -> None:
-        """Renew the lease while the handler works, so a long job is not taken twice."""
+        """Renew the job's lease (and on SQLite the runner's) while the handler works, so
+        a long job is not taken twice."""
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
+            await self._may_run()
             async with session_scope(self.db) as session:
                 await use_system_scope(session)
                 await session.execute(
@@ -349,7 +351,13 @@ class JobRunner:
                 if await self._may_run():
                     if ticks:
                         await self.tick_schedules()
-                    while not self._stopping.is_set() and await self._anything_due():
+                    # The lease is checked before each job: it must not lapse (and let
+                    # another process in) while this one works through a long queue.
+                    while (
+                        not self._stopping.is_set()
+                        and await self._may_run()
+                        and await self._anything_due()
+                    ):
                         if not await self.run_one():
                             break
             except asyncio.CancelledError:
