@@ -266,3 +266,30 @@ def test_schedules_fall_on_their_period_boundaries() -> None:
     assert daily_at_two.next_due_after(at_two) == datetime(2026, 12, 6, 2, 0, tzinfo=UTC)
     every_5s = Schedule(name="y", kind=NOTE, payload=Note(text="y"), every=timedelta(seconds=5))
     assert every_5s.next_due_after(moment + timedelta(seconds=7)) == moment + timedelta(seconds=10)
+
+
+async def test_a_job_whose_worker_died_in_its_last_attempt_goes_dead(
+    session: AsyncSession, db: Database
+) -> None:
+    handler = Recorder()
+    await use_system_scope(session)
+    job_id = await enqueue(session, NOTE, Note(text="last"))
+    later = await enqueue(session, NOTE, Note(text="next"))
+    await session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(
+            status=JobStatus.RUNNING,
+            attempts=NOTE.max_attempts,
+            locked_by="gone",
+            locked_until=utcnow() - timedelta(seconds=1),
+            run_at=utcnow() - timedelta(minutes=5),
+        )
+    )
+    await session.commit()
+    assert await run_jobs_in(session, db, registry_with(handler)) == 1  # the next one
+    assert [call[0] for call in handler.calls] == ["next"]
+    dead = await job_row(session, job_id)  # type: ignore[arg-type]
+    assert (dead.status, dead.attempts, dead.locked_by) == (JobStatus.DEAD, 3, None)
+    assert dead.last_error == "the worker stopped during the last attempt"
+    assert (await job_row(session, later)).status == JobStatus.SUCCEEDED  # type: ignore[arg-type]

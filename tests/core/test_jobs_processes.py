@@ -11,11 +11,13 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.engine import make_url
@@ -27,7 +29,7 @@ from clinicdesk.core.jobs import Job, JobRunner, JobStatus, enqueue
 from clinicdesk.core.tenancy import use_system_scope
 from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY, make_settings
 from tests.support.jobs import RECORD, SLOW, Record, registry_with_test_kinds, scratch, traces
-from tests.support.server import REPOSITORY
+from tests.support.server import REPOSITORY, run_cli, running_server
 
 LEASE_SECONDS = 1.0
 
@@ -132,9 +134,7 @@ async def job(db: Database, job_id: str) -> Job:
         return found
 
 
-def _uuid(value: str) -> object:
-    import uuid
-
+def _uuid(value: str) -> uuid.UUID:
     return uuid.UUID(value)
 
 
@@ -244,3 +244,32 @@ async def test_a_job_that_finishes_within_the_grace_period_completes(
     await runner.stop(grace=10)
     finished = await job(jobs_db, job_id)
     assert (finished.status, finished.attempts) == (JobStatus.SUCCEEDED, 1)
+
+
+async def test_serve_runs_mail_jobs_in_process(tmp_path: Path) -> None:
+    """The embedded default: `clinicdesk serve` on SQLite sends a reset mail by itself,
+    moments after the request that queued it committed."""
+    data_dir = tmp_path / "served"
+    with running_server(data_dir) as url:
+        run_cli(
+            data_dir,
+            "org",
+            "create",
+            "Mail Clinic",
+            "--admin-email",
+            "head@example.org",
+            "--admin-password",
+            "serve-and-send-2026",
+        )
+        async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+            asked = await client.post(
+                "/api/v1/auth/password-reset", json={"email": "head@example.org"}
+            )
+            assert asked.status_code == 202
+
+        async def mailed() -> bool:
+            return any((data_dir / "mail").glob("*.eml"))
+
+        await wait_for(mailed, seconds=15)
+    (message,) = (data_dir / "mail").glob("*.eml")
+    assert b"/password/reset?token=" in message.read_bytes()

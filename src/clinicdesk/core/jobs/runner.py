@@ -133,41 +133,45 @@ class JobRunner:
     # --- one job ---------------------------------------------------------------------
 
     async def claim(self) -> Claimed | None:
-        """Take the oldest due job, or None."""
-        now = utcnow()
-        due = or_(
-            and_(Job.status == JobStatus.QUEUED, Job.run_at <= now),
-            and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
-        )
-        async with self._uow() as session:
-            await use_system_scope(session)
-            job = await session.scalar(
-                select(Job)
-                .where(due)
-                .order_by(Job.run_at)
-                .limit(1)
-                .with_for_update(skip_locked=True)
+        """Take the oldest due job, or None. A job whose worker died during its last
+        attempt is buried on the way (dead), and the next one is looked for."""
+        while True:
+            now = utcnow()
+            due = or_(
+                and_(Job.status == JobStatus.QUEUED, Job.run_at <= now),
+                and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
             )
-            if job is None:
-                return None
-            if job.status == JobStatus.RUNNING and job.attempts >= job.max_attempts:
-                self._bury(job, "the worker stopped during the last attempt", now)
-                log.warning("jobs.dead", job_id=str(job.id), kind=job.kind, attempts=job.attempts)
-                return None
-            job.status = JobStatus.RUNNING
-            job.attempts += 1
-            job.locked_by = self.name
-            job.locked_until = now + self.lease
-            job.started_at = now
-            return Claimed(
-                id=job.id,
-                kind=job.kind,
-                payload=job.payload,
-                organization_id=job.organization_id,
-                attempts=job.attempts,
-                max_attempts=job.max_attempts,
-                run_at=job.run_at,
-            )  # the claim commits as the block ends
+            async with self._uow() as session:
+                await use_system_scope(session)
+                job = await session.scalar(
+                    select(Job)
+                    .where(due)
+                    .order_by(Job.run_at)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+                if job is None:
+                    return None
+                if job.status == JobStatus.RUNNING and job.attempts >= job.max_attempts:
+                    self._bury(job, "the worker stopped during the last attempt", now)
+                    log.warning(
+                        "jobs.dead", job_id=str(job.id), kind=job.kind, attempts=job.attempts
+                    )
+                    continue  # committed as the block ends
+                job.status = JobStatus.RUNNING
+                job.attempts += 1
+                job.locked_by = self.name
+                job.locked_until = now + self.lease
+                job.started_at = now
+                return Claimed(
+                    id=job.id,
+                    kind=job.kind,
+                    payload=job.payload,
+                    organization_id=job.organization_id,
+                    attempts=job.attempts,
+                    max_attempts=job.max_attempts,
+                    run_at=job.run_at,
+                )  # the claim commits as the block ends
 
     async def run_one(self) -> bool:
         """Claim and run one due job; False when none was due."""
