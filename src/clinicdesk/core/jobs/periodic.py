@@ -48,16 +48,22 @@ async def enqueue_if_due(
         name=schedule.name, next_run_at=schedule.next_due_after(now)
     )
     await session.execute(insert.on_conflict_do_nothing(index_elements=["name"]))
-    due_at = await session.scalar(
+    won = await session.scalar(
         update(JobSchedule)
         .where(JobSchedule.name == schedule.name, JobSchedule.next_run_at <= now)
         .values(next_run_at=schedule.next_due_after(now), last_run_at=now, locked_by=holder)
         .returning(JobSchedule.last_run_at)
     )
-    if due_at is None:
+    if won is None:  # not due, or another process took this period
         return False
+    # The run's due time names its period (a handler sees it as ``context.run_at``).
+    period = schedule.next_due_after(now) - schedule.every
     enqueued = await enqueue(
-        session, schedule.kind, schedule.payload, dedupe_key=f"schedule:{schedule.name}"
+        session,
+        schedule.kind,
+        schedule.payload,
+        run_at=period,
+        dedupe_key=f"schedule:{schedule.name}",
     )
     log.info("jobs.schedule_due", schedule=schedule.name, enqueued=enqueued is not None)
     return True

@@ -37,7 +37,7 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.db import SQLITE_BEGIN_DEFERRED, Database, session_scope
@@ -95,6 +95,14 @@ class Claimed:
     run_at: datetime
 
 
+def _due(now: datetime) -> ColumnElement[bool]:
+    """Queued and due, or running with a lease that ran out (its worker died)."""
+    return or_(
+        and_(Job.status == JobStatus.QUEUED, Job.run_at <= now),
+        and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
+    )
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:100]
 
@@ -137,15 +145,11 @@ class JobRunner:
         attempt is buried on the way (dead), and the next one is looked for."""
         while True:
             now = utcnow()
-            due = or_(
-                and_(Job.status == JobStatus.QUEUED, Job.run_at <= now),
-                and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
-            )
             async with self._uow() as session:
                 await use_system_scope(session)
                 job = await session.scalar(
                     select(Job)
-                    .where(due)
+                    .where(_due(now))
                     .order_by(Job.run_at)
                     .limit(1)
                     .with_for_update(skip_locked=True)
@@ -336,16 +340,7 @@ class JobRunner:
         reader = self.db.engine.execution_options(**{SQLITE_BEGIN_DEFERRED: True})
         async with self.db.sessionmaker(bind=reader) as session:
             await use_system_scope(session)
-            found = await session.scalar(
-                select(Job.id)
-                .where(
-                    or_(
-                        and_(Job.status == JobStatus.QUEUED, Job.run_at <= now),
-                        and_(Job.status == JobStatus.RUNNING, Job.locked_until < now),
-                    )
-                )
-                .limit(1)
-            )
+            found = await session.scalar(select(Job.id).where(_due(now)).limit(1))
             await session.rollback()
         return found is not None
 
