@@ -26,6 +26,7 @@ from clinicdesk.core.jobs import (
 from clinicdesk.core.jobs import admin as jobs_admin
 from clinicdesk.core.jobs.admin import JobNotDead
 from clinicdesk.core.jobs.models import JobSchedule
+from clinicdesk.core.jobs.purge import PURGE, PurgePayload, register_housekeeping
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import (
     TenantScopeError,
@@ -293,3 +294,35 @@ async def test_a_job_whose_worker_died_in_its_last_attempt_goes_dead(
     assert (dead.status, dead.attempts, dead.locked_by) == (JobStatus.DEAD, 3, None)
     assert dead.last_error == "the worker stopped during the last attempt"
     assert (await job_row(session, later)).status == JobStatus.SUCCEEDED  # type: ignore[arg-type]
+
+
+async def test_the_hourly_purge_deletes_old_finished_jobs_only(
+    session: AsyncSession, db: Database
+) -> None:
+    registry = registry_with(Recorder())
+    register_housekeeping(registry, succeeded_days=7, dead_days=90)
+    (purge,) = registry.schedules
+    assert purge.every == timedelta(hours=1)
+    await use_system_scope(session)
+    ages = {"old done": 8, "new done": 6, "old dead": 91, "new dead": 30, "queued": 400}
+    ids = {}
+    for label, days in ages.items():
+        ids[label] = await enqueue(session, NOTE, Note(text=label))
+        status = {"done": JobStatus.SUCCEEDED, "dead": JobStatus.DEAD}.get(
+            label.split()[-1], JobStatus.QUEUED
+        )
+        await session.execute(
+            update(Job)
+            .where(Job.id == ids[label])
+            .values(
+                status=status,
+                finished_at=utcnow() - timedelta(days=days),
+                run_at=utcnow() + timedelta(hours=1),
+            )
+        )
+    await enqueue(session, PURGE, PurgePayload(succeeded_days=7, dead_days=90))
+    await session.commit()
+    assert await run_jobs_in(session, db, registry) == 1
+    await use_system_scope(session)
+    left = set((await session.scalars(select(Job.id).where(Job.kind == NOTE.name))).all())
+    assert left == {ids["new done"], ids["new dead"], ids["queued"]}
