@@ -27,6 +27,8 @@ from clinicdesk.core.actor import SYSTEM
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.db import Database, create_database, session_scope
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.jobs import JobStatus
+from clinicdesk.core.jobs.admin import JobRead
 from clinicdesk.core.jobs.worker import run_worker
 from clinicdesk.core.keys import ensure_private_dir, load_or_create_keys
 from clinicdesk.core.logs import configure_logging
@@ -36,7 +38,7 @@ from clinicdesk.demo import DemoClinic, demo_password, seed_demo_clinic
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import OrganizationUpdate
-from clinicdesk.identity.service import organizations, users
+from clinicdesk.identity.service import jobs, organizations, users
 
 app = typer.Typer(
     name="clinicdesk",
@@ -335,6 +337,8 @@ app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+jobs_app = typer.Typer(help="Background jobs of every organization.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -516,6 +520,64 @@ def keys_rotate(
         "Older keys stay in the previous-keys file so backups made before today can be "
         "restored; remove them only when those backups are gone."
     )
+
+
+@jobs_app.command("list")
+def jobs_list(
+    status: Annotated[
+        JobStatus | None, typer.Option(help="Only jobs in this state (default: dead).")
+    ] = JobStatus.DEAD,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+) -> None:
+    """Jobs of every organization and the system's own (the purge), newest first. An
+    organization's admins see theirs at /admin/jobs; this is the operator's view."""
+    settings = _settings()
+    configure_logging(level="WARNING", fmt=settings.log_format)
+    _configure_encryption(settings)
+
+    async def run() -> list[JobRead]:
+        db = _database(settings)
+        try:
+            async with session_scope(db) as session:
+                await use_system_scope(session)
+                page = await jobs.list_jobs(session, status=status, cursor=None, limit=limit)
+                return page.items
+        finally:
+            await db.dispose()
+
+    found = asyncio.run(run())
+    if not found:
+        console.print("No jobs.")
+    for job in found:
+        console.print(
+            f"{job.id}  {job.kind:<16} {job.status:<9} {job.attempts}/{job.max_attempts}  "
+            f"{job.last_error or ''}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: Annotated[uuid.UUID, typer.Argument(help="The dead job's id.")]) -> None:
+    """Queue a dead job again with fresh attempts (recorded in the audit trail)."""
+    settings = _settings()
+    configure_logging(level="WARNING", fmt=settings.log_format)
+    _configure_encryption(settings)
+
+    async def run() -> JobRead:
+        db = _database(settings)
+        try:
+            async with session_scope(db) as session:
+                await use_system_scope(session)
+                return await jobs.retry_job(session, actor=SYSTEM, job_id=job_id)
+        finally:
+            await db.dispose()
+
+    try:
+        job = asyncio.run(run())
+    except ClinicError as exc:
+        raise _fail(exc.detail, 1) from exc
+    console.print(f"Job {job.id} ({job.kind}) is queued again.")
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ async def retry_job(session: AsyncSession, *, actor: Actor, job_id: uuid.UUID) -
         session,
         action="job.retried",
         actor=actor,
+        organization_id=job.organization_id,
         resource_type="job",
         resource_id=job.id,
         details={"kind": job.kind},
