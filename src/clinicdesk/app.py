@@ -29,9 +29,13 @@ from clinicdesk.core.dates import format_local_date
 from clinicdesk.core.db import create_database
 from clinicdesk.core.errors import HtmlErrorRenderer, ProblemRenderer, install_error_handlers
 from clinicdesk.core.flash import FlashMessages
+from clinicdesk.core.jobs import JobRegistry
+from clinicdesk.core.jobs.mail import register_mail
+from clinicdesk.core.jobs.purge import register_housekeeping
+from clinicdesk.core.jobs.worker import runner_from_settings
 from clinicdesk.core.keys import load_or_create_keys
 from clinicdesk.core.logs import configure_logging
-from clinicdesk.core.mail import make_mail_sender
+from clinicdesk.core.mail import MailSender, make_mail_sender
 from clinicdesk.core.middleware import (
     BodySizeLimitMiddleware,
     RequestContextMiddleware,
@@ -46,6 +50,8 @@ from clinicdesk.core.templating import Pages, is_htmx
 from clinicdesk.identity import admin_views as identity_admin_views
 from clinicdesk.identity import api as identity_api
 from clinicdesk.identity import audit_api as identity_audit_api
+from clinicdesk.identity import jobs_api as identity_jobs_api
+from clinicdesk.identity import jobs_views as identity_jobs_views
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import authenticate
 from clinicdesk.identity.config import IdentityConfig
@@ -124,6 +130,8 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     identity_admin_views.router,
     identity_api.router,
     identity_audit_api.router,
+    identity_jobs_api.router,
+    identity_jobs_views.router,
     patients_api.router,
     patients_views.router,
     scheduling_api.router,
@@ -171,6 +179,27 @@ def _render_error_page(pages: Pages) -> HtmlErrorRenderer:
     return render
 
 
+def mail_sender(settings: Settings) -> MailSender:
+    return make_mail_sender(
+        smtp_url=settings.smtp_url.get_secret_value() if settings.smtp_url else None,
+        mail_dir=settings.data_dir / "mail",
+        sender=settings.mail_from,
+    )
+
+
+def job_registry(settings: Settings, *, mailer: MailSender) -> JobRegistry:
+    """Every job kind and schedule of the application: ``serve`` and ``clinicdesk
+    worker`` build the same one."""
+    registry = JobRegistry()
+    register_mail(registry, mailer)
+    register_housekeeping(
+        registry,
+        succeeded_days=settings.jobs_keep_succeeded_days,
+        dead_days=settings.jobs_keep_dead_days,
+    )
+    return registry
+
+
 def create_app(settings: Settings | None = None, *, configure_logs: bool = True) -> FastAPI:
     """Build the application. Nothing is read or created at import time: settings, keys
     and the database engine are set up here, per application instance."""
@@ -196,6 +225,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         metrics=HttpMetrics(__version__),
     )
     limiter = RateLimiter.from_url(settings.redis_url)
+    mailer = mail_sender(settings)
+    jobs = job_registry(settings, mailer=mailer)
     identity = IdentityConfig(
         base_url=settings.base_url,
         session_idle=timedelta(minutes=settings.session_idle_minutes),
@@ -204,11 +235,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         refresh_token_ttl=timedelta(days=settings.refresh_token_days),
         link_ttl=timedelta(minutes=30),
         invitation_ttl=timedelta(hours=72),
-        mailer=make_mail_sender(
-            smtp_url=settings.smtp_url.get_secret_value() if settings.smtp_url else None,
-            mail_dir=settings.data_dir / "mail",
-            sender=settings.mail_from,
-        ),
+        mailer=mailer,
         limiter=limiter,
         secure_cookies=settings.base_url.startswith("https://"),
     )
@@ -234,10 +261,17 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
             database=db.kind,
             sqlite_version=db.sqlite_version,
         )
+        # Jobs run here unless separate `clinicdesk worker` processes do it. With several
+        # processes on SQLite, only the one holding the runner lease works on them.
+        runner = runner_from_settings(settings, db, jobs) if settings.jobs_in_process else None
         try:
+            if runner is not None:
+                runner.start()
             async with live_updates(db):  # the PostgreSQL relay; streams end on stop
                 yield
         finally:
+            if runner is not None:
+                await runner.stop(settings.jobs_shutdown_grace_seconds)
             await limiter.close()
             await db.dispose()
             log.info("clinicdesk.stopped")
@@ -254,6 +288,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.runtime = runtime
     app.state.pages = pages
     app.state.identity = identity
+    app.state.jobs = jobs
     app.state.csrf = CsrfProtection(keys.secret_key)
     app.state.live_rules = web_live.build_rules(LIVE_PUBLISHERS)
     app.state.patients = PatientsConfig(

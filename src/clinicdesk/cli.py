@@ -19,6 +19,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from clinicdesk import __version__, keyrotation
+from clinicdesk.app import job_registry, mail_sender
 from clinicdesk.audit import service as audit
 from clinicdesk.config import Settings
 from clinicdesk.core import migrations
@@ -26,6 +27,9 @@ from clinicdesk.core.actor import SYSTEM
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.db import Database, create_database, session_scope
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.jobs import JobStatus
+from clinicdesk.core.jobs.admin import JobRead
+from clinicdesk.core.jobs.worker import run_worker
 from clinicdesk.core.keys import ensure_private_dir, load_or_create_keys
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.sqlite_driver import sqlite_version
@@ -34,7 +38,7 @@ from clinicdesk.demo import DemoClinic, demo_password, seed_demo_clinic
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import OrganizationUpdate
-from clinicdesk.identity.service import organizations, users
+from clinicdesk.identity.service import jobs, organizations, users
 from clinicdesk.reactions import connect_reactions
 
 app = typer.Typer(
@@ -161,6 +165,31 @@ def serve(
         raise typer.Exit(3) from exc
     console.print(f"ClinicDesk {__version__} at http://{settings.host}:{settings.port}/")
     _serve(settings, host=settings.host, port=settings.port, workers=settings.workers)
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(help="Jobs worked on at once (CLINICDESK_JOBS_CONCURRENCY).")
+    ] = None,
+) -> None:
+    """Run jobs (mail, periodic jobs) without serving HTTP, until SIGTERM or Ctrl+C; a
+    running job gets CLINICDESK_JOBS_SHUTDOWN_GRACE_SECONDS to finish, else it goes back
+    to the queue. Run several on PostgreSQL; on SQLite one runs jobs at a time. Set
+    CLINICDESK_JOBS_IN_PROCESS=false for `serve` when workers do all the work."""
+    settings = _settings(jobs_concurrency=concurrency)
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    _configure_encryption(settings)
+    try:
+        asyncio.run(_prepare_database(settings, auto_upgrade=settings.database_kind == "sqlite"))
+    except PendingMigrations as exc:
+        err.print(
+            f"[red]The database needs {len(exc.pending)} migration(s).[/red] "
+            "Run [bold]clinicdesk db upgrade[/bold] first."
+        )
+        raise typer.Exit(3) from exc
+    registry = job_registry(settings, mailer=mail_sender(settings))
+    asyncio.run(run_worker(settings, registry))
 
 
 def default_demo_dir() -> Path:
@@ -309,6 +338,8 @@ app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(audit_app, name="audit")
 app.add_typer(keys_app, name="keys")
+jobs_app = typer.Typer(help="Background jobs of every organization.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -490,6 +521,64 @@ def keys_rotate(
         "Older keys stay in the previous-keys file so backups made before today can be "
         "restored; remove them only when those backups are gone."
     )
+
+
+@jobs_app.command("list")
+def jobs_list(
+    status: Annotated[
+        JobStatus | None, typer.Option(help="Only jobs in this state (default: dead).")
+    ] = JobStatus.DEAD,
+    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
+) -> None:
+    """Jobs of every organization and the system's own (the purge), newest first. An
+    organization's admins see theirs at /admin/jobs; this is the operator's view."""
+    settings = _settings()
+    configure_logging(level="WARNING", fmt=settings.log_format)
+    _configure_encryption(settings)
+
+    async def run() -> list[JobRead]:
+        db = _database(settings)
+        try:
+            async with session_scope(db) as session:
+                await use_system_scope(session)
+                page = await jobs.list_jobs(session, status=status, cursor=None, limit=limit)
+                return page.items
+        finally:
+            await db.dispose()
+
+    found = asyncio.run(run())
+    if not found:
+        console.print("No jobs.")
+    for job in found:
+        console.print(
+            f"{job.id}  {job.kind:<16} {job.status:<9} {job.attempts}/{job.max_attempts}  "
+            f"{job.last_error or ''}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@jobs_app.command("retry")
+def jobs_retry(job_id: Annotated[uuid.UUID, typer.Argument(help="The dead job's id.")]) -> None:
+    """Queue a dead job again with fresh attempts (recorded in the audit trail)."""
+    settings = _settings()
+    configure_logging(level="WARNING", fmt=settings.log_format)
+    _configure_encryption(settings)
+
+    async def run() -> JobRead:
+        db = _database(settings)
+        try:
+            async with session_scope(db) as session:
+                await use_system_scope(session)
+                return await jobs.retry_job(session, actor=SYSTEM, job_id=job_id)
+        finally:
+            await db.dispose()
+
+    try:
+        job = asyncio.run(run())
+    except ClinicError as exc:
+        raise _fail(exc.detail, 1) from exc
+    console.print(f"Job {job.id} ({job.kind}) is queued again.")
 
 
 def main() -> None:

@@ -126,6 +126,24 @@ class Settings(BaseSettings):
     # Folder-like prefix for the object keys, so the bucket can be shared ("clinicdesk/").
     s3_prefix: str = ""
 
+    # Durable jobs (mail and other work after commit). `serve` runs them in process unless
+    # this is false (then run `clinicdesk worker` processes).
+    jobs_in_process: bool = True
+    # Jobs each runner process works on at once.
+    jobs_concurrency: int = Field(default=1, ge=1, le=32)
+    # How often an idle runner looks for due jobs (a commit in the same process wakes it).
+    jobs_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # A running job's lease: a worker that dies leaves its job to be taken again after it.
+    jobs_lease_seconds: float = Field(default=60.0, gt=0, le=3600)
+    # Retries: exponential backoff from this delay up to the cap, with jitter.
+    jobs_retry_base_seconds: float = Field(default=10.0, gt=0)
+    jobs_retry_max_seconds: float = Field(default=3600.0, gt=0)
+    # On stop, how long a running job may take to finish before it goes back to the queue.
+    jobs_shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    # Finished jobs are deleted after these many days (dead ones stay longer, for retries).
+    jobs_keep_succeeded_days: int = Field(default=7, ge=0)
+    jobs_keep_dead_days: int = Field(default=90, ge=0)
+
     @field_validator("data_dir")
     @classmethod
     def _expand_data_dir(cls, value: Path) -> Path:

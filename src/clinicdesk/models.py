@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from clinicdesk.audit import models as audit_models  # noqa: F401
 from clinicdesk.core import counters, idempotency  # noqa: F401
+from clinicdesk.core.jobs import models as job_models  # noqa: F401
 from clinicdesk.core.models import Base
 from clinicdesk.identity import models as identity_models  # noqa: F401
 from clinicdesk.patients import models as patient_models  # noqa: F401

@@ -23,6 +23,7 @@ from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.service import mfa
 from clinicdesk.identity.service.common import actor_for
 from tests.support.identity import PASSWORD, SignIn, client_for, create_user
+from tests.support.jobs import run_app_jobs
 
 NEW_PASSWORD = "a whole new passphrase 2026"
 LINK = re.compile(r"(https?://\S+\?token=([\w-]+))")
@@ -63,8 +64,14 @@ async def test_an_unknown_account_costs_a_real_hash_check() -> None:
     assert not await passwords.verify_password(None, "anything at all here")
 
 
-def mailbox(app: FastAPI) -> list[str]:
-    """The plain-text bodies of the messages the app wrote to its mail directory."""
+async def mailbox(app: FastAPI, session: AsyncSession) -> list[str]:
+    """The plain-text bodies of the messages the app wrote to its mail directory, once
+    the mail jobs that are due have run."""
+    await run_app_jobs(app, session)
+    return read_mailbox(app)
+
+
+def read_mailbox(app: FastAPI) -> list[str]:
     sender = app.state.identity.mailer
     assert isinstance(sender, FileMailSender)
     bodies = []
@@ -94,7 +101,7 @@ async def test_reset_link_uses_the_configured_address_not_the_host_header(
         )
     assert asked.status_code == unknown.status_code == 202
     assert asked.json() == unknown.json()
-    (body,) = mailbox(public_app)  # one message: the unknown address gets none
+    (body,) = await mailbox(public_app, session)  # one message: the unknown address gets none
     url, token = LINK.search(body).groups()  # type: ignore[union-attr]
     assert url.startswith("https://clinic.example.org/password/reset?token=")
     assert "evil.example" not in body
@@ -123,7 +130,7 @@ async def test_an_expired_reset_link_is_refused(
     doctor = await create_user(session, clinic, Role.DOCTOR, password=PASSWORD)
     async with client_for(public_app) as client:
         await client.post("/api/v1/auth/password-reset", json={"email": doctor.email})
-        _url, token = LINK.search(mailbox(public_app)[0]).groups()  # type: ignore[union-attr]
+        _url, token = LINK.search((await mailbox(public_app, session))[0]).groups()  # type: ignore[union-attr]
         await use_system_scope(session)
         link = (await session.execute(select(OneTimeToken))).scalar_one()
         assert link.expires_at - link.created_at <= timedelta(minutes=30)
@@ -152,7 +159,7 @@ async def test_invited_staff_choose_a_password_and_sign_in(
         json={"email": "nora.nurse@example.org", "full_name": "Nora", "roles": ["nurse"]},
     )
     assert duplicate.status_code == 409
-    _url, token = LINK.search(mailbox(public_app)[0]).groups()  # type: ignore[union-attr]
+    _url, token = LINK.search((await mailbox(public_app, session))[0]).groups()  # type: ignore[union-attr]
 
     async with client_for(public_app, accept="text/html") as browser:
         page = await browser.get(f"/invitations/accept?token={token}")
@@ -192,7 +199,7 @@ async def test_email_verification_link(
     user = await create_user(session, clinic, Role.BILLING)
     api = await sign_in_api(user)
     assert (await api.post("/api/v1/me/email-verification")).status_code == 202
-    _url, token = LINK.search(mailbox(public_app)[0]).groups()  # type: ignore[union-attr]
+    _url, token = LINK.search((await mailbox(public_app, session))[0]).groups()  # type: ignore[union-attr]
     async with client_for(public_app, accept="text/html") as browser:
         confirmed = await browser.get(f"/verify-email?token={token}")
         assert confirmed.status_code == 200
@@ -230,7 +237,7 @@ async def test_reset_never_bypasses_the_second_factor(
     await session.commit()
     async with client_for(public_app) as client:
         await client.post("/api/v1/auth/password-reset", json={"email": email})
-        _url, token = LINK.search(mailbox(public_app)[0]).groups()  # type: ignore[union-attr]
+        _url, token = LINK.search((await mailbox(public_app, session))[0]).groups()  # type: ignore[union-attr]
         await client.post(
             "/api/v1/auth/password-reset/confirm",
             json={"token": token, "new_password": NEW_PASSWORD},

@@ -12,11 +12,15 @@ from datetime import UTC, date, datetime, time
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import SYSTEM
+from clinicdesk.core.jobs import Job, JobStatus
+from clinicdesk.core.jobs.mail import send_mail
+from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.auth import (
     Requirement,
@@ -213,6 +217,11 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
+    mail = OutgoingMail(to="b@example.org", subject="B main", text="B main")
+    await send_mail(session, mail)
+    dead_job = await session.scalar(select(Job).where(Job.kind == "mail.send"))
+    assert dead_job is not None
+    dead_job.status = JobStatus.DEAD
     await session.commit()
     return {
         "visit_id": visit.id,
@@ -228,6 +237,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "document_id": uuid.uuid4(),
         "field": "national_id",
         "kind": "allergies",
+        "job_id": dead_job.id,
     }
 
 

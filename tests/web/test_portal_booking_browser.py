@@ -4,6 +4,7 @@ cancels it again, in headless Chromium against a real `clinicdesk serve`."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import timedelta
 from email import message_from_bytes
 from pathlib import Path
@@ -22,16 +23,22 @@ PATIENT_EMAIL = "piper.portal@example.org"
 PATIENT_PASSWORD = "lantern orchard pebble 42"
 
 
-def invitation_token(mail_dir: Path, address: str) -> str:
-    for path in sorted(mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
-        message = message_from_bytes(path.read_bytes())
-        if message["To"] == address:
-            body = message.get_payload(decode=True)
-            assert isinstance(body, bytes)
-            found = re.search(r"/invitations/accept\?token=([\w-]+)", body.decode())
-            assert found, body
-            return found.group(1)
-    raise AssertionError(f"no invitation mailed to {address}")
+def invitation_token(mail_dir: Path, address: str, *, wait_seconds: float = 10) -> str:
+    """The link of the invitation mailed to ``address``. Mail is sent by a job right
+    after the invitation commits, so it may take a moment to appear."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        for path in sorted(mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
+            message = message_from_bytes(path.read_bytes())
+            if message["To"] == address:
+                body = message.get_payload(decode=True)
+                assert isinstance(body, bytes)
+                found = re.search(r"/invitations/accept\?token=([\w-]+)", body.decode())
+                assert found, body
+                return found.group(1)
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no invitation mailed to {address}")
+        time.sleep(0.1)
 
 
 async def invite_patient(clinic_url: str) -> None:

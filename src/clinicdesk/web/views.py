@@ -30,6 +30,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS),
     NavItem("Audit trail", "/admin/audit", Permission.AUDIT_READ),
     NavItem("System status", "/system-status", Permission.ADMIN_SETTINGS),
+    NavItem("Jobs", "/admin/jobs", Permission.ADMIN_SETTINGS),
 )
 
 router = APIRouter(include_in_schema=False)

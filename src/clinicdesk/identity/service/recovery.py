@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.context import current_request
+from clinicdesk.core.jobs.mail import send_mail
 from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.ratelimit import RateLimited
@@ -20,7 +21,7 @@ from clinicdesk.identity.config import RESET_PER_ACCOUNT, RESET_PER_ADDRESS, Ide
 from clinicdesk.identity.errors import InvalidToken
 from clinicdesk.identity.models import OneTimePurpose, User
 from clinicdesk.identity.service.common import get_user, own_user_id, user_by_email
-from clinicdesk.identity.service.users import consume_link, one_time_link, send_after_commit
+from clinicdesk.identity.service.users import consume_link, one_time_link
 
 
 async def request_password_reset(
@@ -45,9 +46,8 @@ async def request_password_reset(
         path="/password/reset",
     )
     minutes = int(config.link_ttl.total_seconds() // 60)
-    send_after_commit(
+    await send_mail(
         session,
-        config,
         OutgoingMail(
             to=user.email,
             subject="Reset your ClinicDesk password",
@@ -58,6 +58,7 @@ async def request_password_reset(
                 "your password stays as it is."
             ),
         ),
+        organization_id=user.organization_id,
     )
     await audit.record(
         session,
@@ -82,9 +83,8 @@ async def send_email_verification(
         config=config,
         path="/verify-email",
     )
-    send_after_commit(
+    await send_mail(
         session,
-        config,
         OutgoingMail(
             to=user.email,
             subject="Confirm your e-mail address for ClinicDesk",

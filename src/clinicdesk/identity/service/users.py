@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import SYSTEM, Actor
-from clinicdesk.core.db import on_commit
+from clinicdesk.core.jobs.mail import send_mail
 from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
@@ -116,8 +116,9 @@ async def invite_user(
     patient_id: uuid.UUID | None = None,
 ) -> User:
     """Create the account without a password and e-mail a link to set one. The e-mail
-    goes out only after the transaction commits. With ``patient_id``: a patient-portal
-    account bound to that record (no roles: it sees only its own record)."""
+    is queued as a job in this transaction and sent after it commits. With
+    ``patient_id``: a patient-portal account bound to that record (no roles: it sees only
+    its own record)."""
     user = await create_user(
         session,
         actor=actor,
@@ -140,9 +141,8 @@ async def invite_user(
         session, action="user.invited", actor=actor, resource_type="user", resource_id=user.id
     )
     hours = int(config.invitation_ttl.total_seconds() // 3600)
-    send_after_commit(
+    await send_mail(
         session,
-        config,
         OutgoingMail(
             to=user.email,
             subject="Your patient portal account"
@@ -161,13 +161,6 @@ async def invite_user(
         ),
     )
     return user
-
-
-def send_after_commit(session: AsyncSession, config: IdentityConfig, mail: OutgoingMail) -> None:
-    async def send() -> None:
-        await config.mailer.send(mail)
-
-    on_commit(session, send)
 
 
 async def consume_link(
