@@ -5,6 +5,7 @@ audit trail, who reaches which chart, and tenant isolation."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -20,7 +21,7 @@ from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Permission, Role
 from clinicdesk.patients.errors import ChartEntryNotFound, PatientNotFound
-from clinicdesk.patients.models import Allergy, Patient, Problem
+from clinicdesk.patients.models import Allergy, ChartRecord, Patient, Problem
 from clinicdesk.patients.schemas import AllergyWrite, HistoryWrite, MedicationWrite, ProblemWrite
 from clinicdesk.patients.service import chart
 from clinicdesk.patients.vocabulary import (
@@ -90,8 +91,74 @@ KINDS = [
 
 @dataclass(frozen=True)
 class Chart:
+    """A patient's chart opened by a doctor: the service calls with the usual arguments
+    (another patient or actor where a test says so)."""
+
+    session: AsyncSession
     doctor: Actor
     patient: Patient
+
+    async def add(
+        self,
+        kind: str,
+        data: BaseModel,
+        *,
+        actor: Actor | None = None,
+        patient_id: uuid.UUID | None = None,
+    ) -> ChartRecord:
+        return await chart.add_entry(
+            self.session,
+            actor=actor or self.doctor,
+            patient_id=patient_id or self.patient.id,
+            kind=kind,
+            data=data,
+        )
+
+    async def update(
+        self,
+        kind: str,
+        entry_id: uuid.UUID,
+        data: BaseModel,
+        *,
+        version: int | None,
+        patient_id: uuid.UUID | None = None,
+    ) -> ChartRecord:
+        return await chart.update_entry(
+            self.session,
+            actor=self.doctor,
+            patient_id=patient_id or self.patient.id,
+            kind=kind,
+            entry_id=entry_id,
+            data=data,
+            expected_version=version,
+        )
+
+    async def remove(
+        self,
+        kind: str,
+        entry_id: uuid.UUID,
+        *,
+        version: int | None,
+        patient_id: uuid.UUID | None = None,
+    ) -> None:
+        await chart.remove_entry(
+            self.session,
+            actor=self.doctor,
+            patient_id=patient_id or self.patient.id,
+            kind=kind,
+            entry_id=entry_id,
+            expected_version=version,
+        )
+
+    async def entries(
+        self, kind: str, *, actor: Actor | None = None, patient_id: uuid.UUID | None = None
+    ) -> Sequence[ChartRecord]:
+        return await chart.list_entries(
+            self.session,
+            actor=actor or self.doctor,
+            patient_id=patient_id or self.patient.id,
+            kind=kind,
+        )
 
 
 async def open_chart(session: AsyncSession, clinic: Organization) -> Chart:
@@ -101,7 +168,7 @@ async def open_chart(session: AsyncSession, clinic: Organization) -> Chart:
         kind=ActorKind.STAFF, organization_id=clinic.id, user_id=user.id, permissions=CLINICAL
     )
     patient = await register_patient(session, actor=doctor)
-    return Chart(doctor, patient)
+    return Chart(session, doctor, patient)
 
 
 async def audit_entries(session: AsyncSession, entry_id: uuid.UUID) -> list[AuditEvent]:
@@ -114,55 +181,21 @@ async def test_add_update_remove_with_versions_and_an_audit_entry_per_change(
     session: AsyncSession, clinic: Organization, kind: Kind
 ) -> None:
     c = await open_chart(session, clinic)
-    entry = await chart.add_entry(
-        session, actor=c.doctor, patient_id=c.patient.id, kind=kind.name, data=kind.first
-    )
+    entry = await c.add(kind.name, kind.first)
     assert entry.version == 1
     assert entry.recorded_by_id == c.doctor.user_id
-    updated = await chart.update_entry(
-        session,
-        actor=c.doctor,
-        patient_id=c.patient.id,
-        kind=kind.name,
-        entry_id=entry.id,
-        data=kind.corrected,
-        expected_version=1,
-    )
+    updated = await c.update(kind.name, entry.id, kind.corrected, version=1)
     assert updated.version == 2
     assert getattr(updated, kind.field) == kind.after
 
     with pytest.raises(PreconditionFailed):
-        await chart.update_entry(
-            session,
-            actor=c.doctor,
-            patient_id=c.patient.id,
-            kind=kind.name,
-            entry_id=entry.id,
-            data=kind.first,
-            expected_version=1,
-        )
+        await c.update(kind.name, entry.id, kind.first, version=1)
     with pytest.raises(PreconditionFailed):
-        await chart.remove_entry(
-            session,
-            actor=c.doctor,
-            patient_id=c.patient.id,
-            kind=kind.name,
-            entry_id=entry.id,
-            expected_version=1,
-        )
+        await c.remove(kind.name, entry.id, version=1)
     assert getattr(entry, kind.field) == kind.after  # the stale change was not applied
 
-    await chart.remove_entry(
-        session,
-        actor=c.doctor,
-        patient_id=c.patient.id,
-        kind=kind.name,
-        entry_id=entry.id,
-        expected_version=2,
-    )
-    listed = await chart.list_entries(
-        session, actor=c.doctor, patient_id=c.patient.id, kind=kind.name
-    )
+    await c.remove(kind.name, entry.id, version=2)
+    listed = await c.entries(kind.name)
     assert listed == []
 
     added, changed, removed = await audit_entries(session, entry.id)
@@ -185,18 +218,8 @@ async def test_an_update_that_changes_nothing_writes_no_audit_entry(
 ) -> None:
     c = await open_chart(session, clinic)
     data = MedicationWrite(name="Lisinopril", dose="10 mg")
-    entry = await chart.add_entry(
-        session, actor=c.doctor, patient_id=c.patient.id, kind="medications", data=data
-    )
-    await chart.update_entry(
-        session,
-        actor=c.doctor,
-        patient_id=c.patient.id,
-        kind="medications",
-        entry_id=entry.id,
-        data=data,
-        expected_version=entry.version,
-    )
+    entry = await c.add("medications", data)
+    await c.update("medications", entry.id, data, version=entry.version)
     assert [e.action for e in await audit_entries(session, entry.id)] == ["medication.added"]
 
 
@@ -212,18 +235,12 @@ async def test_allergies_list_active_first_then_the_most_severe_then_newest(
         ("severe", AllergySeverity.SEVERE, ClinicalStatus.ACTIVE),
         ("moderate", AllergySeverity.MODERATE, ClinicalStatus.ACTIVE),
     ):
-        entry = await chart.add_entry(
-            session,
-            actor=c.doctor,
-            patient_id=c.patient.id,
-            kind="allergies",
-            data=AllergyWrite(substance=substance, severity=severity, status=status),
+        entry = await c.add(
+            "allergies", AllergyWrite(substance=substance, severity=severity, status=status)
         )
         made[substance] = entry.id
 
-    listed = await chart.list_entries(
-        session, actor=c.doctor, patient_id=c.patient.id, kind="allergies"
-    )
+    listed = await c.entries("allergies")
     assert [e.id for e in listed] == [
         made[s] for s in ("severe", "moderate", "unrated", "mild", "old-severe")
     ]
@@ -241,38 +258,18 @@ async def test_medications_and_problems_list_active_first_then_newest(
         ("Atorvastatin", MedicationStatus.ACTIVE),
         ("Warfarin", MedicationStatus.STOPPED),
     ):
-        await chart.add_entry(
-            session,
-            actor=c.doctor,
-            patient_id=c.patient.id,
-            kind="medications",
-            data=MedicationWrite(name=name, status=status),
-        )
+        await c.add("medications", MedicationWrite(name=name, status=status))
     for description, problem_status in (
         ("Asthma", ClinicalStatus.RESOLVED),
         ("Hypertension", ClinicalStatus.ACTIVE),
         ("Eczema", ClinicalStatus.INACTIVE),
     ):
-        await chart.add_entry(
-            session,
-            actor=c.doctor,
-            patient_id=c.patient.id,
-            kind="problems",
-            data=ProblemWrite(description=description, status=problem_status),
-        )
+        await c.add("problems", ProblemWrite(description=description, status=problem_status))
     for description in ("Tonsillectomy", "Knee arthroscopy"):
-        await chart.add_entry(
-            session,
-            actor=c.doctor,
-            patient_id=c.patient.id,
-            kind="history",
-            data=HistoryWrite(kind=HistoryKind.SURGICAL, description=description),
-        )
+        await c.add("history", HistoryWrite(kind=HistoryKind.SURGICAL, description=description))
 
     async def names(kind: str, attribute: str) -> list[str]:
-        listed = await chart.list_entries(
-            session, actor=c.doctor, patient_id=c.patient.id, kind=kind
-        )
+        listed = await c.entries(kind)
         return [getattr(e, attribute) for e in listed]
 
     assert await names("medications", "name") == [
@@ -290,37 +287,22 @@ async def test_a_problem_needs_a_real_icd10_code_stored_as_written_in_the_classi
 ) -> None:
     c = await open_chart(session, clinic)
     with pytest.raises(InvalidField) as refused:
-        await chart.add_entry(
-            session,
-            actor=c.doctor,
-            patient_id=c.patient.id,
-            kind="problems",
-            data=ProblemWrite(description="Made up", icd10_code="Q99.999"),
-        )
+        await c.add("problems", ProblemWrite(description="Made up", icd10_code="Q99.999"))
     assert "Q99.999" in str(refused.value)
     assert (
         await session.scalar(select(Problem.id).where(Problem.patient_id == c.patient.id)) is None
     )
 
-    problem = await chart.add_entry(
-        session,
-        actor=c.doctor,
-        patient_id=c.patient.id,
-        kind="problems",
-        data=ProblemWrite(description="Diabetes", icd10_code="e119"),
-    )
+    problem = await c.add("problems", ProblemWrite(description="Diabetes", icd10_code="e119"))
     assert isinstance(problem, Problem)
     assert problem.icd10_code == "E11.9"
 
     with pytest.raises(InvalidField):
-        await chart.update_entry(
-            session,
-            actor=c.doctor,
-            patient_id=c.patient.id,
-            kind="problems",
-            entry_id=problem.id,
-            data=ProblemWrite(description="Diabetes", icd10_code="XYZ"),
-            expected_version=problem.version,
+        await c.update(
+            "problems",
+            problem.id,
+            ProblemWrite(description="Diabetes", icd10_code="XYZ"),
+            version=problem.version,
         )
     assert problem.icd10_code == "E11.9"
 
@@ -331,22 +313,10 @@ async def test_an_allergy_clears_no_known_allergies_and_other_entries_do_not(
     c = await open_chart(session, clinic)
     c.patient.no_known_allergies = True
     await session.flush()
-    await chart.add_entry(
-        session,
-        actor=c.doctor,
-        patient_id=c.patient.id,
-        kind="medications",
-        data=MedicationWrite(name="Ibuprofen"),
-    )
+    await c.add("medications", MedicationWrite(name="Ibuprofen"))
     assert c.patient.no_known_allergies is True
 
-    await chart.add_entry(
-        session,
-        actor=c.doctor,
-        patient_id=c.patient.id,
-        kind="allergies",
-        data=AllergyWrite(substance="Latex"),
-    )
+    await c.add("allergies", AllergyWrite(substance="Latex"))
     await session.refresh(c.patient)
     assert c.patient.no_known_allergies is False
 
@@ -356,26 +326,14 @@ async def test_a_portal_user_reaches_only_their_own_chart(
 ) -> None:
     c = await open_chart(session, clinic)
     other = await register_patient(session, given_name="Other", birth_date=date(1991, 2, 3))
-    await chart.add_entry(
-        session,
-        actor=c.doctor,
-        patient_id=c.patient.id,
-        kind="allergies",
-        data=AllergyWrite(substance="Peanut"),
-    )
+    await c.add("allergies", AllergyWrite(substance="Peanut"))
     portal = Actor(kind=ActorKind.PATIENT, organization_id=clinic.id, patient_id=other.id)
 
     with pytest.raises(PatientNotFound):
-        await chart.list_entries(session, actor=portal, patient_id=c.patient.id, kind="allergies")
+        await c.entries("allergies", actor=portal)
     with pytest.raises(PatientNotFound):
-        await chart.add_entry(
-            session,
-            actor=portal,
-            patient_id=c.patient.id,
-            kind="allergies",
-            data=AllergyWrite(substance="Shellfish"),
-        )
-    own = await chart.list_entries(session, actor=portal, patient_id=other.id, kind="allergies")
+        await c.add("allergies", AllergyWrite(substance="Shellfish"), actor=portal)
+    own = await c.entries("allergies", actor=portal, patient_id=other.id)
     assert own == []
 
 
@@ -384,31 +342,11 @@ async def test_an_entry_is_found_only_on_its_own_chart(
 ) -> None:
     c = await open_chart(session, clinic)
     other = await register_patient(session, actor=c.doctor)
-    entry = await chart.add_entry(
-        session,
-        actor=c.doctor,
-        patient_id=c.patient.id,
-        kind="allergies",
-        data=AllergyWrite(substance="Sulfa"),
-    )
+    entry = await c.add("allergies", AllergyWrite(substance="Sulfa"))
     with pytest.raises(ChartEntryNotFound):
-        await chart.remove_entry(
-            session,
-            actor=c.doctor,
-            patient_id=other.id,
-            kind="allergies",
-            entry_id=entry.id,
-            expected_version=entry.version,
-        )
+        await c.remove("allergies", entry.id, version=entry.version, patient_id=other.id)
     with pytest.raises(ChartEntryNotFound):  # the id of an allergy is no medication
-        await chart.remove_entry(
-            session,
-            actor=c.doctor,
-            patient_id=c.patient.id,
-            kind="medications",
-            entry_id=entry.id,
-            expected_version=entry.version,
-        )
+        await c.remove("medications", entry.id, version=entry.version)
     assert await session.get(Allergy, entry.id) is entry
 
 
@@ -418,37 +356,14 @@ async def test_another_organizations_chart_and_entries_are_not_found(
     c = await open_chart(session, clinic)
     other_org = await create_org(session, "Clinic B", mfa_required_for_admins=False)
     theirs = await open_chart(session, other_org)
-    their_entry = await chart.add_entry(
-        session,
-        actor=theirs.doctor,
-        patient_id=theirs.patient.id,
-        kind="allergies",
-        data=AllergyWrite(substance="Codeine"),
-    )
+    their_entry = await theirs.add("allergies", AllergyWrite(substance="Codeine"))
     await session.commit()
     session.expunge_all()  # as a new request: nothing of organization B in memory
     await scope_to_tenant(session, clinic.id)
 
     with pytest.raises(PatientNotFound):
-        await chart.list_entries(
-            session, actor=c.doctor, patient_id=theirs.patient.id, kind="allergies"
-        )
+        await c.entries("allergies", patient_id=theirs.patient.id)
     with pytest.raises(PatientNotFound):
-        await chart.remove_entry(
-            session,
-            actor=c.doctor,
-            patient_id=theirs.patient.id,
-            kind="allergies",
-            entry_id=their_entry.id,
-            expected_version=1,
-        )
+        await c.remove("allergies", their_entry.id, version=1, patient_id=theirs.patient.id)
     with pytest.raises(ChartEntryNotFound):
-        await chart.update_entry(
-            session,
-            actor=c.doctor,
-            patient_id=c.patient.id,
-            kind="allergies",
-            entry_id=their_entry.id,
-            data=AllergyWrite(substance="Morphine"),
-            expected_version=1,
-        )
+        await c.update("allergies", their_entry.id, AllergyWrite(substance="Morphine"), version=1)

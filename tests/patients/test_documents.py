@@ -138,6 +138,26 @@ async def download(
     return await opened.content.read_all()
 
 
+async def delete(
+    session: AsyncSession,
+    d: Drawer,
+    document_id: uuid.UUID,
+    *,
+    reason: str,
+    version: int | None,
+    allowed: frozenset[str] | None = EVERYTHING,
+) -> Document:
+    return await documents.delete_document(
+        session,
+        actor=d.staff,
+        patient_id=d.patient.id,
+        document_id=document_id,
+        reason=reason,
+        expected_version=version,
+        allowed_categories=allowed,
+    )
+
+
 async def actions(session: AsyncSession, document_id: uuid.UUID) -> list[AuditEvent]:
     statement = select(AuditEvent).where(AuditEvent.resource_id == str(document_id))
     return list((await session.scalars(statement.order_by(AuditEvent.seq))).all())
@@ -257,14 +277,8 @@ async def test_the_front_desk_files_and_sees_only_demographic_categories(
     with pytest.raises(DocumentNotFound):
         await download(session, d, lab.id, allowed=FRONT_DESK)
     with pytest.raises(DocumentNotFound):
-        await documents.delete_document(
-            session,
-            actor=d.staff,
-            patient_id=d.patient.id,
-            document_id=lab.id,
-            reason="wrong patient",
-            expected_version=lab.version,
-            allowed_categories=FRONT_DESK,
+        await delete(
+            session, d, lab.id, reason="wrong patient", version=lab.version, allowed=FRONT_DESK
         )
     assert lab.deleted_at is None
 
@@ -276,15 +290,7 @@ async def test_a_photo_becomes_the_patients_photo_until_it_is_deleted(
     photo = await upload(session, d, PNG, filename="me.png", category=DocumentCategory.PHOTO)
     assert photo.content_type == "image/png"
     assert d.patient.photo_document_id == photo.id
-    await documents.delete_document(
-        session,
-        actor=d.staff,
-        patient_id=d.patient.id,
-        document_id=photo.id,
-        reason="blurred",
-        expected_version=photo.version,
-        allowed_categories=FRONT_DESK,
-    )
+    await delete(session, d, photo.id, reason="blurred", version=photo.version, allowed=FRONT_DESK)
     assert d.patient.photo_document_id is None
 
 
@@ -309,25 +315,11 @@ async def test_a_soft_delete_needs_the_current_version_keeps_the_bytes_and_is_au
     document = await upload(session, d, PDF)
     kept = await upload(session, d, PNG)
     with pytest.raises(PreconditionFailed):
-        await documents.delete_document(
-            session,
-            actor=d.staff,
-            patient_id=d.patient.id,
-            document_id=document.id,
-            reason="wrong patient",
-            expected_version=document.version + 1,
-            allowed_categories=EVERYTHING,
-        )
+        await delete(session, d, document.id, reason="wrong patient", version=document.version + 1)
     assert document.deleted_at is None
 
-    deleted = await documents.delete_document(
-        session,
-        actor=d.staff,
-        patient_id=d.patient.id,
-        document_id=document.id,
-        reason="wrong patient",
-        expected_version=document.version,
-        allowed_categories=EVERYTHING,
+    deleted = await delete(
+        session, d, document.id, reason="wrong patient", version=document.version
     )
     assert deleted.deleted_at is not None
     assert deleted.deleted_by_id == d.staff.user_id
@@ -337,15 +329,7 @@ async def test_a_soft_delete_needs_the_current_version_keeps_the_bytes_and_is_au
     with pytest.raises(DocumentNotFound):
         await download(session, d, document.id)
     with pytest.raises(DocumentNotFound):  # deleting twice finds nothing to delete
-        await documents.delete_document(
-            session,
-            actor=d.staff,
-            patient_id=d.patient.id,
-            document_id=document.id,
-            reason="again",
-            expected_version=None,
-            allowed_categories=EVERYTHING,
-        )
+        await delete(session, d, document.id, reason="again", version=None)
     assert await d.storage.exists(document.storage_key)  # records retention
 
     entries = await actions(session, document.id)
@@ -399,15 +383,7 @@ async def test_another_organizations_documents_are_not_found(
     with pytest.raises(DocumentNotFound):
         await download(session, d, their_document.id)
     with pytest.raises(DocumentNotFound):
-        await documents.delete_document(
-            session,
-            actor=d.staff,
-            patient_id=d.patient.id,
-            document_id=their_document.id,
-            reason="not ours",
-            expected_version=None,
-            allowed_categories=EVERYTHING,
-        )
+        await delete(session, d, their_document.id, reason="not ours", version=None)
     intruder = Drawer(d.staff, theirs.patient, d.storage)
     with pytest.raises(PatientNotFound):
         await listed(session, intruder)
