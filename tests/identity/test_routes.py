@@ -34,8 +34,8 @@ from clinicdesk.identity.permissions import Role, roles_with
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations, sessions, users
 from clinicdesk.identity.service.common import actor_for
-from clinicdesk.patients.schemas import AllergyWrite, PatientCreate
-from clinicdesk.patients.service import chart, records
+from clinicdesk.patients.schemas import AllergyWrite
+from clinicdesk.patients.service import chart
 from clinicdesk.queue.schemas import DisplayWrite, WalkInCheckIn
 from clinicdesk.queue.service import checkin, links
 from clinicdesk.scheduling.schemas import (
@@ -48,6 +48,7 @@ from clinicdesk.scheduling.schemas import (
 from clinicdesk.scheduling.series_schemas import WaitlistWrite
 from clinicdesk.scheduling.service import booking, setup, waitlist
 from tests.support.identity import SignIn, create_org, create_user
+from tests.support.patients import register_patient
 from tests.support.walk import Endpoint, api_routes, calls
 
 PARAM = re.compile(r"{(\w+)}")
@@ -158,10 +159,8 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         mfa_verified=True,
     )
     doctor = actor_for(user)
-    patient = await records.register_patient(
-        session,
-        actor=doctor,
-        data=PatientCreate(given_name="Bea", family_name="Other", birth_date=date(1990, 1, 2)),
+    patient = await register_patient(
+        session, actor=doctor, given_name="Bea", family_name="Other", birth_date=date(1990, 1, 2)
     )
     allergy = await chart.add_entry(
         session,
@@ -307,10 +306,8 @@ def allowed_role(route: Endpoint) -> Role:
 async def portal_account(session: AsyncSession, clinic: Organization) -> User:
     """A patient of organization A with a portal account."""
     await scope_to_tenant(session, clinic.id)
-    patient = await records.register_patient(
-        session,
-        actor=SYSTEM,
-        data=PatientCreate(given_name="Pat", family_name="Portal", birth_date=date(1970, 5, 6)),
+    patient = await register_patient(
+        session, given_name="Pat", family_name="Portal", birth_date=date(1970, 5, 6)
     )
     user = await users.create_user(
         session,

@@ -7,7 +7,6 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +15,7 @@ from clinicdesk.core.tenancy import use_system_scope
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from tests.support.identity import SignIn, create_user
+from tests.support.patients import patient_json, register_over_http
 
 PNG = (
     b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
@@ -25,31 +25,11 @@ PNG = (
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
-def person(**overrides: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "given_name": "John",
-        "family_name": "Smith",
-        "birth_date": "1980-03-14",
-        "sex_at_birth": "male",
-        "phone": "(617) 201-3344",
-        "email": "john.smith@example.com",
-        "national_id": "123-45-6789",
-    }
-    body.update(overrides)
-    return body
-
-
-async def register(client: httpx.AsyncClient, **overrides: Any) -> dict[str, Any]:
-    response = await client.post("/api/v1/patients", json=person(**overrides))
-    assert response.status_code == 201, response.text
-    return dict(response.json())
-
-
 async def test_register_read_and_update_with_versions(
     session: AsyncSession, clinic: Organization, sign_in_api: SignIn
 ) -> None:
     desk = await sign_in_api(await create_user(session, clinic, Role.RECEPTIONIST))
-    created = await register(desk)
+    created = await register_over_http(desk)
     assert created["mrn"].isdigit() and len(created["mrn"]) == 7
     assert created["phone"] == "+16172013344"
     assert created["national_id_masked"].endswith("6789")
@@ -59,7 +39,7 @@ async def test_register_read_and_update_with_versions(
     assert read.status_code == 200
     tag = read.headers["etag"]
 
-    changed = {**person(), "given_name": "Jonathan", "no_known_allergies": True}
+    changed = {**patient_json(), "given_name": "Jonathan", "no_known_allergies": True}
     updated = await desk.put(
         f"/api/v1/patients/{created['id']}", json=changed, headers={"If-Match": tag}
     )
@@ -67,7 +47,7 @@ async def test_register_read_and_update_with_versions(
     assert updated.json()["given_name"] == "Jonathan"
 
     stale = await desk.put(
-        f"/api/v1/patients/{created['id']}", json=person(), headers={"If-Match": tag}
+        f"/api/v1/patients/{created['id']}", json=patient_json(), headers={"If-Match": tag}
     )
     assert stale.status_code == 412
     assert stale.json()["current_version"] == updated.json()["version"]
@@ -77,8 +57,8 @@ async def test_mrns_are_sequential_with_a_check_digit(
     session: AsyncSession, clinic: Organization, sign_in_api: SignIn
 ) -> None:
     desk = await sign_in_api(await create_user(session, clinic, Role.RECEPTIONIST))
-    first = await register(desk, phone=None, national_id=None)
-    second = await register(desk, given_name="Mary", phone=None, national_id=None)
+    first = await register_over_http(desk, phone=None, national_id=None)
+    second = await register_over_http(desk, given_name="Mary", phone=None, national_id=None)
     assert int(second["mrn"][:-1]) == int(first["mrn"][:-1]) + 1
 
 
@@ -88,11 +68,11 @@ async def test_bad_input_gets_clear_errors(
     desk = await sign_in_api(await create_user(session, clinic, Role.RECEPTIONIST))
     tomorrow = (date.today() + timedelta(days=1)).isoformat()  # noqa: DTZ011
     cases = {
-        "future birth date": person(birth_date=tomorrow),
-        "impossible date": person(birth_date="2023-02-30"),
-        "invalid phone": person(phone="12"),
-        "bidi override": person(family_name="Smith\u202e"),
-        "control character": person(given_name="Jo\x07hn"),
+        "future birth date": patient_json(birth_date=tomorrow),
+        "impossible date": patient_json(birth_date="2023-02-30"),
+        "invalid phone": patient_json(phone="12"),
+        "bidi override": patient_json(family_name="Smith\u202e"),
+        "control character": patient_json(given_name="Jo\x07hn"),
     }
     for label, body in cases.items():
         response = await desk.post("/api/v1/patients", json=body)
@@ -107,7 +87,9 @@ async def test_names_keep_unicode_nfc(
     session: AsyncSession, clinic: Organization, sign_in_api: SignIn
 ) -> None:
     desk = await sign_in_api(await create_user(session, clinic, Role.RECEPTIONIST))
-    created = await register(desk, given_name="Jose\u0301", family_name="Nguyễn", phone=None)
+    created = await register_over_http(
+        desk, given_name="Jose\u0301", family_name="Nguyễn", phone=None
+    )
     assert created["given_name"] == "Jos\u00e9"
     found = await desk.get("/api/v1/patients", params={"q": "jose nguyen"})
     assert [p["id"] for p in found.json()["items"]] == [created["id"]]
@@ -117,8 +99,8 @@ async def test_search_by_name_phone_dob_mrn_and_national_id(
     session: AsyncSession, clinic: Organization, sign_in_api: SignIn
 ) -> None:
     desk = await sign_in_api(await create_user(session, clinic, Role.RECEPTIONIST))
-    john = await register(desk)
-    await register(
+    john = await register_over_http(desk)
+    await register_over_http(
         desk,
         given_name="Maria",
         family_name="Garcia",
@@ -149,8 +131,8 @@ async def test_duplicates_are_found_and_merged(
     session: AsyncSession, clinic: Organization, sign_in_api: SignIn
 ) -> None:
     doctor = await sign_in_api(await create_user(session, clinic, Role.DOCTOR))
-    kept = await register(doctor)
-    dup = await register(
+    kept = await register_over_http(doctor)
+    dup = await register_over_http(
         doctor, given_name="Jon", family_name="Smyth", email=None, national_id=None
     )
     allergy = await doctor.post(
@@ -159,7 +141,9 @@ async def test_duplicates_are_found_and_merged(
     )
     assert allergy.status_code == 201, allergy.text
 
-    check = await doctor.post("/api/v1/patients/duplicate-check", json=person(given_name="Jhon"))
+    check = await doctor.post(
+        "/api/v1/patients/duplicate-check", json=patient_json(given_name="Jhon")
+    )
     assert check.status_code == 200
     candidates = check.json()
     assert {c["patient"]["id"] for c in candidates} >= {kept["id"], dup["id"]}
@@ -178,7 +162,7 @@ async def test_duplicates_are_found_and_merged(
     allergies = await doctor.get(f"/api/v1/patients/{kept['id']}/allergies")
     assert [a["substance"] for a in allergies.json()] == ["Penicillin"]
     # Writes to the merged record are refused with the kept record named.
-    refused = await doctor.put(f"/api/v1/patients/{dup['id']}", json=person())
+    refused = await doctor.put(f"/api/v1/patients/{dup['id']}", json=patient_json())
     assert refused.status_code == 409
     # Search no longer offers the merged record.
     found = await doctor.get("/api/v1/patients", params={"q": "smyth"})
@@ -193,7 +177,7 @@ async def test_receptionist_sees_allergy_banner_but_not_clinical_lists(
 ) -> None:
     doctor = await sign_in_api(await create_user(session, clinic, Role.DOCTOR))
     desk = await sign_in_api(await create_user(session, clinic, Role.RECEPTIONIST))
-    patient = await register(doctor)
+    patient = await register_over_http(doctor)
     base = f"/api/v1/patients/{patient['id']}"
     await doctor.post(f"{base}/allergies", json={"substance": "Latex", "status": "active"})
     await doctor.post(f"{base}/allergies", json={"substance": "Pollen", "status": "resolved"})
@@ -214,7 +198,7 @@ async def test_chart_reads_are_audited(
 ) -> None:
     doctor_user = await create_user(session, clinic, Role.DOCTOR)
     doctor = await sign_in_api(doctor_user)
-    patient = await register(doctor)
+    patient = await register_over_http(doctor)
     await doctor.get(f"/api/v1/patients/{patient['id']}")
     await doctor.post(f"/api/v1/patients/{patient['id']}/identifiers/national_id/reveal")
     await use_system_scope(session)
@@ -231,7 +215,7 @@ async def test_documents_upload_download_and_soft_delete(
     session: AsyncSession, clinic: Organization, sign_in_api: SignIn
 ) -> None:
     doctor = await sign_in_api(await create_user(session, clinic, Role.DOCTOR))
-    patient = await register(doctor)
+    patient = await register_over_http(doctor)
     base = f"/api/v1/patients/{patient['id']}/documents"
     uploaded = await doctor.post(
         base,
@@ -265,7 +249,7 @@ async def test_oversize_upload_is_refused(
     session: AsyncSession, clinic: Organization, sign_in_api: SignIn, app: Any
 ) -> None:
     doctor = await sign_in_api(await create_user(session, clinic, Role.DOCTOR))
-    patient = await register(doctor)
+    patient = await register_over_http(doctor)
     limit = app.state.patients.upload_max_bytes
     big = PDF + b"0" * limit
     response = await doctor.post(
@@ -281,7 +265,7 @@ async def test_receptionist_handles_cards_not_clinical_documents(
 ) -> None:
     doctor = await sign_in_api(await create_user(session, clinic, Role.DOCTOR))
     desk = await sign_in_api(await create_user(session, clinic, Role.RECEPTIONIST))
-    patient = await register(doctor)
+    patient = await register_over_http(doctor)
     base = f"/api/v1/patients/{patient['id']}/documents"
     await doctor.post(base, files={"file": ("lab.pdf", PDF)}, data={"category": "lab_result"})
     card = await desk.post(base, files={"file": ("card.png", PNG)}, data={"category": "id_card"})

@@ -17,8 +17,6 @@ from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations, users
-from clinicdesk.patients.schemas import PatientCreate
-from clinicdesk.patients.service import records
 from clinicdesk.scheduling.schemas import (
     AppointmentTypeWrite,
     HoursBlock,
@@ -28,6 +26,7 @@ from clinicdesk.scheduling.schemas import (
 from clinicdesk.scheduling.service import setup
 from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY
 from tests.support.identity import PASSWORD
+from tests.support.patients import register_patient
 from tests.support.server import running_server
 
 REQUESTS = 50
@@ -87,12 +86,8 @@ async def seed(url: str) -> dict[str, str]:
                 actor=SYSTEM,
                 data=AppointmentTypeWrite(name="Visit", duration_minutes=30),
             )
-            patient = await records.register_patient(
-                session,
-                actor=SYSTEM,
-                data=PatientCreate(
-                    given_name="Pat", family_name="Race", birth_date=date(1990, 1, 1)
-                ),
+            patient = await register_patient(
+                session, given_name="Pat", family_name="Race", birth_date=date(1990, 1, 1)
             )
             return {
                 "patient_id": str(patient.id),

@@ -18,8 +18,6 @@ from clinicdesk.identity.models import Organization, User
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations
-from clinicdesk.patients.schemas import PatientCreate
-from clinicdesk.patients.service import records
 from clinicdesk.scheduling.schemas import (
     AppointmentCreate,
     AppointmentTypeWrite,
@@ -29,6 +27,7 @@ from clinicdesk.scheduling.schemas import (
 )
 from clinicdesk.scheduling.service import booking, setup
 from tests.support.identity import SignIn, create_user
+from tests.support.patients import register_patient
 
 ZONE = "America/New_York"
 
@@ -76,10 +75,8 @@ async def make_desk(session: AsyncSession, clinic: Organization) -> Desk:
         data=AppointmentTypeWrite(name="Consultation", duration_minutes=30, color="#1d4ed8"),
     )
     patients = [
-        await records.register_patient(
-            session,
-            actor=SYSTEM,
-            data=PatientCreate(given_name=g, family_name="Viewer", birth_date=date(1980, 1, 1)),
+        await register_patient(
+            session, given_name=g, family_name="Viewer", birth_date=date(1980, 1, 1)
         )
         for g in ("Ann", "Ben")
     ]

@@ -10,13 +10,11 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.core.actor import SYSTEM
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
-from clinicdesk.patients.schemas import PatientCreate
-from clinicdesk.patients.service import records
 from tests.support.identity import SignIn, create_user
+from tests.support.patients import register_patient
 from tests.support.scheduling import Book, at, request
 
 
@@ -28,10 +26,8 @@ async def desk(
 
 async def patient(session: AsyncSession, clinic: Organization, name: str) -> uuid.UUID:
     await scope_to_tenant(session, clinic.id)
-    registered = await records.register_patient(
-        session,
-        actor=SYSTEM,
-        data=PatientCreate(given_name=name, family_name="Wait", birth_date=date(1975, 3, 4)),
+    registered = await register_patient(
+        session, given_name=name, family_name="Wait", birth_date=date(1975, 3, 4)
     )
     await session.commit()
     return registered.id

@@ -19,8 +19,6 @@ from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Permission, Role
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations, users
-from clinicdesk.patients.schemas import PatientCreate
-from clinicdesk.patients.service import records
 from clinicdesk.scheduling.schemas import (
     AppointmentCreate,
     AppointmentTypeWrite,
@@ -30,6 +28,7 @@ from clinicdesk.scheduling.schemas import (
 )
 from clinicdesk.scheduling.service import booking, setup
 from tests.support.identity import PASSWORD
+from tests.support.patients import register_patient
 
 
 def zone_near_noon() -> str:
@@ -125,14 +124,11 @@ async def make_queue_clinic(
     )
     patient_ids = []
     for n in range(patients):
-        patient = await records.register_patient(
+        patient = await register_patient(
             session,
-            actor=SYSTEM,
-            data=PatientCreate(
-                given_name=_NAMES[n % len(_NAMES)],
-                family_name=f"Queue{chr(97 + n % 26)}",
-                birth_date=date(1950 + n, 1, 1 + n % 28),
-            ),
+            given_name=_NAMES[n % len(_NAMES)],
+            family_name=f"Queue{chr(97 + n % 26)}",
+            birth_date=date(1950 + n, 1, 1 + n % 28),
         )
         patient_ids.append(patient.id)
     await session.commit()

@@ -15,8 +15,6 @@ from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations
-from clinicdesk.patients.schemas import PatientCreate
-from clinicdesk.patients.service import records
 from clinicdesk.scheduling.schemas import (
     AppointmentTypeWrite,
     HoursBlock,
@@ -25,6 +23,7 @@ from clinicdesk.scheduling.schemas import (
 )
 from clinicdesk.scheduling.service import setup
 from tests.support.identity import create_user
+from tests.support.patients import register_patient
 
 
 @dataclass
@@ -75,10 +74,8 @@ async def make_book(session: AsyncSession, clinic: Organization) -> Book:
         ),
     )
     patients = [
-        await records.register_patient(
-            session,
-            actor=SYSTEM,
-            data=PatientCreate(given_name=g, family_name="Book", birth_date=date(1980, 1, 1)),
+        await register_patient(
+            session, given_name=g, family_name="Book", birth_date=date(1980, 1, 1)
         )
         for g in ("Ann", "Ben")
     ]

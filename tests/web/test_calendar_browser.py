@@ -13,6 +13,7 @@ import pyotp
 import pytest
 from playwright.async_api import Page, expect
 
+from tests.support.patients import register_over_http
 from tests.support.server import run_cli
 from tests.web.conftest import LIVE_PASSWORD, LiveClinic
 from tests.web.test_browser import problems, snap
@@ -133,12 +134,13 @@ async def calendar_clinic(live: LiveClinic) -> CalendarClinic:
             )
             assert kind.status_code == 201, kind.text
         for given, family in (("Maple", "Thornbury"), ("Rowan", "Ashdown")):
-            patient = await client.post(
-                "/api/v1/patients",
-                json={"given_name": given, "family_name": family, "birth_date": "1975-04-03"},
+            await register_over_http(
+                client,
                 headers=doctor,
+                given_name=given,
+                family_name=family,
+                birth_date="1975-04-03",
             )
-            assert patient.status_code == 201, patient.text
     _made["clinic"] = CalendarClinic(
         live.url, "cal-desk@example.org", location_id, a_weekday_ahead()
     )

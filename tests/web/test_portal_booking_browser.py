@@ -13,6 +13,7 @@ import httpx
 import pytest
 from playwright.async_api import Dialog, Page, expect
 
+from tests.support.patients import register_over_http
 from tests.web.conftest import LIVE_PASSWORD, LiveClinic
 from tests.web.test_browser import snap
 from tests.web.test_calendar_browser import calendar_clinic, token
@@ -44,19 +45,16 @@ def invitation_token(mail_dir: Path, address: str, *, wait_seconds: float = 10) 
 async def invite_patient(clinic_url: str) -> None:
     async with httpx.AsyncClient(base_url=clinic_url, timeout=30) as client:
         doctor = {"Authorization": f"Bearer {await token(client, 'cal-doctor@example.org')}"}
-        patient = await client.post(
-            "/api/v1/patients",
-            json={
-                "given_name": "Piper",
-                "family_name": "Portal",
-                "birth_date": "1988-09-12",
-                "email": PATIENT_EMAIL,
-            },
+        patient = await register_over_http(
+            client,
             headers=doctor,
+            given_name="Piper",
+            family_name="Portal",
+            birth_date="1988-09-12",
+            email=PATIENT_EMAIL,
         )
-        assert patient.status_code == 201, patient.text
         invited = await client.post(
-            f"/api/v1/patients/{patient.json()['id']}/portal-invitation", json={}, headers=doctor
+            f"/api/v1/patients/{patient['id']}/portal-invitation", json={}, headers=doctor
         )
         assert invited.status_code == 201, invited.text
 
