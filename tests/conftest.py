@@ -172,7 +172,15 @@ def settings(tmp_path: Path, database_url: str, owner_url: str) -> Settings:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def field_encryption() -> None:
+def field_encryption_for_session_fixtures() -> None:
+    configure_field_encryption(FieldKeyring(TEST_FIELD_KEY))
+
+
+@pytest.fixture(autouse=True)
+def field_encryption(field_encryption_for_session_fixtures: None) -> None:
+    # Per test: building an app with keys of its own (a fresh data directory generates
+    # them) replaces the process's keyring, and a later test reading rows written with
+    # the test key must not depend on which tests ran before it.
     configure_field_encryption(FieldKeyring(TEST_FIELD_KEY))
 
 
