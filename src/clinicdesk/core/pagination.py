@@ -13,6 +13,9 @@ from clinicdesk.core.errors import ClinicError
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
+# Far past any real list, and inside PostgreSQL's bigint OFFSET: a forged cursor with a
+# larger number (or Infinity, which JSON admits) is a bad cursor, not a database error.
+MAX_OFFSET = 10**9
 
 
 class BadCursor(ClinicError):
@@ -31,8 +34,8 @@ def decode_cursor(cursor: str | None) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         offset = int(json.loads(base64.urlsafe_b64decode(padded))["o"])
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, OverflowError) as exc:
         raise BadCursor("The cursor is not valid; start again from the first page.") from exc
-    if offset < 0:
+    if not 0 <= offset <= MAX_OFFSET:
         raise BadCursor("The cursor is not valid; start again from the first page.")
     return offset
