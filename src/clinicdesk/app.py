@@ -60,7 +60,7 @@ from clinicdesk.identity.web import audit_value, describe_device, signed_in_cont
 from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
 from clinicdesk.patients.access import PatientsConfig
-from clinicdesk.patients.views.common import age, phone_text
+from clinicdesk.patients.views.common import CHART_VOCABULARY, age, phone_text
 from clinicdesk.queue import api as queue_api
 from clinicdesk.queue import live as queue_live
 from clinicdesk.queue import views as queue_views
@@ -243,7 +243,11 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         TEMPLATE_DIRS,
         flashes=FlashMessages(keys.secret_key),
         nav=web_views.NAV,
-        globals_={"version": __version__, "Permission": Permission},
+        globals_={
+            "version": __version__,
+            "Permission": Permission,
+            "chart_vocabulary": CHART_VOCABULARY,
+        },
         context_processors=[signed_in_context],
     )
     pages.env.filters["device"] = describe_device

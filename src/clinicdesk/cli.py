@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from clinicdesk import __version__, keyrotation
 from clinicdesk.app import job_registry, mail_sender
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.config import Settings
 from clinicdesk.core import migrations
 from clinicdesk.core.actor import SYSTEM

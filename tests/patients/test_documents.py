@@ -27,9 +27,10 @@ from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Permission, Role
 from clinicdesk.patients.errors import DocumentNotFound, PatientNotFound, UnsupportedDocumentType
 from clinicdesk.patients.models import Document, Patient
+from clinicdesk.patients.policies import DEMOGRAPHIC_CATEGORIES
 from clinicdesk.patients.schemas import DocumentMeta
 from clinicdesk.patients.service import documents
-from clinicdesk.patients.service.documents import Upload, categories_for
+from clinicdesk.patients.service.documents import Upload
 from clinicdesk.patients.vocabulary import DocumentCategory
 from tests.support.identity import create_org, create_user
 from tests.support.patients import register_patient
@@ -41,8 +42,8 @@ PNG = (
     b"\x00\x00\x00IEND\xaeB`\x82"
 )
 MAX_BYTES = 64 * 1024
-FRONT_DESK = categories_for(clinical=False)
-EVERYTHING = categories_for(clinical=True)
+FRONT_DESK = frozenset(c.value for c in DEMOGRAPHIC_CATEGORIES)
+EVERYTHING = None
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from clinicdesk.core.actor import SYSTEM
 from clinicdesk.identity.models import Organization, UserKind
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.service import users
+from clinicdesk.patients.schemas import PatientCreate, PatientUpdate
+from clinicdesk.patients.views.common import DEMOGRAPHIC_FIELDS, LABELS
 from tests.support.identity import SignIn, create_user
 
 HTMX = {"HX-Request": "true"}
@@ -219,3 +221,10 @@ async def test_patient_user_sees_own_portal_and_no_staff_pages(
     assert (await patient.get(f"/patients/{patient_id}")).status_code in (403, 404)
     assert (await patient.get(f"/patients/{other_id}")).status_code in (403, 404)
     assert (await desk.get("/portal")).status_code == 403
+
+
+def test_every_patient_field_has_a_label_and_a_place_on_the_form() -> None:
+    """The schema is the list of patient fields; the form's order and words live in one
+    table, so a new field cannot be forgotten on the registration or edit form."""
+    assert set(DEMOGRAPHIC_FIELDS) == set(PatientCreate.model_fields)
+    assert set(PatientUpdate.model_fields) <= set(LABELS)

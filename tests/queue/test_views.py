@@ -152,7 +152,7 @@ async def test_walk_in_with_patient_search_priority_and_a_refusal(
     session: AsyncSession, qc: QueueClinic, sign_in_web: SignIn
 ) -> None:
     desk = await web(session, qc, sign_in_web, "desk")
-    options = await desk.get("/queue/patient-options", params={"q": "Queuec"}, headers=HTMX)
+    options = await desk.get("/patients/options", params={"q": "Queuec"}, headers=HTMX)
     assert str(qc.patient_ids[2]) in options.text and "Queuec, Cleo" in options.text
 
     no_patient = await desk.post(

@@ -173,7 +173,7 @@ async def test_booking_form_books_and_a_taken_slot_answers_409(
     assert f'value="{day}T10:00"' in form.text
     assert "<html" not in form.text  # the dialog's content only
 
-    options = await client.get("/calendar/patient-options", params={"q": "Viewer"}, headers=HTMX)
+    options = await client.get("/patients/options", params={"q": "Viewer"}, headers=HTMX)
     assert str(desk.patient_id) in options.text and "Viewer, Ann" in options.text
 
     fields = {

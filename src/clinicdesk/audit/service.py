@@ -191,6 +191,11 @@ async def record(
     return event
 
 
+def start_chain(session: AsyncSession, chain_id: uuid.UUID) -> None:
+    """Open the audit chain of a new organization (its first entry links to genesis)."""
+    session.add(AuditChainHead(chain_id=chain_id))
+
+
 async def record_moved_by_merge(
     session: AsyncSession,
     *,

@@ -19,7 +19,7 @@ from clinicdesk.demo.patient_plan import (
     PlannedPatient,
     plan_patients,
 )
-from clinicdesk.patients import icd10
+from clinicdesk.patients import icd10, policies
 from clinicdesk.patients.models import Patient
 from clinicdesk.patients.schemas import DocumentMeta, PatientUpdate
 from clinicdesk.patients.service import chart, documents, records
@@ -100,16 +100,17 @@ async def seed_demo_patients(
         await _fill_chart(session, clinician=clinician, patient=patient, planned=planned)
         for document in planned.documents:
             content = document_content(document, patient)
-            demographic = document.category in documents.DEMOGRAPHIC_CATEGORIES
+            demographic = document.category in policies.DEMOGRAPHIC_CATEGORIES
+            uploader = front_desk if demographic else clinician
             stored = await documents.upload_document(
                 session,
-                actor=front_desk if demographic else clinician,
+                actor=uploader,
                 storage=storage,
                 patient_id=patient.id,
                 upload=Upload(document.filename, content[:HEAD_BYTES], _once(content)),
                 meta=DocumentMeta(title=document.title, category=document.category),
                 max_bytes=MAX_DOCUMENT_BYTES,
-                allowed_categories=documents.categories_for(clinical=not demographic),
+                allowed_categories=policies.writable_categories(uploader),
             )
             document_ids.append(stored.id)
     return DemoPatients(

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.audit.schemas import AuditPage, AuditQuery
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.pagination import DEFAULT_LIMIT, MAX_LIMIT

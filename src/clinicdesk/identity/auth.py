@@ -17,8 +17,8 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
-from clinicdesk.audit.models import Outcome
+from clinicdesk.audit import public as audit
+from clinicdesk.audit.public import Outcome
 from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.csrf import SAFE_METHODS, CsrfProtection
 from clinicdesk.core.runtime import SessionDep

@@ -30,11 +30,3 @@ def patients_config(request: Request) -> PatientsConfig:
 
 
 PatientsConfigDep = Annotated[PatientsConfig, Depends(patients_config)]
-
-
-def sees_clinical(actor: Actor) -> bool:
-    return actor.can(Permission.CLINICAL_READ)
-
-
-def writes_clinical(actor: Actor) -> bool:
-    return actor.can(Permission.CLINICAL_WRITE)

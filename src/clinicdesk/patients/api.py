@@ -23,9 +23,8 @@ from clinicdesk.patients.access import (
     PatientsConfigDep,
     PatientsRead,
     PatientsWrite,
-    sees_clinical,
-    writes_clinical,
 )
+from clinicdesk.patients.policies import readable_categories, sees_clinical, writable_categories
 from clinicdesk.patients.service import (
     activity,
     chart,
@@ -36,7 +35,6 @@ from clinicdesk.patients.service import (
     records,
     search,
 )
-from clinicdesk.patients.service.documents import categories_for
 from clinicdesk.patients.transfer import DOWNLOAD_RESPONSES, download_response, upload_from
 from clinicdesk.patients.vocabulary import DocumentCategory
 
@@ -367,7 +365,7 @@ async def list_documents(
         session,
         actor=actor,
         patient_id=patient.id,
-        allowed_categories=categories_for(clinical=sees_clinical(actor)),
+        allowed_categories=readable_categories(actor),
     )
     return [schemas.DocumentRead.model_validate(d) for d in found]
 
@@ -402,7 +400,7 @@ async def upload_document(
         upload=await upload_from(file),
         meta=meta,
         max_bytes=config.upload_max_bytes,
-        allowed_categories=categories_for(clinical=writes_clinical(actor)),
+        allowed_categories=writable_categories(actor),
     )
     return schemas.DocumentRead.model_validate(document)
 
@@ -426,7 +424,7 @@ async def download_document(
         storage=config.storage,
         patient_id=patient_id,
         document_id=document_id,
-        allowed_categories=categories_for(clinical=sees_clinical(actor)),
+        allowed_categories=readable_categories(actor),
     )
     return download_response(download)
 
@@ -450,7 +448,7 @@ async def delete_document(
         document_id=document_id,
         reason=schemas.DocumentDelete(reason=reason).reason,
         expected_version=if_match,
-        allowed_categories=categories_for(clinical=writes_clinical(actor)),
+        allowed_categories=writable_categories(actor),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

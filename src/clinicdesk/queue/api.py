@@ -17,7 +17,7 @@ from clinicdesk.queue.models import QueueDisplay, Visit
 from clinicdesk.queue.service import board, checkin, flow, links, providers, reads
 from clinicdesk.queue.service.board import Board, ProviderQueue
 from clinicdesk.queue.vocabulary import ProviderState
-from clinicdesk.scheduling.service import setup
+from clinicdesk.scheduling import public as scheduling
 
 router = APIRouter(prefix="/api/v1", tags=["queue"])
 public = APIRouter(prefix="/api/v1", tags=["queue"])
@@ -314,7 +314,7 @@ async def set_provider_status(
     """Available, on break, away or in transit (``eta_minutes``: back in N minutes).
     Starting and finishing consultations set "in consultation" / "available" on their own."""
     row = await providers.set_status(session, actor=actor, provider_id=provider_id, data=body)
-    provider = await setup.get_provider(session, provider_id)
+    provider = await scheduling.get_provider(session, provider_id)
     return schemas.ProviderStatusRead(
         provider_id=provider_id,
         display_name=provider.display_name,

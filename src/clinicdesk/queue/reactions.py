@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clinicdesk.patients.signals import patient_merged
+from clinicdesk.patients.public import patient_merged
 from clinicdesk.queue.service import patient_merge
 
 

@@ -15,8 +15,9 @@ from clinicdesk.core.flash import Category
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
+from clinicdesk.identity import public as identity
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
-from clinicdesk.identity.service import organizations
+from clinicdesk.scheduling.policies import portal_change
 from clinicdesk.scheduling.schemas import AwareDatetime, PortalBooking, SlotQuery
 from clinicdesk.scheduling.service import portal, setup
 
@@ -31,7 +32,7 @@ async def _page(
     now = utcnow()
     types = {t.id: t for t in await setup.list_types(session, active_only=False)}
     providers = {p.id: p for p in await setup.list_providers(session, active_only=False)}
-    locations = await organizations.list_locations(session)
+    locations = await identity.list_locations(session)
     policy = await portal.get_policy(session)
     return render(
         request,
@@ -44,9 +45,9 @@ async def _page(
             "types": types,
             "bookable": [t for t in types.values() if t.online_bookable and t.is_active],
             "providers": providers,
-            "locations": [loc for loc in locations if loc.is_active],
+            "locations": await identity.active_locations(session),
             "policy": policy,
-            "changeable_after": now + timedelta(hours=policy.cancel_window_hours),
+            "changes": {a.id: portal_change(policy, a, now=now) for a in appointments},
             "first_day": (now + timedelta(hours=policy.min_notice_hours)).date(),
             # Times show in each location's zone (the organization's when it has none).
             "zones": {loc.id: loc.time_zone for loc in locations if loc.time_zone},
@@ -94,7 +95,7 @@ async def slot_choices(
     except ClinicError as exc:
         found, error = [], exc.detail
     providers = {p.id: p for p in await setup.list_providers(session, active_only=False)}
-    location = await organizations.get_location(session, location_id)
+    location = await identity.get_location(session, location_id)
     return render(
         request,
         "scheduling/portal_slots.html",

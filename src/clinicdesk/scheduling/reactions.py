@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.patients.signals import patient_merged
+from clinicdesk.patients.public import patient_merged
 from clinicdesk.scheduling.service import patient_merge, waitlist
 from clinicdesk.scheduling.signals import AppointmentFreed, appointment_freed
 

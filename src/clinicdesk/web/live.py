@@ -28,10 +28,10 @@ from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.live import Listener, LiveRules
 from clinicdesk.core.runtime import SessionDep, get_runtime
 from clinicdesk.core.sse import STREAM_HEADERS, STREAM_RESPONSES, event_stream
+from clinicdesk.identity import public as identity
 from clinicdesk.identity.auth import bearer_token, identity_config
 from clinicdesk.identity.errors import NotAuthenticated
-from clinicdesk.identity.service import sessions
-from clinicdesk.queue.service import links
+from clinicdesk.queue import public as queue
 
 public = APIRouter(prefix="/api/v1", tags=["live"])
 
@@ -69,12 +69,12 @@ async def _resolve(
 ) -> Listener:
     """The listener behind the request's credential; ``NotAuthenticated`` without one."""
     if display:
-        access = await links.resolve_display(session, display)
+        access = await queue.resolve_display(session, display)
         listener = Listener(
             organization_id=access.organization_id, kind="display", location_id=access.location_id
         )
     elif visit:
-        found = await links.resolve_visit(session, visit)
+        found = await queue.resolve_visit(session, visit)
         listener = Listener(
             organization_id=found.organization_id,
             kind="patient",
@@ -85,9 +85,9 @@ async def _resolve(
         token = bearer_token(request)
         cookie = request.cookies.get(identity_config(request).session_cookie)
         if token:
-            actor = await sessions.resolve_access_token(session, token=token)
+            actor = await identity.resolve_access_token(session, token=token)
         elif cookie:
-            web = await sessions.resolve_web_session(
+            web = await identity.resolve_web_session(
                 session, token=cookie, config=identity_config(request), touch=False
             )
             actor = web.actor

@@ -7,7 +7,7 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.jobs import JobStatus
 from clinicdesk.core.jobs import admin as jobs

@@ -7,8 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
-from clinicdesk.audit.models import AuditChainHead
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.errors import NotFound
 from clinicdesk.core.models import check_version
@@ -39,7 +38,7 @@ async def create_organization(
     )
     session.add(organization)
     await session.flush()
-    session.add(AuditChainHead(chain_id=organization.id))
+    audit.start_chain(session, organization.id)
     await scope_to_tenant(session, organization.id)
     await audit.record(
         session,
@@ -83,6 +82,12 @@ async def update_organization(
 async def list_locations(session: AsyncSession) -> list[Location]:
     result = await session.execute(select(Location).order_by(Location.name).limit(500))
     return list(result.scalars())
+
+
+async def active_locations(session: AsyncSession) -> list[Location]:
+    """The locations that are open for business, by name: what every location picker
+    offers (an inactive location keeps its history but takes no new work)."""
+    return [location for location in await list_locations(session) if location.is_active]
 
 
 async def get_location(session: AsyncSession, location_id: uuid.UUID) -> Location:

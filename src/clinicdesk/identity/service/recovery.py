@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.context import current_request
 from clinicdesk.core.jobs.mail import send_mail

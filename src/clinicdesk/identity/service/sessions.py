@@ -18,8 +18,8 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
-from clinicdesk.audit.models import Outcome
+from clinicdesk.audit import public as audit
+from clinicdesk.audit.public import Outcome
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.context import current_request
 from clinicdesk.core.db import independent_session, on_rollback

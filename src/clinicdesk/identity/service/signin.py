@@ -12,8 +12,8 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
-from clinicdesk.audit.models import Outcome
+from clinicdesk.audit import public as audit
+from clinicdesk.audit.public import Outcome
 from clinicdesk.core.actor import ANONYMOUS
 from clinicdesk.core.context import current_request
 from clinicdesk.core.models import utcnow

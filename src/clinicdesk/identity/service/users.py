@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.jobs.mail import send_mail
 from clinicdesk.core.mail import OutgoingMail

@@ -11,13 +11,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
-from clinicdesk.identity.config import IdentityConfig
-from clinicdesk.identity.models import User
-from clinicdesk.identity.service import portal_accounts as identity_portal_accounts
-from clinicdesk.identity.service import users
+from clinicdesk.identity import public as identity
+from clinicdesk.identity.public import IdentityConfig, User
 from clinicdesk.patients.errors import PortalInviteRefused
 from clinicdesk.patients.models import Patient
 from clinicdesk.patients.service.common import get_patient, get_writable_patient
@@ -66,7 +64,7 @@ async def _page(
         offset=offset,
         limit=PAGE + 1,
     )
-    names = await users.names_of(session, {e.actor_user_id for e in events if e.actor_user_id})
+    names = await identity.names_of(session, {e.actor_user_id for e in events if e.actor_user_id})
     items = [
         ActivityItem(
             occurred_at=e.occurred_at,
@@ -100,7 +98,7 @@ async def viewers(
 
 
 async def portal_accounts(session: AsyncSession, *, patient_id: uuid.UUID) -> list[User]:
-    return await identity_portal_accounts.of_patient(session, patient_id=patient_id)
+    return await identity.portal_accounts_of(session, patient_id=patient_id)
 
 
 async def invite_to_portal(
@@ -120,7 +118,7 @@ async def invite_to_portal(
         )
     if await portal_accounts(session, patient_id=patient.id):
         raise PortalInviteRefused("This patient already has a portal account.")
-    user = await users.invite_user(
+    user = await identity.invite_user(
         session,
         actor=actor,
         email=address,

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.models import check_version
@@ -30,13 +30,14 @@ class ChartList:
     model: type[ChartRecord]
     schema: type[BaseModel]
     noun: str  # for audit actions and messages: "allergy" -> "allergy.added"
+    title: str  # the list's heading on the chart
 
 
 CHART_LISTS: dict[str, ChartList] = {
-    "allergies": ChartList(Allergy, AllergyWrite, "allergy"),
-    "medications": ChartList(Medication, MedicationWrite, "medication"),
-    "problems": ChartList(Problem, ProblemWrite, "problem"),
-    "history": ChartList(HistoryEntry, HistoryWrite, "history"),
+    "allergies": ChartList(Allergy, AllergyWrite, "allergy", "Allergies"),
+    "medications": ChartList(Medication, MedicationWrite, "medication", "Medications"),
+    "problems": ChartList(Problem, ProblemWrite, "problem", "Problems"),
+    "history": ChartList(HistoryEntry, HistoryWrite, "history", "History"),
 }
 
 

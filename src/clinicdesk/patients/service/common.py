@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
-from clinicdesk.core.actor import Actor, ActorKind
-from clinicdesk.identity.service import organizations
+from clinicdesk.audit import public as audit
+from clinicdesk.core.actor import Actor
+from clinicdesk.identity import public as identity
 from clinicdesk.patients.errors import PatientNotFound, RecordMerged
 from clinicdesk.patients.models import Patient
+from clinicdesk.patients.policies import check_patient_access
 
 # A chain of merges is followed at most this far (A -> B -> C ...); merges refuse to
 # create cycles, so this only bounds the work.
@@ -29,18 +30,12 @@ class Locale:
 
 
 async def organization_locale(session: AsyncSession) -> Locale:
-    organization = await organizations.get_organization(session)
+    organization = await identity.get_organization(session)
     return Locale(
         country=organization.country,
         date_format=organization.date_format,
         time_zone=organization.time_zone,
     )
-
-
-def check_patient_access(actor: Actor, patient_id: uuid.UUID) -> None:
-    """A portal user reaches only their own record: anything else does not exist for them."""
-    if actor.kind == ActorKind.PATIENT and actor.patient_id != patient_id:
-        raise PatientNotFound("No patient with this id.")
 
 
 async def get_patient(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.db import on_rollback
 from clinicdesk.core.filetypes import HEAD_BYTES, AllowedType, sniff_document_type
@@ -27,11 +27,6 @@ from clinicdesk.patients.schemas import DocumentMeta
 from clinicdesk.patients.service.common import get_patient, get_writable_patient
 from clinicdesk.patients.vocabulary import DocumentCategory
 
-# Staff without clinical access (the front desk) handle these: the photo and the cards
-# they scan at registration. Everything else is clinical and needs clinical access.
-DEMOGRAPHIC_CATEGORIES = frozenset(
-    {DocumentCategory.PHOTO, DocumentCategory.ID_CARD, DocumentCategory.INSURANCE_CARD}
-)
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 
 
@@ -48,11 +43,6 @@ class Upload:
 class Download:
     document: Document
     content: ContentStream
-
-
-def categories_for(*, clinical: bool) -> frozenset[str] | None:
-    """Which categories ``actor`` may see: None means all of them."""
-    return None if clinical else frozenset(c.value for c in DEMOGRAPHIC_CATEGORIES)
 
 
 def _check_category(category: str, allowed: frozenset[str] | None) -> None:

@@ -18,10 +18,10 @@ from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import check_version, repoint, utcnow
-from clinicdesk.identity.service import portal_accounts
+from clinicdesk.identity import public as identity
 from clinicdesk.patients.errors import MergeRefused
 from clinicdesk.patients.models import Document, Patient, PatientNameTerm
 from clinicdesk.patients.service.chart import CHART_LISTS
@@ -116,7 +116,7 @@ async def merge_patients(
 
     merge = PatientMerged(actor=actor, kept_id=keep.id, duplicate_id=duplicate.id, reason=reason)
     report = await move_records(session, merge, _OWN_RECORDS)
-    report |= await portal_accounts.rebind_to_kept_patient(
+    report |= await identity.rebind_to_kept_patient(
         session, actor=actor, duplicate_id=duplicate.id, kept_id=keep.id, reason=reason
     )
     answers: list[Mapping[str, int]] = await patient_merged.send(session, merge)

@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.actor import Actor
-from clinicdesk.identity.models import User
-from clinicdesk.patients.access import sees_clinical
+from clinicdesk.identity.public import User
 from clinicdesk.patients.errors import PatientNotFound
 from clinicdesk.patients.models import Allergy, ChartRecord, Document, Patient
+from clinicdesk.patients.policies import readable_categories, sees_clinical
 from clinicdesk.patients.service import activity, chart, documents, records
-from clinicdesk.patients.service.documents import categories_for
 from clinicdesk.patients.vocabulary import DocumentCategory
 
 
@@ -44,7 +43,7 @@ async def chart_page(session: AsyncSession, *, actor: Actor, patient_id: uuid.UU
     if patient.id != patient_id:
         return ChartPage(patient=patient, merged_away=True)
     clinical = sees_clinical(actor)
-    allowed = categories_for(clinical=clinical)
+    allowed = readable_categories(actor)
     page = ChartPage(patient=patient, merged_away=False, clinical=clinical)
     if clinical:
         for kind in chart.CHART_LISTS:

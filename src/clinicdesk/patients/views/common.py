@@ -10,37 +10,19 @@ from fastapi import Request
 from clinicdesk.identity.auth import Me
 from clinicdesk.patients.models import Patient
 from clinicdesk.patients.phones import format_phone
-from clinicdesk.patients.service.records import mask_identifier
-
-# The demographic fields of the registration and edit forms, in form order.
-DEMOGRAPHIC_FIELDS = (
-    "given_name",
-    "middle_name",
-    "family_name",
-    "preferred_name",
-    "sex_at_birth",
-    "gender_identity",
-    "birth_date",
-    "phone",
-    "phone_alt",
-    "email",
-    "address_line1",
-    "address_line2",
-    "city",
-    "region",
-    "postal_code",
-    "country",
-    "preferred_language",
-    "emergency_contact_name",
-    "emergency_contact_relationship",
-    "emergency_contact_phone",
-    "front_desk_notes",
-    "national_id",
-    "insurance_payer",
-    "insurance_member_number",
+from clinicdesk.patients.schemas import PatientCreate
+from clinicdesk.patients.service.chart import CHART_LISTS
+from clinicdesk.patients.service.records import PHONE_FIELDS, mask_identifier
+from clinicdesk.patients.vocabulary import (
+    AllergyCategory,
+    AllergySeverity,
+    ClinicalStatus,
+    MedicationStatus,
 )
-PHONE_FIELDS = ("phone", "phone_alt", "emergency_contact_phone")
-IDENTIFIER_FIELDS = ("national_id", "insurance_member_number")
+
+# The fields of the registration and edit forms, in form order, with their labels. The
+# schema (PatientCreate / PatientUpdate) is the list of fields; this adds order and words
+# (tests/patients/test_views.py checks that every schema field has its label here).
 LABELS = {
     "given_name": "Given name",
     "middle_name": "Middle name",
@@ -67,6 +49,19 @@ LABELS = {
     "insurance_payer": "Insurance payer",
     "insurance_member_number": "Member number",
     "no_known_allergies": "No known allergies",
+}
+DEMOGRAPHIC_FIELDS = tuple(name for name in LABELS if name in PatientCreate.model_fields)
+IDENTIFIER_FIELDS = ("national_id", "insurance_member_number")
+
+# The chart's lists and the choices their forms offer, for the templates (a template
+# global: the chart page and its htmx fragments share them).
+CHART_VOCABULARY = {
+    "titles": {kind: chart_list.title for kind, chart_list in CHART_LISTS.items()},
+    "allergy_categories": [c.value for c in AllergyCategory],
+    "allergy_severities": [s.value for s in AllergySeverity],
+    "clinical_statuses": [s.value for s in ClinicalStatus],
+    "medication_statuses": [s.value for s in MedicationStatus],
+    "active": ClinicalStatus.ACTIVE.value,
 }
 
 

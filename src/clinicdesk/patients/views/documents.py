@@ -18,14 +18,12 @@ from clinicdesk.patients.access import (
     PatientsConfigDep,
     PatientsRead,
     PatientsWrite,
-    sees_clinical,
-    writes_clinical,
 )
 from clinicdesk.patients.errors import DocumentNotFound
+from clinicdesk.patients.policies import readable_categories, writable_categories
 from clinicdesk.patients.schemas import DocumentDelete, DocumentMeta
 from clinicdesk.patients.service import documents
 from clinicdesk.patients.service.common import get_writable_patient
-from clinicdesk.patients.service.documents import categories_for
 from clinicdesk.patients.transfer import download_response, upload_from
 
 router = APIRouter(include_in_schema=False)
@@ -71,7 +69,7 @@ async def upload_document(
                 upload=await upload_from(file),
                 meta=meta,
                 max_bytes=config.upload_max_bytes,
-                allowed_categories=categories_for(clinical=writes_clinical(actor)),
+                allowed_categories=writable_categories(actor),
             )
     except ClinicError as error:
         if isinstance(error, DocumentNotFound):
@@ -98,7 +96,7 @@ async def download_document(
         storage=config.storage,
         patient_id=patient_id,
         document_id=document_id,
-        allowed_categories=categories_for(clinical=sees_clinical(actor)),
+        allowed_categories=readable_categories(actor),
     )
     return download_response(download)
 
@@ -118,7 +116,7 @@ async def patient_photo(
         storage=config.storage,
         patient_id=patient_id,
         document_id=document_id,
-        allowed_categories=categories_for(clinical=sees_clinical(actor)),
+        allowed_categories=readable_categories(actor),
         audited=False,
     )
     if not download.document.content_type.startswith("image/"):
@@ -157,7 +155,7 @@ async def delete_document(
                 document_id=document_id,
                 reason=checked,
                 expected_version=version,
-                allowed_categories=categories_for(clinical=writes_clinical(actor)),
+                allowed_categories=writable_categories(actor),
             )
     except ClinicError as error:
         if error.status_code == 404:

@@ -102,6 +102,21 @@ async def register_patient(request: Request, session: SessionDep, actor: Patient
 # --- the chart --------------------------------------------------------------------------
 
 
+@router.get("/patients/options", response_class=HTMLResponse)
+async def patient_options(
+    request: Request,
+    session: SessionDep,
+    actor: PatientsRead,
+    q: Annotated[str, Query(max_length=200)] = "",
+) -> HTMLResponse:
+    """Up to eight matching patients as radio choices: the patient picker of every form
+    that needs one (booking, walk-in check-in)."""
+    hits = (await search.search_patients(session, text=q, limit=8)).hits if q.strip() else []
+    return render(
+        request, "patients/_patient_options.html", {"hits": hits, "q": q}, block="options"
+    )
+
+
 @router.get("/patients/{patient_id}", response_class=HTMLResponse)
 async def patient_chart(
     patient_id: uuid.UUID, request: Request, session: SessionDep, actor: PatientsRead

@@ -16,24 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
-from clinicdesk.identity.models import Location
-from clinicdesk.identity.service import organizations
-from clinicdesk.patients.service.common import patients_by_id
+from clinicdesk.identity import public as identity
+from clinicdesk.identity.public import Location
+from clinicdesk.patients.public import patients_by_id
 from clinicdesk.queue.errors import CheckInRefused
 from clinicdesk.queue.service.board import Board, location_board
 from clinicdesk.queue.service.providers import provider_of
 from clinicdesk.queue.service.queues import busiest
-from clinicdesk.scheduling.models import AppointmentType, Provider
-from clinicdesk.scheduling.service import attendance, calendar, setup
-from clinicdesk.scheduling.service.hours import location_zone
+from clinicdesk.scheduling import public as scheduling
+from clinicdesk.scheduling.public import AppointmentType, Provider, location_zone
 from clinicdesk.scheduling.vocabulary import AppointmentStatus
 
-# Statuses a booked patient can be checked in from (``attendance.mark_arrived``).
+# Statuses a booked patient can be checked in from (``scheduling.mark_arrived``).
 CHECKABLE = frozenset(
     {AppointmentStatus.PROPOSED, AppointmentStatus.PENDING, AppointmentStatus.BOOKED}
 )
 # The most expected arrivals one screen lists; the day list in the calendar has them all.
 ARRIVALS_SHOWN = 50
+# From this many minutes after the start, the desk shows a booked patient as late.
+LATE_AFTER_MINUTES = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,16 @@ class Arrival:
     provider_name: str
     type_name: str
     late_minutes: int  # 0 when not late yet
+
+    @property
+    def is_late(self) -> bool:
+        """Late enough to say so at the desk (a couple of minutes is not late)."""
+        return self.late_minutes >= LATE_AFTER_MINUTES
+
+    @property
+    def status_note(self) -> str | None:
+        """The appointment's status when it is not simply booked (pending, proposed)."""
+        return None if self.status == AppointmentStatus.BOOKED else self.status
 
 
 @dataclass(slots=True)
@@ -87,21 +98,17 @@ class MyDesk:
     desk: Desk
 
 
-async def _active_locations(session: AsyncSession) -> list[Location]:
-    return [loc for loc in await organizations.list_locations(session) if loc.is_active]
-
-
 async def expected_today(
     session: AsyncSession, *, location_id: uuid.UUID, limit: int = ARRIVALS_SHOWN
 ) -> Expected:
     """Today's appointments at the location that can still be checked in, by start time,
     and how many more there are beyond ``limit``."""
-    location = await organizations.get_location(session, location_id)
-    day = await attendance.location_today(session, location_id)
-    start, end = await attendance.day_bounds(session, location_id, day)
+    location = await identity.get_location(session, location_id)
+    day = await scheduling.location_today(session, location_id)
+    start, end = await scheduling.day_bounds(session, location_id, day)
     found = [
         a
-        for a in await calendar.appointments_between(
+        for a in await scheduling.appointments_between(
             session, start=start, end=end, location_id=location_id
         )
         if a.status in CHECKABLE
@@ -109,9 +116,9 @@ async def expected_today(
     shown = found[:limit]
     patients = await patients_by_id(session, {a.patient_id for a in shown})
     providers = {
-        p.id: p.display_name for p in await setup.list_providers(session, active_only=False)
+        p.id: p.display_name for p in await scheduling.list_providers(session, active_only=False)
     }
-    types = {t.id: t.name for t in await setup.list_types(session, active_only=False)}
+    types = {t.id: t.name for t in await scheduling.list_types(session, active_only=False)}
     now = utcnow()
     arrivals = []
     for appointment in shown:
@@ -146,7 +153,7 @@ async def _desk(
         locations=locations,
         zone=await location_zone(session, location.id),
         providers=providers,
-        types=await setup.list_types(session),
+        types=await scheduling.list_types(session),
     )
     if arrivals:
         desk.expected = await expected_today(session, location_id=location.id)
@@ -158,11 +165,11 @@ async def front_desk(
 ) -> Desk:
     """The chosen location's desk (by default the one with most patients in the
     building, else the first active location)."""
-    locations = await _active_locations(session)
+    locations = await identity.active_locations(session)
     if location_id is None and locations:
         location_id = await busiest(session, [loc.id for loc in locations])
     if location_id is not None:
-        location = await organizations.get_location(session, location_id)
+        location = await identity.get_location(session, location_id)
     elif locations:
         location = locations[0]
     else:
@@ -174,12 +181,12 @@ async def my_desk(session: AsyncSession, *, actor: Actor, location_id: uuid.UUID
     """The signed-in provider's desk at one of the locations they work at (the first by
     default). ``NotAProvider`` when the user has no provider record."""
     provider = await provider_of(session, actor)
-    works_at = (await setup.provider_locations(session, [provider.id]))[provider.id]
-    locations = [loc for loc in await _active_locations(session) if loc.id in works_at]
+    works_at = (await scheduling.provider_locations(session, [provider.id]))[provider.id]
+    locations = [loc for loc in await identity.active_locations(session) if loc.id in works_at]
     if location_id is None and locations:
         location_id = await busiest(session, [loc.id for loc in locations])
     if location_id is not None and location_id in works_at:
-        location = await organizations.get_location(session, location_id)
+        location = await identity.get_location(session, location_id)
     elif locations:
         location = locations[0]
     else:

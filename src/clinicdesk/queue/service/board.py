@@ -21,16 +21,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import current_tenant
-from clinicdesk.identity.models import Location
-from clinicdesk.identity.service import organizations
-from clinicdesk.patients.service.common import patients_by_id
+from clinicdesk.identity import public as identity
+from clinicdesk.identity.public import Location
+from clinicdesk.patients.public import patients_by_id
 from clinicdesk.queue import estimates
 from clinicdesk.queue.models import ProviderStatus, Visit
+from clinicdesk.queue.policies import VisitAction, actions_for
 from clinicdesk.queue.service import providers as provider_status
 from clinicdesk.queue.service.queues import day_counts, open_visits, split_by_provider
 from clinicdesk.queue.vocabulary import ProviderState, VisitStatus
-from clinicdesk.scheduling.models import AppointmentType, Provider
-from clinicdesk.scheduling.service import attendance, calendar, setup
+from clinicdesk.scheduling import public as scheduling
+from clinicdesk.scheduling.public import AppointmentType, Provider
 from clinicdesk.scheduling.vocabulary import AppointmentStatus
 
 MODEL_TTL_SECONDS = 60.0
@@ -51,6 +52,11 @@ class Line:
     waited_minutes: int
     position: int | None = None
     estimate_minutes: int | None = None
+
+    @property
+    def actions(self) -> frozenset[VisitAction]:
+        """The steps the desk may offer for this patient (the flow refuses the rest)."""
+        return actions_for(self.visit.status)
 
 
 @dataclass(slots=True)
@@ -125,9 +131,11 @@ def forget_learned_lengths(organization_id: uuid.UUID) -> None:
 async def _location_providers(
     session: AsyncSession, location_id: uuid.UUID, extra: set[uuid.UUID]
 ) -> list[Provider]:
-    everyone = await setup.list_providers(session)
-    works_here = await setup.provider_locations(session, [p.id for p in everyone])
-    return [p for p in everyone if location_id in works_here[p.id] or p.id in extra]
+    """Who works here, and anyone else with a patient in this location's queue today."""
+    here = await scheduling.providers_at(session, location_id)
+    known = {p.id for p in here}
+    visiting = [p for p in await scheduling.list_providers(session) if p.id in extra - known]
+    return sorted(here + visiting, key=lambda p: p.display_name)
 
 
 async def _upcoming(
@@ -142,7 +150,7 @@ async def _upcoming(
     found: dict[uuid.UUID, list[estimates.Upcoming]] = {}
     if end <= now:
         return found
-    for appointment in await calendar.appointments_between(
+    for appointment in await scheduling.appointments_between(
         session, start=now - timedelta(minutes=30), end=end, location_id=location_id
     ):
         if appointment.status != AppointmentStatus.BOOKED:
@@ -159,17 +167,17 @@ async def _upcoming(
 
 
 async def location_board(session: AsyncSession, location_id: uuid.UUID) -> Board:
-    location = await organizations.get_location(session, location_id)
+    location = await identity.get_location(session, location_id)
     now = utcnow()
-    day = await attendance.location_today(session, location_id)
-    _start, end_of_day = await attendance.day_bounds(session, location_id, day)
+    day = await scheduling.location_today(session, location_id)
+    _start, end_of_day = await scheduling.day_bounds(session, location_id, day)
     visits = await open_visits(session, location_id=location_id, day=day)
     by_provider = split_by_provider(visits)
     provider_list = await _location_providers(
         session, location_id, {p for p in by_provider if p is not None}
     )
     states = await provider_status.statuses(session, [p.id for p in provider_list])
-    types = {t.id: t for t in await setup.list_types(session, active_only=False)}
+    types = {t.id: t for t in await scheduling.list_types(session, active_only=False)}
     names = {
         pid: p.display_name
         for pid, p in (await patients_by_id(session, {v.patient_id for v in visits})).items()
@@ -304,7 +312,3 @@ def _estimate_unassigned(
 async def board_for_visit(session: AsyncSession, visit: Visit) -> tuple[Board, Line | None]:
     board = await location_board(session, visit.location_id)
     return board, board.line_of(visit.id)
-
-
-async def locations(session: AsyncSession) -> list[Location]:
-    return await organizations.list_locations(session)

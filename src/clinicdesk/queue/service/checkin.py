@@ -11,19 +11,19 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.counters import next_value
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tokens import new_token
-from clinicdesk.identity.service import organizations
-from clinicdesk.patients.service.common import get_writable_patient
+from clinicdesk.identity import public as identity
+from clinicdesk.patients.public import get_writable_patient
 from clinicdesk.queue.errors import AlreadyCheckedIn, CheckInRefused
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.schemas import AppointmentCheckIn, WalkInCheckIn
 from clinicdesk.queue.service.common import get_visit, record_step
 from clinicdesk.queue.vocabulary import OPEN_STATUSES, VisitStatus, VisitStep
-from clinicdesk.scheduling.service import attendance, booking, setup
+from clinicdesk.scheduling import public as scheduling
 
 
 def token_prefix(location_name: str) -> str:
@@ -35,7 +35,7 @@ def token_prefix(location_name: str) -> str:
 
 
 async def _next_token(session: AsyncSession, location_id: uuid.UUID, day: date) -> tuple[int, str]:
-    location = await organizations.get_location(session, location_id)
+    location = await identity.get_location(session, location_id)
     number = await next_value(session, f"queue:{location_id}:{day.isoformat()}")
     return number, f"{token_prefix(location.name)}-{number:03d}"
 
@@ -74,7 +74,7 @@ async def _new_visit(
     number, token = await _next_token(session, location_id, day)
     now = utcnow()
     secret, secret_hash = new_token()
-    _start, end_of_day = await attendance.day_bounds(session, location_id, day)
+    _start, end_of_day = await scheduling.day_bounds(session, location_id, day)
     visit = Visit(
         location_id=location_id,
         patient_id=patient_id,
@@ -100,15 +100,15 @@ async def check_in_appointment(
     session: AsyncSession, *, actor: Actor, data: AppointmentCheckIn
 ) -> tuple[Visit, str]:
     """The visit and the raw secret of the patient's status link (shown once)."""
-    appointment = await booking.get_appointment(session, data.appointment_id)
+    appointment = await scheduling.get_appointment(session, data.appointment_id)
     existing = await session.scalar(select(Visit).where(Visit.appointment_id == appointment.id))
     if existing is not None:
         raise AlreadyCheckedIn(
             f"This appointment is already checked in as {existing.token}.",
             visit_id=str(existing.id),
         )
-    day = await attendance.location_today(session, appointment.location_id)
-    await attendance.mark_arrived(session, actor=actor, appointment_id=appointment.id, on_day=day)
+    day = await scheduling.location_today(session, appointment.location_id)
+    await scheduling.mark_arrived(session, actor=actor, appointment_id=appointment.id, on_day=day)
     return await _new_visit(
         session,
         actor=actor,
@@ -128,12 +128,12 @@ async def check_in_walk_in(
     session: AsyncSession, *, actor: Actor, data: WalkInCheckIn
 ) -> tuple[Visit, str]:
     patient = await get_writable_patient(session, data.patient_id, actor=actor)
-    await organizations.get_location(session, data.location_id)
+    await identity.get_location(session, data.location_id)
     if data.provider_id is not None:
-        await setup.check_works_at(session, data.provider_id, data.location_id)
+        await scheduling.check_works_at(session, data.provider_id, data.location_id)
     if data.type_id is not None:
-        await setup.get_type(session, data.type_id)
-    day = await attendance.location_today(session, data.location_id)
+        await scheduling.get_type(session, data.type_id)
+    day = await scheduling.location_today(session, data.location_id)
     return await _new_visit(
         session,
         actor=actor,

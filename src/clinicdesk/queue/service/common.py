@@ -9,12 +9,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.events import Event, publish_after_commit
 from clinicdesk.core.models import check_version
 from clinicdesk.queue.errors import StepRefused, VisitNotFound
 from clinicdesk.queue.models import Visit, VisitStepRecord
+from clinicdesk.queue.policies import ALLOWED_FROM, VisitAction
 from clinicdesk.queue.vocabulary import VisitStatus, VisitStep
 
 EVENT_PREFIX = "queue."
@@ -48,15 +49,15 @@ async def get_changeable_visit(
     session: AsyncSession,
     visit_id: uuid.UUID,
     *,
-    allowed: set[VisitStatus],
+    action: VisitAction,
     doing: str,
     expected_version: int | None = None,
 ) -> Visit:
-    """The visit, if it is in one of the ``allowed`` states (someone at another desk may
+    """The visit, if ``action`` is allowed from its state (someone at another desk may
     have moved it on: the message says where it is now)."""
     visit = await get_visit(session, visit_id)
     check_version(visit, expected_version)
-    if visit.status not in allowed:
+    if visit.status not in ALLOWED_FROM[action]:
         raise StepRefused(
             f"{visit.token} is {VisitStatus(visit.status).value.replace('_', ' ')} now and "
             f"cannot be {doing}. Reload the queue."

@@ -12,12 +12,13 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.db import on_commit
 from clinicdesk.core.models import utcnow
 from clinicdesk.queue.errors import QueueEmpty, StepRefused
 from clinicdesk.queue.models import Visit
+from clinicdesk.queue.policies import VisitAction
 from clinicdesk.queue.schemas import CallNextRequest, PriorityRequest, TransferRequest
 from clinicdesk.queue.service import providers
 from clinicdesk.queue.service.board import forget_learned_lengths
@@ -25,9 +26,7 @@ from clinicdesk.queue.service.common import get_changeable_visit, record_step
 from clinicdesk.queue.service.queues import waiting_in
 from clinicdesk.queue.signals import VisitFinished, visit_finished
 from clinicdesk.queue.vocabulary import Priority, VisitStatus, VisitStep
-from clinicdesk.scheduling.service import attendance, booking, setup
-
-W, C, IC = VisitStatus.WAITING, VisitStatus.CALLED, VisitStatus.IN_CONSULTATION
+from clinicdesk.scheduling import public as scheduling
 
 
 async def _busy_elsewhere(session: AsyncSession, provider_id: uuid.UUID, visit: Visit) -> None:
@@ -58,7 +57,11 @@ async def call(
     """Call the patient (again, if they did not come) to a room. An unassigned walk-in
     is taken by ``provider_id`` (the caller's own provider when they have one)."""
     visit = await get_changeable_visit(
-        session, visit_id, allowed={W, C}, doing="called", expected_version=expected_version
+        session,
+        visit_id,
+        action=VisitAction.CALL,
+        doing="called",
+        expected_version=expected_version,
     )
     before = audit.snapshot(visit)
     if visit.provider_id is None:
@@ -66,7 +69,7 @@ async def call(
             raise StepRefused(
                 f"{visit.token} is not assigned to a provider yet. Choose who sees them."
             )
-        await setup.check_works_at(session, provider_id, visit.location_id)
+        await scheduling.check_works_at(session, provider_id, visit.location_id)
         visit.provider_id = provider_id
     visit.status = VisitStatus.CALLED
     visit.room = room or visit.room
@@ -82,8 +85,8 @@ async def call_next(session: AsyncSession, *, actor: Actor, data: CallNextReques
     empty, the first of the location's unassigned walk-ins. Booked patients keep their
     appointments: an unassigned walk-in goes before them only when urgent."""
     provider_id = data.provider_id or (await providers.provider_of(session, actor)).id
-    await setup.check_works_at(session, provider_id, data.location_id)
-    day = await attendance.location_today(session, data.location_id)
+    await scheduling.check_works_at(session, provider_id, data.location_id)
+    day = await scheduling.location_today(session, data.location_id)
     heads = []
     for queue_provider in (provider_id, None):
         waiting = await waiting_in(
@@ -114,11 +117,15 @@ async def start(
     expected_version: int | None = None,
 ) -> Visit:
     visit = await get_changeable_visit(
-        session, visit_id, allowed={W, C}, doing="started", expected_version=expected_version
+        session,
+        visit_id,
+        action=VisitAction.START,
+        doing="started",
+        expected_version=expected_version,
     )
     if visit.provider_id is None:
         provider = await providers.provider_of(session, actor)
-        await setup.check_works_at(session, provider.id, visit.location_id)
+        await scheduling.check_works_at(session, provider.id, visit.location_id)
         visit.provider_id = provider.id
     await _busy_elsewhere(session, visit.provider_id, visit)
     before = audit.snapshot(visit)
@@ -143,7 +150,11 @@ async def finish(
     expected_version: int | None = None,
 ) -> Visit:
     visit = await get_changeable_visit(
-        session, visit_id, allowed={IC}, doing="finished", expected_version=expected_version
+        session,
+        visit_id,
+        action=VisitAction.FINISH,
+        doing="finished",
+        expected_version=expected_version,
     )
     before = audit.snapshot(visit)
     visit.status = VisitStatus.DONE
@@ -159,7 +170,7 @@ async def finish(
     # After commit: a board built before then would learn again from the old lengths.
     on_commit(session, partial(forget_learned_lengths, visit.organization_id))
     if visit.appointment_id is not None:
-        await attendance.mark_fulfilled(session, actor=actor, appointment_id=visit.appointment_id)
+        await scheduling.mark_fulfilled(session, actor=actor, appointment_id=visit.appointment_id)
     if visit.provider_id is not None:
         await providers.follow_consultation(
             session, actor=actor, provider_id=visit.provider_id, consulting=False
@@ -188,7 +199,11 @@ async def mark_left(
 ) -> Visit:
     """Left without being seen. A booked appointment becomes a no-show."""
     visit = await get_changeable_visit(
-        session, visit_id, allowed={W, C}, doing="marked as left", expected_version=expected_version
+        session,
+        visit_id,
+        action=VisitAction.LEAVE,
+        doing="marked as left",
+        expected_version=expected_version,
     )
     before = audit.snapshot(visit)
     visit.status = VisitStatus.LEFT
@@ -203,7 +218,7 @@ async def mark_left(
         detail=reason,
     )
     if visit.appointment_id is not None:
-        await booking.mark_no_show(
+        await scheduling.mark_no_show(
             session, actor=actor, appointment_id=visit.appointment_id, expected_version=None
         )
     return visit
@@ -222,7 +237,7 @@ async def return_to_waiting(
     visit = await get_changeable_visit(
         session,
         visit_id,
-        allowed={C, IC},
+        action=VisitAction.RETURN,
         doing="sent back to waiting",
         expected_version=expected_version,
     )
@@ -259,14 +274,14 @@ async def transfer(
     visit = await get_changeable_visit(
         session,
         visit_id,
-        allowed={W, C, IC},
+        action=VisitAction.TRANSFER,
         doing="transferred",
         expected_version=expected_version,
     )
     if data.provider_id == visit.provider_id:
         raise StepRefused(f"{visit.token} is already in this queue.")
     if data.provider_id is not None:
-        await setup.check_works_at(session, data.provider_id, visit.location_id)
+        await scheduling.check_works_at(session, data.provider_id, visit.location_id)
     was = (visit.provider_id, visit.status == VisitStatus.IN_CONSULTATION)
     before = audit.snapshot(visit)
     visit.provider_id = data.provider_id
@@ -297,7 +312,11 @@ async def set_priority(
     expected_version: int | None = None,
 ) -> Visit:
     visit = await get_changeable_visit(
-        session, visit_id, allowed={W, C}, doing="prioritized", expected_version=expected_version
+        session,
+        visit_id,
+        action=VisitAction.PRIORITY,
+        doing="prioritized",
+        expected_version=expected_version,
     )
     before = audit.snapshot(visit)
     visit.priority = int(data.priority)
@@ -325,7 +344,11 @@ async def move(
     """Swap places with the neighbour in the queue. Passing a patient of another priority
     is a priority change, not a move."""
     visit = await get_changeable_visit(
-        session, visit_id, allowed={W}, doing="moved", expected_version=expected_version
+        session,
+        visit_id,
+        action=VisitAction.MOVE,
+        doing="moved",
+        expected_version=expected_version,
     )
     queue = await waiting_in(
         session,

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.core.tokens import hash_token, new_token
-from clinicdesk.identity.service import organizations
+from clinicdesk.identity import public as identity
 from clinicdesk.queue.errors import DisplayNotFound, LinkNotFound
 from clinicdesk.queue.models import QueueDisplay, Visit
 from clinicdesk.queue.schemas import DisplayWrite
@@ -106,7 +106,7 @@ async def create_display(
     session: AsyncSession, *, actor: Actor, data: DisplayWrite
 ) -> tuple[QueueDisplay, str]:
     """A new display and its link's secret (shown once)."""
-    await organizations.get_location(session, data.location_id)
+    await identity.get_location(session, data.location_id)
     secret, secret_hash = new_token()
     display = QueueDisplay(
         location_id=data.location_id,

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.patients.service.merge import move_records
-from clinicdesk.patients.signals import PatientMerged
+from clinicdesk.patients.public import PatientMerged, move_records
 from clinicdesk.queue.models import Visit
 
 

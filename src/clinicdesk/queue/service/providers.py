@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.events import Event, publish_after_commit
 from clinicdesk.core.models import utcnow
@@ -21,8 +21,8 @@ from clinicdesk.queue.errors import NotAProvider
 from clinicdesk.queue.models import ProviderStatus
 from clinicdesk.queue.schemas import ProviderStatusWrite
 from clinicdesk.queue.vocabulary import AWAY_STATES, ProviderState
-from clinicdesk.scheduling.models import Provider
-from clinicdesk.scheduling.service import setup
+from clinicdesk.scheduling import public as scheduling
+from clinicdesk.scheduling.public import Provider
 
 PROVIDER_STATUS_EVENT = "provider.status"
 
@@ -92,7 +92,7 @@ async def set_status(
 ) -> ProviderStatus:
     """Set by a person. An ETA only means something while away; it is kept as the time
     they are due back, so it counts down on every screen."""
-    await setup.get_provider(session, provider_id)
+    await scheduling.get_provider(session, provider_id)
     eta_at = None
     if data.state in AWAY_STATES and data.eta_minutes is not None:
         eta_at = utcnow() + timedelta(minutes=data.eta_minutes)
@@ -117,7 +117,7 @@ async def follow_consultation(
 
 async def provider_of(session: AsyncSession, actor: Actor) -> Provider:
     """The provider record of the signed-in user (the doctor's own queue)."""
-    for provider in await setup.list_providers(session):
+    for provider in await scheduling.list_providers(session):
         if provider.user_id == actor.user_id:
             return provider
     raise NotAProvider(

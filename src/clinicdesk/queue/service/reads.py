@@ -9,13 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
-from clinicdesk.identity.service import organizations
+from clinicdesk.identity import public as identity
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.schemas import PatientStatusRead, VisitRead
 from clinicdesk.queue.service.board import Line, board_for_visit
 from clinicdesk.queue.service.common import get_visit
 from clinicdesk.queue.vocabulary import OPEN_STATUSES, VisitStatus
-from clinicdesk.scheduling.service import attendance, setup
+from clinicdesk.scheduling import public as scheduling
 
 
 def visit_read(visit: Visit, line: Line | None = None, link: str | None = None) -> VisitRead:
@@ -57,7 +57,7 @@ async def read_visit(
 
 async def visits_of_day(session: AsyncSession, location_id: uuid.UUID) -> list[Visit]:
     """Everyone checked in at the location today, in order of arrival."""
-    day = await attendance.location_today(session, location_id)
+    day = await scheduling.location_today(session, location_id)
     rows = await session.scalars(
         select(Visit)
         .where(Visit.location_id == location_id, Visit.service_date == day)
@@ -72,11 +72,13 @@ async def patient_status(session: AsyncSession, visit_id: uuid.UUID) -> PatientS
     board, line = (
         await board_for_visit(session, visit) if visit.status in OPEN_STATUSES else (None, None)
     )
-    provider = await setup.get_provider(session, visit.provider_id) if visit.provider_id else None
+    provider = (
+        await scheduling.get_provider(session, visit.provider_id) if visit.provider_id else None
+    )
     location = (
         board.location.name
         if board
-        else (await organizations.get_location(session, visit.location_id)).name
+        else (await identity.get_location(session, visit.location_id)).name
     )
     waiting = visit.status in {VisitStatus.WAITING, VisitStatus.CALLED}
     return PatientStatusRead(

@@ -37,7 +37,7 @@ from clinicdesk.queue.service.common import get_visit
 from clinicdesk.queue.views import board, doctor
 from clinicdesk.queue.views.common import screen_of, some_id, text, toast
 from clinicdesk.queue.vocabulary import STATE_LABELS
-from clinicdesk.scheduling.service import setup
+from clinicdesk.scheduling import public as scheduling
 
 router = APIRouter(include_in_schema=False)
 
@@ -274,7 +274,7 @@ async def provider_status(
     provider_id: uuid.UUID, request: Request, session: SessionDep, actor: QueueWrite
 ) -> Response:
     """Available, on break, away or in transit, with when they are due back."""
-    provider = await setup.get_provider(session, provider_id)  # 404 before the form
+    provider = await scheduling.get_provider(session, provider_id)  # 404 before the form
     form = await request.form()
     location_id = some_id(form, "location_id")
 

@@ -9,9 +9,9 @@ of their status link, for the patient to scan.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.actor import Actor
@@ -21,8 +21,7 @@ from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity.permissions import Permission
-from clinicdesk.patients.service import search
-from clinicdesk.patients.service.common import patients_by_id
+from clinicdesk.patients.public import patients_by_id
 from clinicdesk.queue.access import QueueRead, QueueWrite
 from clinicdesk.queue.schemas import AppointmentCheckIn, WalkInCheckIn
 from clinicdesk.queue.service import arrivals, checkin, reads
@@ -104,20 +103,6 @@ async def arrivals_fragment(
     expected = await arrivals.expected_today(session, location_id=location_id)
     context = {"expected": expected, "clock": clock(expected.zone)}
     return render(request, PAGE, context, block="arrivals")
-
-
-@router.get("/queue/patient-options", response_class=HTMLResponse)
-async def patient_options(
-    request: Request,
-    session: SessionDep,
-    actor: QueueWrite,
-    q: Annotated[str, Query(max_length=200)] = "",
-) -> HTMLResponse:
-    """Up to eight matching patients as choices for the walk-in form."""
-    hits = (await search.search_patients(session, text=q, limit=8)).hits if q.strip() else []
-    return render(
-        request, "scheduling/_patient_options.html", {"hits": hits, "q": q}, block="options"
-    )
 
 
 # --- checking in --------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from clinicdesk.core.forms import parse_form
 from clinicdesk.core.pages import all_or_nothing, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
+from clinicdesk.identity import public as identity
 from clinicdesk.identity.auth import AdminSettings
 from clinicdesk.queue.errors import LinkNotFound
 from clinicdesk.queue.models import Visit
@@ -37,7 +38,7 @@ from clinicdesk.queue.views.common import (
     text,
 )
 from clinicdesk.queue.vocabulary import VisitStatus
-from clinicdesk.scheduling.service.hours import location_zone
+from clinicdesk.scheduling.public import location_zone
 
 router = APIRouter(include_in_schema=False)
 public = APIRouter(include_in_schema=False)
@@ -65,11 +66,11 @@ async def _admin_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     displays = await links.list_displays(session)
-    places = {loc.id: loc for loc in await boards.locations(session)}
+    places = {loc.id: loc for loc in await identity.list_locations(session)}
     context = {
         "displays": displays,
         "places": places,
-        "locations": [loc for loc in places.values() if loc.is_active],
+        "locations": await identity.active_locations(session),
         "link": link,
         "linked": linked,
         "message": message,

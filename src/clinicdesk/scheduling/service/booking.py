@@ -23,12 +23,12 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.events import Event, publish_after_commit
 from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.identity.permissions import Permission
-from clinicdesk.patients.service.common import get_writable_patient
+from clinicdesk.patients.public import get_writable_patient
 from clinicdesk.scheduling.availability import covers
 from clinicdesk.scheduling.errors import (
     AppointmentNotFound,

@@ -18,15 +18,15 @@ from icalendar import Calendar, Event
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.core.tokens import hash_token, new_token
-from clinicdesk.identity.permissions import Permission
-from clinicdesk.identity.service import organizations
+from clinicdesk.identity import public as identity
 from clinicdesk.scheduling.errors import FeedNotAllowed, FeedNotFound
 from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
+from clinicdesk.scheduling.policies import can_manage_feed
 from clinicdesk.scheduling.service.setup import get_provider
 from clinicdesk.scheduling.vocabulary import AppointmentStatus
 
@@ -41,11 +41,6 @@ _ICS_STATUS: dict[str, str] = {
     AppointmentStatus.CANCELLED: "CANCELLED",
     AppointmentStatus.NOSHOW: "CANCELLED",
 }
-
-
-def can_manage_feed(actor: Actor, provider: Provider) -> bool:
-    """The provider's own account, or an administrator of the organization."""
-    return actor.user_id == provider.user_id or actor.can(Permission.ADMIN_SETTINGS)
 
 
 async def _manageable(session: AsyncSession, actor: Actor, provider_id: uuid.UUID) -> Provider:
@@ -124,7 +119,7 @@ async def feed(session: AsyncSession, token: str) -> str:
     )
     appointments = list(rows.all())
     types = {t.id: t for t in await session.scalars(select(AppointmentType))}
-    places = {loc.id: loc.name for loc in await organizations.list_locations(session)}
+    places = {loc.id: loc.name for loc in await identity.list_locations(session)}
 
     calendar = Calendar()
     calendar.add("prodid", "-//ClinicDesk//Provider schedule//EN")

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.identity.service import organizations
+from clinicdesk.identity import public as identity
 from clinicdesk.scheduling.availability import (
     DateException,
     Interval,
@@ -22,10 +22,10 @@ from clinicdesk.scheduling.models import HoursException, WeeklyHours
 
 async def location_zone(session: AsyncSession, location_id: uuid.UUID) -> ZoneInfo:
     """The location's time zone, or the organization's when the location has none."""
-    location = await organizations.get_location(session, location_id)
+    location = await identity.get_location(session, location_id)
     if location.time_zone:
         return ZoneInfo(location.time_zone)
-    organization = await organizations.get_organization(session)
+    organization = await identity.get_organization(session)
     return ZoneInfo(organization.time_zone)
 
 

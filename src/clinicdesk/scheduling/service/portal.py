@@ -11,12 +11,13 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.core.ratelimit import RateLimited, RateLimiter, Rule
 from clinicdesk.scheduling.errors import AppointmentNotFound, BookingRefused
 from clinicdesk.scheduling.models import Appointment, BookingPolicy
+from clinicdesk.scheduling.policies import OPEN_STATUSES, check_portal_change
 from clinicdesk.scheduling.schemas import (
     AppointmentCreate,
     AppointmentReschedule,
@@ -27,11 +28,9 @@ from clinicdesk.scheduling.schemas import (
 )
 from clinicdesk.scheduling.service import booking, slots
 from clinicdesk.scheduling.service.setup import get_type
-from clinicdesk.scheduling.vocabulary import AppointmentStatus
 
 # A patient books a handful of times a year; this stops a script, not a person.
 PORTAL_CHANGES = Rule("portal-booking", "10/hour")
-_OPEN = (AppointmentStatus.BOOKED, AppointmentStatus.PENDING, AppointmentStatus.PROPOSED)
 
 
 async def get_policy(session: AsyncSession) -> BookingPolicy:
@@ -142,7 +141,7 @@ async def book_own(
         .select_from(Appointment)
         .where(
             Appointment.patient_id == patient_id,
-            Appointment.status.in_(_OPEN),
+            Appointment.status.in_(OPEN_STATUSES),
             Appointment.starts_at > utcnow(),
         )
     )
@@ -166,16 +165,6 @@ async def book_own(
     )
 
 
-def _check_changeable(policy: BookingPolicy, appointment: Appointment) -> None:
-    if appointment.status not in _OPEN:
-        raise BookingRefused("This appointment can no longer be changed.")
-    if appointment.starts_at < utcnow() + timedelta(hours=policy.cancel_window_hours):
-        raise BookingRefused(
-            f"Appointments can be changed online until {policy.cancel_window_hours} hours "
-            "before they start. Please call the clinic."
-        )
-
-
 async def cancel_own(
     session: AsyncSession,
     *,
@@ -186,7 +175,7 @@ async def cancel_own(
 ) -> Appointment:
     await _throttle(limiter, actor)
     appointment = await _own_appointment(session, actor, appointment_id)
-    _check_changeable(await get_policy(session), appointment)
+    check_portal_change(await get_policy(session), appointment, now=utcnow())
     return await booking.cancel(
         session,
         actor=actor,
@@ -207,7 +196,7 @@ async def reschedule_own(
     await _throttle(limiter, actor)
     appointment = await _own_appointment(session, actor, appointment_id)
     policy = await get_policy(session)
-    _check_changeable(policy, appointment)
+    check_portal_change(policy, appointment, now=utcnow())
     _check_window(policy, starts_at, now=utcnow())
     return await booking.reschedule(
         session,

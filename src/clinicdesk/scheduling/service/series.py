@@ -30,11 +30,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.models import check_version, utcnow
-from clinicdesk.patients.service.common import get_patient, get_writable_patient
+from clinicdesk.patients.public import get_patient, get_writable_patient
 from clinicdesk.scheduling.availability import wall_time_to_utc
 from clinicdesk.scheduling.errors import OutsideHours, SlotTaken, TransitionRefused
 from clinicdesk.scheduling.models import Appointment, AppointmentSeries, AppointmentType

@@ -9,12 +9,11 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import check_version
-from clinicdesk.identity.models import UserKind
-from clinicdesk.identity.service import organizations
-from clinicdesk.identity.service.common import get_user
+from clinicdesk.identity import public as identity
+from clinicdesk.identity.public import UserKind, get_user
 from clinicdesk.scheduling.errors import (
     AppointmentTypeNotFound,
     BookingRefused,
@@ -63,6 +62,18 @@ async def provider_locations(
     return found
 
 
+async def providers_at(session: AsyncSession, location_id: uuid.UUID) -> list[Provider]:
+    """The active providers who work at this location, by name: the one answer to "who
+    works here" for the calendar, the queue board and the desk."""
+    statement = (
+        select(Provider)
+        .join(ProviderLocation, ProviderLocation.provider_id == Provider.id)
+        .where(ProviderLocation.location_id == location_id, Provider.is_active.is_(True))
+        .order_by(Provider.display_name)
+    )
+    return list((await session.scalars(statement)).all())
+
+
 async def check_works_at(
     session: AsyncSession, provider_id: uuid.UUID, location_id: uuid.UUID
 ) -> None:
@@ -83,7 +94,7 @@ async def _set_locations(
     session: AsyncSession, provider: Provider, location_ids: Sequence[uuid.UUID]
 ) -> None:
     for location_id in location_ids:
-        await organizations.get_location(session, location_id)  # 404 if not ours
+        await identity.get_location(session, location_id)  # 404 if not ours
     await session.execute(
         delete(ProviderLocation).where(ProviderLocation.provider_id == provider.id)
     )
@@ -179,7 +190,7 @@ async def add_exception(
     if data.provider_id is not None:
         await get_provider(session, data.provider_id)
     if data.location_id is not None:
-        await organizations.get_location(session, data.location_id)
+        await identity.get_location(session, data.location_id)
     if data.provider_id is None and data.kind == "extra":
         raise BookingRefused("Extra hours belong to a provider; a location can only close.")
     row = HoursException(**data.model_dump())

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.core.models import utcnow
 from clinicdesk.scheduling.availability import Interval, free_slots
 from clinicdesk.scheduling.errors import BookingRefused
-from clinicdesk.scheduling.models import Appointment, Provider, ProviderLocation
+from clinicdesk.scheduling.models import Appointment
 from clinicdesk.scheduling.schemas import Slot, SlotQuery
 from clinicdesk.scheduling.service.booking import LONGEST
 from clinicdesk.scheduling.service.hours import location_zone, open_time
-from clinicdesk.scheduling.service.setup import get_type
+from clinicdesk.scheduling.service.setup import get_type, providers_at
 from clinicdesk.scheduling.vocabulary import PartOfDay
 
 STEP = timedelta(minutes=5)
@@ -31,19 +31,6 @@ PARTS_OF_DAY: dict[str, tuple[time, time]] = {
     PartOfDay.AFTERNOON: (time(12, 0), time(17, 0)),
     PartOfDay.EVENING: (time(17, 0), time(23, 59, 59)),
 }
-
-
-async def _providers_at(
-    session: AsyncSession, location_id: uuid.UUID, provider_id: uuid.UUID | None
-) -> list[uuid.UUID]:
-    statement = (
-        select(Provider.id)
-        .join(ProviderLocation, ProviderLocation.provider_id == Provider.id)
-        .where(ProviderLocation.location_id == location_id, Provider.is_active.is_(True))
-    )
-    if provider_id is not None:
-        statement = statement.where(Provider.id == provider_id)
-    return list((await session.scalars(statement)).all())
 
 
 async def busy_times(
@@ -81,7 +68,10 @@ async def find_slots(
     end = datetime.combine(query.end + timedelta(days=1), time(0), tzinfo=zone)
     earliest = max(not_before or utcnow(), start)
     found: list[Slot] = []
-    for provider_id in await _providers_at(session, query.location_id, query.provider_id):
+    for provider in await providers_at(session, query.location_id):
+        if query.provider_id is not None and provider.id != query.provider_id:
+            continue
+        provider_id = provider.id
         hours = await open_time(
             session,
             provider_id=provider_id,

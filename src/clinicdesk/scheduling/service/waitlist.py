@@ -24,13 +24,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.events import Event, publish_after_commit
 from clinicdesk.core.models import utcnow
-from clinicdesk.identity.service import organizations
-from clinicdesk.patients.service.common import get_writable_patient
+from clinicdesk.identity import public as identity
+from clinicdesk.patients.public import get_writable_patient
 from clinicdesk.scheduling.availability import Interval, free_slots
 from clinicdesk.scheduling.errors import (
     BookingRefused,
@@ -100,7 +100,7 @@ async def _record(
 async def add_entry(session: AsyncSession, *, actor: Actor, data: WaitlistWrite) -> WaitlistEntry:
     patient = await get_writable_patient(session, data.patient_id, actor=actor)
     await get_type(session, data.type_id)
-    await organizations.get_location(session, data.location_id)
+    await identity.get_location(session, data.location_id)
     if data.provider_id is not None:
         await check_works_at(session, data.provider_id, data.location_id)
     entry = WaitlistEntry(

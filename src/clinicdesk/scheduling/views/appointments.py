@@ -21,8 +21,7 @@ from clinicdesk.core.http import FormVersion, required_version
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
-from clinicdesk.patients.service import search
-from clinicdesk.patients.service.common import get_patient
+from clinicdesk.patients.public import get_patient
 from clinicdesk.scheduling.access import SchedulingRead, SchedulingWrite
 from clinicdesk.scheduling.models import Appointment
 from clinicdesk.scheduling.schemas import AppointmentCreate, AppointmentReschedule
@@ -128,20 +127,6 @@ async def book_appointment(
     page = render(request, "scheduling/book.html", {"done": message}, block="done")
     _changed(page, message)
     return page
-
-
-@router.get("/calendar/patient-options", response_class=HTMLResponse)
-async def patient_options(
-    request: Request,
-    session: SessionDep,
-    actor: SchedulingWrite,
-    q: Annotated[str, Query(max_length=200)] = "",
-) -> HTMLResponse:
-    """Up to eight matching patients as choices for the booking form."""
-    hits = (await search.search_patients(session, text=q, limit=8)).hits if q.strip() else []
-    return render(
-        request, "scheduling/_patient_options.html", {"hits": hits, "q": q}, block="options"
-    )
 
 
 # --- one appointment ---------------------------------------------------------------------

@@ -14,7 +14,7 @@ from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.pages import render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.permissions import Permission
-from clinicdesk.patients.service.common import patients_by_id
+from clinicdesk.patients.public import patients_by_id
 from clinicdesk.scheduling.access import SchedulingRead
 from clinicdesk.scheduling.service import calendar
 from clinicdesk.scheduling.views.common import (

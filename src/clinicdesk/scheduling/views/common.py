@@ -18,10 +18,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.errors import InvalidField
-from clinicdesk.identity.models import Location
-from clinicdesk.identity.service import organizations
-from clinicdesk.patients.models import Patient
-from clinicdesk.patients.service.common import patients_by_id
+from clinicdesk.identity import public as identity
+from clinicdesk.identity.public import Location
+from clinicdesk.patients.public import Patient, patients_by_id
 from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
 from clinicdesk.scheduling.service import setup
 from clinicdesk.scheduling.service.hours import location_zone, open_time
@@ -86,17 +85,15 @@ class Book:
 
 async def open_book(session: AsyncSession, location_id: uuid.UUID | None) -> Book:
     """The chosen location (the first active one by default) and its providers."""
-    locations = [loc for loc in await organizations.list_locations(session) if loc.is_active]
+    locations = await identity.active_locations(session)
     if location_id is not None:
-        location = await organizations.get_location(session, location_id)
+        location = await identity.get_location(session, location_id)
     elif locations:
         location = locations[0]
     else:
         raise InvalidField("location_id", "Add a location first (Organization settings).")
     zone = await location_zone(session, location.id)
-    everyone = await setup.list_providers(session)
-    places = await setup.provider_locations(session, [p.id for p in everyone])
-    providers = [p for p in everyone if location.id in places[p.id]]
+    providers = await setup.providers_at(session, location.id)
     types = await setup.list_types(session)
     book = Book(location, locations, zone, providers, types)
     starts: list[time] = []

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from clinicdesk.core.pages import render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.scheduling.access import SchedulingRead
+from clinicdesk.scheduling.policies import can_manage_feed
 from clinicdesk.scheduling.service import feeds, setup
 
 router = APIRouter(include_in_schema=False)
@@ -26,7 +27,7 @@ async def _page(
     issued: tuple[uuid.UUID, str] | None = None,
     message: str | None = None,
 ) -> HTMLResponse:
-    providers = [p for p in await setup.list_providers(session) if feeds.can_manage_feed(actor, p)]
+    providers = [p for p in await setup.list_providers(session) if can_manage_feed(actor, p)]
     base = str(request.base_url).rstrip("/")
     new_link = (issued[0], f"{base}/calendar/feeds/{issued[1]}.ics") if issued else None
     return render(

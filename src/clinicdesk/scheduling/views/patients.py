@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.pages import render
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.service import organizations
-from clinicdesk.patients.service.common import get_patient
+from clinicdesk.identity import public as identity
+from clinicdesk.patients.public import get_patient
 from clinicdesk.scheduling.access import SchedulingRead
 from clinicdesk.scheduling.models import Appointment
 from clinicdesk.scheduling.service import calendar, setup
@@ -52,7 +52,7 @@ async def patient_appointments(
         p.id: p.display_name for p in await setup.list_providers(session, active_only=False)
     }
     types = {t.id: t.name for t in await setup.list_types(session, active_only=False)}
-    places = {loc.id: loc.name for loc in await organizations.list_locations(session)}
+    places = {loc.id: loc.name for loc in await identity.list_locations(session)}
     zones = {}
     for a in upcoming + past:
         if a.location_id not in zones:

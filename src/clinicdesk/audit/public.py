@@ -1,0 +1,39 @@
+"""What other domains may use of the audit trail: recording entries in their own
+transaction, the outcome vocabulary, and the trail of a patient.
+
+Every other domain imports ``from clinicdesk.audit import public as audit``; the models and
+the service module are audit's own (an import-linter contract keeps it so).
+"""
+
+from clinicdesk.audit.models import Outcome
+from clinicdesk.audit.schemas import AuditPage, AuditQuery
+from clinicdesk.audit.service import (
+    VerifyReport,
+    changes,
+    export_csv,
+    list_events,
+    patient_trail,
+    record,
+    record_if_rolled_back,
+    record_moved_by_merge,
+    snapshot,
+    start_chain,
+    verify_chains,
+)
+
+__all__ = [
+    "AuditPage",
+    "AuditQuery",
+    "Outcome",
+    "VerifyReport",
+    "changes",
+    "export_csv",
+    "list_events",
+    "patient_trail",
+    "record",
+    "record_if_rolled_back",
+    "record_moved_by_merge",
+    "snapshot",
+    "start_chain",
+    "verify_chains",
+]

@@ -1,0 +1,55 @@
+"""Per-record rules of scheduling: who may manage a provider's calendar feed, and when a
+patient may still change their own appointment online. The portal pages, the portal API
+and the use cases ask here, so the page never offers what the use case would refuse.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from clinicdesk.core.actor import Actor
+from clinicdesk.identity.permissions import Permission
+from clinicdesk.scheduling.errors import BookingRefused
+from clinicdesk.scheduling.models import Appointment, BookingPolicy, Provider
+from clinicdesk.scheduling.vocabulary import AppointmentStatus
+
+# Appointments that still lie ahead as planned: they can be moved or cancelled.
+OPEN_STATUSES = frozenset(
+    {AppointmentStatus.BOOKED, AppointmentStatus.PENDING, AppointmentStatus.PROPOSED}
+)
+
+
+class PortalChange(StrEnum):
+    """Whether a patient may change an appointment online, and if not, why."""
+
+    ALLOWED = "allowed"
+    TOO_LATE = "too_late"  # inside the cancellation window: the patient must call
+    CLOSED = "closed"  # cancelled, attended, missed: nothing to change
+
+
+def can_manage_feed(actor: Actor, provider: Provider) -> bool:
+    """The provider's own account, or an administrator of the organization."""
+    return actor.user_id == provider.user_id or actor.can(Permission.ADMIN_SETTINGS)
+
+
+def portal_change(
+    policy: BookingPolicy, appointment: Appointment, *, now: datetime
+) -> PortalChange:
+    if appointment.status not in OPEN_STATUSES:
+        return PortalChange.CLOSED
+    if appointment.starts_at < now + timedelta(hours=policy.cancel_window_hours):
+        return PortalChange.TOO_LATE
+    return PortalChange.ALLOWED
+
+
+def check_portal_change(policy: BookingPolicy, appointment: Appointment, *, now: datetime) -> None:
+    """Refuse, with the reason a patient can act on, a change the portal does not allow."""
+    match portal_change(policy, appointment, now=now):
+        case PortalChange.CLOSED:
+            raise BookingRefused("This appointment can no longer be changed.")
+        case PortalChange.TOO_LATE:
+            raise BookingRefused(
+                f"Appointments can be changed online until {policy.cancel_window_hours} hours "
+                "before they start. Please call the clinic."
+            )

@@ -1,0 +1,54 @@
+"""What other domains may use of scheduling: who works where, the appointment types,
+today's appointments at a location and the attendance marks the queue sets on them, and
+the signal that time was freed.
+
+Other domains hold and show ``Provider``, ``AppointmentType`` and ``Appointment``; they
+never query scheduling's tables themselves (an import-linter contract protects
+``scheduling.models`` and ``scheduling.service``; tests/test_architecture.py checks queries).
+"""
+
+from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
+from clinicdesk.scheduling.service.attendance import (
+    day_bounds,
+    location_today,
+    mark_arrived,
+    mark_fulfilled,
+)
+from clinicdesk.scheduling.service.booking import get_appointment, mark_no_show
+from clinicdesk.scheduling.service.calendar import appointments_between
+from clinicdesk.scheduling.service.hours import location_zone
+from clinicdesk.scheduling.service.setup import (
+    check_works_at,
+    get_provider,
+    get_type,
+    list_providers,
+    list_types,
+    provider_locations,
+    providers_at,
+)
+from clinicdesk.scheduling.signals import AppointmentFreed, appointment_freed
+from clinicdesk.scheduling.vocabulary import AppointmentStatus
+
+__all__ = [
+    "Appointment",
+    "AppointmentFreed",
+    "AppointmentStatus",
+    "AppointmentType",
+    "Provider",
+    "appointment_freed",
+    "appointments_between",
+    "check_works_at",
+    "day_bounds",
+    "get_appointment",
+    "get_provider",
+    "get_type",
+    "list_providers",
+    "list_types",
+    "location_today",
+    "location_zone",
+    "mark_arrived",
+    "mark_fulfilled",
+    "mark_no_show",
+    "provider_locations",
+    "providers_at",
+]
