@@ -22,6 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from clinicdesk import __version__
 from clinicdesk.config import Settings
 from clinicdesk.core import health
+from clinicdesk.core.access import install_gate
 from clinicdesk.core.assets import find_node_modules, mount_static
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.csrf import CsrfProtection
@@ -42,6 +43,7 @@ from clinicdesk.core.middleware import (
     SecurityHeadersMiddleware,
 )
 from clinicdesk.core.observability import HttpMetrics, RequestStats
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.ratelimit import RateLimiter
 from clinicdesk.core.runtime import Runtime
 from clinicdesk.core.sse import live_updates
@@ -53,9 +55,8 @@ from clinicdesk.identity import audit_api as identity_audit_api
 from clinicdesk.identity import jobs_api as identity_jobs_api
 from clinicdesk.identity import jobs_views as identity_jobs_views
 from clinicdesk.identity import views as identity_views
-from clinicdesk.identity.auth import authenticate
+from clinicdesk.identity.auth import IdentityGate, authenticate
 from clinicdesk.identity.config import IdentityConfig
-from clinicdesk.identity.permissions import Permission
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
 from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
@@ -66,10 +67,7 @@ from clinicdesk.queue import live as queue_live
 from clinicdesk.queue import views as queue_views
 from clinicdesk.reactions import connect_reactions
 from clinicdesk.scheduling import api as scheduling_api
-from clinicdesk.scheduling import api_portal as scheduling_portal_api
-from clinicdesk.scheduling import api_series as scheduling_series_api
 from clinicdesk.scheduling import live as scheduling_live
-from clinicdesk.scheduling import portal_views as scheduling_portal_views
 from clinicdesk.scheduling import views as scheduling_views
 from clinicdesk.web import live as web_live
 from clinicdesk.web import views as web_views
@@ -135,10 +133,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     patients_api.router,
     patients_views.router,
     scheduling_api.router,
-    scheduling_portal_api.router,
-    scheduling_series_api.router,
     scheduling_views.router,
-    scheduling_portal_views.router,
     queue_api.router,
     queue_views.router,
 )
@@ -300,6 +295,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
 
     install_error_handlers(app, renderer)
+    install_gate(app, IdentityGate())
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
     protected = APIRouter(dependencies=[Depends(authenticate)])

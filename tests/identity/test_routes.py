@@ -17,17 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
 from clinicdesk.config import Settings
+from clinicdesk.core.access import Requirement, RequirePermission
 from clinicdesk.core.actor import SYSTEM
 from clinicdesk.core.jobs import Job, JobStatus
 from clinicdesk.core.jobs.mail import send_mail
 from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.tenancy import scope_to_tenant
-from clinicdesk.identity.auth import (
-    Requirement,
-    RequirePatientPortal,
-    RequirePermission,
-    authenticate,
-)
+from clinicdesk.identity.auth import RequirePatientPortal, authenticate
 from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.models import Organization, User, UserKind
 from clinicdesk.identity.permissions import Role, roles_with

@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.errors import InvalidField, PreconditionFailed
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
-from clinicdesk.identity.permissions import Permission, Role
+from clinicdesk.identity.permissions import Role
 from clinicdesk.patients.errors import ChartEntryNotFound, PatientNotFound
 from clinicdesk.patients.models import Allergy, ChartRecord, Patient, Problem
 from clinicdesk.patients.schemas import AllergyWrite, HistoryWrite, MedicationWrite, ProblemWrite

@@ -20,11 +20,12 @@ from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.db import unit_of_work
 from clinicdesk.core.errors import PreconditionFailed
 from clinicdesk.core.filetypes import HEAD_BYTES
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.storage.base import DocumentTooLarge
 from clinicdesk.core.storage.local import LocalDirectoryStorage
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
-from clinicdesk.identity.permissions import Permission, Role
+from clinicdesk.identity.permissions import Role
 from clinicdesk.patients.errors import DocumentNotFound, PatientNotFound, UnsupportedDocumentType
 from clinicdesk.patients.models import Document, Patient
 from clinicdesk.patients.policies import DEMOGRAPHIC_CATEGORIES

@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.models import utcnow
+from clinicdesk.core.permissions import Permission
 from clinicdesk.identity.models import Organization, User, UserKind
-from clinicdesk.identity.permissions import Permission
 from clinicdesk.identity.service import users
 from clinicdesk.models import metadata
 from clinicdesk.patients.models import Allergy, Patient, PatientNameTerm

@@ -14,8 +14,8 @@ from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.db import unit_of_work
 from clinicdesk.core.models import utcnow
+from clinicdesk.core.permissions import Permission
 from clinicdesk.identity.models import Organization
-from clinicdesk.identity.permissions import Permission
 from clinicdesk.queue import estimates
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.schemas import AppointmentCheckIn

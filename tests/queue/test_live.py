@@ -14,7 +14,7 @@ import httpx
 from clinicdesk.app import LIVE_PUBLISHERS
 from clinicdesk.core.events import Event
 from clinicdesk.core.live import Listener
-from clinicdesk.identity.permissions import Permission
+from clinicdesk.core.permissions import Permission
 from clinicdesk.queue.live import QUEUE_CHANGED, WAITING_AT
 from clinicdesk.web.live import build_rules
 from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY

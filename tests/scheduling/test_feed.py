@@ -13,9 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core.actor import Actor, ActorKind
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
-from clinicdesk.identity.permissions import Permission, Role
+from clinicdesk.identity.permissions import Role
 from clinicdesk.scheduling.models import Provider
 from clinicdesk.scheduling.service import feeds
 from tests.scheduling.test_views import Desk, book_at, make_desk

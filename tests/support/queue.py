@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.core import migrations
 from clinicdesk.core.actor import SYSTEM, Actor, ActorKind
 from clinicdesk.core.db import create_database, session_scope
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
-from clinicdesk.identity.permissions import Permission, Role
+from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations, users
 from clinicdesk.scheduling.schemas import (

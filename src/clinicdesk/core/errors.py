@@ -48,6 +48,12 @@ class Conflict(ClinicError):
     code = "conflict"
 
 
+class Forbidden(ClinicError):
+    status_code = 403
+    title = "Forbidden"
+    code = "forbidden"
+
+
 class PreconditionFailed(ClinicError):
     status_code = 412
     title = "The record changed since you read it"

@@ -19,19 +19,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.audit.public import Outcome
+from clinicdesk.core.access import Requirement, require
 from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.csrf import SAFE_METHODS, CsrfProtection
+from clinicdesk.core.errors import Forbidden
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.errors import (
     CsrfRejected,
-    Forbidden,
     MfaEnrolmentRequired,
     NotAuthenticated,
     SecondFactorRequired,
 )
 from clinicdesk.identity.models import Organization, User
-from clinicdesk.identity.permissions import Permission
 from clinicdesk.identity.service import sessions
 from clinicdesk.identity.service.mfa import mfa_required
 
@@ -131,31 +132,39 @@ async def authenticate(request: Request, session: SessionDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(authenticate)]
 
 
-class Requirement:
-    """What a route needs. Instances are FastAPI dependencies; the route test finds them."""
+class IdentityGate:
+    """Identity's answer to core's ``Gate``: resolves the caller once per request from
+    the token or the session cookie, then holds back a session that owes its second
+    factor or an MFA enrolment (unless the requirement is one of those steps)."""
 
-    allow_pending_second_factor = False
-    allow_without_mfa_enrolment = False
-    description = "signed in"
-
-    async def __call__(self, request: Request, session: SessionDep) -> Actor:
+    async def admit(
+        self, request: Request, session: AsyncSession, requirement: Requirement
+    ) -> Actor:
         principal = await authenticate(request, session)
         if (
             principal.web is not None
             and principal.web.awaiting_second_factor
-            and not self.allow_pending_second_factor
+            and not requirement.allow_pending_second_factor
         ):
             raise SecondFactorRequired("Enter the code from your authenticator app to continue.")
-        if principal.must_enrol_mfa and not self.allow_without_mfa_enrolment:
+        if principal.must_enrol_mfa and not requirement.allow_without_mfa_enrolment:
             raise MfaEnrolmentRequired(
                 "Your organization requires two-factor authentication for your role. "
                 "Set it up under Account → Two-factor authentication."
             )
-        self.check(principal.actor, session, request)
         return principal.actor
 
-    def check(self, actor: Actor, session: AsyncSession, request: Request) -> None:
-        """Any signed-in user passes."""
+    def refused(
+        self, request: Request, session: AsyncSession, actor: Actor, permission: Permission
+    ) -> None:
+        route = request.scope.get("route")
+        audit.record_if_rolled_back(
+            session,
+            action="auth.permission_denied",
+            actor=actor,
+            outcome=Outcome.DENIED,
+            details={"permission": permission.value, "route": getattr(route, "path", None)},
+        )
 
 
 class RequireSignedIn(Requirement):
@@ -177,28 +186,6 @@ class RequireSecondFactorStep(Requirement):
     description = "password accepted, second factor pending"
 
 
-class RequirePermission(Requirement):
-    def __init__(self, permission: Permission) -> None:
-        self.permission = permission
-        self.description = permission.value
-
-    def check(self, actor: Actor, session: AsyncSession, request: Request) -> None:
-        if actor.can(self.permission):
-            return
-        route = request.scope.get("route")
-        audit.record_if_rolled_back(
-            session,
-            action="auth.permission_denied",
-            actor=actor,
-            outcome=Outcome.DENIED,
-            details={"permission": self.permission.value, "route": getattr(route, "path", None)},
-        )
-        raise Forbidden(
-            "Your role does not allow this. Ask an administrator if you need access.",
-            permission=self.permission.value,
-        )
-
-
 class RequirePatientPortal(Requirement):
     """A patient signed in to the portal: reaches only their own record, which the
     routes take from the actor, never from the URL."""
@@ -209,10 +196,6 @@ class RequirePatientPortal(Requirement):
         if actor.kind == ActorKind.PATIENT and actor.patient_id is not None:
             return
         raise Forbidden("This page is for patients signed in to the portal.")
-
-
-def require(permission: Permission) -> RequirePermission:
-    return RequirePermission(permission)
 
 
 SignedIn = Annotated[Actor, Depends(RequireSignedIn())]

@@ -32,12 +32,6 @@ class MfaEnrolmentRequired(ClinicError):
     code = "mfa-enrolment-required"
 
 
-class Forbidden(ClinicError):
-    status_code = 403
-    title = "Forbidden"
-    code = "forbidden"
-
-
 class CsrfRejected(ClinicError):
     status_code = 403
     title = "The form expired"

@@ -1,4 +1,5 @@
-"""Named permissions, the roles of a clinic, and which role may do what.
+"""The roles of a clinic and which role may do what (the permissions are named in
+``core/permissions.py``).
 
 This map is the written access policy: routes declare the permission they need and the
 role x route test checks every route against it. Change it here and nowhere else.
@@ -9,25 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-
-class Permission(StrEnum):
-    PATIENTS_READ = "patients:read"
-    PATIENTS_WRITE = "patients:write"
-    CLINICAL_READ = "clinical:read"
-    CLINICAL_WRITE = "clinical:write"
-    VITALS_WRITE = "clinical:vitals"
-    PRESCRIBE = "clinical:prescribe"
-    SCHEDULING_READ = "scheduling:read"
-    SCHEDULING_WRITE = "scheduling:write"
-    SCHEDULING_OVERBOOK = "scheduling:overbook"
-    QUEUE_WRITE = "queue:write"
-    BILLING_READ = "billing:read"
-    BILLING_WRITE = "billing:write"
-    REPORTS_READ = "reports:read"
-    AUDIT_READ = "audit:read"
-    ORGANIZATION_READ = "organization:read"
-    ADMIN_USERS = "admin:users"
-    ADMIN_SETTINGS = "admin:settings"
+from clinicdesk.core.permissions import Permission
 
 
 class Role(StrEnum):

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from clinicdesk.core.access import require
 from clinicdesk.core.actor import Actor
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.storage import DocumentStorage
-from clinicdesk.identity.auth import require
-from clinicdesk.identity.permissions import Permission
 
 PatientsRead = Annotated[Actor, Depends(require(Permission.PATIENTS_READ))]
 PatientsWrite = Annotated[Actor, Depends(require(Permission.PATIENTS_WRITE))]

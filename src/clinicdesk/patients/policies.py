@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 
 from clinicdesk.core.actor import Actor, ActorKind
-from clinicdesk.identity.permissions import Permission
+from clinicdesk.core.permissions import Permission
 from clinicdesk.patients.errors import PatientNotFound
 from clinicdesk.patients.vocabulary import DocumentCategory
 

@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from clinicdesk.core.access import require
 from clinicdesk.core.actor import Actor
-from clinicdesk.identity.auth import require
-from clinicdesk.identity.permissions import Permission
+from clinicdesk.core.permissions import Permission
 
 QueueRead = Annotated[Actor, Depends(require(Permission.SCHEDULING_READ))]
 QueueWrite = Annotated[Actor, Depends(require(Permission.QUEUE_WRITE))]

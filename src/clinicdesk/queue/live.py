@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.core.events import Event
 from clinicdesk.core.live import Listener, LiveRules, Shown, only, requires
 from clinicdesk.core.models import utcnow
-from clinicdesk.identity.permissions import Permission
+from clinicdesk.core.permissions import Permission
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.service.common import EVENT_PREFIX
 from clinicdesk.queue.service.providers import PROVIDER_STATUS_EVENT

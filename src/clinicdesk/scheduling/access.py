@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import Depends
 
+from clinicdesk.core.access import require
 from clinicdesk.core.actor import Actor
-from clinicdesk.identity.auth import require
-from clinicdesk.identity.permissions import Permission
+from clinicdesk.core.permissions import Permission
 
 SchedulingRead = Annotated[Actor, Depends(require(Permission.SCHEDULING_READ))]
 SchedulingWrite = Annotated[Actor, Depends(require(Permission.SCHEDULING_WRITE))]

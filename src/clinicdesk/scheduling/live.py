@@ -5,7 +5,7 @@ patients' screens get none (a patient's own appointments are read from the porta
 from __future__ import annotations
 
 from clinicdesk.core.live import LiveRules, requires
-from clinicdesk.identity.permissions import Permission
+from clinicdesk.core.permissions import Permission
 
 EVENT_PREFIX = "appointment."
 

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from clinicdesk.core.actor import Actor
-from clinicdesk.identity.permissions import Permission
+from clinicdesk.core.permissions import Permission
 from clinicdesk.scheduling.errors import BookingRefused
 from clinicdesk.scheduling.models import Appointment, BookingPolicy, Provider
 from clinicdesk.scheduling.vocabulary import AppointmentStatus

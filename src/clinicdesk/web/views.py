@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from clinicdesk.core.actor import ActorKind
 from clinicdesk.core.health import readiness
 from clinicdesk.core.pages import pages
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.runtime import RuntimeDep
 from clinicdesk.core.templating import NavItem
 from clinicdesk.identity.auth import AdminSettings, SignedIn
-from clinicdesk.identity.permissions import Permission
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import SYSTEM, Actor
+from clinicdesk.core.errors import Forbidden
 from clinicdesk.core.jobs.mail import send_mail
 from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import check_version, utcnow
@@ -19,7 +20,6 @@ from clinicdesk.identity import passwords
 from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.errors import (
     EmailTaken,
-    Forbidden,
     InvalidCredentials,
     InvalidToken,
     LastAdmin,

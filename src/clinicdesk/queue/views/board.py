@@ -18,9 +18,9 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError, InvalidField
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
-from clinicdesk.identity.permissions import Permission
 from clinicdesk.patients.public import patients_by_id
 from clinicdesk.queue.access import QueueRead, QueueWrite
 from clinicdesk.queue.schemas import AppointmentCheckIn, WalkInCheckIn

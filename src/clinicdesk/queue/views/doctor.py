@@ -14,9 +14,9 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
-from clinicdesk.identity.permissions import Permission
 from clinicdesk.queue.access import QueueRead, QueueWrite
 from clinicdesk.queue.schemas import CallNextRequest
 from clinicdesk.queue.service import arrivals, flow

@@ -27,7 +27,7 @@ from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.events import Event, publish_after_commit
 from clinicdesk.core.models import check_version, utcnow
-from clinicdesk.identity.permissions import Permission
+from clinicdesk.core.permissions import Permission
 from clinicdesk.patients.public import get_writable_patient
 from clinicdesk.scheduling.availability import covers
 from clinicdesk.scheduling.errors import (

@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.pages import render
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.permissions import Permission
 from clinicdesk.patients.public import patients_by_id
 from clinicdesk.scheduling.access import SchedulingRead
 from clinicdesk.scheduling.service import calendar

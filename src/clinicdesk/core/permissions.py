@@ -1,0 +1,28 @@
+"""The named permissions of ClinicDesk: the vocabulary every domain's routes declare
+(``require(Permission.AUDIT_READ)``). Which role holds which permission is identity's
+written access policy (``identity/permissions.py``).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    PATIENTS_READ = "patients:read"
+    PATIENTS_WRITE = "patients:write"
+    CLINICAL_READ = "clinical:read"
+    CLINICAL_WRITE = "clinical:write"
+    VITALS_WRITE = "clinical:vitals"
+    PRESCRIBE = "clinical:prescribe"
+    SCHEDULING_READ = "scheduling:read"
+    SCHEDULING_WRITE = "scheduling:write"
+    SCHEDULING_OVERBOOK = "scheduling:overbook"
+    QUEUE_WRITE = "queue:write"
+    BILLING_READ = "billing:read"
+    BILLING_WRITE = "billing:write"
+    REPORTS_READ = "reports:read"
+    AUDIT_READ = "audit:read"
+    ORGANIZATION_READ = "organization:read"
+    ADMIN_USERS = "admin:users"
+    ADMIN_SETTINGS = "admin:settings"
