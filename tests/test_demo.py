@@ -23,12 +23,11 @@ from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core.filetypes import PDF, PNG, sniff_document_type
 from clinicdesk.core.storage import LocalDirectoryStorage
 from clinicdesk.demo import seed_demo_clinic
+from clinicdesk.demo.chart_catalogue import CONDITIONS, REPORTS
 from clinicdesk.demo.documents import REPORT_LINES, pdf_document, png_image
 from clinicdesk.demo.patient_plan import (
-    CONDITIONS,
     DEMO_PATIENT_COUNT,
     NEAR_DUPLICATES,
-    REPORTS,
     PlannedPatient,
     plan_patients,
 )
