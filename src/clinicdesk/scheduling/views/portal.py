@@ -12,14 +12,12 @@ from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.flash import Category
-from clinicdesk.core.models import utcnow
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import public as identity
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
-from clinicdesk.scheduling.policies import portal_change
 from clinicdesk.scheduling.schemas import AwareDatetime, PortalBooking, SlotQuery
-from clinicdesk.scheduling.service import portal, setup
+from clinicdesk.scheduling.service import portal, portal_page, setup
 
 router = APIRouter(include_in_schema=False)
 PAGE = "/portal/appointments"
@@ -28,29 +26,21 @@ PAGE = "/portal/appointments"
 async def _page(
     request: Request, session: SessionDep, actor: PatientPortal, *, status_code: int = 200
 ) -> HTMLResponse:
-    appointments = await portal.own_appointments(session, actor=actor)
-    now = utcnow()
-    types = {t.id: t for t in await setup.list_types(session, active_only=False)}
-    providers = {p.id: p for p in await setup.list_providers(session, active_only=False)}
-    locations = await identity.list_locations(session)
-    policy = await portal.get_policy(session)
+    page = await portal_page.appointments_page(session, actor=actor)
     return render(
         request,
         "scheduling/portal_appointments.html",
         {
-            "upcoming": sorted(
-                (a for a in appointments if a.starts_at >= now), key=lambda a: a.starts_at
-            ),
-            "past": [a for a in appointments if a.starts_at < now][:10],
-            "types": types,
-            "bookable": [t for t in types.values() if t.online_bookable and t.is_active],
-            "providers": providers,
-            "locations": await identity.active_locations(session),
-            "policy": policy,
-            "changes": {a.id: portal_change(policy, a, now=now) for a in appointments},
-            "first_day": (now + timedelta(hours=policy.min_notice_hours)).date(),
-            # Times show in each location's zone (the organization's when it has none).
-            "zones": {loc.id: loc.time_zone for loc in locations if loc.time_zone},
+            "upcoming": page.upcoming,
+            "past": page.past,
+            "types": page.types,
+            "bookable": page.bookable,
+            "providers": page.providers,
+            "locations": page.locations,
+            "policy": page.policy,
+            "changes": page.changes,
+            "first_day": page.first_day,
+            "zones": page.zones,
         },
         status_code=status_code,
     )
