@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     # Earlier field keys, comma-separated, still needed to read values not yet
     # re-encrypted by `clinicdesk keys rotate` (with generated keys: a file beside the key).
     field_encryption_previous_keys: SecretStr | None = None
+    # Encrypts backup archives (`clinicdesk backup`): 32 random bytes, url-safe base64.
+    # Default: generated into <data_dir>/secrets/backup_key on the first backup. Never the
+    # field encryption key; keep a copy apart from the data directory and from that key.
+    backup_key: SecretStr | None = None
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

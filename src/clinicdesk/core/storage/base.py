@@ -157,6 +157,14 @@ class DocumentStorage(Protocol):
         """Store the content under a new key; ``DocumentTooLarge`` past ``max_bytes``."""
         ...
 
+    async def save_as(
+        self, key: str, chunks: AsyncIterable[bytes] | bytes, *, max_bytes: int
+    ) -> StoredObject:
+        """Store the content under ``key`` itself, replacing what is there (a failed one
+        may leave nothing under it): for restoring a backup, whose database rows name the
+        keys. Uploads use ``save``, which makes up a new key."""
+        ...
+
     async def open(self, key: str) -> ContentStream:
         """The content of ``key``; ``StoredObjectMissing`` when there is none."""
         ...

@@ -92,8 +92,12 @@ class LocalDirectoryStorage:
             log.warning("documents.cleanup_failed", backend="local", exc_info=True)
 
     async def save(self, chunks: AsyncIterable[bytes] | bytes, *, max_bytes: int) -> StoredObject:
+        return await self.save_as(new_key(), chunks, max_bytes=max_bytes)
+
+    async def save_as(
+        self, key: str, chunks: AsyncIterable[bytes] | bytes, *, max_bytes: int
+    ) -> StoredObject:
         check_limit(chunks, max_bytes)
-        key = new_key()
         target = self._path(key)
         with self._errors("save"):
             file, temp = await anyio.to_thread.run_sync(self._create_temp, target.parent)

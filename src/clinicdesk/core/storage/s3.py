@@ -140,8 +140,12 @@ class S3Storage:
             log.warning("documents.cleanup_failed", backend=self.backend, exc_info=True)
 
     async def save(self, chunks: AsyncIterable[bytes] | bytes, *, max_bytes: int) -> StoredObject:
+        return await self.save_as(new_key(), chunks, max_bytes=max_bytes)
+
+    async def save_as(
+        self, key: str, chunks: AsyncIterable[bytes] | bytes, *, max_bytes: int
+    ) -> StoredObject:
         check_limit(chunks, max_bytes)
-        key = new_key()
         object_key = self._object_key(key)
         with tempfile.SpooledTemporaryFile(SPOOL_MEMORY_BYTES) as spool:
             size, digest = await write_counted(
