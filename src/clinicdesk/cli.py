@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from clinicdesk import __version__, keyrotation
+from clinicdesk import __version__, backup_cli, keyrotation
 from clinicdesk.app import job_registry, mail_sender
 from clinicdesk.audit import public as audit
 from clinicdesk.config import Settings
@@ -49,6 +49,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(backup_cli.backup_app, name="backup")
+app.command("restore")(backup_cli.restore)
 
 console = Console()
 err = Console(stderr=True)
@@ -272,8 +274,11 @@ def version() -> None:
 @db_app.command("upgrade")
 def db_upgrade(
     revision: Annotated[str, typer.Option(help="Target revision.")] = "head",
+    backup: backup_cli.BackupFirst = None,
+    no_backup: backup_cli.NoBackup = False,
 ) -> None:
-    """Apply pending migrations (take a backup first on a real database)."""
+    """Apply pending migrations. A database with data gets a backup first: with --backup,
+    or offered at a terminal; scripts pass --backup PATH or --no-backup."""
     settings = _settings()
     configure_logging(level="WARNING", fmt=settings.log_format)
 
@@ -283,6 +288,8 @@ def db_upgrade(
         db = _database(settings, owner=True)
         try:
             pending = await migrations.pending_revisions(db)
+            if pending and not no_backup and await migrations.current_revisions(db):
+                await backup_cli.before_upgrade(settings, output=backup)
             if not pending:
                 if grant_to:
                     await migrations.upgrade(db, "head", grant_to=grant_to)

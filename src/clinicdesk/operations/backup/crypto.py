@@ -232,12 +232,12 @@ class DecryptingReader:
             self._next_chunk()
         self._buffer.clear()
         if self._source.read(1):
-            raise ArchiveRefused(_TAMPERED + " (there are bytes after its end)")
+            raise ArchiveRefused(_tampered("there are bytes after its end"))
 
     def _next_chunk(self) -> None:
         record = self._source.read(self._record)
         if not record:
-            raise ArchiveRefused(_TAMPERED + " (it ends too early)")
+            raise ArchiveRefused(_tampered("it ends too early"))
         # A full-length record is never the last: the writer always ends with a shorter one.
         final = len(record) < self._record
         try:
@@ -245,15 +245,18 @@ class DecryptingReader:
                 _nonce(self._counter, final=final), record, self._header
             )
         except InvalidTag:
-            raise ArchiveRefused(_TAMPERED) from None
+            raise ArchiveRefused(_tampered()) from None
         self._counter += 1
         self._final_seen = final
 
 
-_TAMPERED = (
-    "The archive is damaged or was altered: its authentication failed, so nothing from it "
-    "is used. Take another copy of the backup"
-)
+def _tampered(detail: str = "") -> str:
+    return (
+        "The archive is damaged or was altered"
+        + (f" ({detail})" if detail else "")
+        + ": its authentication failed, so nothing from it is used. Take another copy of "
+        "the backup."
+    )
 
 
 def _kind_mismatch(header: ArchiveHeader) -> str:

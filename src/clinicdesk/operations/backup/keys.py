@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Final
 
 from clinicdesk.config import Settings
+from clinicdesk.core.crypto import FieldKeyring
 from clinicdesk.core.keys import (
     FIELD_KEY_FILE,
     PREVIOUS_FIELD_KEYS_FILE,
@@ -99,6 +100,15 @@ def _field_keys(settings: Settings) -> list[str]:
     elif (secrets_dir / PREVIOUS_FIELD_KEYS_FILE).is_file():
         keys += _read(secrets_dir / PREVIOUS_FIELD_KEYS_FILE, "previous keys file").split()
     return [k.strip() for k in keys if k.strip()]
+
+
+def available_field_key_ids(settings: Settings) -> list[str]:
+    """Ids of the field keys this installation has in place (none generated here)."""
+    keys = _field_keys(settings)
+    try:
+        return FieldKeyring(keys[0], previous=keys[1:]).kids() if keys else []
+    except ValueError:
+        return []
 
 
 def _raw(key: str) -> bytes:
