@@ -305,12 +305,16 @@ def restore(
     )
 
 
+def at_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 async def before_upgrade(settings: Settings, *, output: Path | None) -> None:
     """What ``db upgrade`` does before migrating a database that has data: a backup to
     ``output`` when given; otherwise, at a terminal, the offer of one (yes by default);
     otherwise only the advice."""
     if output is None:
-        if not sys.stdin.isatty():
+        if not at_terminal():
             console.print(
                 "Tip: take a backup before migrating (`clinicdesk db upgrade --backup "
                 "FOLDER`, or `clinicdesk backup`); --no-backup silences this."

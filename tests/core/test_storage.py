@@ -242,6 +242,21 @@ async def test_keys_not_made_by_the_storage_are_refused(store: Backend, key: str
         await store.storage.delete(key)
 
 
+async def test_a_restore_stores_content_under_the_key_its_rows_name(store: Backend) -> None:
+    key = "0123456789abcdef0123456789abcdef"
+    stored = await store.storage.save_as(key, chunked(b"scan" * 1000, 999), max_bytes=4000)
+    assert (stored.key, stored.size) == (key, 4000)
+    assert await read_back(store.storage, key) == b"scan" * 1000
+    await store.storage.save_as(key, b"rescanned", max_bytes=1024)  # replaces it
+    assert await read_back(store.storage, key) == b"rescanned"
+    assert len(store.stored()) == 1
+    with pytest.raises(InvalidStorageKey):
+        await store.storage.save_as("../../etc/passwd", b"x", max_bytes=1024)
+    with pytest.raises(DocumentTooLarge):
+        await store.storage.save_as("f" * 32, b"x" * 2000, max_bytes=1024)
+    assert len(store.stored()) == 1
+
+
 async def test_concurrent_saves_get_distinct_keys(store: Backend) -> None:
     contents = [os.urandom(2000 + n) for n in range(12)]
     stored = await asyncio.gather(
