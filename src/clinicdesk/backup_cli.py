@@ -74,8 +74,13 @@ def _settings(**overrides: object) -> Settings:
         raise typer.Exit(2) from exc
 
 
-def _fail(exc: backups.BackupError) -> typer.Exit:
-    err.print(f"[red]{exc.message}[/red]", highlight=False)
+def _fail(exc: backups.BackupError | OSError) -> typer.Exit:
+    if isinstance(exc, OSError):
+        # Disk full, a folder that went away: the cause, without a traceback.
+        message = f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}"
+    else:
+        message = exc.message
+    err.print(f"[red]{message}[/red]", highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -105,7 +110,7 @@ def _secret(
         return backups.resolve_secret(
             settings, key_file=key_file, passphrase_file=passphrase_file, create=create
         )
-    except backups.BackupError as exc:
+    except (backups.BackupError, OSError) as exc:
         raise _fail(exc) from exc
 
 
@@ -137,10 +142,12 @@ async def take_backup(
                 field_key_ids=field_kids,
                 on_progress=report,
             )
-    except backups.BackupError as exc:
+    except (backups.BackupError, OSError) as exc:
         raise _fail(exc) from exc
     manifest = result.manifest
-    console.print(f"Backup written: {result.path} ({result.size / 1_048_576:.1f} MiB)")
+    console.print(
+        f"Backup written: {result.path} ({result.size / 1_048_576:.1f} MiB)", soft_wrap=True
+    )
     console.print(
         f"  {manifest.database_kind} database at {', '.join(manifest.alembic_revisions) or '-'}: "
         f"{len(manifest.tables)} tables, {sum(manifest.tables.values())} rows; "
@@ -156,7 +163,9 @@ async def take_backup(
             "Copy it now to a safe place away from this data directory and away from the "
             "field encryption key: without it no backup can be restored."
         )
-    console.print(f"Check it with: clinicdesk backup verify {result.path}", highlight=False)
+    console.print(
+        f"Check it with: clinicdesk backup verify {result.path}", highlight=False, soft_wrap=True
+    )
     return result
 
 
@@ -197,6 +206,14 @@ def backup_verify(
     archive: Annotated[Path, typer.Argument(help="The archive to check.")],
     key_file: KeyFile = None,
     passphrase_file: PassphraseFile = None,
+    scratch_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to restore the scratch copy (default: the system's temporary "
+            "folder); it needs room for the database and the documents.",
+            show_default=False,
+        ),
+    ] = None,
     scratch_database_url: Annotated[
         str | None,
         typer.Option(
@@ -220,12 +237,13 @@ def backup_verify(
                 backups.verify_backup(
                     archive,
                     resolved.secret,
+                    scratch_parent=scratch_dir,
                     postgres_server_url=server,
                     scratch_database_url=scratch,
                     on_progress=report,
                 )
             )
-    except backups.BackupError as exc:
+    except (backups.BackupError, OSError) as exc:
         raise _fail(exc) from exc
     manifest = result.manifest
     console.print(
@@ -279,7 +297,7 @@ def restore(
                     archive, resolved.secret, target, force=force, on_progress=report
                 )
             )
-    except backups.BackupError as exc:
+    except (backups.BackupError, OSError) as exc:
         raise _fail(exc) from exc
     where = settings.data_dir if target.kind == "sqlite" else "the PostgreSQL database"
     console.print(
@@ -288,7 +306,7 @@ def restore(
         highlight=False,
     )
     for path in moved:
-        console.print(f"  the previous file is kept as {path}", highlight=False)
+        console.print(f"  the previous file is kept as {path}", highlight=False, soft_wrap=True)
     present = set(available_field_key_ids(settings))
     missing = [kid for kid in manifest.field_key_ids if kid not in present]
     if missing:

@@ -16,6 +16,7 @@ import pytest
 from clinicdesk.core.db import create_database
 from clinicdesk.operations.backup import (
     ArchiveRefused,
+    BackupError,
     Manifest,
     create_backup,
     restore_backup,
@@ -151,3 +152,14 @@ async def test_a_document_missing_at_backup_time_is_reported(tmp_path: Path) -> 
     report = await verify_backup(result.path, SECRET, scratch_parent=tmp_path)
     assert any("missing from the storage when the backup was taken" in p for p in report.problems)
     assert any("its file is not in the backup" in p for p in report.problems)
+
+
+async def test_nothing_to_back_up_is_an_error_not_an_empty_archive(tmp_path: Path) -> None:
+    settings = installation_settings(tmp_path / "clinic")
+    with pytest.raises(BackupError, match="There is no database at"):
+        await create_backup(settings, output=tmp_path, secret=SECRET)
+    settings.data_dir.mkdir(parents=True)
+    sqlite.connect(str(settings.data_dir / "clinicdesk.db")).close()
+    with pytest.raises(BackupError, match="has no tables"):
+        await create_backup(settings, output=tmp_path, secret=SECRET)
+    assert not any("cdbackup" in name for name in await asyncio.to_thread(os.listdir, tmp_path))

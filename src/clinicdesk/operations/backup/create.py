@@ -109,6 +109,11 @@ async def create_backup(
             )
         else:
             facts = await postgres.snapshot(settings.migration_database_url, dump)
+        if not facts.tables:
+            raise BackupError(
+                "The database has no tables: there is nothing to back up. Is "
+                "CLINICDESK_DATABASE_URL right, and has `clinicdesk db upgrade` run?"
+            )
         on_progress("database", 1, 1)
         writer = await anyio.to_thread.run_sync(ArchiveWriter, path, secret)
         try:
