@@ -142,6 +142,14 @@ async def test_verify_reports_counts_audit_and_documents_that_do_not_match(
     assert "audit chain" in problems
     assert "content does not match its recorded checksum" in problems
 
+    def from_the_future(manifest: Manifest) -> None:
+        manifest.alembic_revisions = ["9999_from_a_newer_version"]
+
+    newer = tmp_path / "newer.cdbackup"
+    _rewrite(result.path, newer, manifest=from_the_future)
+    with pytest.raises(BackupError, match="made by a newer version"):
+        await verify_backup(newer, SECRET, scratch_parent=tmp_path)
+
 
 async def test_a_document_missing_at_backup_time_is_reported(tmp_path: Path) -> None:
     site = await _clinic_with_documents(tmp_path / "clinic")
