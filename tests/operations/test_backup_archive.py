@@ -19,6 +19,8 @@ from clinicdesk.operations.backup.crypto import (
     EncryptingWriter,
     key_id,
 )
+from clinicdesk.operations.backup.sqlite import DOCUMENTS_COLUMNS, DOCUMENTS_TABLE
+from clinicdesk.patients.models import Document
 from tests.conftest import TEST_FIELD_KEY, make_settings
 
 CHUNK = 1 << CHUNK_LOG2
@@ -139,3 +141,8 @@ def test_the_backup_key_is_generated_private_and_never_the_field_key(tmp_path: P
     short.write_text("password\n")
     with pytest.raises(BackupError, match="shorter than 12"):
         resolve_secret(settings, passphrase_file=short)
+
+
+def test_the_documents_a_backup_copies_are_the_patients_document_table() -> None:
+    assert Document.__tablename__ == DOCUMENTS_TABLE
+    assert all(column in Document.__table__.columns for column in DOCUMENTS_COLUMNS)

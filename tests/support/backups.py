@@ -19,9 +19,10 @@ from clinicdesk.core import migrations
 from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.db import Database, create_database, session_scope
 from clinicdesk.core.filetypes import HEAD_BYTES
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.storage import LocalDirectoryStorage
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
-from clinicdesk.identity.permissions import Permission, Role
+from clinicdesk.identity.permissions import Role
 from clinicdesk.operations.backup import BackupSecret
 from clinicdesk.patients.models import Document, Patient
 from clinicdesk.patients.schemas import DocumentMeta

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from clinicdesk.core.db import create_database
 from clinicdesk.core.rls import grant_application_role
 from clinicdesk.operations.backup.errors import BackupError, TargetNotEmpty
-from clinicdesk.operations.backup.sqlite import DOCUMENTS_TABLE, DatabaseFacts
+from clinicdesk.operations.backup.sqlite import DOCUMENTS_COLUMNS, DOCUMENTS_TABLE, DatabaseFacts
 
 SYSTEM_LIBDIR = Path("/usr/lib/postgresql")
 _SYSTEM_SCOPE = "SELECT set_config('app.bypass_rls', 'on', true)"
@@ -110,7 +110,7 @@ async def _facts(conn: AsyncConnection) -> DatabaseFacts:
             (str(key), str(sha), int(size))
             for key, sha, size in await conn.execute(
                 text(
-                    f"SELECT storage_key, sha256, size_bytes FROM {DOCUMENTS_TABLE} "  # noqa: S608 - a constant
+                    f"SELECT {', '.join(DOCUMENTS_COLUMNS)} FROM {DOCUMENTS_TABLE} "  # noqa: S608 - constants
                     "ORDER BY storage_key"
                 )
             )

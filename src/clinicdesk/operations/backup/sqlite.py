@@ -25,9 +25,12 @@ from sqlalchemy.engine import make_url
 
 from clinicdesk.core.keys import ensure_private_dir
 from clinicdesk.operations.backup.errors import BackupError, TargetNotEmpty
-from clinicdesk.patients.models import Document
 
-DOCUMENTS_TABLE = Document.__tablename__
+# The table of patient documents (patients.models.Document), read as plain rows: a backup
+# copies every document a row names. Named here rather than imported, as the patients'
+# models are theirs alone (tests/operations check the name and columns still match).
+DOCUMENTS_TABLE = "patient_documents"
+DOCUMENTS_COLUMNS = ("storage_key", "sha256", "size_bytes")
 
 
 @dataclass
@@ -72,7 +75,7 @@ def read_facts(connection: Any) -> DatabaseFacts:
         [
             (str(key), str(sha), int(size))
             for key, sha, size in connection.execute(
-                f"SELECT storage_key, sha256, size_bytes FROM {DOCUMENTS_TABLE} "  # noqa: S608 - a constant
+                f"SELECT {', '.join(DOCUMENTS_COLUMNS)} FROM {DOCUMENTS_TABLE} "  # noqa: S608 - constants
                 "ORDER BY storage_key"
             )
         ]

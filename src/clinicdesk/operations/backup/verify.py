@@ -19,7 +19,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from clinicdesk.audit import service as audit
+from clinicdesk.audit import public as audit
 from clinicdesk.core.db import create_database, session_scope
 from clinicdesk.core.storage import LocalDirectoryStorage
 from clinicdesk.operations.backup import postgres, sqlite
