@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings
 from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,12 @@ from clinicdesk.core.runtime import get_session
 from clinicdesk.core.tenancy import clear_scope
 from clinicdesk.reactions import connect_reactions
 from tests.support.postgres import APP_ROLE, ThrowawayPostgres, start_throwaway_postgres
+
+# Property tests check what holds, not how fast: on a shared 2-core machine one example can
+# take a second when other work runs, and a deadline would make the suite flaky. Speed is
+# measured in benchmarks/.
+settings.register_profile("clinicdesk", deadline=None)
+settings.load_profile("clinicdesk")
 
 pytest_plugins = ["tests.support.identity"]
 
