@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hypothesis import settings
 from fastapi import FastAPI
+from hypothesis import settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
