@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi import FastAPI
-from hypothesis import settings
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,8 +33,8 @@ from tests.support.postgres import APP_ROLE, ThrowawayPostgres, start_throwaway_
 # Property tests check what holds, not how fast: on a shared 2-core machine one example can
 # take a second when other work runs, and a deadline would make the suite flaky. Speed is
 # measured in benchmarks/.
-settings.register_profile("clinicdesk", deadline=None)
-settings.load_profile("clinicdesk")
+hypothesis_settings.register_profile("clinicdesk", deadline=None)
+hypothesis_settings.load_profile("clinicdesk")
 
 pytest_plugins = ["tests.support.identity"]
 
