@@ -12,6 +12,8 @@ the requests really run in parallel.
 from __future__ import annotations
 
 import asyncio
+import re
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,15 +23,20 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import event, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from clinicdesk.app import create_app
 from clinicdesk.core import migrations
 from clinicdesk.core.actor import SYSTEM
 from clinicdesk.core.db import create_database, session_scope
 from clinicdesk.core.tenancy import scope_to_tenant
+from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations, users
+from clinicdesk.patients.models import Patient
 from clinicdesk.scheduling.schemas import (
     AppointmentTypeWrite,
     HoursBlock,
@@ -38,7 +45,8 @@ from clinicdesk.scheduling.schemas import (
 )
 from clinicdesk.scheduling.service import setup
 from tests.conftest import make_settings
-from tests.support.identity import PASSWORD
+from tests.patients.test_views import person, register
+from tests.support.identity import PASSWORD, SignIn, create_user
 from tests.support.patients import register_patient
 
 WRITERS = 10
@@ -196,3 +204,37 @@ async def test_parallel_writers_of_one_version_get_one_success_and_412s(live: Li
         ]
     )
     assert_one_winner(answers)
+
+
+async def test_an_edit_form_that_loses_the_race_at_the_database_says_so(
+    session: AsyncSession, clinic: Organization, sign_in_web: SignIn
+) -> None:
+    """The form's version matched when it was read, but another writer committed before
+    the UPDATE (simulated: the row's version moves on just before the flush). The page
+    is the stale-edit form with its message, as for a stale form version; never a 500."""
+    desk = await sign_in_web(await create_user(session, clinic, Role.RECEPTIONIST))
+    patient_id = await register(desk)
+    form_page = await desk.get(f"/patients/{patient_id}/edit")
+    fields = dict(
+        re.findall(r'<input type="hidden" name="([\w]+)" value="([^"]*)"', form_page.text)
+    )
+    loaded = {k: v for k, v in fields.items() if k.startswith("loaded_") or k == "version"}
+
+    def another_writer_commits_first(sync_session: Session, *_: object) -> None:
+        if any(isinstance(o, Patient) for o in sync_session.dirty):
+            sync_session.connection().execute(
+                update(Patient.__table__)  # type: ignore[arg-type]
+                .where(Patient.__table__.c.id == uuid.UUID(patient_id))
+                .values(version=Patient.__table__.c.version + 1)
+            )
+
+    event.listen(session.sync_session, "before_flush", another_writer_commits_first)
+    try:
+        raced = await desk.post(
+            f"/patients/{patient_id}/edit", data={**person(), **loaded, "city": "Boston"}
+        )
+    finally:
+        event.remove(session.sync_session, "before_flush", another_writer_commits_first)
+    assert raced.status_code == 412, raced.text
+    assert "Someone else changed this record" in raced.text
+    assert 'value="Boston"' in raced.text  # what this user typed is kept
