@@ -15,15 +15,18 @@ import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pysqlite3.dbapi2 as bundled_sqlite
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, update
+from sqlalchemy import event, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
@@ -32,10 +35,11 @@ from clinicdesk.core import migrations
 from clinicdesk.core.actor import SYSTEM
 from clinicdesk.core.db import create_database, session_scope
 from clinicdesk.core.tenancy import scope_to_tenant
-from clinicdesk.identity.models import Organization
+from clinicdesk.identity.config import IdentityConfig
+from clinicdesk.identity.models import Organization, User
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import LocationWrite
-from clinicdesk.identity.service import organizations, users
+from clinicdesk.identity.service import organizations, sessions, users
 from clinicdesk.patients.models import Patient
 from clinicdesk.scheduling.schemas import (
     AppointmentTypeWrite,
@@ -48,6 +52,7 @@ from tests.conftest import make_settings
 from tests.patients.test_views import person, register
 from tests.support.identity import PASSWORD, SignIn, create_user
 from tests.support.patients import register_patient
+from tests.support.tcpproxy import TcpProxy
 
 WRITERS = 10
 DOCTOR = "doctor@faults.example.org"
@@ -104,6 +109,8 @@ async def seed(url: str) -> dict[str, str]:
                 session, given_name="Pat", family_name="Race", birth_date=date(1990, 1, 1)
             )
             return {
+                "organization_id": str(org.id),
+                "doctor_id": str(doctor.id),
                 "patient_id": str(patient.id),
                 "provider_id": str(provider.id),
                 "location_id": str(location.id),
@@ -113,24 +120,32 @@ async def seed(url: str) -> dict[str, str]:
         await db.dispose()
 
 
+@asynccontextmanager
+async def serving(
+    url: str, tmp_path: Path, ids: dict[str, str], **settings: Any
+) -> AsyncIterator[Live]:
+    """The app on ``url`` with its own sessions, and an API client signed in as the doctor."""
+    app = create_app(
+        make_settings(tmp_path, database_url=url, db_pool_size=WRITERS, **settings),
+        configure_logs=False,
+    )
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            token = await client.post(
+                "/api/v1/auth/token", data={"username": DOCTOR, "password": PASSWORD}
+            )
+            assert token.status_code == 200, token.text
+            client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+            yield Live(app=app, client=client, ids=ids)
+    finally:
+        await app.state.runtime.db.dispose()
+
+
 @pytest.fixture
 async def live(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
-    ids = await seed(fresh_database_url)
-    settings = make_settings(
-        tmp_path, database_url=fresh_database_url, db_pool_size=WRITERS, sqlite_busy_timeout_ms=1500
-    )
-    app = create_app(settings, configure_logs=False)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        token = await client.post(
-            "/api/v1/auth/token", data={"username": DOCTOR, "password": PASSWORD}
-        )
-        assert token.status_code == 200, token.text
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-        try:
-            yield Live(app=app, client=client, ids=ids)
-        finally:
-            await app.state.runtime.db.dispose()
+    async with serving(fresh_database_url, tmp_path, await seed(fresh_database_url)) as started:
+        yield started
 
 
 def assert_one_winner(answers: list[httpx.Response]) -> None:
@@ -238,3 +253,181 @@ async def test_an_edit_form_that_loses_the_race_at_the_database_says_so(
     assert raced.status_code == 412, raced.text
     assert "Someone else changed this record" in raced.text
     assert 'value="Boston"' in raced.text  # what this user typed is kept
+
+
+ONLY_SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+ONLY_POSTGRES = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+UPDATE = {"given_name": "Pat", "family_name": "Again", "birth_date": "1990-01-01"}
+
+
+async def current_version(live: Live) -> dict[str, str]:
+    read = await live.client.get(f"/api/v1/patients/{live.ids['patient_id']}")
+    assert read.status_code == 200, read.text
+    return {"If-Match": read.headers["etag"]}
+
+
+async def browser(live: Live) -> httpx.AsyncClient:
+    """A browser signed in as the doctor (a web session, as after the sign-in form)."""
+    config: IdentityConfig = live.app.state.identity
+    async with session_scope(live.app.state.runtime.db) as session:
+        await scope_to_tenant(session, uuid.UUID(live.ids["organization_id"]))
+        doctor = await session.get(User, uuid.UUID(live.ids["doctor_id"]))
+        assert doctor is not None
+        token, _ = await sessions.start_web_session(
+            session, user=doctor, config=config, mfa_verified=True
+        )
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=live.app),
+        base_url="http://testserver",
+        headers={"Accept": "text/html"},
+    )
+    client.cookies.set(config.session_cookie, token)
+    return client
+
+
+def assert_fault(answer: httpx.Response, code: str) -> None:
+    assert answer.status_code == 503, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    assert answer.json()["type"] == f"urn:clinicdesk:problem:{code}"
+    assert "nothing was saved" in answer.json()["detail"]
+    assert int(answer.headers["retry-after"]) >= 1
+
+
+@ONLY_SQLITE
+async def test_a_write_that_waits_past_the_sqlite_lock_gets_503(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    ids = await seed(fresh_database_url)
+    async with serving(fresh_database_url, tmp_path, ids, sqlite_busy_timeout_ms=200) as live:
+        patient_url = f"/api/v1/patients/{ids['patient_id']}"
+        version = await current_version(live)
+        holder = bundled_sqlite.connect(
+            make_url(fresh_database_url).database, isolation_level=None, timeout=0
+        )
+        holder.execute("BEGIN IMMEDIATE")  # another process writing for longer than 200 ms
+        try:
+            answer = await live.client.put(patient_url, json=UPDATE, headers=version)
+        finally:
+            holder.rollback()
+            holder.close()
+        assert_fault(answer, "database-busy")
+        again = await live.client.put(patient_url, json=UPDATE, headers=version)
+        assert again.status_code == 200, again.text
+
+
+@ONLY_SQLITE
+async def test_a_full_database_gets_503_and_readiness_says_so(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    ids = await seed(fresh_database_url)
+    async with serving(fresh_database_url, tmp_path, ids) as live:
+        assert (await live.client.get("/health/ready")).status_code == 200
+        engine = live.app.state.runtime.db.engine
+
+        def no_room_to_grow(dbapi_connection: Any, _record: object) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA page_count")
+            pages = cursor.fetchone()[0]
+            cursor.execute(f"PRAGMA max_page_count={int(pages)}")
+            cursor.close()
+
+        event.listen(engine.sync_engine, "connect", no_room_to_grow)
+        await engine.dispose()  # every connection from now on is one with a full disk
+        letters = "abcdefghijklmnopqrstuvwxyz"
+        for n in range(100):
+            answer = await live.client.post(
+                "/api/v1/patients",
+                json={
+                    "given_name": "Ann",
+                    "family_name": "Full" + letters[n // 26] + letters[n % 26],
+                    "birth_date": "1970-01-01",
+                },
+            )
+            if answer.status_code != 201:
+                break
+        assert_fault(answer, "database-full")
+        assert answer.headers["retry-after"] == "60"
+        ready = await live.client.get("/health/ready")
+        assert ready.status_code == 503
+        assert ready.json()["status"] == "unavailable"
+        assert ready.json()["database"]["status"] == "full"
+
+
+@ONLY_POSTGRES
+async def test_postgres_away_answers_503_and_service_resumes_when_it_is_back(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    ids = await seed(fresh_database_url)
+    real = make_url(fresh_database_url)
+    assert real.host is not None and real.port is not None
+    proxy = TcpProxy(real.host, real.port)
+    await proxy.start()
+    through_proxy = real.set(port=proxy.port).render_as_string(hide_password=False)
+    try:
+        async with serving(through_proxy, tmp_path, ids) as live:
+            patient_url = f"/api/v1/patients/{ids['patient_id']}"
+            version = await current_version(live)
+            web = await browser(live)
+
+            await proxy.cut()  # connections lost, new ones refused: a restart or an outage
+            assert_fault(
+                await live.client.put(patient_url, json=UPDATE, headers=version),
+                "database-unavailable",
+            )
+            assert_fault(await live.client.get(patient_url), "database-unavailable")
+            page = await web.get(f"/patients/{ids['patient_id']}")
+            await web.aclose()
+            assert page.status_code == 503, page.text
+            assert page.headers["retry-after"]
+            assert "The database is unavailable" in page.text
+            ready = await live.client.get("/health/ready")
+            assert ready.status_code == 503
+            assert ready.json()["database"]["status"] == "unreachable"
+
+            await proxy.resume()
+            assert (await live.client.get("/health/ready")).status_code == 200
+            back = await live.client.put(patient_url, json=UPDATE, headers=version)
+            assert back.status_code == 200, back.text
+    finally:
+        await proxy.cut()
+
+
+@ONLY_POSTGRES
+async def test_a_request_whose_connection_the_server_ends_gets_503(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    """PostgreSQL stopping (or an administrator) ends the backend mid-request: 57P01."""
+    ids = await seed(fresh_database_url)
+    async with serving(fresh_database_url, tmp_path, ids) as live:
+        patient_url = f"/api/v1/patients/{ids['patient_id']}"
+        version = await current_version(live)
+        admin = create_database(fresh_database_url, pool_size=1)
+        try:
+            async with admin.engine.connect() as locker:
+                await locker.execute(
+                    text("SELECT 1 FROM patients WHERE id = :id FOR UPDATE"),
+                    {"id": uuid.UUID(ids["patient_id"])},
+                )
+                pending = asyncio.create_task(
+                    live.client.put(patient_url, json=UPDATE, headers=version)
+                )
+                waiting = None
+                for _ in range(200):
+                    waiting = await locker.scalar(
+                        text(
+                            "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND datname = current_database()"
+                        )
+                    )
+                    if waiting is not None:
+                        break
+                    await asyncio.sleep(0.05)
+                assert waiting is not None, "the update never waited for the row lock"
+                await locker.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": waiting})
+                answer = await pending
+                await locker.rollback()
+        finally:
+            await admin.dispose()
+        assert_fault(answer, "database-unavailable")
+        again = await live.client.put(patient_url, json=UPDATE, headers=version)
+        assert again.status_code == 200, again.text
