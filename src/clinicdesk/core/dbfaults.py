@@ -203,6 +203,13 @@ def fault_kind(error: BaseException) -> FaultKind | None:
     return None
 
 
+def is_database_fault(error: BaseException) -> bool:
+    """Whether ``error`` says the database cannot do the work right now (away, busy or
+    full) -- not a bug, and not an answer about the data: long-running work waits and
+    tries again instead of failing."""
+    return fault_kind(error) in ("unavailable", "busy", "full")
+
+
 def classify(error: BaseException) -> ClinicError | None:
     """The expected error ``error`` stands for, or None when it is a bug."""
     kind = fault_kind(error)
