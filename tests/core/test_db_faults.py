@@ -25,6 +25,7 @@ import httpx
 import pysqlite3.dbapi2 as bundled_sqlite
 import pytest
 from fastapi import FastAPI
+from pydantic import BaseModel
 from sqlalchemy import event, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -34,7 +35,10 @@ from clinicdesk.app import create_app
 from clinicdesk.core import migrations
 from clinicdesk.core.actor import SYSTEM
 from clinicdesk.core.db import create_database, session_scope
-from clinicdesk.core.tenancy import scope_to_tenant
+from clinicdesk.core.jobs import Job, JobContext, JobKind, JobRegistry, enqueue
+from clinicdesk.core.jobs.runner import JobRunner
+from clinicdesk.core.models import utcnow
+from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.models import Organization, User
 from clinicdesk.identity.permissions import Role
@@ -431,3 +435,57 @@ async def test_a_request_whose_connection_the_server_ends_gets_503(
         assert_fault(answer, "database-unavailable")
         again = await live.client.put(patient_url, json=UPDATE, headers=version)
         assert again.status_code == 200, again.text
+
+
+class Nothing(BaseModel):
+    pass
+
+
+@ONLY_SQLITE
+async def test_a_running_jobs_lease_is_renewed_again_after_the_database_was_busy(
+    fresh_database_url: str,
+) -> None:
+    """The heartbeat misses its beats while another process holds the write lock past the
+    lock wait, and renews the lease once the lock is free (it used to stop for good)."""
+    db = create_database(fresh_database_url, pool_size=3, sqlite_busy_timeout_ms=50)
+    release = asyncio.Event()
+    working = asyncio.Event()
+
+    async def wait_for_release(_context: JobContext, _payload: Nothing) -> None:
+        working.set()
+        await release.wait()
+
+    registry = JobRegistry()
+    kind = JobKind("test.wait", Nothing)
+    registry.register(kind, wait_for_release)
+    runner = JobRunner(db, registry, lease=timedelta(seconds=0.6))  # a beat every 0.2 s
+    try:
+        await migrations.upgrade(db)
+        async with session_scope(db) as session:
+            await use_system_scope(session)
+            job_id = await enqueue(session, kind, Nothing())
+        running = asyncio.create_task(runner.run_one())
+        async with asyncio.timeout(10):
+            await working.wait()
+
+        holder = bundled_sqlite.connect(
+            make_url(fresh_database_url).database, isolation_level=None, timeout=0
+        )
+        holder.execute("BEGIN IMMEDIATE")
+        await asyncio.sleep(0.7)  # beats fail with "database is locked"
+        holder.rollback()
+        holder.close()
+        freed = utcnow()
+
+        await asyncio.sleep(1.0)
+        async with session_scope(db) as session:
+            await use_system_scope(session)
+            job = await session.get(Job, job_id)
+            assert job is not None and job.locked_until is not None
+            assert job.locked_until > freed + timedelta(seconds=0.6)  # renewed since
+        release.set()
+        async with asyncio.timeout(10):
+            assert await running
+    finally:
+        release.set()
+        await db.dispose()
