@@ -32,12 +32,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from clinicdesk.app import create_app
+from clinicdesk.config import Settings
 from clinicdesk.core import migrations
 from clinicdesk.core.actor import SYSTEM
-from clinicdesk.core.db import create_database, session_scope
+from clinicdesk.core.db import create_database, session_scope, unit_of_work
 from clinicdesk.core.jobs import Job, JobContext, JobKind, JobRegistry, enqueue
 from clinicdesk.core.jobs.runner import JobRunner
 from clinicdesk.core.models import utcnow
+from clinicdesk.core.runtime import get_session
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.models import Organization, User
@@ -56,6 +58,7 @@ from tests.conftest import make_settings
 from tests.patients.test_views import person, register
 from tests.support.identity import PASSWORD, SignIn, create_user
 from tests.support.patients import register_patient
+from tests.support.postgres import free_port
 from tests.support.tcpproxy import TcpProxy
 
 WRITERS = 10
@@ -489,3 +492,31 @@ async def test_a_running_jobs_lease_is_renewed_again_after_the_database_was_busy
     finally:
         release.set()
         await db.dispose()
+
+
+async def test_signing_in_while_redis_is_away_gets_503(
+    settings: Settings, session: AsyncSession
+) -> None:
+    """The attempt counter store is down: the sign-in is refused with a message, not 500."""
+    app = create_app(
+        settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}),
+        configure_logs=False,
+    )
+
+    async def test_session() -> AsyncIterator[AsyncSession]:
+        async with unit_of_work(session):
+            yield session
+
+    app.dependency_overrides[get_session] = test_session
+    try:
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as client:
+            answer = await client.post(
+                "/api/v1/auth/token", data={"username": DOCTOR, "password": PASSWORD}
+            )
+    finally:
+        await app.state.runtime.db.dispose()
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["type"] == "urn:clinicdesk:problem:throttle-unavailable"
+    assert answer.headers["retry-after"] == "10"

@@ -22,6 +22,9 @@ SQLSTATE, SQLite's result code), never by the statement, so nothing of the data 
   another (two registrations of one key, a row deleted meanwhile): 409.
 
 Anything else (a syntax error, a NOT NULL violation) is a bug and stays a 500.
+
+The one other store a request depends on, Redis for sign-in attempt counts, is answered
+the same way when it is away (503, ``ThrottleUnavailable``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import structlog
 from asyncpg.exceptions import PostgresError  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
+from limits.errors import StorageError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -98,6 +102,19 @@ class DatabaseFull(DatabaseFault):
     default_detail = (
         "The database is full (no disk space is left), so nothing was saved. "
         "Tell the administrator: space must be freed before changes can be saved again."
+    )
+
+
+class ThrottleUnavailable(DatabaseFault):
+    """The store of sign-in attempt counts (Redis) cannot be reached. The attempt is
+    refused rather than let through uncounted: throttling is what stops password guessing."""
+
+    title = "Signing in is unavailable for a moment"
+    code = "throttle-unavailable"
+    retry_after_seconds = 10
+    default_detail = (
+        "Sign-in attempts cannot be checked at the moment, so nothing was done. "
+        "Try again in a few seconds; if it lasts, tell the administrator."
     )
 
 
@@ -212,6 +229,8 @@ def is_database_fault(error: BaseException) -> bool:
 
 def classify(error: BaseException) -> ClinicError | None:
     """The expected error ``error`` stands for, or None when it is a bug."""
+    if isinstance(error, StorageError):
+        return ThrottleUnavailable()
     kind = fault_kind(error)
     if kind is None:
         return None
@@ -279,5 +298,5 @@ def install_fault_handlers(app: FastAPI, renderer: ProblemRenderer) -> None:
             request, problem_for(request, error), getattr(error, "headers", None)
         )
 
-    for raised in (sa_exc.SQLAlchemyError, PostgresError, OSError):
+    for raised in (sa_exc.SQLAlchemyError, PostgresError, OSError, StorageError):
         app.add_exception_handler(raised, database_fault)
