@@ -63,6 +63,7 @@ from tests.support.tcpproxy import TcpProxy
 
 WRITERS = 10
 DOCTOR = "doctor@faults.example.org"
+ADMIN = "admin@faults.example.org"
 
 
 @dataclass
@@ -88,6 +89,15 @@ async def seed(url: str) -> dict[str, str]:
                 email=DOCTOR,
                 full_name="Dr. Fault",
                 roles=[Role.DOCTOR],
+                password=PASSWORD,
+            )
+            await users.create_user(
+                session,
+                actor=SYSTEM,
+                organization_id=org.id,
+                email=ADMIN,
+                full_name="Ada Admin",
+                roles=[Role.ADMIN],
                 password=PASSWORD,
             )
             location = await organizations.create_location(
@@ -129,9 +139,9 @@ async def seed(url: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def serving(
-    url: str, tmp_path: Path, ids: dict[str, str], **settings: Any
+    url: str, tmp_path: Path, ids: dict[str, str], user: str = DOCTOR, **settings: Any
 ) -> AsyncIterator[Live]:
-    """The app on ``url`` with its own sessions, and an API client signed in as the doctor."""
+    """The app on ``url`` with its own sessions, and an API client signed in as ``user``."""
     app = create_app(
         make_settings(tmp_path, database_url=url, db_pool_size=WRITERS, **settings),
         configure_logs=False,
@@ -140,13 +150,33 @@ async def serving(
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             token = await client.post(
-                "/api/v1/auth/token", data={"username": DOCTOR, "password": PASSWORD}
+                "/api/v1/auth/token", data={"username": user, "password": PASSWORD}
             )
             assert token.status_code == 200, token.text
             client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
             yield Live(app=app, client=client, ids=ids)
     finally:
         await app.state.runtime.db.dispose()
+
+
+async def test_parallel_invitations_of_one_address_make_one_account(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    """The check for a taken address and the insert race on PostgreSQL; the loser's unique
+    violation is a 409 like the check's, never a 500."""
+    ids = await seed(fresh_database_url)
+    async with serving(fresh_database_url, tmp_path, ids, user=ADMIN) as live:
+        body = {
+            "email": "new.nurse@faults.example.org",
+            "full_name": "N. Nurse",
+            "roles": ["nurse"],
+        }
+        answers = await race([live.client.post("/api/v1/users", json=body) for _ in range(WRITERS)])
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses == [201] + [409] * (WRITERS - 1), statuses
+    for answer in answers:
+        if answer.status_code == 409:
+            assert answer.headers["content-type"].startswith("application/problem+json")
 
 
 @pytest.fixture
