@@ -2,8 +2,10 @@
 
 * Writers racing on one version: exactly one wins, the rest get the same 412 as a
   stale ``If-Match`` (on PostgreSQL the loser learns it from the ORM's version check).
-* The database away, busy past the lock wait, or full: 503 with ``Retry-After`` and a
-  message a person can act on, and ``/health/ready`` says so.
+* Two creates racing on a unique key: one 201, the rest 409.
+* The database away, busy past the lock wait, or full, or Redis away for sign-in: 503
+  with ``Retry-After`` and a message a person can act on, and ``/health/ready`` says so.
+* A running job's lease heartbeat outlives a busy database.
 
 The app here runs on a fresh database with its own sessions (no test transaction), so
 the requests really run in parallel.
@@ -62,6 +64,8 @@ from tests.support.postgres import free_port
 from tests.support.tcpproxy import TcpProxy
 
 WRITERS = 10
+ONLY_SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+ONLY_POSTGRES = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 DOCTOR = "doctor@faults.example.org"
 ADMIN = "admin@faults.example.org"
 
@@ -159,6 +163,7 @@ async def serving(
         await app.state.runtime.db.dispose()
 
 
+@ONLY_POSTGRES  # SQLite writers queue for the lock: the check itself refuses the others
 async def test_parallel_invitations_of_one_address_make_one_account(
     fresh_database_url: str, tmp_path: Path
 ) -> None:
@@ -292,8 +297,6 @@ async def test_an_edit_form_that_loses_the_race_at_the_database_says_so(
     assert 'value="Boston"' in raced.text  # what this user typed is kept
 
 
-ONLY_SQLITE = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
-ONLY_POSTGRES = pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 UPDATE = {"given_name": "Pat", "family_name": "Again", "birth_date": "1990-01-01"}
 
 
