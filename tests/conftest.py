@@ -23,7 +23,7 @@ from clinicdesk.app import create_app
 from clinicdesk.config import Settings
 from clinicdesk.core import migrations
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
-from clinicdesk.core.db import Database, create_database, unit_of_work
+from clinicdesk.core.db import ClinicSession, Database, create_database, unit_of_work
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.runtime import get_session
 from clinicdesk.core.tenancy import clear_scope
@@ -148,7 +148,10 @@ async def session(db: Database) -> AsyncIterator[AsyncSession]:
     async with db.engine.connect() as connection:
         outer = await connection.begin()
         session = AsyncSession(
-            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+            bind=connection,
+            expire_on_commit=False,
+            join_transaction_mode="create_savepoint",
+            sync_session_class=ClinicSession,
         )
         try:
             yield session

@@ -28,6 +28,7 @@ from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.csrf import CsrfProtection
 from clinicdesk.core.dates import format_local_date
 from clinicdesk.core.db import create_database
+from clinicdesk.core.dbfaults import install_fault_handlers
 from clinicdesk.core.errors import HtmlErrorRenderer, ProblemRenderer, install_error_handlers
 from clinicdesk.core.flash import FlashMessages
 from clinicdesk.core.jobs import JobRegistry
@@ -295,6 +296,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
 
     install_error_handlers(app, renderer)
+    install_fault_handlers(app, renderer)
     install_gate(app, IdentityGate())
     for router in PUBLIC_ROUTERS:
         app.include_router(router)

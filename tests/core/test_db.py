@@ -21,6 +21,7 @@ from clinicdesk.core.db import (
     run_after_commit,
     session_scope,
 )
+from clinicdesk.core.errors import PreconditionFailed
 from clinicdesk.core.models import NAMING_CONVENTION, TYPE_ANNOTATION_MAP, Entity, new_id
 from clinicdesk.core.sqlite_driver import MIN_SQLITE_VERSION, sqlite_version
 
@@ -141,8 +142,10 @@ async def test_stale_version_is_refused(tables: AsyncSession) -> None:
         {"id": ward.id.hex if tables.get_bind().dialect.name == "sqlite" else ward.id},
     )
     ward.name = "North wing"
-    with pytest.raises(StaleDataError):
+    # The same error as a stale If-Match or form version: callers handle one (412).
+    with pytest.raises(PreconditionFailed) as raised:
         await tables.flush()
+    assert isinstance(raised.value.__cause__, StaleDataError)
 
 
 async def test_update_bumps_version_and_updated_at(tables: AsyncSession) -> None:

@@ -264,3 +264,22 @@ async def test_a_client_that_disconnects_from_a_real_server_is_unsubscribed() ->
     finally:
         server.should_exit = True
         await asyncio.wait_for(serving, 10)
+
+
+async def test_a_database_that_cannot_answer_the_access_check_does_not_end_the_stream() -> None:
+    """The check fails as it does while the database is away; the stream goes on (a
+    browser would not reconnect past the 503) and checks again later."""
+    broker = EventBroker()
+    checks: list[bool] = []
+
+    async def database_away() -> bool:
+        checks.append(True)
+        raise ConnectionRefusedError(111, "Connect call failed")
+
+    chunks = stream(broker, still_allowed=database_away, recheck_seconds=0.01)
+    assert (await read(chunks)).startswith("retry:")
+    pending = asyncio.create_task(read(chunks))
+    await eventually(lambda: len(checks) >= 3)
+    called = broker.publish(event("queue.called", token="A-7"))
+    assert await pending == wire(called)
+    await chunks.aclose()

@@ -14,14 +14,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import structlog
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -29,7 +29,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm.exc import StaleDataError
 
+from clinicdesk.core.dbfaults import STALE_MESSAGE, FaultLog, fault_kind
+from clinicdesk.core.errors import PreconditionFailed
 from clinicdesk.core.sqlite_driver import bundled_aiosqlite_dbapi, sqlite_version
 
 log = structlog.get_logger(__name__)
@@ -53,6 +56,7 @@ class Database:
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
     kind: DatabaseKind
+    faults: FaultLog = field(default_factory=FaultLog)
 
     @property
     def sqlite_version(self) -> str | None:
@@ -97,6 +101,9 @@ def create_database(
             url,
             module=bundled_aiosqlite_dbapi(),
             echo=echo,
+            # An error's message must not carry the statement's values: they are patient
+            # data, and errors are logged.
+            hide_parameters=True,
             pool_size=pool_size,
             connect_args={"timeout": sqlite_busy_timeout_ms / 1000},
         )
@@ -105,6 +112,7 @@ def create_database(
         engine = create_async_engine(
             url,
             echo=echo,
+            hide_parameters=True,
             pool_size=pool_size,
             max_overflow=pool_size,
             pool_pre_ping=True,
@@ -113,8 +121,40 @@ def create_database(
             # joins whole tables (50 ms instead of 2). Plan with the actual values.
             connect_args={"server_settings": {"plan_cache_mode": "force_custom_plan"}},
         )
-    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
-    return Database(engine=engine, sessionmaker=sessionmaker, kind=kind)
+    sessionmaker = async_sessionmaker(
+        engine, expire_on_commit=False, sync_session_class=ClinicSession
+    )
+    database = Database(engine=engine, sessionmaker=sessionmaker, kind=kind)
+    _remember_faults(engine, database.faults)
+    return database
+
+
+class ClinicSession(Session):
+    """The ORM session every unit of work uses.
+
+    A version mismatch the database finds (the UPDATE's ``WHERE version = :read`` matched
+    no row: another writer committed after this one read) is the same error as one
+    ``check_version`` finds before writing, so callers handle one ``PreconditionFailed``
+    (a form shows what changed, the API answers 412). It is translated here, at the flush
+    every write, autoflush and commit goes through.
+    """
+
+    def flush(self, objects: Sequence[Any] | None = None) -> None:
+        try:
+            super().flush(objects)
+        except StaleDataError as error:
+            raise PreconditionFailed(STALE_MESSAGE) from error
+
+
+def _remember_faults(engine: AsyncEngine, faults: FaultLog) -> None:
+    """Note every fault a ``SELECT 1`` cannot see (a full disk), whoever met it, for
+    readiness. Connection-level: requests, jobs and CLI commands all pass here."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        kind = fault_kind(context.original_exception)
+        if kind is not None:
+            faults.record(kind)
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
@@ -240,7 +280,9 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 async def independent_session(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """A unit of work of its own on the same database as ``session`` (used by rollback
     hooks, which must write although the request's transaction failed)."""
-    maker = async_sessionmaker(session.bind, expire_on_commit=False)
+    maker = async_sessionmaker(
+        session.bind, expire_on_commit=False, sync_session_class=ClinicSession
+    )
     async with maker() as independent, unit_of_work(independent):
         yield independent
 

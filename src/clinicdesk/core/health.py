@@ -35,7 +35,7 @@ class Alive(BaseModel):
 
 class DatabaseReport(BaseModel):
     kind: str
-    status: Literal["ok", "unreachable"]
+    status: Literal["ok", "unreachable", "full"]
     sqlite_version: str | None = None
     error: str | None = None  # the kind of error only
 
@@ -51,9 +51,12 @@ class ReadinessReport(BaseModel):
 
 
 async def readiness(runtime: Runtime) -> dict[str, Any]:
-    """The readiness report: is the database answering, and how is the day going.
+    """The readiness report: is the database answering, can it take writes, and how is
+    the day going.
 
     A database error is reported by its kind only; its message may name hosts or paths.
+    A full disk does not stop ``SELECT 1``: it is reported ("full") while a write has met
+    it recently (``FaultLog``), since every write would fail the same way.
     """
     db = runtime.db
     database: dict[str, Any] = {"kind": db.kind, "status": "ok"}
@@ -65,6 +68,10 @@ async def readiness(runtime: Runtime) -> dict[str, Any]:
         log.warning("health.database_unreachable", error_type=type(exc).__name__)
         database["status"] = "unreachable"
         database["error"] = type(exc).__name__
+    else:
+        if db.faults.recent("full"):
+            database["status"] = "full"
+            database["error"] = "the database or its disk is full"
     ready = database["status"] == "ok"
     return {
         "status": "ready" if ready else "unavailable",
@@ -84,11 +91,18 @@ async def health() -> Alive:
     summary="Ready to serve: database reachable, with the day's figures",
     # The report is answered as built (a key appears only when it applies); its shape:
     response_model=ReadinessReport,
-    responses={503: {"description": "The database cannot be reached", "model": ReadinessReport}},
+    responses={
+        503: {
+            "description": "The database cannot be reached, or is full",
+            "model": ReadinessReport,
+        }
+    },
 )
 async def health_ready(runtime: RuntimeDep) -> JSONResponse:
     report = await readiness(runtime)
-    return JSONResponse(report, status_code=200 if report["status"] == "ready" else 503)
+    if report["status"] == "ready":
+        return JSONResponse(report)
+    return JSONResponse(report, status_code=503, headers={"Retry-After": "5"})
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

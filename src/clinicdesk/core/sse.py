@@ -61,12 +61,16 @@ from contextlib import asynccontextmanager, contextmanager
 from types import FrameType
 from typing import Any
 
+import structlog
 from fastapi.encoders import jsonable_encoder
 from fastapi.sse import KEEPALIVE_COMMENT, ServerSentEvent, format_sse_event
 
 from clinicdesk.core import events
 from clinicdesk.core.db import Database
+from clinicdesk.core.dbfaults import describe, is_database_fault
 from clinicdesk.core.events import RESET, Event, EventBroker
+
+log = structlog.get_logger(__name__)
 
 Selected = ServerSentEvent | dict[str, Any] | tuple[str, dict[str, Any]] | None
 Selector = Callable[[Event], Selected]
@@ -138,13 +142,27 @@ async def event_stream(
                     yield chunk
                     last_sent = loop.time()
             if loop.time() >= next_check:
-                if not await still_allowed():
+                if not await _still_allowed(still_allowed):
                     yield format_sse_event(event=END, data_str=_json({"reason": "access-ended"}))
                     return
                 next_check = loop.time() + recheck_seconds
             if loop.time() - last_sent >= keepalive_seconds:
                 yield KEEPALIVE_COMMENT
                 last_sent = loop.time()
+
+
+async def _still_allowed(check: Callable[[], Awaitable[bool]]) -> bool:
+    """The access check, unless the database cannot answer it right now (away, busy):
+    then the stream goes on and asks again at the next check. Ending it would not help
+    the listener: a browser's EventSource gives up for good on the 503 its reconnect
+    would get, and access was confirmed at the previous check."""
+    try:
+        return await check()
+    except Exception as error:
+        if not is_database_fault(error):
+            raise
+        log.warning("sse.recheck_deferred", **describe(error))
+        return True
 
 
 def _json(data: Any) -> str:

@@ -41,6 +41,7 @@ from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.db import SQLITE_BEGIN_DEFERRED, Database, session_scope
+from clinicdesk.core.dbfaults import describe, is_database_fault
 from clinicdesk.core.jobs.enqueue import add_waker, remove_waker
 from clinicdesk.core.jobs.models import ERROR_MAX_LENGTH, Job, JobStatus
 from clinicdesk.core.jobs.periodic import enqueue_if_due, hold_lease, release_lease
@@ -298,14 +299,21 @@ class JobRunner:
         a long job is not taken twice."""
         while True:
             await asyncio.sleep(self.lease.total_seconds() / 3)
-            await self._may_run()
-            async with session_scope(self.db) as session:
-                await use_system_scope(session)
-                await session.execute(
-                    update(Job)
-                    .where(Job.id == job_id, Job.locked_by == self.name)
-                    .values(locked_until=utcnow() + self.lease)
-                )
+            try:
+                await self._may_run()
+                async with session_scope(self.db) as session:
+                    await use_system_scope(session)
+                    await session.execute(
+                        update(Job)
+                        .where(Job.id == job_id, Job.locked_by == self.name)
+                        .values(locked_until=utcnow() + self.lease)
+                    )
+            except Exception as error:
+                # A database away or busy for a moment must not end the renewals: the
+                # lease has two more beats before it lapses.
+                if not is_database_fault(error):
+                    raise
+                log.warning("jobs.heartbeat_missed", job_id=str(job_id), **describe(error))
 
     # --- schedules -------------------------------------------------------------------
 
@@ -361,8 +369,12 @@ class JobRunner:
                             break
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("jobs.runner_error")
+            except Exception as error:
+                if is_database_fault(error):
+                    # Expected while the database is away: a line, not a traceback per poll.
+                    log.warning("jobs.database_fault", **describe(error))
+                else:
+                    log.exception("jobs.runner_error")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
