@@ -16,7 +16,7 @@ from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.core.tenancy import use_system_scope
 from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity import passwords
-from clinicdesk.identity.config import IdentityConfig
+from clinicdesk.identity.config import IdentityConfig, LinkConfig
 from clinicdesk.identity.errors import (
     EmailTaken,
     Forbidden,
@@ -87,7 +87,7 @@ async def create_user(
 
 
 async def one_time_link(
-    session: AsyncSession, *, user: User, purpose: OneTimePurpose, config: IdentityConfig, path: str
+    session: AsyncSession, *, user: User, purpose: OneTimePurpose, config: LinkConfig, path: str
 ) -> str:
     raw, hashed = new_token()
     ttl = config.invitation_ttl if purpose == OneTimePurpose.INVITATION else config.link_ttl
