@@ -24,7 +24,7 @@ from clinicdesk.identity.errors import (
     InvalidToken,
     LastAdmin,
 )
-from clinicdesk.identity.models import OneTimePurpose, OneTimeToken, User, UserKind
+from clinicdesk.identity.models import OneTimePurpose, OneTimeToken, Organization, User, UserKind
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.service.common import (
     get_user,
@@ -40,6 +40,18 @@ from clinicdesk.identity.service.sessions import revoke_everything
 async def _ensure_email_free(session: AsyncSession, email: str) -> None:
     if await user_by_email(session, email) is not None:
         raise EmailTaken("An account with this e-mail address already exists.")
+
+
+async def check_new_password(
+    session: AsyncSession, password: str, *, email: str, name: str, organization_id: uuid.UUID
+) -> None:
+    """The password policy with what the password must not be built from: the person's
+    name and e-mail address and their clinic's name. Every way of setting a password
+    (create, invitation, reset, change; web, API and CLI alike) comes through here."""
+    organization = await session.get(Organization, organization_id)
+    await passwords.enforce(
+        password, email=email, name=name, organization=organization.name if organization else None
+    )
 
 
 async def create_user(
@@ -60,7 +72,9 @@ async def create_user(
     email = normalize_email(email)
     await _ensure_email_free(session, email)
     if password is not None:
-        passwords.check_policy(password, email=email, name=full_name)
+        await check_new_password(
+            session, password, email=email, name=full_name, organization_id=organization_id
+        )
     user = User(
         organization_id=organization_id,
         email=email,
@@ -317,7 +331,13 @@ async def change_password(
     user = await get_user(session, own_user_id(actor))
     if not await passwords.verify_password(user.password_hash, current_password):
         raise InvalidCredentials("Your current password is not right.")
-    passwords.check_policy(new_password, email=user.email, name=user.full_name)
+    await check_new_password(
+        session,
+        new_password,
+        email=user.email,
+        name=user.full_name,
+        organization_id=user.organization_id,
+    )
     user.password_hash = await passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
     await revoke_everything(session, user=user, reason="password-changed")
@@ -340,7 +360,13 @@ async def set_password_from_link(
     # by looking it up across organizations.
     await use_system_scope(session)
     _link, user = await consume_link(session, token=token, purpose=purpose)
-    passwords.check_policy(new_password, email=user.email, name=user.full_name)
+    await check_new_password(
+        session,
+        new_password,
+        email=user.email,
+        name=user.full_name,
+        organization_id=user.organization_id,
+    )
     user.password_hash = await passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
     # Receiving the link proves the mailbox.
