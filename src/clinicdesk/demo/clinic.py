@@ -44,7 +44,7 @@ class DemoClinic:
 
 
 # Short, unrelated, easy to type on any keyboard layout; all distinct.
-_PASSWORD_WORDS = [
+_PASSWORD_WORDS = (
     "maple",
     "harbor",
     "violet",
@@ -109,7 +109,7 @@ _PASSWORD_WORDS = [
     "spruce",
     "tulip",
     "wren",
-]
+)
 
 
 def demo_password() -> str:
