@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.core.actor import SYSTEM, Actor
+from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.jobs.mail import send_mail
 from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import check_version, utcnow
+from clinicdesk.core.names import clean_name
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.core.tenancy import use_system_scope
 from clinicdesk.core.tokens import hash_token, new_token
@@ -35,6 +37,15 @@ from clinicdesk.identity.service.common import (
 )
 from clinicdesk.identity.service.mfa import clear_mfa
 from clinicdesk.identity.service.sessions import revoke_everything
+
+
+def _person_name(value: str) -> str:
+    """A person's name by the rules of ``core.names`` (hidden characters refused): the
+    CLI, the demo and the account form reach here without a request schema."""
+    try:
+        return clean_name(value, field="Name")
+    except ValueError as error:
+        raise InvalidField("full_name", str(error)) from None
 
 
 async def _ensure_email_free(session: AsyncSession, email: str) -> None:
@@ -70,6 +81,7 @@ async def create_user(
     """A user with a password (CLI, demo) or without one (invited: the invitation sets
     it). The password must pass the policy."""
     email = normalize_email(email)
+    full_name = _person_name(full_name)
     await _ensure_email_free(session, email)
     if password is not None:
         await check_new_password(
@@ -308,6 +320,8 @@ async def names_of(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid
 
 
 async def update_profile(session: AsyncSession, *, actor: Actor, full_name: str) -> User:
+    """The name follows the rules of every person's name (``core.names``)."""
+    full_name = _person_name(full_name)
     user = await get_user(session, own_user_id(actor))
     before = audit.snapshot(user)
     user.full_name = full_name
