@@ -34,8 +34,8 @@ ZWJ, ZWNJ = "\u200d", "\u200c"
         f"Mehr{ZWNJ}asa",  # Persian spelt in Latin letters needs no joiner
         f"Sm{ZWNJ}ith",
         f"\u0645\u0647\u0631{ZWNJ}asa",  # between an Arabic and a Latin letter
-        f"Jo\u200bhn",  # zero-width space
-        f"Jo\u2060hn",  # word joiner
+        "Jo\u200bhn",  # zero-width space
+        "Jo\u2060hn",  # word joiner
     ],
 )
 def test_invisible_joiners_are_refused_in_scripts_that_do_not_use_them(value: str) -> None:
@@ -123,9 +123,7 @@ async def test_the_duplicate_check_of_the_api_flags_it(
     assert created.status_code == 201, created.text
     check = await desk.post(
         "/api/v1/patients/duplicate-check",
-        json=patient_json(
-            given_name=f"{CYRILLIC_JE}ohn", phone=None, email=None, national_id=None
-        ),
+        json=patient_json(given_name=f"{CYRILLIC_JE}ohn", phone=None, email=None, national_id=None),
     )
     assert check.status_code == 200
     [candidate] = check.json()
@@ -152,7 +150,7 @@ async def test_staff_names_follow_the_same_rules(
     admin = await sign_in_api(await create_user(session, clinic, Role.ADMIN))
     invited = await admin.post(
         "/api/v1/users",
-        json={"email": "x@example.org", "full_name": f"\u202eeoD nhoJ", "roles": ["nurse"]},
+        json={"email": "x@example.org", "full_name": "\u202eeoD nhoJ", "roles": ["nurse"]},
     )
     assert invited.status_code == 422
     assert "text-direction" in invited.text

@@ -15,7 +15,12 @@ from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.core.names import clean_name
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
-from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tenancy import (
+    clear_scope,
+    current_scope,
+    scope_to_tenant,
+    use_system_scope,
+)
 from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity import passwords
 from clinicdesk.identity.config import IdentityConfig, LinkConfig
@@ -49,7 +54,20 @@ def _person_name(value: str) -> str:
 
 
 async def _ensure_email_free(session: AsyncSession, email: str) -> None:
-    if await user_by_email(session, email) is not None:
+    """Addresses are unique across the installation (sign-in asks for no organization),
+    so the check looks across organizations: a tenant-scoped lookup misses another
+    clinic's account, and the insert then failed on the unique index with a 500. The
+    answer is the same 409 whichever clinic has the address."""
+    scope = current_scope(session)
+    await use_system_scope(session)
+    try:
+        taken = await user_by_email(session, email) is not None
+    finally:
+        if scope.organization_id is not None:
+            await scope_to_tenant(session, scope.organization_id)
+        elif not scope.system:
+            await clear_scope(session)
+    if taken:
         raise EmailTaken("An account with this e-mail address already exists.")
 
 
