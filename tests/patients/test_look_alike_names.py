@@ -18,9 +18,10 @@ from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.service import users
 from clinicdesk.patients.matching import LIKELY, PersonFacts, score_match
 from clinicdesk.patients.names import clean_name, look_alike_skeleton, mixed_script_words
+from clinicdesk.patients.schemas import PatientCreate
 from clinicdesk.patients.service import duplicates
 from tests.support.identity import SignIn, create_user
-from tests.support.patients import patient_json, register_patient
+from tests.support.patients import patient_create, patient_json, register_patient
 
 CYRILLIC_JE = "\u0408"  # looks like a Latin J
 CYRILLIC_ES = "\u0421"  # looks like a Latin C
@@ -156,3 +157,16 @@ async def test_staff_names_follow_the_same_rules(
     assert "text-direction" in invited.text
     renamed = await admin.patch("/api/v1/me", json={"full_name": f"Jo{ZWJ}hn"})
     assert renamed.status_code == 422
+
+
+def test_an_emergency_contact_is_a_name_too() -> None:
+    assert patient_create(emergency_contact_name="Ana Lima").emergency_contact_name == "Ana Lima"
+    with pytest.raises(ValueError, match="hidden formatting"):
+        PatientCreate.model_validate(
+            {
+                "given_name": "Test",
+                "family_name": "Patient",
+                "birth_date": "1980-01-01",
+                "emergency_contact_name": f"An{ZWJ}a Lima",
+            }
+        )
