@@ -44,8 +44,8 @@ log = structlog.get_logger(__name__)
 
 
 class PasswordResetPayload(BaseModel):
-    # As typed: the job looks it up. The job machinery encrypts payloads at rest and wipes
-    # them once the job has succeeded.
+    # The address asked for (normalised), looked up by the job. The job machinery
+    # encrypts payloads at rest and wipes them once the job has succeeded.
     email: str = Field(max_length=320)
 
 
@@ -55,7 +55,7 @@ PASSWORD_RESET = JobKind("identity.password_reset", PasswordResetPayload, max_at
 async def request_password_reset(
     session: AsyncSession, *, email: str, config: IdentityConfig
 ) -> None:
-    """Throttle, then queue the ``identity.password_reset`` job with the address as typed.
+    """Throttle, then queue the ``identity.password_reset`` job with the address.
 
     The request does the same work whether or not the address has an account: it does
     not even look the address up. Finding the user, making the link, the audit entry and
@@ -82,8 +82,9 @@ async def send_password_reset_link(
     active one with a password (an invited user who never set one has nothing to reset).
     An unknown address does nothing and leaves no record of the address.
 
-    At least once: when a reset link for this account was already made for this request
-    (a run that committed but was not marked done), nothing is sent again.
+    At least once: when a reset link for this account was made since this request was
+    queued (by an earlier run of this job that committed but was not marked done, or by
+    a second request's job), that link answers it and nothing is sent again.
     """
     await use_system_scope(session)
     user = await user_by_email(session, email)
