@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.actor import SYSTEM
@@ -20,7 +21,7 @@ from clinicdesk.patients.matching import LIKELY, PersonFacts, score_match
 from clinicdesk.patients.names import clean_name, look_alike_skeleton, mixed_script_words
 from clinicdesk.patients.schemas import PatientCreate
 from clinicdesk.patients.service import duplicates
-from tests.support.identity import SignIn, create_user
+from tests.support.identity import SignIn, browser_as, create_user
 from tests.support.patients import patient_create, patient_json, register_patient
 
 CYRILLIC_JE = "\u0408"  # looks like a Latin J
@@ -170,3 +171,16 @@ def test_an_emergency_contact_is_a_name_too() -> None:
                 "emergency_contact_name": f"An{ZWJ}a Lima",
             }
         )
+
+
+async def test_the_account_form_says_what_is_wrong_with_a_name(
+    app: FastAPI, session: AsyncSession, clinic: Organization
+) -> None:
+    user = await create_user(session, clinic, Role.NURSE)
+    async with await browser_as(app, session, user) as browser:
+        refused = await browser.post(
+            "/account", data={"full_name": f"Jo{ZWJ}hn"}, headers={"accept": "text/html"}
+        )
+    assert refused.status_code == 422
+    assert "Name contains hidden formatting characters" in refused.text
+    assert 'name="full_name"' in refused.text  # the form again, to correct it
