@@ -191,6 +191,7 @@ async def test_org_create_with_a_given_password_does_not_print_it(
     [
         ("tooshort", "Use at least 12 characters."),
         ("boss@example.org", "Do not use your e-mail address or name as your password."),
+        ("Summer2024!!", "too easy to guess: it is built from a commonly used password"),
     ],
 )
 async def test_org_create_refuses_a_weak_password_and_creates_nothing(

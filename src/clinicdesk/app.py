@@ -57,7 +57,8 @@ from clinicdesk.identity import jobs_api as identity_jobs_api
 from clinicdesk.identity import jobs_views as identity_jobs_views
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import IdentityGate, authenticate
-from clinicdesk.identity.config import IdentityConfig
+from clinicdesk.identity.config import INVITATION_TTL, LINK_TTL, IdentityConfig, LinkSettings
+from clinicdesk.identity.tasks import register_identity_jobs
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
 from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
@@ -188,6 +189,7 @@ def job_registry(settings: Settings, *, mailer: MailSender) -> JobRegistry:
     worker`` build the same one."""
     registry = JobRegistry()
     register_mail(registry, mailer)
+    register_identity_jobs(registry, links=LinkSettings(base_url=settings.base_url))
     register_housekeeping(
         registry,
         succeeded_days=settings.jobs_keep_succeeded_days,
@@ -229,8 +231,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         session_absolute=timedelta(hours=settings.session_absolute_hours),
         access_token_ttl=timedelta(minutes=settings.access_token_minutes),
         refresh_token_ttl=timedelta(days=settings.refresh_token_days),
-        link_ttl=timedelta(minutes=30),
-        invitation_ttl=timedelta(hours=72),
+        link_ttl=LINK_TTL,
+        invitation_ttl=INVITATION_TTL,
         mailer=mailer,
         limiter=limiter,
         secure_cookies=settings.base_url.startswith("https://"),

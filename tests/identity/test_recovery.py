@@ -14,6 +14,8 @@ from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.app import job_registry
+from clinicdesk.config import Settings
 from clinicdesk.core.mail import FileMailSender
 from clinicdesk.core.tenancy import use_system_scope
 from clinicdesk.identity import passwords
@@ -33,8 +35,8 @@ LINK = re.compile(r"(https?://\S+\?token=([\w-]+))")
     ("candidate", "reason"),
     [
         ("short-pw", "at least 12"),
-        ("password1234", "too common"),
-        ("Qwerty123456", "too common"),
+        ("password1234", "commonly used password"),
+        ("Qwerty123456", "commonly used password"),
         ("aaaaaaaaaaaaaaaa", "different characters"),
         ("x" * 257, "at most 256"),
     ],
@@ -84,8 +86,11 @@ def read_mailbox(app: FastAPI) -> list[str]:
 
 
 @pytest.fixture
-def public_app(app: FastAPI) -> FastAPI:
-    app.state.identity = replace(app.state.identity, base_url="https://clinic.example.org")
+def public_app(app: FastAPI, settings: Settings) -> FastAPI:
+    public = settings.model_copy(update={"public_url": "https://clinic.example.org"})
+    app.state.identity = replace(app.state.identity, base_url=public.base_url)
+    # Reset links are made by a job, which takes the address from the settings.
+    app.state.jobs = job_registry(public, mailer=app.state.identity.mailer)
     return app
 
 
@@ -174,7 +179,7 @@ async def test_invited_staff_choose_a_password_and_sign_in(
             },
         )
         assert weak.status_code == 400
-        assert "too common" in weak.text
+        assert "commonly used password" in weak.text
         accepted = await browser.post(
             "/invitations/accept",
             data={

@@ -10,6 +10,7 @@ from zoneinfo import available_timezones
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from clinicdesk.core.names import PersonName
 from clinicdesk.core.schemas import Strict
 from clinicdesk.identity.permissions import Role
 
@@ -39,7 +40,7 @@ class UserRead(BaseModel):
 
 class UserInvite(Strict):
     email: str = Field(max_length=254)
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: PersonName = Field(min_length=1, max_length=200)
     roles: list[Role] = Field(min_length=1)
 
     _check_email = field_validator("email")(_email)
@@ -50,7 +51,7 @@ class RolesUpdate(Strict):
 
 
 class ProfileUpdate(Strict):
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: PersonName = Field(min_length=1, max_length=200)
 
 
 class PasswordChange(Strict):

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.errors import ClinicError, InvalidField
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import (
@@ -288,7 +288,16 @@ async def update_account(
             {"user": principal.user, "error": "Enter your name."},
             status_code=400,
         )
-    await users.update_profile(session, actor=actor, full_name=full_name.strip())
+    try:
+        async with all_or_nothing(session):
+            await users.update_profile(session, actor=actor, full_name=full_name.strip())
+    except InvalidField as error:
+        return render(
+            request,
+            "identity/account.html",
+            {"user": principal.user, "error": error.message},
+            status_code=error.status_code,
+        )
     response = redirect("/account")
     flash(request, response, "Your profile is saved.")
     return response

@@ -27,6 +27,11 @@ same_family_name            +0.10   only the family name agrees (relatives share
 same_given_name             +0.10   only the given name agrees (a marriage changes the
                                     family name)
 different_middle_name       -0.10   both recorded and incompatible (an initial matches)
+look_alike_letters          +0.20   the names agree once a word that mixes scripts is
+                                    folded to one ("John" typed with a Cyrillic Je):
+                                    a homoglyph spoof or a keyboard-layout slip, either
+                                    way most likely the same person, and the screen says
+                                    so
 same_birth_date             +0.35   the strongest everyday fact besides the name
 birth_date_typo             +0.15   day/month swapped, one digit wrong or two adjacent
                                     digits swapped; also cancels the penalty below
@@ -42,6 +47,8 @@ Thresholds, calibrated by tests/patients/test_matching.py:
 * ``POSSIBLE`` (0.45): same name and nothing else known (0.55); same name with a birth
   date typo (0.70); twins - same family name, birth date, phone and e-mail, other given
   names - reach 0.70: shown as possible, never as likely.
+* A name that equals another only once a mixed-script word is folded ("John Smith" with
+  a Cyrillic Je / "John Smith") is likely (0.75) on the name alone: nobody types that by chance.
 * Below: same name with a different birth date and phone (0.15) - a different person.
 """
 
@@ -53,7 +60,12 @@ from enum import IntEnum
 
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
-from clinicdesk.patients.names import phonetic_keys, search_key
+from clinicdesk.patients.names import (
+    look_alike_skeleton,
+    mixed_script_words,
+    phonetic_keys,
+    search_key,
+)
 
 LIKELY = 0.75
 POSSIBLE = 0.45
@@ -68,6 +80,8 @@ SOUNDS_ALIKE = 0.35
 SAME_FAMILY_NAME = 0.10
 SAME_GIVEN_NAME = 0.10
 DIFFERENT_MIDDLE_NAME = -0.10
+LOOK_ALIKE_LETTERS = 0.20
+_NAME_AGREES = frozenset({"same_name", "similar_name", "swapped_names"})
 SAME_BIRTH_DATE = 0.35
 BIRTH_DATE_TYPO = 0.15
 DIFFERENT_BIRTH_DATE = -0.40
@@ -143,7 +157,10 @@ class _Part:
     @classmethod
     def of(cls, text: str | None) -> _Part:
         text = text or ""
-        variants = (text, text.translate(_DIGRAPHS))
+        # A word mixing scripts is compared as written and folded to one script: "Carol"
+        # typed with a Cyrillic Es transliterates to "Sarol", which is not "Carol".
+        folded = text if text.isascii() else look_alike_skeleton(text)
+        variants = (text, text.translate(_DIGRAPHS), folded)
         keys = frozenset(key for key in map(search_key, variants) if key)
         phonetic = frozenset(code for variant in variants for code in phonetic_keys(variant))
         return cls(text=text, keys=keys, phonetic=phonetic)
@@ -211,6 +228,10 @@ def _name_reasons(new: PersonFacts, existing: PersonFacts) -> list[MatchReason]:
             options.append(MatchReason("same_given_name", "Same given name", SAME_GIVEN_NAME))
 
     reasons = [max(options, key=lambda reason: reason.weight)] if options else []
+    name_agrees = bool(reasons) and reasons[0].code in _NAME_AGREES
+    if name_agrees and _mixes_scripts(new, existing):
+        label = f"Look-alike letters from another alphabet in a name {names}"
+        reasons.append(MatchReason("look_alike_letters", label, LOOK_ALIKE_LETTERS))
     if new.middle_name and existing.middle_name:
         new_middle, old_middle = _Part.of(new.middle_name), _Part.of(existing.middle_name)
         if new_middle.keys and old_middle.keys and not _middle_names_agree(new_middle, old_middle):
@@ -218,6 +239,15 @@ def _name_reasons(new: PersonFacts, existing: PersonFacts) -> list[MatchReason]:
                 MatchReason("different_middle_name", "Different middle name", DIFFERENT_MIDDLE_NAME)
             )
     return reasons
+
+
+def _mixes_scripts(*people: PersonFacts) -> bool:
+    return any(
+        mixed_script_words(name)
+        for person in people
+        for name in (person.given_name, person.middle_name, person.family_name)
+        if name and not name.isascii()
+    )
 
 
 def _compare(a: _Part, b: _Part) -> _Tier | None:

@@ -97,7 +97,10 @@ class Demographics(Strict):
     preferred_language: str | None = Field(
         default=None, max_length=35, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$"
     )
-    emergency_contact_name: SafeText = Field(default=None, max_length=200)
+    # A person's name like the patient's: hidden joiners would hide a different name.
+    emergency_contact_name: Annotated[
+        str | None, _name("emergency contact name", required=False)
+    ] = Field(default=None, max_length=200)
     emergency_contact_relationship: SafeText = Field(default=None, max_length=64)
     emergency_contact_phone: Phone = None
     front_desk_notes: SafeText = Field(default=None, max_length=2000)

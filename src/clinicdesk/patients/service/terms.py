@@ -14,7 +14,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.patients.models import Patient, PatientNameTerm
-from clinicdesk.patients.names import search_key
+from clinicdesk.patients.names import look_alike_skeleton, search_key
 
 # Tokens shorter than this are initials ("J", "de"): they would match thousands of rows.
 MIN_TOKEN = 2
@@ -38,13 +38,18 @@ def keys_of(token: str) -> TokenKeys:
 
 
 def name_tokens(*names: str | None) -> list[str]:
+    """The tokens a name is indexed and looked up by. A word that mixes scripts adds the
+    tokens of its one-script look-alike ("Carol" typed with a Cyrillic Es: "sarol" and
+    "carol"), so it finds, and is found by, the name it imitates."""
     tokens: list[str] = []
     for name in names:
         if not name:
             continue
-        for token in search_key(name).split():
-            if len(token) >= MIN_TOKEN and token not in tokens:
-                tokens.append(token[:100])
+        variants = [name] if name.isascii() else [name, look_alike_skeleton(name)]
+        for variant in variants:
+            for token in search_key(variant).split():
+                if len(token) >= MIN_TOKEN and token not in tokens:
+                    tokens.append(token[:100])
     return tokens
 
 
