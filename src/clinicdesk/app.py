@@ -23,6 +23,7 @@ from clinicdesk import __version__
 from clinicdesk.config import Settings
 from clinicdesk.core import health
 from clinicdesk.core.assets import find_node_modules, mount_static
+from clinicdesk.core.cache_control import NoStoreMiddleware
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.csrf import CsrfProtection
 from clinicdesk.core.dates import format_local_date
@@ -310,7 +311,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     # Added innermost first. The request context wraps the body limit, so a 413 carries
     # the request id and is measured; the security headers wrap everything, including the
-    # request context's own answer to an unexpected error.
+    # request context's own answer to an unexpected error, and so does no-store.
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes, renderer=renderer
     )
@@ -318,4 +319,5 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         RequestContextMiddleware, stats=runtime.stats, metrics=runtime.metrics, renderer=renderer
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(NoStoreMiddleware)
     return app
