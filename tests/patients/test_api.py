@@ -239,7 +239,13 @@ async def test_documents_upload_download_and_soft_delete(
     svg = await doctor.post(base, files={"file": ("x.svg", b"<svg xmlns='x'/>", "image/svg+xml")})
     assert svg.status_code == 415
 
-    deleted = await doctor.delete(f"{base}/{document['id']}", params={"reason": "Wrong patient"})
+    unversioned = await doctor.delete(f"{base}/{document['id']}", params={"reason": "Wrong"})
+    assert unversioned.status_code == 428
+    deleted = await doctor.delete(
+        f"{base}/{document['id']}",
+        params={"reason": "Wrong patient"},
+        headers={"If-Match": f'W/"{document["version"]}"'},
+    )
     assert deleted.status_code == 204
     assert (await doctor.get(base)).json() == []
     assert (await doctor.get(f"{base}/{document['id']}/content")).status_code == 404
