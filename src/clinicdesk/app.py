@@ -44,6 +44,7 @@ from clinicdesk.core.middleware import (
 )
 from clinicdesk.core.observability import HttpMetrics, RequestStats
 from clinicdesk.core.ratelimit import RateLimiter
+from clinicdesk.core.read_timeout import BodyReadTimeoutMiddleware
 from clinicdesk.core.runtime import Runtime
 from clinicdesk.core.sse import live_updates
 from clinicdesk.core.storage import storage_from_settings
@@ -315,6 +316,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes, renderer=renderer
     )
+    app.add_middleware(BodyReadTimeoutMiddleware, seconds=settings.request_body_timeout_seconds)
     app.add_middleware(
         RequestContextMiddleware, stats=runtime.stats, metrics=runtime.metrics, renderer=renderer
     )

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
 
     max_request_body_bytes: int = Field(default=25 * MIB, ge=1024)
+    # A request's headers, then its body, must arrive within these (else 408): a client
+    # trickling bytes must not hold a connection open.
+    request_header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    request_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     db_pool_size: int = Field(default=10, ge=1, le=200)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
