@@ -49,6 +49,7 @@ from clinicdesk.core.runtime import Runtime
 from clinicdesk.core.sse import live_updates
 from clinicdesk.core.storage import storage_from_settings
 from clinicdesk.core.templating import Pages, is_htmx
+from clinicdesk.core.throttle import PathRule, ThrottleMiddleware, ThrottleRules, scaled
 from clinicdesk.identity import admin_views as identity_admin_views
 from clinicdesk.identity import api as identity_api
 from clinicdesk.identity import audit_api as identity_audit_api
@@ -144,6 +145,36 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     queue_api.router,
     queue_views.router,
 )
+
+# Throttling classes by path (first match wins; everything else is "general"). Stricter
+# limits for what is costly or sends mail; CLINICDESK_RATE_LIMIT_* set them.
+_GET, _POST = frozenset({"GET"}), frozenset({"POST"})
+THROTTLE_RULES = (
+    PathRule("export", r".*\.(csv|xlsx)"),
+    PathRule("search", r"/api/v1/patients|/patients|/api/v1/audit-events|/admin/audit", _GET),
+    PathRule("search", r"/api/v1/patients/duplicate-check|/patients/duplicate-check", _POST),
+    PathRule(
+        "mail",
+        r"/api/v1/auth/password-reset|/password/forgot|/api/v1/me/email-verification"
+        r"|/account/verify-email|/api/v1/users|/admin/users"
+        r"|(/api/v1)?/patients/[^/]+/portal-invitation",
+        _POST,
+    ),
+)
+
+
+def throttle_rules(settings: Settings) -> ThrottleRules:
+    factor = settings.rate_limit_address_factor
+    limits = {
+        "general": settings.rate_limit_general,
+        "search": settings.rate_limit_search,
+        "export": settings.rate_limit_export,
+        "mail": settings.rate_limit_mail,
+    }
+    return ThrottleRules(
+        THROTTLE_RULES, {name: (limit, scaled(limit, factor)) for name, limit in limits.items()}
+    )
+
 
 # Each domain that publishes live events registers who sees which of them.
 LIVE_PUBLISHERS = (scheduling_live.register, queue_live.register)
@@ -317,6 +348,13 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes, renderer=renderer
     )
     app.add_middleware(BodyReadTimeoutMiddleware, seconds=settings.request_body_timeout_seconds)
+    app.add_middleware(
+        ThrottleMiddleware,
+        limiter=limiter,
+        rules=throttle_rules(settings),
+        session_cookie=identity.session_cookie,
+        renderer=renderer,
+    )
     app.add_middleware(
         RequestContextMiddleware, stats=runtime.stats, metrics=runtime.metrics, renderer=renderer
     )
