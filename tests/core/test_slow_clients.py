@@ -97,7 +97,7 @@ async def test_slow_requests_get_408_within_the_bound_and_stay_bounded(tmp_path:
             after = rss_kib(server.process.pid)
             assert (await client.get("/health")).status_code == 200
 
-    assert max(health_times) < 1.0, health_times
+    assert max(health_times) < 1.5, health_times
     for answer, seconds in results:
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         assert seconds < TIMEOUT_SECONDS + 2.0, seconds
