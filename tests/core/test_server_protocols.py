@@ -43,8 +43,11 @@ async def test_slow_headers_get_408_and_prompt_ones_are_served(
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:
-        while not server.started:
+        for _ in range(500):  # up to 5 s
+            if server.started:
+                break
             await asyncio.sleep(0.01)
+        assert server.started
         # Prompt: two requests on one connection, the second after a pause longer than
         # the header bound (the bound starts when a request may begin, not per connection).
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
