@@ -162,7 +162,9 @@ async def test_duplicates_are_found_and_merged(
     allergies = await doctor.get(f"/api/v1/patients/{kept['id']}/allergies")
     assert [a["substance"] for a in allergies.json()] == ["Penicillin"]
     # Writes to the merged record are refused with the kept record named.
-    refused = await doctor.put(f"/api/v1/patients/{dup['id']}", json=patient_json())
+    refused = await doctor.put(
+        f"/api/v1/patients/{dup['id']}", json=patient_json(), headers={"If-Match": "*"}
+    )
     assert refused.status_code == 409
     # Search no longer offers the merged record.
     found = await doctor.get("/api/v1/patients", params={"q": "smyth"})
