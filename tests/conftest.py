@@ -40,6 +40,12 @@ pytest_plugins = ["tests.support.identity"]
 
 BACKENDS = ("sqlite", "postgresql")
 
+# The suite makes thousands of requests from one address, faster than any person; the
+# request limits are raised for it (servers it starts inherit these). tests/core/
+# test_throttle.py proves the default limits refuse.
+for _limit_class in ("GENERAL", "SEARCH", "EXPORT", "MAIL"):
+    os.environ.setdefault(f"CLINICDESK_RATE_LIMIT_{_limit_class}", "1000000/minute")
+
 # Tests log JSON like production, so a test run shows what an operator would see.
 configure_logging(level="INFO", fmt="json")
 # Service-level tests run the domains' signal handlers as the built app does.

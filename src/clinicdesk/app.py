@@ -24,6 +24,7 @@ from clinicdesk.config import Settings
 from clinicdesk.core import health
 from clinicdesk.core.access import install_gate
 from clinicdesk.core.assets import find_node_modules, mount_static
+from clinicdesk.core.cache_control import NoStoreMiddleware
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.csrf import CsrfProtection
 from clinicdesk.core.dates import format_local_date
@@ -46,10 +47,12 @@ from clinicdesk.core.middleware import (
 from clinicdesk.core.observability import HttpMetrics, RequestStats
 from clinicdesk.core.permissions import Permission
 from clinicdesk.core.ratelimit import RateLimiter
+from clinicdesk.core.read_timeout import BodyReadTimeoutMiddleware
 from clinicdesk.core.runtime import Runtime
 from clinicdesk.core.sse import live_updates
 from clinicdesk.core.storage import storage_from_settings
 from clinicdesk.core.templating import Pages, is_htmx
+from clinicdesk.core.throttle import PathRule, ThrottleMiddleware, ThrottleRules, scaled
 from clinicdesk.identity import admin_views as identity_admin_views
 from clinicdesk.identity import api as identity_api
 from clinicdesk.identity import audit_api as identity_audit_api
@@ -139,6 +142,36 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     queue_api.router,
     queue_views.router,
 )
+
+# Throttling classes by path (first match wins; everything else is "general"). Stricter
+# limits for what is costly or sends mail; CLINICDESK_RATE_LIMIT_* set them.
+_GET, _POST = frozenset({"GET"}), frozenset({"POST"})
+THROTTLE_RULES = (
+    PathRule("export", r".*\.(csv|xlsx)"),
+    PathRule("search", r"/api/v1/patients|/patients|/api/v1/audit-events|/admin/audit", _GET),
+    PathRule("search", r"/api/v1/patients/duplicate-check|/patients/duplicate-check", _POST),
+    PathRule(
+        "mail",
+        r"/api/v1/auth/password-reset|/password/forgot|/api/v1/me/email-verification"
+        r"|/account/verify-email|/api/v1/users|/admin/users"
+        r"|(/api/v1)?/patients/[^/]+/portal-invitation",
+        _POST,
+    ),
+)
+
+
+def throttle_rules(settings: Settings) -> ThrottleRules:
+    factor = settings.rate_limit_address_factor
+    limits = {
+        "general": settings.rate_limit_general,
+        "search": settings.rate_limit_search,
+        "export": settings.rate_limit_export,
+        "mail": settings.rate_limit_mail,
+    }
+    return ThrottleRules(
+        THROTTLE_RULES, {name: (limit, scaled(limit, factor)) for name, limit in limits.items()}
+    )
+
 
 # Each domain that publishes live events registers who sees which of them.
 LIVE_PUBLISHERS = (scheduling_live.register, queue_live.register)
@@ -314,12 +347,21 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
 
     # Added innermost first. The request context wraps the body limit, so a 413 carries
     # the request id and is measured; the security headers wrap everything, including the
-    # request context's own answer to an unexpected error.
+    # request context's own answer to an unexpected error, and so does no-store.
     app.add_middleware(
         BodySizeLimitMiddleware, max_bytes=settings.max_request_body_bytes, renderer=renderer
+    )
+    app.add_middleware(BodyReadTimeoutMiddleware, seconds=settings.request_body_timeout_seconds)
+    app.add_middleware(
+        ThrottleMiddleware,
+        limiter=limiter,
+        rules=throttle_rules(settings),
+        session_cookie=identity.session_cookie,
+        renderer=renderer,
     )
     app.add_middleware(
         RequestContextMiddleware, stats=runtime.stats, metrics=runtime.metrics, renderer=renderer
     )
     app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(NoStoreMiddleware)
     return app

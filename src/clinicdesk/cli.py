@@ -32,6 +32,7 @@ from clinicdesk.core.jobs.admin import JobRead
 from clinicdesk.core.jobs.worker import run_worker
 from clinicdesk.core.keys import ensure_private_dir, load_or_create_keys
 from clinicdesk.core.logs import configure_logging
+from clinicdesk.core.server import protocol_import_string
 from clinicdesk.core.sqlite_driver import sqlite_version
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.demo import DemoClinic, demo_password, seed_demo_clinic
@@ -142,6 +143,7 @@ def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
         log_config=None,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        http=protocol_import_string(),  # uvicorn's own, with a bound on header reads
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
+from limits import parse
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import make_url
@@ -82,6 +83,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console"] = "json"
 
     max_request_body_bytes: int = Field(default=25 * MIB, ge=1024)
+    # A request's headers, then its body, must arrive within these (else 408): a client
+    # trickling bytes must not hold a connection open.
+    request_header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    request_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
     db_pool_size: int = Field(default=10, ge=1, le=200)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
@@ -97,6 +102,16 @@ class Settings(BaseSettings):
 
     # Shared rate-limit counters for several processes (redis://host:6379/0).
     redis_url: str | None = None
+    # Request limits per signed-in session or API token ("N/second|minute|hour|day"),
+    # by class: every page and API call, patient search and the audit list, exports
+    # (CSV), and requests that send e-mail (invitations, password resets, verification).
+    rate_limit_general: str = "600/minute"
+    rate_limit_search: str = "120/minute"
+    rate_limit_export: str = "20/minute"
+    rate_limit_mail: str = "20/hour"
+    # Each client address may make this many times a session's limit (a clinic's staff
+    # often share one address); callers who are not signed in are counted by address.
+    rate_limit_address_factor: int = Field(default=4, ge=1, le=1000)
     # Outgoing mail: smtp://user:password@host:587?starttls=true or smtps://...; without
     # it, messages are written to <data_dir>/mail as .eml files.
     smtp_url: SecretStr | None = None
@@ -157,6 +172,19 @@ class Settings(BaseSettings):
     @classmethod
     def _check_database_url(cls, value: str | None) -> str | None:
         return normalize_database_url(value) if value else None
+
+    @field_validator(
+        "rate_limit_general", "rate_limit_search", "rate_limit_export", "rate_limit_mail"
+    )
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        try:
+            parse(value)
+        except ValueError:
+            raise ValueError(
+                f"{value!r} is not a rate limit: write it as '600/minute' or '20/hour'"
+            ) from None
+        return value
 
     @field_validator("documents_dir")
     @classmethod

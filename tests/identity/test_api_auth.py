@@ -130,10 +130,16 @@ async def test_removing_a_role_ends_sessions_adding_one_does_not(
     doctor_id = doctor.id
     admin = await sign_in_api(await create_user(session, clinic, Role.ADMIN))
     api = await sign_in_api(doctor)
-    added = await admin.put(f"/api/v1/users/{doctor.id}/roles", json={"roles": ["doctor", "nurse"]})
+    added = await admin.put(
+        f"/api/v1/users/{doctor.id}/roles",
+        json={"roles": ["doctor", "nurse"]},
+        headers={"If-Match": 'W/"1"'},
+    )
     assert added.status_code == 200
     assert (await api.get("/api/v1/me")).status_code == 200
-    removed = await admin.put(f"/api/v1/users/{doctor_id}/roles", json={"roles": ["nurse"]})
+    removed = await admin.put(
+        f"/api/v1/users/{doctor_id}/roles", json={"roles": ["nurse"]}, headers={"If-Match": "*"}
+    )
     assert removed.json()["roles"] == ["nurse"]
     assert (await api.get("/api/v1/me")).status_code == 401
 
@@ -145,11 +151,15 @@ async def test_the_last_admin_cannot_be_removed(
     admin_id, other_id = admin_user.id, (await create_user(session, clinic, Role.DOCTOR)).id
     admin = await sign_in_api(admin_user)
     assert (await admin.post(f"/api/v1/users/{admin_id}/deactivate")).status_code == 403
-    demoted = await admin.put(f"/api/v1/users/{admin_id}/roles", json={"roles": ["doctor"]})
+    demoted = await admin.put(
+        f"/api/v1/users/{admin_id}/roles", json={"roles": ["doctor"]}, headers={"If-Match": "*"}
+    )
     assert demoted.status_code == 409
     assert "last active admin" in demoted.json()["detail"]
     assert (
-        await admin.put(f"/api/v1/users/{other_id}/roles", json={"roles": ["admin"]})
+        await admin.put(
+            f"/api/v1/users/{other_id}/roles", json={"roles": ["admin"]}, headers={"If-Match": "*"}
+        )
     ).status_code == 200
 
 

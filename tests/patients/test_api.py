@@ -162,7 +162,9 @@ async def test_duplicates_are_found_and_merged(
     allergies = await doctor.get(f"/api/v1/patients/{kept['id']}/allergies")
     assert [a["substance"] for a in allergies.json()] == ["Penicillin"]
     # Writes to the merged record are refused with the kept record named.
-    refused = await doctor.put(f"/api/v1/patients/{dup['id']}", json=patient_json())
+    refused = await doctor.put(
+        f"/api/v1/patients/{dup['id']}", json=patient_json(), headers={"If-Match": "*"}
+    )
     assert refused.status_code == 409
     # Search no longer offers the merged record.
     found = await doctor.get("/api/v1/patients", params={"q": "smyth"})
@@ -239,7 +241,13 @@ async def test_documents_upload_download_and_soft_delete(
     svg = await doctor.post(base, files={"file": ("x.svg", b"<svg xmlns='x'/>", "image/svg+xml")})
     assert svg.status_code == 415
 
-    deleted = await doctor.delete(f"{base}/{document['id']}", params={"reason": "Wrong patient"})
+    unversioned = await doctor.delete(f"{base}/{document['id']}", params={"reason": "Wrong"})
+    assert unversioned.status_code == 428
+    deleted = await doctor.delete(
+        f"{base}/{document['id']}",
+        params={"reason": "Wrong patient"},
+        headers={"If-Match": f'W/"{document["version"]}"'},
+    )
     assert deleted.status_code == 204
     assert (await doctor.get(base)).json() == []
     assert (await doctor.get(f"{base}/{document['id']}/content")).status_code == 404

@@ -292,6 +292,7 @@ async def test_provider_status_with_eta_shows_on_the_board_and_lengthens_waits(
     answer = await desk.put(
         f"/api/v1/providers/{qc.provider_id}/status",
         json={"state": "in_transit", "eta_minutes": 25, "note": "traffic"},
+        headers={"If-Match": 'W/"0"'},  # no status set yet
     )
     assert answer.status_code == 200, answer.text
     after = ada(await _board(desk, qc))
@@ -301,7 +302,11 @@ async def test_provider_status_with_eta_shows_on_the_board_and_lengthens_waits(
         after["visits"][0]["estimated_wait_minutes"]
         >= before["visits"][0]["estimated_wait_minutes"] + 20
     )
-    bad = await desk.put(f"/api/v1/providers/{qc.provider_id}/status", json={"state": "asleep"})
+    bad = await desk.put(
+        f"/api/v1/providers/{qc.provider_id}/status",
+        json={"state": "asleep"},
+        headers={"If-Match": answer.headers["etag"]},
+    )
     assert bad.status_code == 422
 
 

@@ -115,7 +115,7 @@ async def calendar_clinic(live: LiveClinic) -> CalendarClinic:
         hours = await client.put(
             f"/api/v1/providers/{provider.json()['id']}/hours",
             json={"blocks": blocks},
-            headers=admin,
+            headers={**admin, "If-Match": provider.headers["etag"]},
         )
         assert hours.status_code == 200, hours.text
         for name, color, minutes, online in (

@@ -3,8 +3,10 @@
 Every versioned record refuses a write based on an older read (``check_version``). The
 version comes two ways, each read by one dependency:
 
-* ``IfMatch`` -- the JSON API's ``If-Match`` header (``W/"3"`` or ``"3"``). A malformed
-  header is refused (400); an absent one is None (the API does not require it yet).
+* ``IfMatch`` -- the JSON API's ``If-Match`` header (``W/"3"`` or ``"3"``). It is
+  required on every update: an absent header is refused (428), a malformed one (400).
+  ``If-Match: *`` is the client saying, in so many words, "whatever version is there"
+  (RFC 9110 13.1.1); it is the only way to write without the stale-write check.
 * ``FormVersion`` -- the hidden ``version`` field of an HTML form that changes a record.
   It is required: a form without a usable version is refused (428) instead of saving
   without the stale-write check. Every update form renders the version it was built from.
@@ -34,7 +36,17 @@ class VersionMissing(ClinicError):
     code = "version-required"
 
 
+class IfMatchMissing(ClinicError):
+    status_code = 428
+    title = "If-Match is required"
+    code = "if-match-required"
+
+
 MISSING_VERSION = "This form is missing its version: reload the page and try again."
+MISSING_IF_MATCH = (
+    'Send If-Match with the ETag you read (such as W/"3"), so that a change someone '
+    "else made since is not overwritten; If-Match: * overwrites whatever is there."
+)
 
 
 def etag(version: int) -> str:
@@ -47,9 +59,12 @@ def with_etag(response: Response, version: int) -> None:
 
 
 def expected_version(request: Request) -> int | None:
-    """The version named by ``If-Match`` (``W/"3"`` or ``"3"``), or None when absent."""
+    """The version named by ``If-Match`` (``W/"3"`` or ``"3"``); None for ``*``;
+    ``IfMatchMissing`` (428) when there is no header."""
     header = request.headers.get("if-match")
-    if header is None or header.strip() == "*":
+    if header is None:
+        raise IfMatchMissing(MISSING_IF_MATCH)
+    if header.strip() == "*":
         return None
     value = header.strip().removeprefix("W/").strip('"')
     if not value.isdigit():
@@ -73,5 +88,16 @@ async def form_version(request: Request) -> int:
     return required_version(form.get(FORM_FIELD))
 
 
+def transition_version(request: Request) -> int | None:
+    """``expected_version`` for the POST state transitions (call, start, cancel, merge...),
+    where an absent ``If-Match`` is still None. Their state machines already refuse a
+    step that no longer applies (a finished visit cannot be started); they are to
+    require the header too once their clients send it."""
+    if request.headers.get("if-match") is None:
+        return None
+    return expected_version(request)
+
+
 IfMatch = Annotated[int | None, Depends(expected_version)]
+TransitionIfMatch = Annotated[int | None, Depends(transition_version)]
 FormVersion = Annotated[int, Depends(form_version)]

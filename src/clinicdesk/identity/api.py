@@ -128,15 +128,25 @@ async def logout(actor: MfaSetup, session: SessionDep) -> None:
 
 
 @router.get("/me", response_model=schemas.UserRead, summary="My account")
-async def read_me(actor: MfaSetup, principal: CurrentPrincipal) -> schemas.UserRead:
+async def read_me(
+    response: Response, actor: MfaSetup, principal: CurrentPrincipal
+) -> schemas.UserRead:
+    response.headers["ETag"] = etag(principal.user.version)
     return schemas.UserRead.model_validate(principal.user)
 
 
 @router.patch("/me", response_model=schemas.UserRead, summary="Update my profile")
 async def update_me(
-    body: schemas.ProfileUpdate, actor: SignedIn, session: SessionDep
+    body: schemas.ProfileUpdate,
+    response: Response,
+    actor: SignedIn,
+    session: SessionDep,
+    if_match: IfMatch,
 ) -> schemas.UserRead:
-    user = await users.update_profile(session, actor=actor, full_name=body.full_name)
+    user = await users.update_profile(
+        session, actor=actor, full_name=body.full_name, expected_version=if_match
+    )
+    response.headers["ETag"] = etag(user.version)
     return schemas.UserRead.model_validate(user)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from clinicdesk.core.http import IfMatch, etag
+from clinicdesk.core.http import IfMatch, TransitionIfMatch, etag
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import AdminSettings, PatientPortal
 from clinicdesk.queue import schemas
@@ -165,7 +165,7 @@ async def call_visit(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.CallRequest,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
     provider_id: uuid.UUID | None = None,
 ) -> schemas.VisitRead:
     visit = await flow.call(
@@ -185,7 +185,7 @@ async def start_consultation(
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
 ) -> schemas.VisitRead:
     visit = await flow.start(session, actor=actor, visit_id=visit_id, expected_version=if_match)
     return await _answer(response, session, visit)
@@ -197,7 +197,7 @@ async def finish_consultation(
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
 ) -> schemas.VisitRead:
     visit = await flow.finish(session, actor=actor, visit_id=visit_id, expected_version=if_match)
     return await _answer(response, session, visit)
@@ -210,7 +210,7 @@ async def mark_left(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.LeaveRequest,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
 ) -> schemas.VisitRead:
     """Left without being seen; a booked appointment becomes a no-show."""
     visit = await flow.mark_left(
@@ -230,7 +230,7 @@ async def return_to_waiting(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.LeaveRequest,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
 ) -> schemas.VisitRead:
     """Back to waiting, keeping the place in the queue."""
     visit = await flow.return_to_waiting(
@@ -250,7 +250,7 @@ async def transfer(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.TransferRequest,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
 ) -> schemas.VisitRead:
     visit = await flow.transfer(
         session,
@@ -269,7 +269,7 @@ async def set_priority(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.PriorityRequest,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
 ) -> schemas.VisitRead:
     visit = await flow.set_priority(
         session,
@@ -288,7 +288,7 @@ async def move(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.MoveRequest,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
 ) -> schemas.VisitRead:
     """One place up or down among patients of the same priority."""
     visit = await flow.move(
@@ -310,10 +310,17 @@ async def set_provider_status(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.ProviderStatusWrite,
+    response: Response,
+    if_match: IfMatch,
 ) -> schemas.ProviderStatusRead:
     """Available, on break, away or in transit (``eta_minutes``: back in N minutes).
-    Starting and finishing consultations set "in consultation" / "available" on their own."""
-    row = await providers.set_status(session, actor=actor, provider_id=provider_id, data=body)
+    Starting and finishing consultations set "in consultation" / "available" on their own.
+    ``If-Match``: the ETag of the status you read (``W/"0"`` before the first change), or
+    ``*`` for a plain "this is my status now"."""
+    row = await providers.set_status(
+        session, actor=actor, provider_id=provider_id, data=body, expected_version=if_match
+    )
+    response.headers["ETag"] = etag(row.version)
     provider = await scheduling.get_provider(session, provider_id)
     return schemas.ProviderStatusRead(
         provider_id=provider_id,

@@ -336,10 +336,13 @@ async def names_of(session: AsyncSession, user_ids: set[uuid.UUID]) -> dict[uuid
     return {row.id: row.full_name for row in rows}
 
 
-async def update_profile(session: AsyncSession, *, actor: Actor, full_name: str) -> User:
+async def update_profile(
+    session: AsyncSession, *, actor: Actor, full_name: str, expected_version: int | None = None
+) -> User:
     """The name follows the rules of every person's name (``core.names``)."""
     full_name = _person_name(full_name)
     user = await get_user(session, own_user_id(actor))
+    check_version(user, expected_version)
     before = audit.snapshot(user)
     user.full_name = full_name
     await session.flush()

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
+from clinicdesk.core.errors import PreconditionFailed
 from clinicdesk.core.events import Event, publish_after_commit
-from clinicdesk.core.models import utcnow
+from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.queue.errors import NotAProvider
 from clinicdesk.queue.models import ProviderStatus
 from clinicdesk.queue.schemas import ProviderStatusWrite
@@ -88,11 +89,25 @@ async def _apply(
 
 
 async def set_status(
-    session: AsyncSession, *, actor: Actor, provider_id: uuid.UUID, data: ProviderStatusWrite
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID,
+    data: ProviderStatusWrite,
+    expected_version: int | None = None,
 ) -> ProviderStatus:
     """Set by a person. An ETA only means something while away; it is kept as the time
-    they are due back, so it counts down on every screen."""
+    they are due back, so it counts down on every screen. ``expected_version`` is the
+    status row's version, 0 before its first change."""
     await scheduling.get_provider(session, provider_id)
+    current = (await statuses(session, [provider_id])).get(provider_id)
+    if current is not None:
+        check_version(current, expected_version)
+    elif expected_version not in (None, 0):
+        raise PreconditionFailed(
+            "Someone else changed this status since you read it. Reload and try again.",
+            current_version=0,
+        )
     eta_at = None
     if data.state in AWAY_STATES and data.eta_minutes is not None:
         eta_at = utcnow() + timedelta(minutes=data.eta_minutes)

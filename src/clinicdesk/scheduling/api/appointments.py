@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.core.http import IfMatch, etag, with_etag
+from clinicdesk.core.http import IfMatch, TransitionIfMatch, etag, with_etag
 from clinicdesk.core.idempotency import run_once
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.schemas import Created
@@ -74,9 +74,12 @@ async def update_provider(
 
 @router.get("/providers/{provider_id}/hours", response_model=schemas.WeeklyHoursWrite)
 async def provider_hours(
-    provider_id: uuid.UUID, session: SessionDep, actor: SchedulingRead
+    provider_id: uuid.UUID, response: Response, session: SessionDep, actor: SchedulingRead
 ) -> schemas.WeeklyHoursWrite:
-    await setup.get_provider(session, provider_id)
+    """The provider's regular week; the ETag is the provider's version, which every
+    change of the week moves on."""
+    provider = await setup.get_provider(session, provider_id)
+    with_etag(response, provider.version)
     rows = await setup.weekly_hours(session, provider_id)
     return schemas.WeeklyHoursWrite(
         blocks=[
@@ -96,12 +99,18 @@ async def provider_hours(
 @router.put("/providers/{provider_id}/hours", response_model=schemas.WeeklyHoursWrite)
 async def set_provider_hours(
     provider_id: uuid.UUID,
+    response: Response,
     session: SessionDep,
     actor: AdminSettings,
     body: schemas.WeeklyHoursWrite,
+    if_match: IfMatch,
 ) -> schemas.WeeklyHoursWrite:
-    """Replace the provider's regular week (local times of each location)."""
-    await setup.set_weekly_hours(session, actor=actor, provider_id=provider_id, data=body)
+    """Replace the provider's regular week (local times of each location). ``If-Match``
+    is the ETag of the hours (the provider's version) you read."""
+    provider = await setup.set_weekly_hours(
+        session, actor=actor, provider_id=provider_id, data=body, expected_version=if_match
+    )
+    with_etag(response, provider.version)
     return body
 
 
@@ -209,7 +218,7 @@ async def reschedule_appointment(
     session: SessionDep,
     actor: SchedulingWrite,
     body: schemas.AppointmentReschedule,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
 ) -> schemas.AppointmentRead:
     appointment = await booking.reschedule(
         session,
@@ -229,7 +238,7 @@ async def cancel_appointment(
     session: SessionDep,
     actor: SchedulingWrite,
     body: schemas.AppointmentCancel,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
 ) -> schemas.AppointmentRead:
     appointment = await booking.cancel(
         session,
@@ -248,7 +257,7 @@ async def mark_no_show(
     response: Response,
     session: SessionDep,
     actor: SchedulingWrite,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
 ) -> schemas.AppointmentRead:
     appointment = await booking.mark_no_show(
         session,
@@ -266,7 +275,7 @@ async def undo_status(
     response: Response,
     session: SessionDep,
     actor: SchedulingWrite,
-    if_match: IfMatch,
+    if_match: TransitionIfMatch,
 ) -> schemas.AppointmentRead:
     """Take back today's cancellation or no-show, if the time is still free."""
     appointment = await booking.undo(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
-from clinicdesk.core.models import check_version
+from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.identity import public as identity
 from clinicdesk.identity.public import UserKind, get_user
 from clinicdesk.scheduling.errors import (
@@ -154,10 +154,17 @@ async def update_provider(
 
 
 async def set_weekly_hours(
-    session: AsyncSession, *, actor: Actor, provider_id: uuid.UUID, data: WeeklyHoursWrite
-) -> list[WeeklyHours]:
-    """Replace the provider's regular week."""
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID,
+    data: WeeklyHoursWrite,
+    expected_version: int | None = None,
+) -> Provider:
+    """Replace the provider's regular week. The week is versioned with the provider: a
+    replacement based on an older read is refused, and each one moves the version on."""
     provider = await get_provider(session, provider_id)
+    check_version(provider, expected_version)
     for block in data.blocks:
         await check_works_at(session, provider.id, block.location_id)
     await session.execute(delete(WeeklyHours).where(WeeklyHours.provider_id == provider.id))
@@ -172,7 +179,10 @@ async def set_weekly_hours(
         resource_id=provider.id,
         details={"blocks": len(rows)},
     )
-    return rows
+    # The hours are rows of their own; touching the provider moves its version on.
+    provider.updated_at = utcnow()
+    await session.flush()
+    return provider
 
 
 async def weekly_hours(session: AsyncSession, provider_id: uuid.UUID) -> list[WeeklyHours]:

@@ -64,10 +64,11 @@ async def revoke_feed_link(
 async def provider_feed(
     token: Annotated[str, Path(max_length=100)], session: SessionDep
 ) -> Response:
-    """The provider's schedule for calendar apps (no session: the secret is the key)."""
+    """The provider's schedule for calendar apps (no session: the secret is the key).
+
+    Not cached (the app-wide ``no-store``): calendar apps refresh a subscription on their
+    own schedule (hours, whatever a max-age says), so a short max-age saved nothing, while
+    it left patients' names in browser and proxy caches and kept a revoked link working
+    from a cache for five minutes."""
     text = await feeds.feed(session, token)
-    return Response(
-        text,
-        media_type="text/calendar; charset=utf-8",
-        headers={"Cache-Control": "private, max-age=300"},
-    )
+    return Response(text, media_type="text/calendar; charset=utf-8")
