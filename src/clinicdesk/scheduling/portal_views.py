@@ -4,14 +4,16 @@ The patient always comes from the signed-in actor, never from the form."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from clinicdesk.core.dates import Day
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.flash import Category
+from clinicdesk.core.forms import parse_form
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
@@ -75,19 +77,23 @@ async def slot_choices(
     actor: PatientPortal,
     type_id: uuid.UUID,
     location_id: uuid.UUID,
-    start: Annotated[date, Query()],
+    start: Annotated[Day, Query()],
 ) -> HTMLResponse:
     """Free times for the chosen visit (an htmx fragment): the next two weeks from ``start``."""
     try:
         found = await portal.open_slots(
             session,
             actor=actor,
-            query=SlotQuery(
-                type_id=type_id,
-                location_id=location_id,
-                start=start,
-                end=start + timedelta(days=14),
-                limit=30,
+            # Parsed as a form is: a query the schema refuses is a message, not a 500.
+            query=parse_form(
+                SlotQuery,
+                {
+                    "type_id": type_id,
+                    "location_id": location_id,
+                    "start": start,
+                    "end": start + timedelta(days=14),
+                    "limit": 30,
+                },
             ),
         )
         error = None
