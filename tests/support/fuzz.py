@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.identity.models import Organization, User
 from clinicdesk.identity.permissions import Role
-from clinicdesk.scheduling.models import WeeklyHours
+from clinicdesk.scheduling.models import Appointment, WeeklyHours
 from tests.identity.test_routes import other_organization
 from tests.support.identity import create_user
 
@@ -83,6 +83,9 @@ async def resources(session: AsyncSession, app: FastAPI) -> dict[str, Any]:
     known["location_id"] = await session.scalar(
         select(WeeklyHours.location_id).where(WeeklyHours.provider_id == known["provider_id"])
     )
+    appointment = await session.get(Appointment, known["appointment_id"])
+    assert appointment is not None
+    known["type_id"] = appointment.type_id
     known["staff"] = await create_user(session, organization, *Role)
     return known
 

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.dates import Day
@@ -15,7 +15,7 @@ from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.flash import Category
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.models import utcnow
-from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
 from clinicdesk.identity.service import organizations
@@ -75,6 +75,7 @@ async def slot_choices(
     request: Request,
     session: SessionDep,
     actor: PatientPortal,
+    fragment: Annotated[None, Depends(FragmentOf("/portal/appointments"))],
     type_id: uuid.UUID,
     location_id: uuid.UUID,
     start: Annotated[Day, Query()],

@@ -11,13 +11,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError, InvalidField
 from clinicdesk.core.forms import parse_form
-from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity.permissions import Permission
@@ -89,7 +89,11 @@ async def queue_page(
 
 @router.get("/queue/board", response_class=HTMLResponse)
 async def board_fragment(
-    request: Request, session: SessionDep, actor: QueueRead, location_id: uuid.UUID
+    request: Request,
+    session: SessionDep,
+    actor: QueueRead,
+    fragment: Annotated[None, Depends(FragmentOf("/queue"))],
+    location_id: uuid.UUID,
 ) -> HTMLResponse:
     """The queues only (what the page refreshes on every queue event)."""
     context = await desk_context(session, actor, location_id, arrivals_too=False)
@@ -98,7 +102,11 @@ async def board_fragment(
 
 @router.get("/queue/arrivals", response_class=HTMLResponse)
 async def arrivals_fragment(
-    request: Request, session: SessionDep, actor: QueueRead, location_id: uuid.UUID
+    request: Request,
+    session: SessionDep,
+    actor: QueueRead,
+    fragment: Annotated[None, Depends(FragmentOf("/queue"))],
+    location_id: uuid.UUID,
 ) -> HTMLResponse:
     """Who is booked today and not checked in yet."""
     expected = await arrivals.expected_today(session, location_id=location_id)
@@ -111,6 +119,7 @@ async def patient_options(
     request: Request,
     session: SessionDep,
     actor: QueueWrite,
+    fragment: Annotated[None, Depends(FragmentOf("/queue"))],
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     """Up to eight matching patients as choices for the walk-in form."""

@@ -12,13 +12,13 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from clinicdesk.core.errors import ClinicError, InvalidField
 from clinicdesk.core.forms import form_text, parse_form
 from clinicdesk.core.http import FormVersion, required_version
-from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.patients.service import search
@@ -135,6 +135,7 @@ async def patient_options(
     request: Request,
     session: SessionDep,
     actor: SchedulingWrite,
+    fragment: Annotated[None, Depends(FragmentOf("/calendar"))],
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     """Up to eight matching patients as choices for the booking form."""
