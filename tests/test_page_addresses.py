@@ -148,3 +148,51 @@ async def test_the_issues_addresses(app: FastAPI, session: AsyncSession) -> None
     assert search.status_code == 400
     assert 'name="q"' in search.text  # the search form again, with the message
     assert "at most 200 characters" in search.text
+
+
+EXTREME_DATES = [
+    "0001-01-01",
+    "9999-12-31",
+    "9999-12-31T23:59:59-14:00",
+    "0001-01-01T00:00:00+14:00",
+    "2199-12-31T23:59",
+    "1799-12-31",
+]
+
+
+def date_parameters(route: Endpoint) -> list[str]:
+    """Query parameters of a page that carry a date or a time (typed, or text a view
+    reads as one)."""
+    params = list(route.dependant.query_params)
+    for dependency in route.dependant.dependencies:
+        params += dependency.query_params
+    return [
+        p.alias
+        for p in params
+        if "date" in str(p.field_info.annotation) or p.alias in {"date", "start", "end"}
+    ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_extreme_dates_in_a_page_address_are_not_a_server_error(
+    app: FastAPI, session: AsyncSession
+) -> None:
+    staff, patient, known = await browsers(app, session)
+    failures = []
+    covered = set()
+    for route in page_routes(app):
+        names = date_parameters(route)
+        if not names:
+            continue
+        covered.add(route.path)
+        base = {name: str(known[name]) for name in required_query(route) if name in known}
+        url = PARAM.sub(lambda m: str(known[m.group(1)]), route.path)
+        for value in EXTREME_DATES:
+            query = {**base, **dict.fromkeys(names, value)}
+            for headers in (PAGE, HTMX):
+                client = caller(route, staff, patient)
+                response = await client.get(url, params=query, headers=headers)
+                if response.status_code >= 500:
+                    failures.append(f"{route.path} {value} {headers} -> {response.status_code}")
+    assert {"/calendar", "/admin/audit", "/portal/appointments/slots"} <= covered
+    assert failures == [], "\n".join(failures)
