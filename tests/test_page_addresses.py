@@ -23,6 +23,7 @@ from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.auth import RequirePatientPortal
 from clinicdesk.identity.models import User, UserKind
 from clinicdesk.identity.service import users
+from clinicdesk.scheduling.models import Appointment
 from tests.identity.test_routes import requirement_of
 from tests.support.fuzz import resources
 from tests.support.identity import browser_as
@@ -196,3 +197,18 @@ async def test_extreme_dates_in_a_page_address_are_not_a_server_error(
                     failures.append(f"{route.path} {value} {headers} -> {response.status_code}")
     assert {"/calendar", "/admin/audit", "/portal/appointments/slots"} <= covered
     assert failures == [], "\n".join(failures)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+async def test_a_form_refuses_what_its_api_refuses(app: FastAPI, session: AsyncSession) -> None:
+    """The portal's cancel form took its reason as free text, past the API's schema."""
+    _staff, patient, known = await browsers(app, session)
+    url = f"/portal/appointments/{known['appointment_id']}/cancel"
+    response = await patient.post(url, data={"reason": "ill\x1b[2J"})
+    assert response.status_code == 303
+    page = await patient.get("/portal/appointments", headers=PAGE)
+    assert "control or text-direction characters" in page.text
+    appointment = await session.get(Appointment, known["appointment_id"])
+    assert appointment is not None
+    await session.refresh(appointment)
+    assert appointment.status == "booked"

@@ -19,7 +19,12 @@ from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, r
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
 from clinicdesk.identity.service import organizations
-from clinicdesk.scheduling.schemas import AwareDatetime, PortalBooking, SlotQuery
+from clinicdesk.scheduling.schemas import (
+    AppointmentCancel,
+    AwareDatetime,
+    PortalBooking,
+    SlotQuery,
+)
 from clinicdesk.scheduling.service import portal, setup
 
 router = APIRouter(include_in_schema=False)
@@ -155,7 +160,13 @@ async def cancel_own(
                 session,
                 actor=actor,
                 appointment_id=appointment_id,
-                reason=reason,
+                # The API's schema, so the form refuses what the API refuses (control
+                # characters) with a message.
+                reason=parse_form(
+                    AppointmentCancel,
+                    {"reason": reason},
+                    hint="Say in a few words why you cancel.",
+                ).reason,
                 limiter=config.limiter,
             )
     except ClinicError as error:
