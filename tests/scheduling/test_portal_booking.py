@@ -191,6 +191,7 @@ async def test_the_portal_page_finds_times_and_books(
             "location_id": str(book.location_id),
             "start": book.monday.isoformat(),
         },
+        headers={"HX-Request": "true"},  # the form asks for the times by htmx
     )
     assert times.status_code == 200
     assert "Pick a time" in times.text

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from clinicdesk.core.dates import Moment
+
 SortField = Literal[
     "occurred_at", "action", "outcome", "actor_user_id", "resource_type", "patient_id"
 ]
@@ -18,8 +20,8 @@ class AuditQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Moment | None = None
+    until: Moment | None = None
     user_id: uuid.UUID | None = None
     patient_id: uuid.UUID | None = None
     action: str | None = Field(default=None, max_length=64)

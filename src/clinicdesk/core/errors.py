@@ -15,7 +15,7 @@ from typing import Any, ClassVar, cast
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = structlog.get_logger(__name__)
@@ -94,6 +94,15 @@ class PayloadTooLarge(StarletteHTTPException):
         )
 
 
+class SeeOther(Exception):
+    """Raised where a request is better answered by another page (a fragment's address
+    opened directly): the browser is sent there with a 303."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.url = url
+
+
 def problem_type(code: str) -> str:
     return f"urn:clinicdesk:problem:{code}"
 
@@ -135,6 +144,49 @@ def _clean_validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
             }
         )
     return cleaned
+
+
+def _parameter_words(error: Mapping[str, Any]) -> str:
+    """One wrong parameter of a page's address, in words (never its value)."""
+    loc = [str(part) for part in error.get("loc", ())]
+    name = (loc[1] if len(loc) > 1 else "a value").removesuffix("_id").replace("_", " ")
+    kind = error.get("type", "")
+    limit = (error.get("ctx") or {}).get("max_length")
+    if kind == "missing":
+        return f"the {name} is missing"
+    if kind == "uuid_parsing" or kind == "uuid_type":
+        return f"the {name} is not a valid id"
+    if kind == "string_too_long" and limit is not None:
+        return f"the {name} is too long (at most {limit} characters)"
+    return f"the {name} is not valid ({error.get('msg', 'invalid value')})"
+
+
+def _page_problem(request: Request, errors: Sequence[Any]) -> dict[str, Any] | None:
+    """What a person sees for a page address that does not validate: a bad id in the
+    path is a page that is not there (404); a wrong or missing query parameter says which
+    (400). A form's body keeps the 422 with a message per field (None here)."""
+    where = {str(e.get("loc", ("",))[0]) for e in errors}
+    if "path" in where:
+        status, title = 404, "Not found"
+        detail = f"There is nothing at {request.url.path}. Check the address."
+    elif where <= {"query"}:
+        wrong = "; ".join(_parameter_words(e) for e in errors)
+        status, title = 400, "This page's address is not right"
+        detail = (
+            f"This page cannot be shown: {wrong}. Open it again from the menu or the "
+            "page that links to it."
+        )
+    else:
+        return None
+    _phrase, code = _status_code(status)
+    return problem_body(
+        status=status,
+        title=title,
+        detail=detail,
+        code=code,
+        instance=request.url.path,
+        request_id=_request_id(request),
+    )
 
 
 def _status_code(status: int) -> tuple[str, str]:
@@ -253,6 +305,10 @@ def install_error_handlers(app: FastAPI, renderer: ProblemRenderer) -> None:
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         exc = cast(RequestValidationError, exc)
+        if renderer.render_html is not None and wants_html(request):
+            page = _page_problem(request, exc.errors())
+            if page is not None:
+                return renderer.respond(request, page)
         errors = _clean_validation_errors(exc.errors())
         fields = sorted({e["field"] for e in errors if e["field"]})
         detail = (
@@ -273,6 +329,11 @@ def install_error_handlers(app: FastAPI, renderer: ProblemRenderer) -> None:
             ),
         )
 
+    async def see_other(request: Request, exc: Exception) -> Response:
+        return RedirectResponse(cast(SeeOther, exc).url, status_code=303)
+
+    app.add_exception_handler(SeeOther, see_other)
     app.add_exception_handler(ClinicError, clinic_error)
+
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)

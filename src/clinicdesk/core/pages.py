@@ -12,14 +12,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.errors import ClinicError, SeeOther
 from clinicdesk.core.flash import Category
-from clinicdesk.core.templating import Pages
+from clinicdesk.core.templating import Pages, is_htmx
 
 
 def pages(request: Request) -> Pages:
@@ -38,6 +39,38 @@ def render(
 ) -> HTMLResponse:
     """The whole page, or only ``block`` when htmx asked for a fragment."""
     return pages(request).render(request, name, context, status_code=status_code, block=block)
+
+
+class FragmentOf:
+    """A route that answers htmx with a part of the page at ``page`` (a path template
+    like ``/patients/{patient_id}``, filled from the route's own path parameters). Opened
+    any other way (a reload, a bookmark, a history restore) the part alone would be a
+    broken page, so the browser is sent to the whole page, with the same query::
+
+        async def board_fragment(
+            actor: QueueRead,
+            fragment: Annotated[None, Depends(FragmentOf("/queue"))],
+            location_id: uuid.UUID,
+        ) -> HTMLResponse: ...
+
+    Declared after the actor, so that a caller without the permission still gets a 403;
+    as a dependency it runs before the route's own parameters are validated, so a
+    fragment address with a missing or bad parameter still leads to its page. The
+    page-address walk (tests/test_page_addresses.py) finds any fragment route without it.
+    """
+
+    def __init__(self, page: str) -> None:
+        self.page = page
+
+    def __call__(self, request: Request) -> None:
+        if is_htmx(request):
+            return
+        url = self.page.format_map(
+            {name: quote(str(value), safe="") for name, value in request.path_params.items()}
+        )
+        if request.url.query:
+            url = f"{url}?{request.url.query}"
+        raise SeeOther(url)
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from clinicdesk.core.dates import Day
 from clinicdesk.core.schemas import SafeText, Strict, safe_text
 from clinicdesk.patients.names import clean_name
 from clinicdesk.patients.vocabulary import (
@@ -69,7 +70,7 @@ def _past_or_today(value: date | None) -> date | None:
 
 Email = Annotated[str | None, AfterValidator(_email)]
 BirthDate = Annotated[date, AfterValidator(_birth_date)]
-PastDate = Annotated[date | None, AfterValidator(_past_or_today)]
+PastDate = Annotated[Day | None, AfterValidator(_past_or_today)]
 # Phones are checked in the service: what "0301234567" means depends on the clinic's country.
 Phone = Annotated[str | None, Field(default=None, max_length=40)]
 

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from clinicdesk.core.dates import AwareMoment, Day, WallTime
 from clinicdesk.core.schemas import SafeText, Strict, safe_text
 from clinicdesk.scheduling.vocabulary import PartOfDay
 
 _COLOR = r"^#[0-9a-fA-F]{6}$"
 
 
-def _aware(value: datetime) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError("give the time with its UTC offset, e.g. 2026-11-23T09:00:00-05:00")
-    return value
-
-
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+# An instant with its offset, in the window of dates the application accepts.
+AwareDatetime = AwareMoment
 
 
 class ProviderWrite(Strict):
@@ -52,10 +48,10 @@ class ProviderRead(BaseModel):
 class HoursBlock(Strict):
     location_id: uuid.UUID
     weekday: int = Field(ge=0, le=6, description="0 = Monday")
-    start_time: time
-    end_time: time
-    valid_from: date | None = None
-    valid_until: date | None = None
+    start_time: WallTime
+    end_time: WallTime
+    valid_from: Day | None = None
+    valid_until: Day | None = None
 
     @model_validator(mode="after")
     def _in_order(self) -> HoursBlock:
@@ -73,10 +69,10 @@ class WeeklyHoursWrite(Strict):
 class HoursExceptionWrite(Strict):
     provider_id: uuid.UUID | None = None
     location_id: uuid.UUID | None = None
-    on_date: date
+    on_date: Day
     kind: str = Field(pattern="^(off|extra)$")
-    start_time: time | None = None
-    end_time: time | None = None
+    start_time: WallTime | None = None
+    end_time: WallTime | None = None
     reason: SafeText = Field(default=None, max_length=200)
 
     @model_validator(mode="after")
@@ -166,8 +162,8 @@ class SlotQuery(Strict):
     type_id: uuid.UUID
     location_id: uuid.UUID
     provider_id: uuid.UUID | None = None
-    start: date
-    end: date
+    start: Day
+    end: Day
     part_of_day: PartOfDay | None = None
     limit: int = Field(default=10, ge=1, le=100)
 

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from clinicdesk.core.dates import Day
 from clinicdesk.core.schemas import SafeText, Strict
 from clinicdesk.scheduling.recurrence import MAX_INTERVAL, MAX_OCCURRENCES, RecurrenceRule
 from clinicdesk.scheduling.schemas import AppointmentCancel, AppointmentRead, AwareDatetime
@@ -23,7 +24,7 @@ class RuleWrite(Strict):
     frequency: Literal["daily", "weekly", "monthly"]
     interval: int = Field(default=1, ge=1, le=MAX_INTERVAL)
     weekdays: list[int] = Field(default_factory=list, max_length=7, description="0 = Monday")
-    until: date | None = None
+    until: Day | None = None
     count: int | None = Field(default=None, ge=1, le=MAX_OCCURRENCES)
 
     @model_validator(mode="after")
@@ -119,8 +120,8 @@ class WaitlistWrite(Strict):
     type_id: uuid.UUID
     location_id: uuid.UUID
     provider_id: uuid.UUID | None = None
-    earliest: date
-    latest: date
+    earliest: Day
+    latest: Day
     part_of_day: PartOfDay | None = None
     notes: SafeText = Field(default=None, max_length=2000)
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
-from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.patients import icd10
 from clinicdesk.patients.access import ClinicalRead, ClinicalWrite
@@ -36,6 +36,7 @@ SECTIONS = {
 async def icd10_options(
     request: Request,
     actor: ClinicalRead,
+    fragment: Annotated[None, Depends(FragmentOf("/patients"))],
     q: Annotated[str, Query(max_length=100)] = "",
     icd10_code: Annotated[str, Query(max_length=100)] = "",
 ) -> HTMLResponse:

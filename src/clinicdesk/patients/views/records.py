@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.errors import ClinicError, InvalidField, PreconditionFailed
 from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
-from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep
 from clinicdesk.patients.access import PatientsRead, PatientsWrite
@@ -36,23 +36,37 @@ MATCHED_ON = {
 
 # --- search -----------------------------------------------------------------------------
 
+SEARCH_MAX = 200
+
 
 @router.get("/patients", response_class=HTMLResponse)
 async def patient_list(
     request: Request,
     session: SessionDep,
     actor: PatientsRead,
-    q: Annotated[str, Query(max_length=200)] = "",
+    # Longer than a search may be, so that a pasted or edited address gets the form
+    # back with a message rather than an error page.
+    q: Annotated[str, Query(max_length=4 * SEARCH_MAX)] = "",
     cursor: str | None = None,
 ) -> HTMLResponse:
     """One search box; htmx asks for the ``results`` block as the user types."""
+    context: dict[str, Any] = {
+        "q": q,
+        "matched_on": MATCHED_ON,
+        "search_max": SEARCH_MAX,
+        "error": None,
+    }
+    if len(q) > SEARCH_MAX:
+        context.update(
+            hits=[],
+            next_cursor=None,
+            error=f"Search with at most {SEARCH_MAX} characters: a name, a phone number, "
+            "a date of birth or a record number.",
+        )
+        return render(request, "patients/list.html", context, block="results", status_code=400)
     result = await search.search_patients(session, text=q, limit=PAGE_SIZE, cursor=cursor)
-    return render(
-        request,
-        "patients/list.html",
-        {"q": q, "hits": result.hits, "next_cursor": result.next_cursor, "matched_on": MATCHED_ON},
-        block="results",
-    )
+    context.update(hits=result.hits, next_cursor=result.next_cursor)
+    return render(request, "patients/list.html", context, block="results")
 
 
 # --- registration -----------------------------------------------------------------------
@@ -107,6 +121,7 @@ async def patient_options(
     request: Request,
     session: SessionDep,
     actor: PatientsRead,
+    fragment: Annotated[None, Depends(FragmentOf("/patients"))],
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     """Up to eight matching patients as radio choices: the patient picker of every form

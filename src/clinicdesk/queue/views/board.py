@@ -9,15 +9,15 @@ of their status link, for the patient to scan.
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError, InvalidField
 from clinicdesk.core.forms import parse_form
-from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
 from clinicdesk.core.permissions import Permission
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
@@ -88,7 +88,11 @@ async def queue_page(
 
 @router.get("/queue/board", response_class=HTMLResponse)
 async def board_fragment(
-    request: Request, session: SessionDep, actor: QueueRead, location_id: uuid.UUID
+    request: Request,
+    session: SessionDep,
+    actor: QueueRead,
+    fragment: Annotated[None, Depends(FragmentOf("/queue"))],
+    location_id: uuid.UUID,
 ) -> HTMLResponse:
     """The queues only (what the page refreshes on every queue event)."""
     context = await desk_context(session, actor, location_id, arrivals_too=False)
@@ -97,7 +101,11 @@ async def board_fragment(
 
 @router.get("/queue/arrivals", response_class=HTMLResponse)
 async def arrivals_fragment(
-    request: Request, session: SessionDep, actor: QueueRead, location_id: uuid.UUID
+    request: Request,
+    session: SessionDep,
+    actor: QueueRead,
+    fragment: Annotated[None, Depends(FragmentOf("/queue"))],
+    location_id: uuid.UUID,
 ) -> HTMLResponse:
     """Who is booked today and not checked in yet."""
     expected = await arrivals.expected_today(session, location_id=location_id)

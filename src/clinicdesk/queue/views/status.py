@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
-from clinicdesk.core.pages import render
+from clinicdesk.core.pages import FragmentOf, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity.auth import PatientPortal
@@ -106,7 +106,12 @@ async def status_fragment(secret: Secret, request: Request, session: SessionDep)
 
 
 @router.get("/portal/visit", response_class=HTMLResponse)
-async def portal_visit(request: Request, session: SessionDep, actor: PatientPortal) -> Response:
+async def portal_visit(
+    request: Request,
+    session: SessionDep,
+    actor: PatientPortal,
+    fragment: Annotated[None, Depends(FragmentOf("/portal"))],
+) -> Response:
     """The portal's "Your visit today" card (nothing when not checked in today)."""
     status = await reads.portal_visit(session, actor=actor)
     if status is None:

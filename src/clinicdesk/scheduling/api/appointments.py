@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.core.dates import Moment
 from clinicdesk.core.http import IfMatch, TransitionIfMatch, etag, with_etag
 from clinicdesk.core.idempotency import run_once
 from clinicdesk.core.runtime import SessionDep
@@ -150,8 +150,8 @@ async def create_type(
 async def list_appointments(
     session: SessionDep,
     actor: SchedulingRead,
-    start: datetime,
-    end: datetime,
+    start: Moment,
+    end: Moment,
     provider_id: uuid.UUID | None = None,
     location_id: uuid.UUID | None = None,
     patient_id: uuid.UUID | None = None,

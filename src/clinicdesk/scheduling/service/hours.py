@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.core.dates import in_window
 from clinicdesk.identity import public as identity
 from clinicdesk.scheduling.availability import (
     DateException,
@@ -38,7 +39,12 @@ async def open_time(
     end: datetime,
     zone: ZoneInfo | None = None,
 ) -> list[Interval]:
-    """When the provider sees patients at the location between ``start`` and ``end``."""
+    """When the provider sees patients at the location between ``start`` and ``end``;
+    none outside the window of ``core.dates``."""
+    if not (in_window(start) and in_window(end)):
+        # No one keeps hours outside the dates the application accepts, and the margins
+        # below would overflow next to year 1 or 9999.
+        return []
     zone = zone or await location_zone(session, location_id)
     # A day of margin on each side: local dates differ from UTC dates near midnight.
     first_day = (start.astimezone(zone) - timedelta(days=1)).date()

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.core.dates import in_window
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.identity import public as identity
 from clinicdesk.identity.public import Location
@@ -53,15 +54,21 @@ def from_wall_clock(text: str, zone: ZoneInfo, field_name: str = "starts_at") ->
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidField(field_name, "Give a date and time such as 2026-11-23T09:00.") from None
+    if not in_window(parsed):
+        raise InvalidField(field_name, "Check the year: that date is not one the calendar keeps.")
     return parsed.replace(tzinfo=zone)
 
 
 def parse_day(text: str | None, zone: ZoneInfo) -> date:
+    """The day a calendar address names; today when it names none we can show."""
     if text:
         try:
-            return date.fromisoformat(text[:10])
+            day = date.fromisoformat(text[:10])
         except ValueError:
             pass
+        else:
+            if in_window(day):
+                return day
     return datetime.now(zone).date()
 
 

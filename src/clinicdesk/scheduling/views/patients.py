@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from clinicdesk.core.models import utcnow
-from clinicdesk.core.pages import render
+from clinicdesk.core.pages import FragmentOf, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import public as identity
 from clinicdesk.patients.public import get_patient
@@ -30,7 +31,11 @@ UPCOMING_WINDOWS = 3  # about six months ahead
 
 @router.get("/scheduling/patients/{patient_id}/appointments", response_class=HTMLResponse)
 async def patient_appointments(
-    patient_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingRead
+    patient_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    actor: SchedulingRead,
+    fragment: Annotated[None, Depends(FragmentOf("/patients/{patient_id}"))],
 ) -> HTMLResponse:
     """Upcoming appointments first (soonest first), then the last ten."""
     patient = await get_patient(session, patient_id, actor=actor)

@@ -4,19 +4,26 @@ The patient always comes from the signed-in actor, never from the form."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from clinicdesk.core.dates import Day
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.flash import Category
-from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.forms import parse_form
+from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import public as identity
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
-from clinicdesk.scheduling.schemas import AwareDatetime, PortalBooking, SlotQuery
+from clinicdesk.scheduling.schemas import (
+    AppointmentCancel,
+    AwareDatetime,
+    PortalBooking,
+    SlotQuery,
+)
 from clinicdesk.scheduling.service import portal, portal_page, setup
 
 router = APIRouter(include_in_schema=False)
@@ -64,21 +71,26 @@ async def slot_choices(
     request: Request,
     session: SessionDep,
     actor: PatientPortal,
+    fragment: Annotated[None, Depends(FragmentOf("/portal/appointments"))],
     type_id: uuid.UUID,
     location_id: uuid.UUID,
-    start: Annotated[date, Query()],
+    start: Annotated[Day, Query()],
 ) -> HTMLResponse:
     """Free times for the chosen visit (an htmx fragment): the next two weeks from ``start``."""
     try:
         found = await portal.open_slots(
             session,
             actor=actor,
-            query=SlotQuery(
-                type_id=type_id,
-                location_id=location_id,
-                start=start,
-                end=start + timedelta(days=14),
-                limit=30,
+            # Parsed as a form is: a query the schema refuses is a message, not a 500.
+            query=parse_form(
+                SlotQuery,
+                {
+                    "type_id": type_id,
+                    "location_id": location_id,
+                    "start": start,
+                    "end": start + timedelta(days=14),
+                    "limit": 30,
+                },
             ),
         )
         error = None
@@ -139,7 +151,13 @@ async def cancel_own(
                 session,
                 actor=actor,
                 appointment_id=appointment_id,
-                reason=reason,
+                # The API's schema, so the form refuses what the API refuses (control
+                # characters) with a message.
+                reason=parse_form(
+                    AppointmentCancel,
+                    {"reason": reason},
+                    hint="Say in a few words why you cancel.",
+                ).reason,
                 limiter=config.limiter,
             )
     except ClinicError as error:
