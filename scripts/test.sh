@@ -25,7 +25,9 @@ say "mypy (strict)"
 "${UV[@]}" run --locked mypy
 say "import-linter (layering)"
 "${UV[@]}" run --locked lint-imports
+# One worker per core (pytest-xdist): each starts its own PostgreSQL, Redis and browser,
+# so the workers share nothing but the machine. CLINICDESK_TEST_WORKERS=0 runs in one process.
 say "pytest"
-"${UV[@]}" run --locked pytest -v "$@"
+"${UV[@]}" run --locked pytest -v -n "${CLINICDESK_TEST_WORKERS:-auto}" "$@"
 
 say "all checks passed in $(( $(date +%s) - started )) s"
