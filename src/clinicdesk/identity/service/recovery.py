@@ -16,11 +16,17 @@ from clinicdesk.core.jobs.mail import send_mail
 from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.ratelimit import RateLimited
-from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tenancy import scope_by_lookup, use_system_scope
+from clinicdesk.core.tokens import hash_token
 from clinicdesk.identity.config import RESET_PER_ACCOUNT, RESET_PER_ADDRESS, IdentityConfig
 from clinicdesk.identity.errors import InvalidToken
-from clinicdesk.identity.models import OneTimePurpose, User
-from clinicdesk.identity.service.common import get_user, own_user_id, user_by_email
+from clinicdesk.identity.models import OneTimePurpose, OneTimeToken, User
+from clinicdesk.identity.service.common import (
+    get_user,
+    normalize_email,
+    own_user_id,
+    user_by_email,
+)
 from clinicdesk.identity.service.users import consume_link, one_time_link
 
 
@@ -35,6 +41,7 @@ async def request_password_reset(
         decision = await config.limiter.hit(rule, key)
         if not decision.allowed:
             raise RateLimited.from_decision(decision)
+    await scope_by_lookup(session, User.email, normalize_email(email))
     user = await user_by_email(session, email)
     if user is None or not user.is_active or user.password_hash is None:
         return  # same answer either way: no account discovery through this form
@@ -94,7 +101,7 @@ async def send_email_verification(
 
 
 async def verify_email(session: AsyncSession, *, token: str) -> User:
-    await use_system_scope(session)
+    await scope_by_lookup(session, OneTimeToken.token_hash, hash_token(token))
     _link, user = await consume_link(
         session, token=token, purpose=OneTimePurpose.EMAIL_VERIFICATION
     )

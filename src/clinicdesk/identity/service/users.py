@@ -13,7 +13,7 @@ from clinicdesk.core.jobs.mail import send_mail
 from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
-from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tenancy import scope_by_lookup
 from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity import passwords
 from clinicdesk.identity.config import IdentityConfig
@@ -338,7 +338,7 @@ async def set_password_from_link(
     asks for the second factor, so a reset link alone cannot bypass MFA."""
     # The link is all the caller has: who it belongs to (and so the tenant) is found
     # by looking it up across organizations.
-    await use_system_scope(session)
+    await scope_by_lookup(session, OneTimeToken.token_hash, hash_token(token))
     _link, user = await consume_link(session, token=token, purpose=purpose)
     passwords.check_policy(new_password, email=user.email, name=user.full_name)
     user.password_hash = await passwords.hash_password(new_password)
