@@ -114,9 +114,7 @@ async def test_wrong_password_and_unknown_account_get_the_same_answer(
     failures = list((await session.execute(failed)).scalars())
     await use_system_scope(session)
     failures += (
-        (await session.execute(failed.where(AuditEvent.organization_id.is_(None))))
-        .scalars()
-        .all()
+        (await session.execute(failed.where(AuditEvent.organization_id.is_(None)))).scalars().all()
     )
     assert len(failures) == 2
     assert {f.outcome for f in failures} == {"failure"}
