@@ -21,10 +21,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 
+from clinicdesk.config import Settings
+from clinicdesk.core.db import create_database
 from tests.support.postgres import ThrowawayPostgres, free_port, start_throwaway_postgres
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -61,15 +63,17 @@ def _run(command: list[str], env: dict[str, str]) -> str:
 
 def _is_superuser(url: str) -> bool:
     async def ask() -> bool:
-        connection = await asyncpg.connect(url)
+        db = create_database(Settings(database_url=url).resolved_database_url, pool_size=1)
         try:
-            return bool(
-                await connection.fetchval(
-                    "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+            async with db.engine.connect() as connection:
+                privileged = await connection.scalar(
+                    text(
+                        "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user"
+                    )
                 )
-            )
         finally:
-            await connection.close()
+            await db.dispose()
+        return bool(privileged)
 
     return asyncio.run(ask())
 

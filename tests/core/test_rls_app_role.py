@@ -132,9 +132,9 @@ async def test_no_switch_widens_the_app_roles_view(session: AsyncSession) -> Non
             await connection.execute(text("ROLLBACK TO SAVEPOINT attempt"))
     assert len(outcomes) == len(ATTEMPTS)
     # The role-changing and policy-changing attempts are refused outright.
-    refused = [label for label, outcome in outcomes.items() if outcome.startswith("refused")]
+    refusals = [label for label, outcome in outcomes.items() if outcome.startswith("refused")]
     for keyword in ("SET ROLE", "SESSION AUTHORIZATION", "POLICY", "GRANT", "OWNER TO"):
-        assert any(keyword in label for label in refused), (keyword, outcomes)
+        assert any(keyword in label for label in refusals), (keyword, outcomes)
 
 
 async def test_the_role_and_the_policies_leave_no_way_around(session: AsyncSession) -> None:
