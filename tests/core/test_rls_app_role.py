@@ -14,10 +14,14 @@ import re
 import uuid
 
 import pytest
+from alembic import command
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from clinicdesk.core import migrations
+from clinicdesk.core.db import Database, create_database
 from clinicdesk.core.jobs.mail import send_mail
 from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.rls import FUNCTIONS, LOOKUPS, POLICY, TENANT_SETTING
@@ -209,3 +213,42 @@ async def test_the_lookup_tells_an_organization_for_a_listed_secret_only(
     with pytest.raises(DBAPIError, match="no cross-organization lookup"):
         await connection.execute(lookup, {"t": "users", "c": "full_name", "k": "Test doctor"})
     await connection.execute(text("ROLLBACK TO SAVEPOINT refused"))
+
+
+async def test_the_migration_turns_the_bypass_policies_into_plain_ones(
+    fresh_database_url: str,
+) -> None:
+    """A database at 0006 has the old policies (the bypass setting, FORCE); 0007 leaves
+    none of it, and undoing it brings it back. (A fresh database gets the new policies
+    from the first migrations on, so this is the path an existing installation takes.)"""
+
+    async def state(db: Database) -> tuple[int, int]:
+        """(policies with the bypass setting, tables forced), out of every policed table."""
+        async with db.engine.connect() as connection:
+            bypassing = await connection.scalar(
+                text("SELECT count(*) FROM pg_policies WHERE qual LIKE '%app.bypass_rls%'")
+            )
+            forced = await connection.scalar(
+                text("SELECT count(*) FROM pg_class WHERE relforcerowsecurity")
+            )
+        return int(bypassing or 0), int(forced or 0)
+
+    def downgrade(connection: Connection) -> None:
+        config = migrations.alembic_config()
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006_jobs")
+
+    db = create_database(fresh_database_url, pool_size=1)
+    try:
+        await migrations.upgrade(db)
+        assert await state(db) == (0, 0)
+        async with db.engine.begin() as connection:
+            await connection.run_sync(downgrade)
+        async with db.engine.connect() as connection:
+            policed = len(await _policed_tables(connection))
+        assert policed > 30
+        assert await state(db) == (policed, policed)
+        await migrations.upgrade(db)
+        assert await state(db) == (0, 0)
+    finally:
+        await db.dispose()
