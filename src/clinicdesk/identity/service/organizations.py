@@ -11,7 +11,7 @@ from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditChainHead
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.errors import NotFound
-from clinicdesk.core.models import check_version
+from clinicdesk.core.models import check_version, new_id
 from clinicdesk.core.tenancy import current_tenant, scope_to_tenant
 from clinicdesk.identity.errors import LocationNotFound
 from clinicdesk.identity.models import Location, Organization
@@ -31,7 +31,7 @@ async def create_organization(
     Creating a tenant is an installation-level act (CLI, demo). The session is scoped to
     the new id before the row is written: on PostgreSQL even the organization's own row
     is written under row-level security, with no way around it for the server's role."""
-    organization_id = uuid.uuid4()
+    organization_id = new_id()
     await scope_to_tenant(session, organization_id)
     organization = Organization(
         id=organization_id,
