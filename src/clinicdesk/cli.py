@@ -79,6 +79,9 @@ def _settings(**overrides: object) -> Settings:
 
 
 def _database(settings: Settings, *, owner: bool = False) -> Database:
+    """``owner`` for the operator's commands that see every organization (on PostgreSQL
+    only the tables' owner does; the server's role is held to one organization at a
+    time). Without ``CLINICDESK_DATABASE_OWNER_URL`` both are the same connection."""
     if settings.database_kind == "sqlite":
         ensure_private_dir(settings.data_dir)
     url = settings.migration_database_url if owner else settings.resolved_database_url
@@ -379,7 +382,7 @@ def org_create(
         raise _fail(f"Invalid option: {exc}") from exc
 
     async def run() -> uuid.UUID:
-        db = _database(settings)
+        db = _database(settings, owner=True)
         try:
             async with session_scope(db) as session:
                 organization = await organizations.create_organization(
@@ -433,7 +436,7 @@ def user_create(
     chosen = password or demo_password()
 
     async def run() -> None:
-        db = _database(settings)
+        db = _database(settings, owner=True)
         try:
             async with session_scope(db) as session:
                 await use_system_scope(session)
@@ -469,7 +472,7 @@ def audit_verify() -> None:
     configure_logging(level="WARNING", fmt=settings.log_format)
 
     async def run() -> audit.VerifyReport:
-        db = _database(settings)
+        db = _database(settings, owner=True)
         try:
             async with session_scope(db) as session:
                 return await audit.verify_chains(session)
@@ -511,7 +514,7 @@ def keys_rotate(
     configure_field_encryption(keyring)
 
     async def run() -> int:
-        db = _database(settings)
+        db = _database(settings, owner=True)
         try:
             total = await keyrotation.count_stale(db, keyring)
             with Progress(
@@ -546,7 +549,7 @@ def jobs_list(
     _configure_encryption(settings)
 
     async def run() -> list[JobRead]:
-        db = _database(settings)
+        db = _database(settings, owner=True)
         try:
             async with session_scope(db) as session:
                 await use_system_scope(session)
@@ -575,7 +578,7 @@ def jobs_retry(job_id: Annotated[uuid.UUID, typer.Argument(help="The dead job's 
     _configure_encryption(settings)
 
     async def run() -> JobRead:
-        db = _database(settings)
+        db = _database(settings, owner=True)
         try:
             async with session_scope(db) as session:
                 await use_system_scope(session)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditEvent, Outcome
-from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization, User
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import OrganizationUpdate
@@ -106,7 +106,7 @@ async def test_a_doctor_is_refused_with_a_problem_that_shows_no_trail(
         session, clinic, action="test.chart_viewed", patient_id=patient_id, resource_id="chart-17"
     )
     client = await sign_in_api(doctor)
-    doctor_id, doctor_email = doctor.id, doctor.email
+    doctor_id, doctor_email, clinic_id = doctor.id, doctor.email, clinic.id
     await session.commit()
 
     response = await client.get(EVENTS)
@@ -122,7 +122,7 @@ async def test_a_doctor_is_refused_with_a_problem_that_shows_no_trail(
         assert leaked not in response.text
 
     # The refusal itself is on the record, although the request rolled back.
-    await use_system_scope(session)
+    await scope_to_tenant(session, clinic_id)
     denied = (
         await session.execute(
             select(AuditEvent).where(

@@ -31,7 +31,10 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 async def chain_of(session: AsyncSession, chain_id: uuid.UUID) -> list[AuditEvent]:
-    await use_system_scope(session)
+    if chain_id == INSTALLATION_CHAIN:
+        await use_system_scope(session)
+    else:
+        await scope_to_tenant(session, chain_id)
     rows = await session.execute(
         select(AuditEvent)
         .where(AuditEvent.chain_id == chain_id)
@@ -57,9 +60,10 @@ def assert_linked(events: list[AuditEvent]) -> None:
 async def test_each_organization_has_its_own_chain(session: AsyncSession) -> None:
     first = await create_org(session, "Clinic A")
     second = await create_org(session, "Clinic B")
-    await use_system_scope(session)  # append to both chains from one session
-    for n in range(3):
+    for n in range(3):  # append to both chains, in turns, from one session
+        await scope_to_tenant(session, first.id)
         await audit.record(session, action=f"test.first.{n}", organization_id=first.id)
+        await scope_to_tenant(session, second.id)
         await audit.record(session, action=f"test.second.{n}", organization_id=second.id)
 
     first_chain = await chain_of(session, first.id)
@@ -89,10 +93,13 @@ async def test_the_organization_comes_from_the_actor_then_the_session(
 ) -> None:
     clinic = await create_org(session, "Clinic A")
     doctor = await create_user(session, clinic, Role.DOCTOR)
-    await use_system_scope(session)
-
-    by_actor = await audit.record(session, action="test.by_actor", actor=actor_for(doctor))
+    other = await create_org(session, "Clinic B")
     await scope_to_tenant(session, clinic.id)
+    by_actor = await audit.record(session, action="test.by_actor", actor=actor_for(doctor))
+    with pytest.raises(TenantScopeError):
+        await audit.record(
+            session, action="test.by_actor", actor=actor_for(doctor), organization_id=other.id
+        )
     by_tenant = await audit.record(session, action="test.by_tenant")
 
     assert by_actor.chain_id == by_actor.organization_id == clinic.id
@@ -131,7 +138,7 @@ async def test_an_entry_for_another_organization_than_the_sessions_is_refused(
     await create_org(session, "Clinic B")  # the session is now scoped to B
     with pytest.raises(TenantScopeError, match="scoped to"):
         await audit.record(session, action="test.for_a", organization_id=first.id)
-    await use_system_scope(session)
+    await scope_to_tenant(session, first.id)
     event = await audit.record(session, action="test.for_a", organization_id=first.id)
     assert event.chain_id == event.organization_id == first.id
     assert audit.compute_hash(event) == event.hash

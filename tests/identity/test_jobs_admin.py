@@ -14,7 +14,7 @@ from clinicdesk.core.jobs import Job, JobRegistry, JobStatus
 from clinicdesk.core.jobs.mail import MAIL_SEND, register_mail, send_mail
 from clinicdesk.core.mail import MailDeliveryError, OutgoingMail
 from clinicdesk.core.models import utcnow
-from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from tests.identity.test_recovery import read_mailbox
@@ -55,7 +55,7 @@ async def test_failed_mail_is_retried_then_dead_then_an_admin_retries_it(
     db = app.state.runtime.db
     for _attempt in range(MAIL_SEND.max_attempts):
         assert await run_jobs_in(session, db, failing) == 1
-        await use_system_scope(session)
+        await scope_to_tenant(session, clinic_id)
         await session.execute(update(Job).values(run_at=utcnow()))  # skip the backoff
         await session.commit()
     assert down.tries == MAIL_SEND.max_attempts

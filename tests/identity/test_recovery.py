@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.app import job_registry
 from clinicdesk.config import Settings
 from clinicdesk.core.mail import FileMailSender
-from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity import passwords
 from clinicdesk.identity.errors import PasswordRejected
 from clinicdesk.identity.models import OneTimeToken, Organization
@@ -136,7 +136,7 @@ async def test_an_expired_reset_link_is_refused(
     async with client_for(public_app) as client:
         await client.post("/api/v1/auth/password-reset", json={"email": doctor.email})
         _url, token = LINK.search((await mailbox(public_app, session))[0]).groups()  # type: ignore[union-attr]
-        await use_system_scope(session)
+        await scope_to_tenant(session, clinic.id)
         link = (await session.execute(select(OneTimeToken))).scalar_one()
         assert link.expires_at - link.created_at <= timedelta(minutes=30)
         link.expires_at = link.created_at

@@ -76,29 +76,20 @@ async def test_rows_cannot_move_between_tenants(
 async def test_row_level_security_enforces_the_tenant_underneath(
     session: AsyncSession, two_clinics: tuple[Organization, Organization]
 ) -> None:
-    """Raw SQL, which no ORM filter touches: the database itself hides other tenants."""
-    a, _b = two_clinics
+    """Raw SQL, which no ORM filter touches: the database itself hides other tenants,
+    and the system scope is no way around it for the server's role."""
+    a, b = two_clinics
     await use_system_scope(session)
     connection = await session.connection()
 
-    async def count_users(org: str, bypass: str) -> int:
+    async def count_users(org: str) -> int:
         await connection.execute(
-            text(
-                "SELECT set_config('app.organization_id', :org, true),"
-                " set_config('app.bypass_rls', :bypass, true)"
-            ),
-            {"org": org, "bypass": bypass},
+            text("SELECT set_config('app.organization_id', :org, true)"), {"org": org}
         )
         return int((await connection.execute(text("SELECT count(*) FROM users"))).scalar_one())
 
-    assert await count_users("", "on") == 3
-    assert await count_users("", "off") == 0  # no tenant set: no rows
-    assert await count_users(str(a.id), "off") == 1
+    assert await count_users("") == 0  # no tenant set (the system scope too): no rows
+    assert await count_users(str(a.id)) == 1
+    assert await count_users(str(b.id)) == 2
     role = (await connection.execute(text("SELECT current_user"))).scalar_one()
     assert role == "clinicdesk_app"
-    forced = (
-        await connection.execute(
-            text("SELECT count(*) FROM pg_class WHERE relname = 'users' AND relforcerowsecurity")
-        )
-    ).scalar_one()
-    assert forced == 1

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core.models import utcnow
-from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.identity.models import Organization, User, WebSession
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.service import mfa
@@ -108,11 +108,13 @@ async def test_wrong_password_and_unknown_account_get_the_same_answer(
     message = "The e-mail address or password is not right."
     assert message in wrong.text
     assert message in unknown.text
+    # The known account's failure is its organization's; the unknown one the installation's.
+    await scope_to_tenant(session, doctor.organization_id)
+    failed = select(AuditEvent).where(AuditEvent.action == "auth.login_failed")
+    failures = list((await session.execute(failed)).scalars())
     await use_system_scope(session)
-    failures = (
-        (await session.execute(select(AuditEvent).where(AuditEvent.action == "auth.login_failed")))
-        .scalars()
-        .all()
+    failures += (
+        (await session.execute(failed.where(AuditEvent.organization_id.is_(None)))).scalars().all()
     )
     assert len(failures) == 2
     assert {f.outcome for f in failures} == {"failure"}
@@ -161,7 +163,7 @@ async def test_idle_and_absolute_timeouts(
 ) -> None:
     await post_login(browser, doctor.email)
     assert (await browser.get("/account")).status_code == 200
-    await use_system_scope(session)
+    await scope_to_tenant(session, doctor.organization_id)
     web_session = (
         await session.execute(select(WebSession).where(WebSession.user_id == doctor.id))
     ).scalar_one()

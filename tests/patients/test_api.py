@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import AuditEvent
-from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from tests.support.identity import SignIn, create_user
@@ -198,12 +198,13 @@ async def test_receptionist_sees_allergy_banner_but_not_clinical_lists(
 async def test_chart_reads_are_audited(
     session: AsyncSession, clinic: Organization, sign_in_api: SignIn
 ) -> None:
+    clinic_id = clinic.id
     doctor_user = await create_user(session, clinic, Role.DOCTOR)
     doctor = await sign_in_api(doctor_user)
     patient = await register_over_http(doctor)
     await doctor.get(f"/api/v1/patients/{patient['id']}")
     await doctor.post(f"/api/v1/patients/{patient['id']}/identifiers/national_id/reveal")
-    await use_system_scope(session)
+    await scope_to_tenant(session, clinic_id)
     actions = (
         await session.scalars(
             select(AuditEvent.action).where(AuditEvent.patient_id == uuid.UUID(patient["id"]))

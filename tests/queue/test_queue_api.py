@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import AuditEvent
-from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from clinicdesk.queue.models import VisitStepRecord
@@ -140,7 +140,7 @@ async def test_whole_visit_flow_is_timestamped_audited_and_sets_provider_status(
     assert ada["provider"]["state"] == "available"
     assert board["done_today"] == 1
 
-    await use_system_scope(session)
+    await scope_to_tenant(session, qc.organization_id)
     steps = (
         await session.scalars(
             select(VisitStepRecord.step)

@@ -56,6 +56,9 @@ class ThrowawayPostgres:
     bindir: Path
     port: int
     run_as: str | None
+    bare: bool = False
+    """Only the cluster and its superuser: no test database, no application role (for a
+    test that creates its own roles, as an operator would)."""
 
     @property
     def data_dir(self) -> Path:
@@ -129,6 +132,8 @@ class ThrowawayPostgres:
             "60",
             "start",
         )
+        if self.bare:
+            return
         self.create_database(TEST_DATABASE)
         self.psql(f"CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS")
         # Tests create scratch tables as the application role; production grants no CREATE.
@@ -145,7 +150,7 @@ class ThrowawayPostgres:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
 
-def start_throwaway_postgres() -> ThrowawayPostgres:
+def start_throwaway_postgres(*, bare: bool = False) -> ThrowawayPostgres:
     bindir = find_pg_bindir()
     base_dir = Path(tempfile.mkdtemp(prefix="clinicdesk-pg-"))
     run_as: str | None = None
@@ -159,7 +164,9 @@ def start_throwaway_postgres() -> ThrowawayPostgres:
                 "install Debian's postgresql package"
             ) from exc
         os.chown(base_dir, account.pw_uid, account.pw_gid)
-    server = ThrowawayPostgres(base_dir=base_dir, bindir=bindir, port=free_port(), run_as=run_as)
+    server = ThrowawayPostgres(
+        base_dir=base_dir, bindir=bindir, port=free_port(), run_as=run_as, bare=bare
+    )
     try:
         server.start()
     except BaseException:

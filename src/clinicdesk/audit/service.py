@@ -40,7 +40,12 @@ from clinicdesk.core.crypto import EncryptedText
 from clinicdesk.core.db import independent_session, on_rollback
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
-from clinicdesk.core.tenancy import TenantScopeError, current_scope, use_system_scope
+from clinicdesk.core.tenancy import (
+    TenantScopeError,
+    current_scope,
+    scope_to_tenant,
+    use_system_scope,
+)
 
 SECRET = "secret"  # noqa: S105 - a marker name, not a password
 """``mapped_column(..., info={"audit": SECRET})``: recorded as changed, never its value."""
@@ -228,7 +233,12 @@ def record_if_rolled_back(session: AsyncSession, **entry: Any) -> None:
 
     async def write() -> None:
         async with independent_session(session) as independent:
-            await use_system_scope(independent)
+            actor = entry.get("actor")
+            org = entry.get("organization_id") or (actor.organization_id if actor else None)
+            if org is None:
+                await use_system_scope(independent)
+            else:
+                await scope_to_tenant(independent, org)
             await record(independent, **entry)
 
     on_rollback(session, write)

@@ -1,12 +1,20 @@
 """PostgreSQL row-level security and privileges, for use in migrations and deployment.
 
 Every tenant table gets a policy that admits a row only when its organization is the
-transaction's ``app.organization_id`` (set by ``clinicdesk.core.tenancy``), or when the
-transaction runs in the system scope (``app.bypass_rls = on``). ``FORCE ROW LEVEL
-SECURITY`` applies the policy to the tables' owner too; only superusers and roles with
-BYPASSRLS escape it. A connection that set no tenant sees no rows.
+transaction's ``app.organization_id`` (set by ``clinicdesk.core.tenancy``). Nothing the
+application role can set widens that: there is no bypass setting. Row-level security is
+enabled but not forced, so the tables' owner (the role that migrates) is not subject to
+it, and the application role, which owns nothing, always is.
 
-The application should connect as a role that does not own the tables
+The application still needs a handful of cross-organization answers before it knows the
+tenant: whose sign-in e-mail this is, whose session cookie, whose status link, which job
+is due next. Those are ``SECURITY DEFINER`` functions owned by the owner role
+(``LOOKUPS``, ``clinicdesk_next_due_job`` ...): each answers one narrow question with an
+organization id or a job id, never rows of another organization. The installation's own
+rows (audit entries and jobs of no organization, the installation audit chain) are
+visible to every transaction: they belong to no organization.
+
+The application connects as a role that does not own the tables
 (``CLINICDESK_DATABASE_URL``) while migrations run as the owner
 (``CLINICDESK_DATABASE_OWNER_URL``); ``grant_application_role`` gives the application
 role what it needs, and no more: the audit trail is insert-only.
@@ -20,13 +28,83 @@ from sqlalchemy.engine import Connection
 
 POLICY = "tenant_isolation"
 APPEND_ONLY_TABLES = ("audit_events",)
+TENANT_SETTING = "app.organization_id"
 
+# Rows that belong to no organization, per table: visible to every transaction.
+SYSTEM_ROWS = {
+    "audit_events": "organization_id IS NULL",
+    "audit_chain_heads": "chain_id = '00000000-0000-0000-0000-000000000000'::uuid",
+    "jobs": "organization_id IS NULL",
+}
 
-def _tenant_condition(column: str) -> str:
-    return (
-        f"({column} = NULLIF(current_setting('app.organization_id', true), '')::uuid"
-        " OR current_setting('app.bypass_rls', true) = 'on')"
+# The only (table, column) pairs whose organization ``clinicdesk_tenant_of`` tells: each
+# column is a unique secret's hash or a sign-in e-mail, so the answer names one row.
+LOOKUPS = (
+    ("users", "email"),
+    ("web_sessions", "token_hash"),
+    ("api_tokens", "token_hash"),
+    ("one_time_tokens", "token_hash"),
+    ("providers", "feed_token_hash"),
+    ("queue_displays", "secret_hash"),
+    ("visits", "status_link_hash"),
+)
+
+_DUE_JOB = (
+    "((j.status = 'queued' AND j.run_at <= due_at)"
+    " OR (j.status = 'running' AND j.locked_until < due_at))"
+)
+
+# Built from this module's constants only (S608 sees f-strings, not where they come from).
+FUNCTIONS = {
+    "clinicdesk_tenant_of(text, text, text)": f"""
+CREATE OR REPLACE FUNCTION clinicdesk_tenant_of(tbl text, col text, key text)
+RETURNS uuid LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public AS $fn$
+DECLARE
+    found uuid;
+BEGIN
+    IF (tbl, col) NOT IN ({", ".join(f"('{t}', '{c}')" for t, c in LOOKUPS)}) THEN
+        RAISE EXCEPTION 'no cross-organization lookup by %.%', tbl, col
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    EXECUTE format('SELECT organization_id FROM public.%I WHERE %I = $1 LIMIT 1', tbl, col)
+        INTO found USING key;
+    RETURN found;
+END
+$fn$""",  # noqa: S608
+    "clinicdesk_next_due_job(timestamptz)": f"""
+CREATE OR REPLACE FUNCTION clinicdesk_next_due_job(due_at timestamptz)
+RETURNS TABLE (job_id uuid, organization_id uuid) LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, public AS $fn$
+    SELECT j.id, j.organization_id FROM public.jobs AS j
+    WHERE {_DUE_JOB} ORDER BY j.run_at LIMIT 1 FOR UPDATE SKIP LOCKED
+$fn$""",  # noqa: S608
+    "clinicdesk_any_job_due(timestamptz)": f"""
+CREATE OR REPLACE FUNCTION clinicdesk_any_job_due(due_at timestamptz)
+RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public AS $fn$
+    SELECT EXISTS (SELECT 1 FROM public.jobs AS j WHERE {_DUE_JOB})
+$fn$""",  # noqa: S608
+    "clinicdesk_purge_finished_jobs(timestamptz, timestamptz)": """
+CREATE OR REPLACE FUNCTION clinicdesk_purge_finished_jobs(
+    succeeded_before timestamptz, dead_before timestamptz
+) RETURNS bigint LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, public AS $fn$
+    WITH gone AS (
+        DELETE FROM public.jobs
+        WHERE (status = 'succeeded' AND finished_at < succeeded_before)
+           OR (status = 'dead' AND finished_at < dead_before)
+        RETURNING 1
     )
+    SELECT count(*) FROM gone
+$fn$""",
+}
+
+
+def tenant_condition(table: str, column: str) -> str:
+    condition = f"{column} = NULLIF(current_setting('{TENANT_SETTING}', true), '')::uuid"
+    system = SYSTEM_ROWS.get(table)
+    return f"({condition} OR {system})" if system else f"({condition})"
 
 
 def enable_tenant_rls(table: str, column: str = "organization_id") -> None:
@@ -34,10 +112,19 @@ def enable_tenant_rls(table: str, column: str = "organization_id") -> None:
     where the application-level scoping is the only guard)."""
     if op.get_bind().dialect.name != "postgresql":
         return
-    condition = _tenant_condition(column)
+    condition = tenant_condition(table, column)
     op.execute(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY')
-    op.execute(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY')
     op.execute(f'CREATE POLICY {POLICY} ON "{table}" USING {condition} WITH CHECK {condition}')
+
+
+def install_functions() -> None:
+    """In a migration: (re)create the narrow cross-organization functions, callable only
+    by roles ``grant_application_role`` names (and the owner)."""
+    if op.get_bind().dialect.name != "postgresql":
+        return
+    for signature, definition in FUNCTIONS.items():
+        op.execute(definition)
+        op.execute(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC")
 
 
 def grant_application_role(connection: Connection, role: str) -> None:
@@ -52,6 +139,13 @@ def grant_application_role(connection: Connection, role: str) -> None:
     ]
     for table in APPEND_ONLY_TABLES:
         statements.append(f'REVOKE UPDATE, DELETE, TRUNCATE ON "{table}" FROM {quoted}')
+    for signature in FUNCTIONS:
+        # A database migrated only part of the way may not have them yet.
+        exists = connection.execute(
+            text("SELECT to_regprocedure(:s) IS NOT NULL"), {"s": signature}
+        ).scalar()
+        if exists:
+            statements.append(f"GRANT EXECUTE ON FUNCTION {signature} TO {quoted}")
     for statement in statements:
         connection.execute(text(statement))
 

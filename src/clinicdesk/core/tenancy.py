@@ -6,13 +6,18 @@ session carries its scope in ``session.info``:
 * a tenant (``await scope_to_tenant(session, org_id)``): every ORM SELECT, UPDATE and
   DELETE gets ``organization_id = :tenant`` added (SQLAlchemy loader criteria), and every
   new row gets the tenant's id, whatever the caller set;
-* the system scope (``await use_system_scope(session)``), for the few places that must
-  look across tenants: finding the account behind a login or a session cookie, CLI
-  commands, the audit verifier;
+* the system scope (``await use_system_scope(session)``): no tenant filter in the ORM,
+  for the installation's own rows (audit entries and jobs of no organization) and for
+  operator commands;
 * neither: queries of tenant tables match no rows and inserts are refused. Deny by default.
 
-On PostgreSQL the same scope is written into the transaction (``app.organization_id`` /
-``app.bypass_rls``) where row-level security policies enforce it again underneath.
+On PostgreSQL the tenant is written into the transaction (``app.organization_id``),
+where row-level security enforces it again underneath. The system scope there is *not*
+a bypass: the application role still sees only the installation's own rows, and only
+the tables' owner (operator commands connect as it) sees every organization. A request
+that must find its tenant from what it was given (a sign-in e-mail, a cookie, a link)
+calls ``scope_by_lookup``, which asks the database one narrow question
+(``clinicdesk.core.rls.LOOKUPS``) and scopes the session to the answer.
 """
 
 from __future__ import annotations
@@ -21,10 +26,11 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ForeignKey, event, false, inspect, text
+from sqlalchemy import ForeignKey, event, false, inspect, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import (
+    InstrumentedAttribute,
     Mapped,
     ORMExecuteState,
     Session,
@@ -83,6 +89,35 @@ async def use_system_scope(session: AsyncSession) -> None:
     await _set_scope(session, SYSTEM_SCOPE)
 
 
+async def scope_by_lookup(
+    session: AsyncSession, column: InstrumentedAttribute[Any], key: str
+) -> uuid.UUID | None:
+    """Scope the session to the organization of the row whose ``column`` equals ``key``
+    (a secret's hash, a sign-in e-mail), or to the system scope when there is none; the
+    caller then reads that row as usual and finds it, or finds nothing.
+
+    On PostgreSQL the application role cannot see across organizations, so the database
+    answers through ``clinicdesk_tenant_of``, which tells the organization id and nothing
+    else, and only for the columns listed in ``clinicdesk.core.rls.LOOKUPS``."""
+    table_column = column.property.columns[0]
+    if session.get_bind().dialect.name == "postgresql":
+        found = await session.scalar(
+            text("SELECT clinicdesk_tenant_of(:table, :column, :key)"),
+            {"table": table_column.table.name, "column": table_column.name, "key": key},
+        )
+    else:
+        await use_system_scope(session)
+        found = await session.scalar(
+            select(table_column.table.c.organization_id).where(table_column == key).limit(1)
+        )
+    organization_id = uuid.UUID(str(found)) if found is not None else None
+    if organization_id is None:
+        await use_system_scope(session)
+    else:
+        await scope_to_tenant(session, organization_id)
+    return organization_id
+
+
 async def clear_scope(session: AsyncSession) -> None:
     """Back to no scope (deny by default), as a fresh session starts."""
     await _set_scope(session, NO_SCOPE)
@@ -100,14 +135,8 @@ def _apply_to_connection(connection: Connection, scope: TenantScope) -> None:
     if connection.dialect.name != "postgresql":
         return
     connection.execute(
-        text(
-            "SELECT set_config('app.organization_id', :org, true),"
-            " set_config('app.bypass_rls', :bypass, true)"
-        ),
-        {
-            "org": str(scope.organization_id) if scope.organization_id else "",
-            "bypass": "on" if scope.system else "off",
-        },
+        text("SELECT set_config('app.organization_id', :org, true)"),
+        {"org": str(scope.organization_id) if scope.organization_id else ""},
     )
 
 

@@ -2,11 +2,14 @@
 
 A job runs in three short transactions, so no lock is held while a handler works:
 
-1. **claim** (system scope, across tenants): the oldest due job, queued with ``run_at``
-   passed or running with an expired lease (its worker died), is marked running,
-   ``attempts + 1``, leased to this worker until ``now + lease``. On PostgreSQL the row
-   is picked ``FOR UPDATE SKIP LOCKED``, so any number of workers claim side by side and
-   never the same job; on SQLite the write lock taken at BEGIN IMMEDIATE orders claims.
+1. **claim** (across tenants): the oldest due job, queued with ``run_at`` passed or
+   running with an expired lease (its worker died), is marked running, ``attempts + 1``,
+   leased to this worker until ``now + lease``. On PostgreSQL the row is picked
+   ``FOR UPDATE SKIP LOCKED``, so any number of workers claim side by side and never the
+   same job; the server's role cannot see other organizations' jobs, so the pick is the
+   ``clinicdesk_next_due_job`` function (it names the job and its organization, and the
+   claim goes on inside that organization). On SQLite the write lock taken at BEGIN
+   IMMEDIATE orders claims.
 2. **run**: the handler's own unit of work, scoped to the job's organization. While it
    runs, a heartbeat renews the lease.
 3. **finish** (only while this worker still holds the lease): succeeded (the payload,
@@ -37,7 +40,7 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.db import SQLITE_BEGIN_DEFERRED, Database, session_scope
@@ -104,6 +107,38 @@ def _due(now: datetime) -> ColumnElement[bool]:
     )
 
 
+async def _pick_due(
+    session: AsyncSession, now: datetime
+) -> tuple[uuid.UUID, uuid.UUID | None] | None:
+    """The oldest due job's id and organization, locked for this transaction."""
+    if session.get_bind().dialect.name == "postgresql":
+        row = (
+            await session.execute(
+                text("SELECT job_id, organization_id FROM clinicdesk_next_due_job(:now)"),
+                {"now": now},
+            )
+        ).first()
+    else:
+        await use_system_scope(session)
+        row = (
+            await session.execute(
+                select(Job.id, Job.organization_id)
+                .where(_due(now))
+                .order_by(Job.run_at)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            )
+        ).first()
+    return None if row is None else (row[0], row[1])
+
+
+async def _scope_to_job(session: AsyncSession, organization_id: uuid.UUID | None) -> None:
+    if organization_id is None:
+        await use_system_scope(session)  # a system job: the installation's own row
+    else:
+        await scope_to_tenant(session, organization_id)
+
+
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"[:100]
 
@@ -147,14 +182,11 @@ class JobRunner:
         while True:
             now = utcnow()
             async with self._uow() as session:
-                await use_system_scope(session)
-                job = await session.scalar(
-                    select(Job)
-                    .where(_due(now))
-                    .order_by(Job.run_at)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                )
+                picked = await _pick_due(session, now)
+                if picked is None:
+                    return None
+                await _scope_to_job(session, picked[1])
+                job = await session.scalar(select(Job).where(Job.id == picked[0]).with_for_update())
                 if job is None:
                     return None
                 if job.status == JobStatus.RUNNING and job.attempts >= job.max_attempts:
@@ -196,7 +228,7 @@ class JobRunner:
 
     async def _execute(self, claimed: Claimed) -> None:
         bound = log.bind(job_id=str(claimed.id), kind=claimed.kind, attempt=claimed.attempts)
-        heartbeat = asyncio.create_task(self._heartbeat(claimed.id)) if self._own_sessions else None
+        heartbeat = asyncio.create_task(self._heartbeat(claimed)) if self._own_sessions else None
         try:
             registered = self.registry.lookup(claimed.kind)
             payload = registered.kind.payload.model_validate_json(claimed.payload)
@@ -235,7 +267,7 @@ class JobRunner:
     async def _holding(self, claimed: Claimed) -> AsyncIterator[Job | None]:
         """The claimed row, if this worker still holds its lease."""
         async with self._uow() as session:
-            await use_system_scope(session)
+            await _scope_to_job(session, claimed.organization_id)
             yield await session.scalar(
                 select(Job)
                 .where(
@@ -294,7 +326,7 @@ class JobRunner:
         job.locked_by = None
         job.locked_until = None
 
-    async def _heartbeat(self, job_id: uuid.UUID) -> None:
+    async def _heartbeat(self, claimed: Claimed) -> None:
         """Renew the job's lease (and on SQLite the runner's) while the handler works, so
         a long job is not taken twice."""
         while True:
@@ -302,10 +334,10 @@ class JobRunner:
             try:
                 await self._may_run()
                 async with session_scope(self.db) as session:
-                    await use_system_scope(session)
+                    await _scope_to_job(session, claimed.organization_id)
                     await session.execute(
                         update(Job)
-                        .where(Job.id == job_id, Job.locked_by == self.name)
+                        .where(Job.id == claimed.id, Job.locked_by == self.name)
                         .values(locked_until=utcnow() + self.lease)
                     )
             except Exception as error:
@@ -313,7 +345,7 @@ class JobRunner:
                 # lease has two more beats before it lapses.
                 if not is_database_fault(error):
                     raise
-                log.warning("jobs.heartbeat_missed", job_id=str(job_id), **describe(error))
+                log.warning("jobs.heartbeat_missed", job_id=str(claimed.id), **describe(error))
 
     # --- schedules -------------------------------------------------------------------
 
@@ -347,10 +379,15 @@ class JobRunner:
         now = utcnow()
         reader = self.db.engine.execution_options(**{SQLITE_BEGIN_DEFERRED: True})
         async with self.db.sessionmaker(bind=reader) as session:
-            await use_system_scope(session)
-            found = await session.scalar(select(Job.id).where(_due(now)).limit(1))
+            if self.db.kind == "postgresql":
+                found = await session.scalar(
+                    text("SELECT clinicdesk_any_job_due(:now)"), {"now": now}
+                )
+            else:
+                await use_system_scope(session)
+                found = await session.scalar(select(Job.id).where(_due(now)).limit(1))
             await session.rollback()
-        return found is not None
+        return bool(found)
 
     async def _loop(self, *, ticks: bool) -> None:
         while not self._stopping.is_set():

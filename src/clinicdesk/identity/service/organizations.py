@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.errors import NotFound
-from clinicdesk.core.models import check_version
-from clinicdesk.core.tenancy import current_tenant, scope_to_tenant, use_system_scope
+from clinicdesk.core.models import check_version, new_id
+from clinicdesk.core.tenancy import current_tenant, scope_to_tenant
 from clinicdesk.identity.errors import LocationNotFound
 from clinicdesk.identity.models import Location, Organization
 from clinicdesk.identity.schemas import LocationWrite, OrganizationUpdate
@@ -27,9 +27,13 @@ async def create_organization(
     mfa_required_for_admins: bool = True,
 ) -> Organization:
     """A new tenant with its own audit chain; the session is scoped to it afterwards.
-    Creating a tenant is an installation-level act (CLI, demo), done in the system scope."""
-    await use_system_scope(session)
+    Creating a tenant is an installation-level act (CLI, demo). The session is scoped to
+    the new id before the row is written: on PostgreSQL even the organization's own row
+    is written under row-level security, with no way around it for the server's role."""
+    organization_id = new_id()
+    await scope_to_tenant(session, organization_id)
     organization = Organization(
+        id=organization_id,
         name=name,
         time_zone=time_zone,
         locale=locale,
@@ -39,7 +43,6 @@ async def create_organization(
     session.add(organization)
     await session.flush()
     audit.start_chain(session, organization.id)
-    await scope_to_tenant(session, organization.id)
     await audit.record(
         session,
         action="organization.created",

@@ -23,7 +23,8 @@ from clinicdesk.core.jobs.mail import send_mail
 from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.ratelimit import RateLimited
-from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tenancy import scope_by_lookup, use_system_scope
+from clinicdesk.core.tokens import hash_token
 from clinicdesk.identity.config import (
     RESET_PER_ACCOUNT,
     RESET_PER_ADDRESS,
@@ -86,7 +87,8 @@ async def send_password_reset_link(
     queued (by an earlier run of this job that committed but was not marked done, or by
     a second request's job), that link answers it and nothing is sent again.
     """
-    await use_system_scope(session)
+    # The organization is learnt from the address (narrowly, on PostgreSQL: its id only).
+    await scope_by_lookup(session, User.email, normalize_email(email))
     user = await user_by_email(session, email)
     if user is None or not user.is_active or user.password_hash is None:
         log.info("identity.password_reset_without_account")
@@ -156,7 +158,7 @@ async def send_email_verification(
 
 
 async def verify_email(session: AsyncSession, *, token: str) -> User:
-    await use_system_scope(session)
+    await scope_by_lookup(session, OneTimeToken.token_hash, hash_token(token))
     _link, user = await consume_link(
         session, token=token, purpose=OneTimePurpose.EMAIL_VERIFICATION
     )

@@ -24,7 +24,7 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.context import current_request
 from clinicdesk.core.db import independent_session, on_rollback
 from clinicdesk.core.models import utcnow
-from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.core.tenancy import scope_by_lookup, scope_to_tenant
 from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.errors import NotAuthenticated, SessionNotFound
@@ -76,7 +76,7 @@ async def resolve_web_session(
     database session to the user's organization. ``touch=False`` for a check that is not
     the user's activity (a live stream's periodic re-check must not keep an unattended
     session from timing out)."""
-    await use_system_scope(session)
+    await scope_by_lookup(session, WebSession.token_hash, hash_token(token))
     row = (
         await session.execute(
             select(WebSession, User)
@@ -254,7 +254,7 @@ def _family_alive(family: TokenFamily, user: User) -> bool:
 
 
 async def resolve_access_token(session: AsyncSession, *, token: str) -> Actor:
-    await use_system_scope(session)
+    await scope_by_lookup(session, ApiToken.token_hash, hash_token(token))
     found = await _token_row(session, token, TokenKind.ACCESS)
     if found is None:
         raise NotAuthenticated("The access token is not valid. Sign in again.")
@@ -270,14 +270,16 @@ async def refresh_api_tokens(
 ) -> IssuedTokens:
     """Rotate: the presented refresh token is spent and a new pair is issued. A spent
     token presented again revokes the whole family (it has been copied)."""
-    await use_system_scope(session)
+    await scope_by_lookup(session, ApiToken.token_hash, hash_token(refresh_token))
     found = await _token_row(session, refresh_token, TokenKind.REFRESH)
     if found is None:
         raise NotAuthenticated("The refresh token is not valid. Sign in again.")
     token, family, user = found
     actor = actor_for(user, session_id=family.id)
     if token.used_at is not None:
-        _revoke_after_rollback(session, family_id=family.id, actor=actor)
+        _revoke_after_rollback(
+            session, family_id=family.id, organization_id=user.organization_id, actor=actor
+        )
         raise NotAuthenticated("This refresh token was already used; all its tokens are revoked.")
     if token.expires_at <= utcnow() or not _family_alive(family, user):
         raise NotAuthenticated("The refresh token has expired or was revoked. Sign in again.")
@@ -286,12 +288,14 @@ async def refresh_api_tokens(
     return await _issue_pair(session, family=family, config=config)
 
 
-def _revoke_after_rollback(session: AsyncSession, *, family_id: uuid.UUID, actor: Actor) -> None:
+def _revoke_after_rollback(
+    session: AsyncSession, *, family_id: uuid.UUID, organization_id: uuid.UUID, actor: Actor
+) -> None:
     """The request fails (401), yet the revocation and its audit entry must stand."""
 
     async def revoke() -> None:
         async with independent_session(session) as independent:
-            await use_system_scope(independent)
+            await scope_to_tenant(independent, organization_id)
             family = await independent.get(TokenFamily, family_id)
             if family is None or family.revoked_at is not None:
                 return

@@ -18,7 +18,7 @@ from clinicdesk.core.actor import ANONYMOUS
 from clinicdesk.core.context import current_request
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.ratelimit import RateLimited, Rule
-from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tenancy import scope_by_lookup, use_system_scope
 from clinicdesk.core.tokens import hash_token
 from clinicdesk.identity import passwords
 from clinicdesk.identity.config import (
@@ -28,7 +28,7 @@ from clinicdesk.identity.config import (
     IdentityConfig,
 )
 from clinicdesk.identity.models import Organization, User
-from clinicdesk.identity.service.common import actor_for, user_by_email
+from clinicdesk.identity.service.common import actor_for, normalize_email, user_by_email
 from clinicdesk.identity.service.mfa import verify_second_factor
 
 GENERIC_FAILURE = "The e-mail address or password is not right."
@@ -80,6 +80,8 @@ async def sign_in(
     await _throttle(session, config, LOGIN_PER_ADDRESS, address, record=False)
     await _throttle(session, config, LOGIN_PER_ACCOUNT, email, record=False)
 
+    # The account's organization, if there is one; the rest happens inside it.
+    await scope_by_lookup(session, User.email, normalize_email(email))
     user = await user_by_email(session, email)
     password_ok = await passwords.verify_password(user.password_hash if user else None, password)
     organization = (

@@ -18,8 +18,8 @@ from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.core.tenancy import (
     clear_scope,
     current_scope,
+    scope_by_lookup,
     scope_to_tenant,
-    use_system_scope,
 )
 from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity import passwords
@@ -37,7 +37,6 @@ from clinicdesk.identity.service.common import (
     normalize_email,
     own_organization_id,
     own_user_id,
-    user_by_email,
 )
 from clinicdesk.identity.service.mfa import clear_mfa
 from clinicdesk.identity.service.sessions import revoke_everything
@@ -58,9 +57,10 @@ async def _ensure_email_free(session: AsyncSession, email: str) -> None:
     clinic's account, and the insert then failed on the unique index with a 500. The
     answer is the same 409 whichever clinic has the address."""
     scope = current_scope(session)
-    await use_system_scope(session)
     try:
-        taken = await user_by_email(session, email) is not None
+        # On PostgreSQL the server's role cannot see other clinics' users; the narrow
+        # lookup answers with the owning organization's id only.
+        taken = await scope_by_lookup(session, User.email, normalize_email(email)) is not None
     finally:
         if scope.organization_id is not None:
             await scope_to_tenant(session, scope.organization_id)
@@ -392,7 +392,7 @@ async def set_password_from_link(
     asks for the second factor, so a reset link alone cannot bypass MFA."""
     # The link is all the caller has: who it belongs to (and so the tenant) is found
     # by looking it up across organizations.
-    await use_system_scope(session)
+    await scope_by_lookup(session, OneTimeToken.token_hash, hash_token(token))
     _link, user = await consume_link(session, token=token, purpose=purpose)
     await check_new_password(
         session,

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
-from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.core.tenancy import scope_by_lookup, scope_to_tenant
 from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity import public as identity
 from clinicdesk.queue.errors import DisplayNotFound, LinkNotFound
@@ -54,7 +54,7 @@ async def resolve_display(session: AsyncSession, secret: str) -> DisplayAccess:
     """The display behind a link, with the session scoped to its organization."""
     if not _plausible(secret):
         raise LinkNotFound("This display link is not valid. Ask the clinic for a new one.")
-    await use_system_scope(session)
+    await scope_by_lookup(session, QueueDisplay.secret_hash, hash_token(secret))
     display = await session.scalar(
         select(QueueDisplay).where(QueueDisplay.secret_hash == hash_token(secret))
     )
@@ -73,7 +73,7 @@ async def resolve_visit(session: AsyncSession, secret: str) -> VisitAccess:
     """The visit behind a patient's status link, until the end of its day."""
     if not _plausible(secret):
         raise LinkNotFound("This link is not valid. Ask at the front desk.")
-    await use_system_scope(session)
+    await scope_by_lookup(session, Visit.status_link_hash, hash_token(secret))
     visit = await session.scalar(select(Visit).where(Visit.status_link_hash == hash_token(secret)))
     expires = visit.status_link_expires_at if visit is not None else None
     if visit is None or expires is None or expires <= utcnow():

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
-from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.core.tenancy import scope_by_lookup
 from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity import public as identity
 from clinicdesk.scheduling.errors import FeedNotAllowed, FeedNotFound
@@ -89,24 +89,17 @@ async def revoke_feed(session: AsyncSession, *, actor: Actor, provider_id: uuid.
 async def feed(session: AsyncSession, token: str) -> str:
     """The ICS text of the feed named by ``token``.
 
-    The caller has no session and no tenant: the token is looked up across tenants (the
-    system scope, for that one query only), then the session is scoped to the provider's
-    organization, so everything else read here is that organization's alone."""
+    The caller has no session and no tenant: the database tells whose token it is (and
+    nothing else), the session is scoped to that organization, so everything read here
+    is that organization's alone."""
     if not 20 <= len(token) <= 100:
         raise FeedNotFound("No calendar feed at this address.")
-    await use_system_scope(session)
-    found = (
-        await session.execute(
-            select(Provider.id, Provider.organization_id).where(
-                Provider.feed_token_hash == hash_token(token)
-            )
-        )
-    ).first()
-    if found is None:
+    await scope_by_lookup(session, Provider.feed_token_hash, hash_token(token))
+    provider = await session.scalar(
+        select(Provider).where(Provider.feed_token_hash == hash_token(token))
+    )
+    if provider is None:
         raise FeedNotFound("No calendar feed at this address.")
-    provider_id, organization_id = found
-    await scope_to_tenant(session, organization_id)
-    provider = await get_provider(session, provider_id)
     now = utcnow()
     rows = await session.scalars(
         select(Appointment)
