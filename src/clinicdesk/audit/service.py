@@ -23,7 +23,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, inspect, select
+from sqlalchemy import Select, Text, cast, func, inspect, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import (
@@ -324,34 +324,58 @@ async def verify_chains(session: AsyncSession, *, batch_size: int = 5000) -> Ver
 
 # --- the audit report ---------------------------------------------------------------
 
-_SORT_COLUMNS = {
+_SORT_COLUMNS: dict[str, Any] = {
     "occurred_at": AuditEvent.occurred_at,
-    "action": AuditEvent.action,
-    "outcome": AuditEvent.outcome,
+    "seq": AuditEvent.seq,
+    "actor_kind": AuditEvent.actor_kind,
     "actor_user_id": AuditEvent.actor_user_id,
+    # PostgreSQL's json type has no order; its text (a sorted list) sorts the same way
+    # on both databases.
+    "actor_roles": cast(AuditEvent.actor_roles, Text),
+    "client_addr": AuditEvent.client_addr,
+    "request_id": AuditEvent.request_id,
+    "user_agent": AuditEvent.user_agent,
+    "action": AuditEvent.action,
     "resource_type": AuditEvent.resource_type,
+    "resource_id": AuditEvent.resource_id,
     "patient_id": AuditEvent.patient_id,
+    "outcome": AuditEvent.outcome,
+}
+_EXACT = {
+    "actor_kind": AuditEvent.actor_kind,
+    "user_id": AuditEvent.actor_user_id,
+    "client_addr": AuditEvent.client_addr,
+    "request_id": AuditEvent.request_id,
+    "patient_id": AuditEvent.patient_id,
+    "action": AuditEvent.action,
+    "resource_type": AuditEvent.resource_type,
+    "resource_id": AuditEvent.resource_id,
+    "outcome": AuditEvent.outcome,
 }
 
 
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _filtered(query: AuditQuery) -> Select[AuditEvent]:
+    """Every filter of ``query`` applied (an unset one matches everything), in its order."""
     statement = select(AuditEvent)
     if query.since is not None:
         statement = statement.where(AuditEvent.occurred_at >= query.since)
     if query.until is not None:
         statement = statement.where(AuditEvent.occurred_at < query.until)
-    if query.user_id is not None:
-        statement = statement.where(AuditEvent.actor_user_id == query.user_id)
-    if query.patient_id is not None:
-        statement = statement.where(AuditEvent.patient_id == query.patient_id)
-    if query.action:
-        statement = statement.where(AuditEvent.action == query.action)
-    if query.resource_type:
-        statement = statement.where(AuditEvent.resource_type == query.resource_type)
-    if query.resource_id:
-        statement = statement.where(AuditEvent.resource_id == query.resource_id)
-    if query.outcome:
-        statement = statement.where(AuditEvent.outcome == query.outcome)
+    for name, column in _EXACT.items():
+        value = getattr(query, name)
+        if value is not None and value != "":
+            statement = statement.where(column == value)
+    if query.role:
+        # The roles are a JSON list of plain names (the schema admits only [a-z_]).
+        roles = cast(AuditEvent.actor_roles, Text)
+        statement = statement.where(roles.like(f'%"{_like_literal(query.role)}"%', escape="\\"))
+    if query.user_agent:
+        pattern = f"%{_like_literal(query.user_agent.lower())}%"
+        statement = statement.where(func.lower(AuditEvent.user_agent).like(pattern, escape="\\"))
     column = _SORT_COLUMNS[query.sort]
     ordering = column.asc() if query.order == "asc" else column.desc()
     tiebreak = AuditEvent.id.asc() if query.order == "asc" else AuditEvent.id.desc()
@@ -385,6 +409,7 @@ CSV_COLUMNS = (
     "actor_roles",
     "client_addr",
     "request_id",
+    "user_agent",
     "action",
     "resource_type",
     "resource_id",
