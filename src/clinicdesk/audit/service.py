@@ -16,14 +16,15 @@ import hashlib
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, Text, cast, func, inspect, select
+from sqlalchemy import Select, Text, and_, cast, func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import (
@@ -191,6 +192,104 @@ async def record(
     return event
 
 
+# --- reads of patient data -----------------------------------------------------------
+
+VIEWED = "patient.viewed"
+LISTED = "patient.listed"
+READ_ACTIONS = (
+    VIEWED,
+    LISTED,
+    "patient.identifier_revealed",
+    "patient.break_glass",
+    "document.downloaded",
+    # The audit report's own entry holds its query: the trail is append-only, so running
+    # it again up to the entry's time shows exactly the rows that were read.
+    "audit.viewed",
+    "audit.exported",
+)
+"""Actions that record a read of patient data."""
+_READS_KEY = "clinicdesk.audit.reads"
+
+
+@dataclass(slots=True)
+class _Reads:
+    transaction: weakref.ref[Any]
+    viewed: set[uuid.UUID]
+    listed: set[uuid.UUID]
+
+
+def _reads_recorded(session: AsyncSession) -> _Reads:
+    """The patients whose read is already on the trail in this transaction (one request:
+    STYLE rule 1). Kept in ``session.info`` against the transaction object, so the next
+    transaction of the same session starts afresh."""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_READS_KEY)
+    if transaction is None:
+        return _Reads(weakref.ref(session), set(), set())  # nothing to share it with
+    if not isinstance(held, _Reads) or held.transaction() is not transaction:
+        held = _Reads(weakref.ref(transaction), set(), set())
+        session.info[_READS_KEY] = held
+    return held
+
+
+async def record_read(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    view: str,
+    resource_type: str = "patient",
+    resource_id: uuid.UUID | None = None,
+) -> None:
+    """Record that ``actor`` was shown this patient's data (``view``: "chart",
+    "appointment", "visit", "changes"...). Every use case that returns one patient's data
+    calls this, whichever route serves it (API, page, portal, export).
+
+    One entry per patient per request: a page that gathers the chart, its history and
+    its documents is one read, and later calls in the same transaction add nothing. The
+    patient sees these entries as "who viewed my record"."""
+    reads = _reads_recorded(session)
+    if patient_id in reads.viewed:
+        return
+    reads.viewed.add(patient_id)
+    await record(
+        session,
+        action=VIEWED,
+        actor=actor,
+        resource_type=resource_type,
+        resource_id=resource_id or patient_id,
+        patient_id=patient_id,
+        details={"view": view},
+    )
+
+
+async def record_list_read(
+    session: AsyncSession, *, actor: Actor, patient_ids: Iterable[uuid.UUID], view: str
+) -> None:
+    """Record that ``actor`` was shown a list naming these patients (a search, a day's
+    appointments, a queue): one entry for the whole list, with the ids in ``details``.
+
+    One entry, not one per patient: a queue screen refreshing every few seconds would
+    otherwise append dozens of entries per refresh, each taking the chain's lock. The
+    ids (a list is a page: tens of rows, never "all") rather than the query, because a
+    query re-run later answers with today's rows, not the ones that were shown. Patients
+    already recorded in this request are left out; an empty list records nothing."""
+    reads = _reads_recorded(session)
+    ids = sorted(set(patient_ids) - reads.viewed - reads.listed, key=str)
+    if not ids:
+        return
+    reads.listed.update(ids)
+    await record(
+        session,
+        action=LISTED,
+        actor=actor,
+        resource_type="patient",
+        # A list of one still names its patient in the indexed column.
+        patient_id=ids[0] if len(ids) == 1 else None,
+        details={"view": view, "patient_ids": [str(i) for i in ids]},
+    )
+
+
 async def record_moved_by_merge(
     session: AsyncSession,
     *,
@@ -346,7 +445,6 @@ _EXACT = {
     "user_id": AuditEvent.actor_user_id,
     "client_addr": AuditEvent.client_addr,
     "request_id": AuditEvent.request_id,
-    "patient_id": AuditEvent.patient_id,
     "action": AuditEvent.action,
     "resource_type": AuditEvent.resource_type,
     "resource_id": AuditEvent.resource_id,
@@ -365,6 +463,18 @@ def _filtered(query: AuditQuery) -> Select[AuditEvent]:
         statement = statement.where(AuditEvent.occurred_at >= query.since)
     if query.until is not None:
         statement = statement.where(AuditEvent.occurred_at < query.until)
+    if query.patient_id is not None:
+        # A list that showed the patient names it in its details (see record_list_read):
+        # the accounting of who saw a patient includes it.
+        statement = statement.where(
+            or_(
+                AuditEvent.patient_id == query.patient_id,
+                and_(
+                    AuditEvent.action == LISTED,
+                    cast(AuditEvent.details, Text).like(f"%{query.patient_id}%"),
+                ),
+            )
+        )
     for name, column in _EXACT.items():
         value = getattr(query, name)
         if value is not None and value != "":

@@ -84,12 +84,4 @@ async def patients_by_id(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uui
 async def record_read(session: AsyncSession, *, actor: Actor, patient: Patient, what: str) -> None:
     """One audit entry per request that shows a patient's data (``what``: "chart",
     "demographics", "documents"...): the patient can later see who looked."""
-    await audit.record(
-        session,
-        action="patient.viewed",
-        actor=actor,
-        resource_type="patient",
-        resource_id=patient.id,
-        patient_id=patient.id,
-        details={"view": what},
-    )
+    await audit.record_read(session, actor=actor, patient_id=patient.id, view=what)

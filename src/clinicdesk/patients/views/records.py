@@ -46,7 +46,9 @@ async def patient_list(
     cursor: str | None = None,
 ) -> HTMLResponse:
     """One search box; htmx asks for the ``results`` block as the user types."""
-    result = await search.search_patients(session, text=q, limit=PAGE_SIZE, cursor=cursor)
+    result = await search.search_patients(
+        session, actor=actor, text=q, limit=PAGE_SIZE, cursor=cursor
+    )
     return render(
         request,
         "patients/list.html",

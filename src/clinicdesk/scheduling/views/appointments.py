@@ -138,7 +138,11 @@ async def patient_options(
     q: Annotated[str, Query(max_length=200)] = "",
 ) -> HTMLResponse:
     """Up to eight matching patients as choices for the booking form."""
-    hits = (await search.search_patients(session, text=q, limit=8)).hits if q.strip() else []
+    hits = (
+        (await search.search_patients(session, actor=actor, text=q, limit=8)).hits
+        if q.strip()
+        else []
+    )
     return render(
         request, "scheduling/_patient_options.html", {"hits": hits, "q": q}, block="options"
     )
@@ -187,7 +191,9 @@ async def _details(
 async def appointment_details(
     appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingRead
 ) -> HTMLResponse:
-    appointment = await booking.get_appointment(session, appointment_id)
+    appointment = await booking.read_appointment(
+        session, actor=actor, appointment_id=appointment_id
+    )
     return await _details(request, session, actor, appointment)
 
 
