@@ -215,7 +215,7 @@ async def test_every_route_that_shows_a_patient_records_the_read(
             continue
         secret = "display_secret" if path.startswith("/display/") else "visit_secret"
         named = {**values, "secret": values[secret]}
-        url = PARAM.sub(lambda m: str(named[m.group(1)]), path)
+        url = PARAM.sub(lambda m, named=named: str(named[m.group(1)]), path)
         params = {k: v.format(**values) for k, v in GET_PARAMS.get(path, {}).items()}
         if path in PUBLIC_PATHS or requirement_of(route) is None:
             client = anonymous
