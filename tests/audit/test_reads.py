@@ -12,7 +12,9 @@ too, until it is given one below.
 
 from __future__ import annotations
 
+import re
 import uuid
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -190,6 +192,10 @@ PNG = bytes.fromhex(
 )
 
 
+def _value_of(values: dict[str, Any], match: re.Match[str]) -> str:
+    return str(values[match.group(1)])
+
+
 async def _one(content: bytes) -> Any:
     yield content
 
@@ -215,7 +221,7 @@ async def test_every_route_that_shows_a_patient_records_the_read(
             continue
         secret = "display_secret" if path.startswith("/display/") else "visit_secret"
         named = {**values, "secret": values[secret]}
-        url = PARAM.sub(lambda m, named=named: str(named[m.group(1)]), path)
+        url = PARAM.sub(partial(_value_of, named), path)
         params = {k: v.format(**values) for k, v in GET_PARAMS.get(path, {}).items()}
         if path in PUBLIC_PATHS or requirement_of(route) is None:
             client = anonymous
