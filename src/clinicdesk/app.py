@@ -58,6 +58,7 @@ from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.permissions import Permission
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
 from clinicdesk.patients import api as patients_api
+from clinicdesk.patients import api_restricted as patients_restricted_api
 from clinicdesk.patients import views as patients_views
 from clinicdesk.patients.access import PatientsConfig
 from clinicdesk.patients.views.common import age, phone_text
@@ -133,6 +134,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     identity_jobs_api.router,
     identity_jobs_views.router,
     patients_api.router,
+    patients_restricted_api.router,
     patients_views.router,
     scheduling_api.router,
     scheduling_portal_api.router,
@@ -292,7 +294,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.csrf = CsrfProtection(keys.secret_key)
     app.state.live_rules = web_live.build_rules(LIVE_PUBLISHERS)
     app.state.patients = PatientsConfig(
-        storage=storage_from_settings(settings), upload_max_bytes=settings.upload_max_bytes
+        storage=storage_from_settings(settings),
+        upload_max_bytes=settings.upload_max_bytes,
+        break_glass_minutes=settings.break_glass_minutes,
     )
 
     install_error_handlers(app, renderer)

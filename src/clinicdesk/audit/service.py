@@ -211,11 +211,14 @@ READ_ACTIONS = (
 _READS_KEY = "clinicdesk.audit.reads"
 
 
+_Seen = tuple[str, uuid.UUID | None, uuid.UUID]  # actor kind, actor id, patient
+
+
 @dataclass(slots=True)
 class _Reads:
     transaction: weakref.ref[Any]
-    viewed: set[uuid.UUID]
-    listed: set[uuid.UUID]
+    viewed: set[_Seen]
+    listed: set[_Seen]
 
 
 def _reads_recorded(session: AsyncSession) -> _Reads:
@@ -249,9 +252,10 @@ async def record_read(
     its documents is one read, and later calls in the same transaction add nothing. The
     patient sees these entries as "who viewed my record"."""
     reads = _reads_recorded(session)
-    if patient_id in reads.viewed:
+    seen = (actor.kind.value, actor.user_id, patient_id)
+    if seen in reads.viewed:
         return
-    reads.viewed.add(patient_id)
+    reads.viewed.add(seen)
     await record(
         session,
         action=VIEWED,
@@ -275,10 +279,12 @@ async def record_list_read(
     query re-run later answers with today's rows, not the ones that were shown. Patients
     already recorded in this request are left out; an empty list records nothing."""
     reads = _reads_recorded(session)
-    ids = sorted(set(patient_ids) - reads.viewed - reads.listed, key=str)
+    who = (actor.kind.value, actor.user_id)
+    recorded = reads.viewed | reads.listed
+    ids = sorted({p for p in patient_ids if (*who, p) not in recorded}, key=str)
     if not ids:
         return
-    reads.listed.update(ids)
+    reads.listed.update((*who, p) for p in ids)
     await record(
         session,
         action=LISTED,

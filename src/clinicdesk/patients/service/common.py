@@ -13,6 +13,7 @@ from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.identity.service import organizations
 from clinicdesk.patients.errors import PatientNotFound, RecordMerged
 from clinicdesk.patients.models import Patient
+from clinicdesk.patients.service import restricted
 
 # A chain of merges is followed at most this far (A -> B -> C ...); merges refuse to
 # create cycles, so this only bounds the work.
@@ -46,7 +47,18 @@ def check_patient_access(actor: Actor, patient_id: uuid.UUID) -> None:
 async def get_patient(
     session: AsyncSession, patient_id: uuid.UUID, *, actor: Actor, follow_merge: bool = True
 ) -> Patient:
-    """The patient, following merge pointers to the kept record (old links still work)."""
+    """The patient, following merge pointers to the kept record (old links still work).
+    A restricted record is refused to staff outside its care team without a grant."""
+    patient = await find_patient(session, patient_id, actor=actor, follow_merge=follow_merge)
+    await restricted.check_restricted(session, actor=actor, patient=patient)
+    return patient
+
+
+async def find_patient(
+    session: AsyncSession, patient_id: uuid.UUID, *, actor: Actor, follow_merge: bool = True
+) -> Patient:
+    """The patient whether or not it is restricted: only for the break-glass use case,
+    which must reach the record it opens."""
     check_patient_access(actor, patient_id)
     patient = await session.get(Patient, patient_id)
     hops = 0

@@ -16,9 +16,11 @@ from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep
 from clinicdesk.patients.access import PatientsRead, PatientsWrite
+from clinicdesk.patients.errors import RestrictedRecord
 from clinicdesk.patients.schemas import PatientCreate, PatientUpdate
 from clinicdesk.patients.service import activity, duplicates, pages, records, search
 from clinicdesk.patients.views.common import DEMOGRAPHIC_FIELDS, LABELS, form_values, me_of
+from clinicdesk.patients.views.restricted import refusal_page
 from clinicdesk.patients.vocabulary import HistoryKind, SexAtBirth
 
 router = APIRouter(include_in_schema=False)
@@ -108,8 +110,12 @@ async def register_patient(request: Request, session: SessionDep, actor: Patient
 async def patient_chart(
     patient_id: uuid.UUID, request: Request, session: SessionDep, actor: PatientsRead
 ) -> Response:
-    """Everything at a glance. A merged record's old link lands on the kept chart."""
-    page = await pages.chart_page(session, actor=actor, patient_id=patient_id)
+    """Everything at a glance. A merged record's old link lands on the kept chart. A
+    restricted one answers with the refusal page (with emergency access for clinicians)."""
+    try:
+        page = await pages.chart_page(session, actor=actor, patient_id=patient_id)
+    except RestrictedRecord as refused:
+        return refusal_page(request, patient_id, refused)
     patient = page.patient
     if page.merged_away:
         response = redirect(f"/patients/{patient.id}")
