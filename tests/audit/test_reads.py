@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS
+from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.audit.service import READ_ACTIONS
 from clinicdesk.core.actor import SYSTEM
@@ -251,3 +252,37 @@ async def test_every_route_that_shows_a_patient_records_the_read(
     assert refused == [], f"give these routes what they need in GET_PARAMS: {refused}"
     assert unrecorded == [], f"these routes show a patient without recording the read: {unrecorded}"
     assert shown >= KNOWN_TO_SHOW_THE_PATIENT, sorted(shown)
+
+
+async def test_one_entry_per_patient_and_reader_per_request(
+    session: AsyncSession, clinic: Organization
+) -> None:
+    doctor = actor_for(await create_user(session, clinic, Role.DOCTOR))
+    nurse = actor_for(await create_user(session, clinic, Role.NURSE))
+    await scope_to_tenant(session, clinic.id)
+    ann, bob = uuid.uuid4(), uuid.uuid4()
+
+    async def entries() -> list[tuple[str, uuid.UUID | None, list[str]]]:
+        found = await session.scalars(
+            select(AuditEvent).where(AuditEvent.action.in_(READ_ACTIONS)).order_by(AuditEvent.seq)
+        )
+        return [
+            (e.action, e.actor_user_id, (e.details or {}).get("patient_ids", [])) for e in found
+        ]
+
+    await audit.record_read(session, actor=doctor, patient_id=ann, view="chart")
+    await audit.record_read(session, actor=doctor, patient_id=ann, view="changes")
+    await audit.record_list_read(session, actor=doctor, patient_ids=[ann, bob], view="queue")
+    await audit.record_list_read(session, actor=doctor, patient_ids=[bob], view="search")
+    await audit.record_read(session, actor=nurse, patient_id=ann, view="chart")
+    await audit.record_list_read(session, actor=doctor, patient_ids=[], view="search")
+    first = await entries()
+    await session.commit()  # the next request
+    await audit.record_read(session, actor=doctor, patient_id=ann, view="chart")
+
+    assert first == [
+        ("patient.viewed", doctor.user_id, []),
+        ("patient.listed", doctor.user_id, [str(bob)]),  # Ann was already recorded
+        ("patient.viewed", nurse.user_id, []),
+    ]
+    assert len(await entries()) == 4

@@ -225,10 +225,10 @@ def _reads_recorded(session: AsyncSession) -> _Reads:
     """The patients whose read is already on the trail in this transaction (one request:
     STYLE rule 1). Kept in ``session.info`` against the transaction object, so the next
     transaction of the same session starts afresh."""
-    transaction = session.sync_session.get_transaction()
+    # Beginning here connects nothing yet (that happens at the first statement); the
+    # entry about to be written would begin the same transaction anyway.
+    transaction = session.sync_session.get_transaction() or session.sync_session.begin()
     held = session.info.get(_READS_KEY)
-    if transaction is None:
-        return _Reads(weakref.ref(session), set(), set())  # nothing to share it with
     if not isinstance(held, _Reads) or held.transaction() is not transaction:
         held = _Reads(weakref.ref(transaction), set(), set())
         session.info[_READS_KEY] = held
