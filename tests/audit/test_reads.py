@@ -17,6 +17,7 @@ import uuid
 from functools import partial
 from typing import Any
 
+import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -214,6 +215,7 @@ async def test_every_route_that_shows_a_patient_records_the_read(
         role: await create_user(session, organization, role) for role in Role
     }
     anonymous = client_for(app)
+    signed_in: dict[tuple[uuid.UUID, bool], httpx.AsyncClient] = {}
     shown: set[str] = set()
     unrecorded: list[str] = []
     refused: list[str] = []
@@ -228,7 +230,12 @@ async def test_every_route_that_shows_a_patient_records_the_read(
             client = anonymous
         else:
             caller = values["portal"] if is_portal(route) else staff[role_for(route)]
-            client = await (sign_in_api if path.startswith("/api/") else sign_in_web)(caller)
+            api = path.startswith("/api/")
+            # One sign-in per caller and kind: a GET ends no session.
+            key = (caller.id, api)
+            if key not in signed_in:
+                signed_in[key] = await (sign_in_api if api else sign_in_web)(caller)
+            client = signed_in[key]
         headers = {"HX-Request": "true"} if path in FRAGMENTS else {}
         response = await client.get(url, params=params, headers=headers)
         if response.status_code >= 400:
