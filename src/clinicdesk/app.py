@@ -327,7 +327,9 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.csrf = CsrfProtection(keys.secret_key)
     app.state.live_rules = web_live.build_rules(LIVE_PUBLISHERS)
     app.state.patients = PatientsConfig(
-        storage=storage_from_settings(settings), upload_max_bytes=settings.upload_max_bytes
+        storage=storage_from_settings(settings),
+        upload_max_bytes=settings.upload_max_bytes,
+        break_glass_minutes=settings.break_glass_minutes,
     )
 
     install_error_handlers(app, renderer)

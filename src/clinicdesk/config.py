@@ -99,6 +99,8 @@ class Settings(BaseSettings):
     session_absolute_hours: int = Field(default=12, ge=1, le=24 * 30)
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
     refresh_token_days: int = Field(default=7, ge=1, le=90)
+    # How long a clinician's emergency ("break-glass") access to a restricted record lasts.
+    break_glass_minutes: int = Field(default=60, ge=5, le=24 * 60)
 
     # Shared rate-limit counters for several processes (redis://host:6379/0).
     redis_url: str | None = None

@@ -252,6 +252,8 @@ API_BODIES: dict[str, object] = {
     "/api/v1/patients/{patient_id}/problems/{entry_id}": {"description": "x"},
     "/api/v1/patients/{patient_id}/history": {"kind": "social", "description": "x"},
     "/api/v1/patients/{patient_id}/history/{entry_id}": {"kind": "social", "description": "x"},
+    "/api/v1/patients/{patient_id}/restriction": {"restricted": True},
+    "/api/v1/patients/{patient_id}/emergency-access": {"reason": "An emergency, reason given"},
 }
 _LATER = "2030-01-07T10:00:00+00:00"
 API_BODIES.update(

@@ -16,14 +16,15 @@ import hashlib
 import io
 import json
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+import weakref
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Select, inspect, select
+from sqlalchemy import Select, Text, and_, cast, func, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import (
@@ -201,6 +202,110 @@ def start_chain(session: AsyncSession, chain_id: uuid.UUID) -> None:
     session.add(AuditChainHead(chain_id=chain_id))
 
 
+# --- reads of patient data -----------------------------------------------------------
+
+VIEWED = "patient.viewed"
+LISTED = "patient.listed"
+READ_ACTIONS = (
+    VIEWED,
+    LISTED,
+    "patient.identifier_revealed",
+    "patient.break_glass",
+    "document.downloaded",
+    # The audit report's own entry holds its query: the trail is append-only, so running
+    # it again up to the entry's time shows exactly the rows that were read.
+    "audit.viewed",
+    "audit.exported",
+)
+"""Actions that record a read of patient data."""
+_READS_KEY = "clinicdesk.audit.reads"
+
+
+_Seen = tuple[str, uuid.UUID | None, uuid.UUID]  # actor kind, actor id, patient
+
+
+@dataclass(slots=True)
+class _Reads:
+    transaction: weakref.ref[Any]
+    viewed: set[_Seen]
+    listed: set[_Seen]
+
+
+def _reads_recorded(session: AsyncSession) -> _Reads:
+    """The patients whose read is already on the trail in this transaction (one request:
+    STYLE rule 1). Kept in ``session.info`` against the transaction object, so the next
+    transaction of the same session starts afresh."""
+    # Beginning here connects nothing yet (that happens at the first statement); the
+    # entry about to be written would begin the same transaction anyway.
+    transaction = session.sync_session.get_transaction() or session.sync_session.begin()
+    held = session.info.get(_READS_KEY)
+    if not isinstance(held, _Reads) or held.transaction() is not transaction:
+        held = _Reads(weakref.ref(transaction), set(), set())
+        session.info[_READS_KEY] = held
+    return held
+
+
+async def record_read(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    view: str,
+    resource_type: str = "patient",
+    resource_id: uuid.UUID | None = None,
+) -> None:
+    """Record that ``actor`` was shown this patient's data (``view``: "chart",
+    "appointment", "visit", "changes"...). Every use case that returns one patient's data
+    calls this, whichever route serves it (API, page, portal, export).
+
+    One entry per patient per request: a page that gathers the chart, its history and
+    its documents is one read, and later calls in the same transaction add nothing. The
+    patient sees these entries as "who viewed my record"."""
+    reads = _reads_recorded(session)
+    seen = (actor.kind.value, actor.user_id, patient_id)
+    if seen in reads.viewed:
+        return
+    reads.viewed.add(seen)
+    await record(
+        session,
+        action=VIEWED,
+        actor=actor,
+        resource_type=resource_type,
+        resource_id=resource_id or patient_id,
+        patient_id=patient_id,
+        details={"view": view},
+    )
+
+
+async def record_list_read(
+    session: AsyncSession, *, actor: Actor, patient_ids: Iterable[uuid.UUID], view: str
+) -> None:
+    """Record that ``actor`` was shown a list naming these patients (a search, a day's
+    appointments, a queue): one entry for the whole list, with the ids in ``details``.
+
+    One entry, not one per patient: a queue screen refreshing every few seconds would
+    otherwise append dozens of entries per refresh, each taking the chain's lock. The
+    ids (a list is a page: tens of rows, never "all") rather than the query, because a
+    query re-run later answers with today's rows, not the ones that were shown. Patients
+    already recorded in this request are left out; an empty list records nothing."""
+    reads = _reads_recorded(session)
+    who = (actor.kind.value, actor.user_id)
+    recorded = reads.viewed | reads.listed
+    ids = sorted({p for p in patient_ids if (*who, p) not in recorded}, key=str)
+    if not ids:
+        return
+    reads.listed.update((*who, p) for p in ids)
+    await record(
+        session,
+        action=LISTED,
+        actor=actor,
+        resource_type="patient",
+        # A list of one still names its patient in the indexed column.
+        patient_id=ids[0] if len(ids) == 1 else None,
+        details={"view": view, "patient_ids": [str(i) for i in ids]},
+    )
+
+
 async def record_moved_by_merge(
     session: AsyncSession,
     *,
@@ -339,34 +444,69 @@ async def verify_chains(session: AsyncSession, *, batch_size: int = 5000) -> Ver
 
 # --- the audit report ---------------------------------------------------------------
 
-_SORT_COLUMNS = {
+_SORT_COLUMNS: dict[str, Any] = {
     "occurred_at": AuditEvent.occurred_at,
-    "action": AuditEvent.action,
-    "outcome": AuditEvent.outcome,
+    "seq": AuditEvent.seq,
+    "actor_kind": AuditEvent.actor_kind,
     "actor_user_id": AuditEvent.actor_user_id,
+    # PostgreSQL's json type has no order; its text (a sorted list) sorts the same way
+    # on both databases.
+    "actor_roles": cast(AuditEvent.actor_roles, Text),
+    "client_addr": AuditEvent.client_addr,
+    "request_id": AuditEvent.request_id,
+    "user_agent": AuditEvent.user_agent,
+    "action": AuditEvent.action,
     "resource_type": AuditEvent.resource_type,
+    "resource_id": AuditEvent.resource_id,
     "patient_id": AuditEvent.patient_id,
+    "outcome": AuditEvent.outcome,
+}
+_EXACT = {
+    "actor_kind": AuditEvent.actor_kind,
+    "user_id": AuditEvent.actor_user_id,
+    "client_addr": AuditEvent.client_addr,
+    "request_id": AuditEvent.request_id,
+    "action": AuditEvent.action,
+    "resource_type": AuditEvent.resource_type,
+    "resource_id": AuditEvent.resource_id,
+    "outcome": AuditEvent.outcome,
 }
 
 
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _filtered(query: AuditQuery) -> Select[AuditEvent]:
+    """Every filter of ``query`` applied (an unset one matches everything), in its order."""
     statement = select(AuditEvent)
     if query.since is not None:
         statement = statement.where(AuditEvent.occurred_at >= query.since)
     if query.until is not None:
         statement = statement.where(AuditEvent.occurred_at < query.until)
-    if query.user_id is not None:
-        statement = statement.where(AuditEvent.actor_user_id == query.user_id)
     if query.patient_id is not None:
-        statement = statement.where(AuditEvent.patient_id == query.patient_id)
-    if query.action:
-        statement = statement.where(AuditEvent.action == query.action)
-    if query.resource_type:
-        statement = statement.where(AuditEvent.resource_type == query.resource_type)
-    if query.resource_id:
-        statement = statement.where(AuditEvent.resource_id == query.resource_id)
-    if query.outcome:
-        statement = statement.where(AuditEvent.outcome == query.outcome)
+        # A list that showed the patient names it in its details (see record_list_read):
+        # the accounting of who saw a patient includes it.
+        statement = statement.where(
+            or_(
+                AuditEvent.patient_id == query.patient_id,
+                and_(
+                    AuditEvent.action == LISTED,
+                    cast(AuditEvent.details, Text).like(f"%{query.patient_id}%"),
+                ),
+            )
+        )
+    for name, column in _EXACT.items():
+        value = getattr(query, name)
+        if value is not None and value != "":
+            statement = statement.where(column == value)
+    if query.role:
+        # The roles are a JSON list of plain names (the schema admits only [a-z_]).
+        roles = cast(AuditEvent.actor_roles, Text)
+        statement = statement.where(roles.like(f'%"{_like_literal(query.role)}"%', escape="\\"))
+    if query.user_agent:
+        pattern = f"%{_like_literal(query.user_agent.lower())}%"
+        statement = statement.where(func.lower(AuditEvent.user_agent).like(pattern, escape="\\"))
     column = _SORT_COLUMNS[query.sort]
     ordering = column.asc() if query.order == "asc" else column.desc()
     tiebreak = AuditEvent.id.asc() if query.order == "asc" else AuditEvent.id.desc()
@@ -400,6 +540,7 @@ CSV_COLUMNS = (
     "actor_roles",
     "client_addr",
     "request_id",
+    "user_agent",
     "action",
     "resource_type",
     "resource_id",

@@ -6,21 +6,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Mapping
-from typing import Annotated
+from typing import Annotated, get_args
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from clinicdesk.audit import public as audit
-from clinicdesk.audit.schemas import AuditQuery
+from clinicdesk.audit.schemas import AuditPageQuery, AuditQuery, SortField, filters_of
 from clinicdesk.core.errors import ClinicError, NotFound
 from clinicdesk.core.forms import FormInvalid, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import schemas
-from clinicdesk.identity.audit_api import export_audit_events
+from clinicdesk.identity.audit_api import export_audit_events, known_parameters
 from clinicdesk.identity.auth import AdminSettings, AdminUsers, AuditRead, IdentityConfigDep
 from clinicdesk.identity.permissions import ROLE_PERMISSIONS, Role
 from clinicdesk.identity.service import organizations, users
@@ -345,31 +345,40 @@ async def save_location(
 # --- audit report -----------------------------------------------------------------------
 
 
-@router.get("/admin/audit", response_class=HTMLResponse)
+@router.get(
+    "/admin/audit",
+    response_class=HTMLResponse,
+    dependencies=[Depends(known_parameters(AuditPageQuery))],
+)
 async def audit_report(
     request: Request,
     actor: AuditRead,
     session: SessionDep,
-    query: Annotated[AuditQuery, Depends()],
-    cursor: str | None = None,
+    asked: Annotated[AuditPageQuery, Query()],
 ) -> HTMLResponse:
     organization = await organizations.get_organization(session)
-    query = query.in_zone(ZoneInfo(organization.time_zone))
+    query = filters_of(asked).in_zone(ZoneInfo(organization.time_zone))
     page = await audit.list_events(
-        session, actor=actor, query=query, cursor=cursor, limit=PAGE_SIZE
+        session, actor=actor, query=query, cursor=asked.cursor, limit=PAGE_SIZE
     )
     params = {k: v for k, v in query.model_dump(mode="json").items() if v is not None}
     names = await users.names_of(session, {e.actor_user_id for e in page.items if e.actor_user_id})
     return render(
         request,
         "identity/admin_audit.html",
-        {"page": page, "query": query, "params": params, "names": names},
+        {
+            "page": page,
+            "query": query,
+            "params": params,
+            "names": names,
+            "sort_fields": get_args(SortField),
+        },
         block="results",
     )
 
 
-@router.get("/admin/audit/export.csv")
+@router.get("/admin/audit/export.csv", dependencies=[Depends(known_parameters(AuditQuery))])
 async def audit_export(
-    actor: AuditRead, session: SessionDep, query: Annotated[AuditQuery, Depends()]
+    actor: AuditRead, session: SessionDep, query: Annotated[AuditQuery, Query()]
 ) -> StreamingResponse:
     return await export_audit_events(actor=actor, session=session, query=query)

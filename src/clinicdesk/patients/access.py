@@ -22,6 +22,7 @@ ClinicalWrite = Annotated[Actor, Depends(require(Permission.CLINICAL_WRITE))]
 class PatientsConfig:
     storage: DocumentStorage
     upload_max_bytes: int
+    break_glass_minutes: int = 60
 
 
 def patients_config(request: Request) -> PatientsConfig:

@@ -41,3 +41,18 @@ class UnsupportedDocumentType(ClinicError):
 class PortalInviteRefused(Conflict):
     title = "Cannot invite to the portal"
     code = "portal-invite-refused"
+
+
+class RestrictedRecord(ClinicError):
+    """A restricted record asked for by someone outside its care team. A clinician may
+    break the glass (``emergency_access`` says whether this caller may)."""
+
+    status_code = 403
+    title = "This record is restricted"
+    code = "restricted-record"
+
+
+class BreakGlassRefused(ClinicError):
+    status_code = 403
+    title = "Emergency access is not available to you"
+    code = "break-glass-refused"

@@ -92,6 +92,9 @@ class Patient(Base, Entity, TenantScoped):
         ForeignKey("patients.id", ondelete="RESTRICT"), default=None
     )
     merged_at: Mapped[datetime | None] = mapped_column(default=None)
+    restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    """A restricted record (a staff member's, a public figure's, a sensitive case) opens
+    only to its care team, or to a clinician who breaks the glass (``AccessGrant``)."""
 
     __table_args__ = (
         UniqueConstraint("organization_id", "mrn"),
@@ -233,3 +236,24 @@ class Document(Base, Entity, TenantScoped):
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     delete_reason: Mapped[str | None] = mapped_column(String(300), default=None)
+
+
+class AccessGrant(Base, IdMixin, TenantScoped):
+    """Who may open a restricted record: its care team (no end), or a clinician who broke
+    the glass in an emergency (until ``expires_at``, with the reason they gave)."""
+
+    __tablename__ = "patient_access_grants"
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("patients.id", ondelete="RESTRICT"), index=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # vocabulary.GrantKind
+    reason: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        Index("ix_patient_access_grants_user_patient", "user_id", "patient_id"),
+        Index("ix_patient_access_grants_org_kind_created", "organization_id", "kind", "created_at"),
+    )

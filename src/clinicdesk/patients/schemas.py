@@ -191,6 +191,7 @@ class PortalPatientRead(BaseModel):
 
 class PatientRead(PortalPatientRead):
     front_desk_notes: str | None
+    restricted: bool = False
 
 
 class IdentifierReveal(BaseModel):
@@ -403,4 +404,42 @@ class RecordViewer(BaseModel):
 
 class RecordViewersPage(BaseModel):
     items: list[RecordViewer]
+    next_cursor: str | None
+
+
+class RestrictionWrite(BaseModel):
+    restricted: bool
+
+
+class EmergencyAccessRequest(BaseModel):
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class EmergencyAccessGrant(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    user_id: uuid.UUID
+    reason: str
+    created_at: datetime
+    expires_at: datetime | None
+
+
+class EmergencyAccessUse(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    at: datetime
+    expires_at: datetime | None
+    user_id: uuid.UUID
+    user_name: str
+    patient_id: uuid.UUID
+    patient_mrn: str
+    patient_name: str
+    reason: str
+
+
+class EmergencyAccessPage(BaseModel):
+    items: list[EmergencyAccessUse]
     next_cursor: str | None

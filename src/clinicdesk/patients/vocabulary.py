@@ -54,3 +54,10 @@ class DocumentCategory(StrEnum):
     INSURANCE_CARD = "insurance_card"
     CORRESPONDENCE = "correspondence"
     OTHER = "other"
+
+
+class GrantKind(StrEnum):
+    """Why someone may open a restricted record."""
+
+    CARE_TEAM = "care_team"
+    BREAK_GLASS = "break_glass"

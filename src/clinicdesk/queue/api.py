@@ -37,7 +37,7 @@ async def _answer(
     response: Response, session: SessionDep, visit: Visit, link: str | None = None
 ) -> schemas.VisitRead:
     response.headers["ETag"] = etag(visit.version)
-    return await reads.read_visit(session, visit.id, link)
+    return await reads.read_visit(session, visit.id, link, actor=None)  # a change: audited
 
 
 def _queue_read(queue: ProviderQueue) -> schemas.QueueRead:
@@ -76,7 +76,7 @@ async def queue_board(
 ) -> schemas.BoardRead:
     """Every provider's queue at the location today, with positions and estimated waits;
     the last queue (``provider`` null) holds the walk-ins nobody has taken yet."""
-    return board_read(await board.location_board(session, location_id))
+    return board_read(await board.read_board(session, actor=actor, location_id=location_id))
 
 
 @router.get("/queue/visits", response_model=list[schemas.VisitRead])
@@ -84,14 +84,16 @@ async def list_visits(
     location_id: uuid.UUID, session: SessionDep, actor: QueueRead
 ) -> list[schemas.VisitRead]:
     """Everyone checked in at the location today, done and left included, by token."""
-    return [reads.visit_read(v) for v in await reads.visits_of_day(session, location_id)]
+    return [
+        reads.visit_read(v) for v in await reads.visits_of_day(session, location_id, actor=actor)
+    ]
 
 
 @router.get("/queue/visits/{visit_id}", response_model=schemas.VisitRead)
 async def get_visit(
     visit_id: uuid.UUID, response: Response, session: SessionDep, actor: QueueRead
 ) -> schemas.VisitRead:
-    read = await reads.read_visit(session, visit_id)
+    read = await reads.read_visit(session, visit_id, actor=actor)
     response.headers["ETag"] = etag(read.version)
     return read
 

@@ -15,7 +15,7 @@ from clinicdesk.scheduling.service.attendance import (
     mark_fulfilled,
 )
 from clinicdesk.scheduling.service.booking import get_appointment, mark_no_show
-from clinicdesk.scheduling.service.calendar import appointments_between
+from clinicdesk.scheduling.service.calendar import appointments_between, find_between
 from clinicdesk.scheduling.service.hours import location_zone
 from clinicdesk.scheduling.service.setup import (
     check_works_at,
@@ -39,6 +39,7 @@ __all__ = [
     "appointments_between",
     "check_works_at",
     "day_bounds",
+    "find_between",
     "get_appointment",
     "get_provider",
     "get_type",

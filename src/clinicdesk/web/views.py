@@ -29,6 +29,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Staff", "/admin/users", Permission.ADMIN_USERS),
     NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS),
     NavItem("Audit trail", "/admin/audit", Permission.AUDIT_READ),
+    NavItem("Emergency access", "/admin/emergency-access", Permission.AUDIT_READ),
     NavItem("System status", "/system-status", Permission.ADMIN_SETTINGS),
     NavItem("Jobs", "/admin/jobs", Permission.ADMIN_SETTINGS),
 )

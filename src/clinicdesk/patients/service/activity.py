@@ -18,7 +18,7 @@ from clinicdesk.identity import public as identity
 from clinicdesk.identity.public import IdentityConfig, User
 from clinicdesk.patients.errors import PortalInviteRefused
 from clinicdesk.patients.models import Patient
-from clinicdesk.patients.service.common import get_patient, get_writable_patient
+from clinicdesk.patients.service.common import get_patient, get_writable_patient, record_read
 
 VIEW_ACTIONS = ("patient.viewed", "patient.identifier_revealed", "document.downloaded")
 PAGE = 50
@@ -84,8 +84,10 @@ async def _page(
 async def chart_history(
     session: AsyncSession, *, actor: Actor, patient_id: uuid.UUID, cursor: str | None = None
 ) -> ActivityPage:
-    """Who changed what on this chart, and when (reads are left out: see ``viewers``)."""
+    """Who changed what on this chart, and when (reads are left out: see ``viewers``).
+    The history holds past values of the record, so reading it is a read of the chart."""
     patient = await get_patient(session, patient_id, actor=actor)
+    await record_read(session, actor=actor, patient=patient, what="changes")
     return await _page(session, patient, cursor=cursor, only=None, skip=VIEW_ACTIONS)
 
 

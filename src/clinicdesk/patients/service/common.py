@@ -14,6 +14,7 @@ from clinicdesk.identity import public as identity
 from clinicdesk.patients.errors import PatientNotFound, RecordMerged
 from clinicdesk.patients.models import Patient
 from clinicdesk.patients.policies import check_patient_access
+from clinicdesk.patients.service import restricted
 
 # A chain of merges is followed at most this far (A -> B -> C ...); merges refuse to
 # create cycles, so this only bounds the work.
@@ -41,7 +42,18 @@ async def organization_locale(session: AsyncSession) -> Locale:
 async def get_patient(
     session: AsyncSession, patient_id: uuid.UUID, *, actor: Actor, follow_merge: bool = True
 ) -> Patient:
-    """The patient, following merge pointers to the kept record (old links still work)."""
+    """The patient, following merge pointers to the kept record (old links still work).
+    A restricted record is refused to staff outside its care team without a grant."""
+    patient = await find_patient(session, patient_id, actor=actor, follow_merge=follow_merge)
+    await restricted.check_restricted(session, actor=actor, patient=patient)
+    return patient
+
+
+async def find_patient(
+    session: AsyncSession, patient_id: uuid.UUID, *, actor: Actor, follow_merge: bool = True
+) -> Patient:
+    """The patient whether or not it is restricted: only for the break-glass use case,
+    which must reach the record it opens."""
     check_patient_access(actor, patient_id)
     patient = await session.get(Patient, patient_id)
     hops = 0
@@ -79,12 +91,4 @@ async def patients_by_id(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uui
 async def record_read(session: AsyncSession, *, actor: Actor, patient: Patient, what: str) -> None:
     """One audit entry per request that shows a patient's data (``what``: "chart",
     "demographics", "documents"...): the patient can later see who looked."""
-    await audit.record(
-        session,
-        action="patient.viewed",
-        actor=actor,
-        resource_type="patient",
-        resource_id=patient.id,
-        patient_id=patient.id,
-        details={"view": what},
-    )
+    await audit.record_read(session, actor=actor, patient_id=patient.id, view=what)

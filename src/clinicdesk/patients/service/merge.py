@@ -23,7 +23,7 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import check_version, repoint, utcnow
 from clinicdesk.identity import public as identity
 from clinicdesk.patients.errors import MergeRefused
-from clinicdesk.patients.models import Document, Patient, PatientNameTerm
+from clinicdesk.patients.models import AccessGrant, Document, Patient, PatientNameTerm
 from clinicdesk.patients.service.chart import CHART_LISTS
 from clinicdesk.patients.service.common import get_writable_patient
 from clinicdesk.patients.signals import PatientMerged, patient_merged
@@ -57,6 +57,7 @@ FILLED_FROM_DUPLICATE = (
 _OWN_RECORDS = (
     *((chart_list.model.patient_id, chart_list.noun) for chart_list in CHART_LISTS.values()),
     (Document.patient_id, "document"),
+    (AccessGrant.patient_id, "access_grant"),
 )
 
 

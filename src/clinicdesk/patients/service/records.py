@@ -14,11 +14,13 @@ from clinicdesk.core.counters import next_value
 from clinicdesk.core.crypto import field_keyring
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.models import check_version
-from clinicdesk.patients.models import Patient
+from clinicdesk.patients.models import AccessGrant, Patient
 from clinicdesk.patients.phones import normalize_phone
 from clinicdesk.patients.schemas import Demographics, PatientCreate, PatientRead, PatientUpdate
+from clinicdesk.patients.service import restricted
 from clinicdesk.patients.service.common import (
     Locale,
+    find_patient,
     get_patient,
     get_writable_patient,
     organization_locale,
@@ -179,6 +181,26 @@ async def read_patient(
     patient = await get_patient(session, patient_id, actor=actor)
     await record_read(session, actor=actor, patient=patient, what=view)
     return patient
+
+
+async def restrict_record(
+    session: AsyncSession, *, actor: Actor, patient_id: uuid.UUID, restricted_: bool
+) -> Patient:
+    """Restrict the record to its care team (the actor joins it) or open it again."""
+    patient = await get_writable_patient(session, patient_id, actor=actor)
+    return await restricted.set_restricted(
+        session, actor=actor, patient=patient, restricted=restricted_
+    )
+
+
+async def open_in_emergency(
+    session: AsyncSession, *, actor: Actor, patient_id: uuid.UUID, reason: str, minutes: int
+) -> AccessGrant:
+    """Break the glass on a restricted record (see ``restricted.break_glass``)."""
+    patient = await find_patient(session, patient_id, actor=actor)
+    return await restricted.break_glass(
+        session, actor=actor, patient=patient, reason=reason, minutes=minutes
+    )
 
 
 async def reveal_identifier(

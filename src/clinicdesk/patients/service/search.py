@@ -26,6 +26,8 @@ from sqlalchemy import Select, and_, func, intersect, or_, select
 from sqlalchemy import text as text_sql
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.audit import public as audit
+from clinicdesk.core.actor import Actor
 from clinicdesk.core.dates import parse_local_date
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.core.tenancy import current_tenant
@@ -238,9 +240,26 @@ async def _name_matches(session: AsyncSession, query: ParsedQuery) -> list[Hit]:
 
 
 async def search_patients(
-    session: AsyncSession, *, text: str, limit: int = 20, cursor: str | None = None
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    text: str,
+    limit: int = 20,
+    cursor: str | None = None,
+    view: str = "search",
 ) -> SearchResult:
-    """Ranked matches for the search box; an empty query lists recent registrations."""
+    """Ranked matches for the search box; an empty query lists recent registrations. The
+    patients on the page are recorded as read by ``actor`` (one entry for the page)."""
+    result = await _search(session, text=text, limit=limit, cursor=cursor)
+    await audit.record_list_read(
+        session, actor=actor, patient_ids=[h.patient.id for h in result.hits], view=view
+    )
+    return result
+
+
+async def _search(
+    session: AsyncSession, *, text: str, limit: int, cursor: str | None
+) -> SearchResult:
     offset = decode_cursor(cursor)
     locale = await organization_locale(session)
     query = parse_query(text, country=locale.country, date_format=locale.date_format)

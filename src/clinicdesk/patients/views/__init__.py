@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from clinicdesk.patients.views import chart, documents, merge, portal, records
+from clinicdesk.patients.views import chart, documents, merge, portal, records, restricted
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 
@@ -17,5 +17,6 @@ router.include_router(records.router)
 router.include_router(merge.router)
 router.include_router(documents.router)
 router.include_router(portal.router)
+router.include_router(restricted.router)
 
 __all__ = ["TEMPLATES_DIR", "router"]

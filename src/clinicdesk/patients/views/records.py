@@ -16,9 +16,11 @@ from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, r
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep
 from clinicdesk.patients.access import PatientsRead, PatientsWrite
+from clinicdesk.patients.errors import RestrictedRecord
 from clinicdesk.patients.schemas import PatientCreate, PatientUpdate
 from clinicdesk.patients.service import activity, duplicates, pages, records, search
 from clinicdesk.patients.views.common import DEMOGRAPHIC_FIELDS, LABELS, form_values, me_of
+from clinicdesk.patients.views.restricted import refusal_page
 from clinicdesk.patients.vocabulary import HistoryKind, SexAtBirth
 
 router = APIRouter(include_in_schema=False)
@@ -64,7 +66,9 @@ async def patient_list(
             "a date of birth or a record number.",
         )
         return render(request, "patients/list.html", context, block="results", status_code=400)
-    result = await search.search_patients(session, text=q, limit=PAGE_SIZE, cursor=cursor)
+    result = await search.search_patients(
+        session, actor=actor, text=q, limit=PAGE_SIZE, cursor=cursor
+    )
     context.update(hits=result.hits, next_cursor=result.next_cursor)
     return render(request, "patients/list.html", context, block="results")
 
@@ -126,7 +130,11 @@ async def patient_options(
 ) -> HTMLResponse:
     """Up to eight matching patients as radio choices: the patient picker of every form
     that needs one (booking, walk-in check-in)."""
-    hits = (await search.search_patients(session, text=q, limit=8)).hits if q.strip() else []
+    hits = (
+        (await search.search_patients(session, actor=actor, text=q, limit=8)).hits
+        if q.strip()
+        else []
+    )
     return render(
         request, "patients/_patient_options.html", {"hits": hits, "q": q}, block="options"
     )
@@ -136,8 +144,12 @@ async def patient_options(
 async def patient_chart(
     patient_id: uuid.UUID, request: Request, session: SessionDep, actor: PatientsRead
 ) -> Response:
-    """Everything at a glance. A merged record's old link lands on the kept chart."""
-    page = await pages.chart_page(session, actor=actor, patient_id=patient_id)
+    """Everything at a glance. A merged record's old link lands on the kept chart. A
+    restricted one answers with the refusal page (with emergency access for clinicians)."""
+    try:
+        page = await pages.chart_page(session, actor=actor, patient_id=patient_id)
+    except RestrictedRecord as refused:
+        return refusal_page(request, patient_id, refused)
     patient = page.patient
     if page.merged_away:
         response = redirect(f"/patients/{patient.id}")

@@ -20,7 +20,7 @@ from clinicdesk.identity import public as identity
 from clinicdesk.identity.public import Location
 from clinicdesk.patients.public import patients_by_id
 from clinicdesk.queue.errors import CheckInRefused
-from clinicdesk.queue.service.board import Board, location_board
+from clinicdesk.queue.service.board import Board, read_board
 from clinicdesk.queue.service.providers import provider_of
 from clinicdesk.queue.service.queues import busiest
 from clinicdesk.scheduling import public as scheduling
@@ -99,7 +99,7 @@ class MyDesk:
 
 
 async def expected_today(
-    session: AsyncSession, *, location_id: uuid.UUID, limit: int = ARRIVALS_SHOWN
+    session: AsyncSession, *, actor: Actor, location_id: uuid.UUID, limit: int = ARRIVALS_SHOWN
 ) -> Expected:
     """Today's appointments at the location that can still be checked in, by start time,
     and how many more there are beyond ``limit``."""
@@ -109,7 +109,7 @@ async def expected_today(
     found = [
         a
         for a in await scheduling.appointments_between(
-            session, start=start, end=end, location_id=location_id
+            session, actor=actor, start=start, end=end, location_id=location_id
         )
         if a.status in CHECKABLE
     ]
@@ -144,9 +144,14 @@ async def expected_today(
 
 
 async def _desk(
-    session: AsyncSession, location: Location, locations: list[Location], *, arrivals: bool
+    session: AsyncSession,
+    location: Location,
+    locations: list[Location],
+    *,
+    actor: Actor,
+    arrivals: bool,
 ) -> Desk:
-    board = await location_board(session, location.id)
+    board = await read_board(session, actor=actor, location_id=location.id)
     providers = [q.provider for q in board.queues if q.provider is not None]
     desk = Desk(
         board=board,
@@ -156,12 +161,12 @@ async def _desk(
         types=await scheduling.list_types(session),
     )
     if arrivals:
-        desk.expected = await expected_today(session, location_id=location.id)
+        desk.expected = await expected_today(session, actor=actor, location_id=location.id)
     return desk
 
 
 async def front_desk(
-    session: AsyncSession, *, location_id: uuid.UUID | None, arrivals: bool = True
+    session: AsyncSession, *, actor: Actor, location_id: uuid.UUID | None, arrivals: bool = True
 ) -> Desk:
     """The chosen location's desk (by default the one with most patients in the
     building, else the first active location)."""
@@ -174,7 +179,7 @@ async def front_desk(
         location = locations[0]
     else:
         raise CheckInRefused("There is no location yet. An administrator adds one first.")
-    return await _desk(session, location, locations, arrivals=arrivals)
+    return await _desk(session, location, locations, actor=actor, arrivals=arrivals)
 
 
 async def my_desk(session: AsyncSession, *, actor: Actor, location_id: uuid.UUID | None) -> MyDesk:
@@ -194,4 +199,7 @@ async def my_desk(session: AsyncSession, *, actor: Actor, location_id: uuid.UUID
             "You do not work at any location yet. An administrator adds your locations "
             "under Providers."
         )
-    return MyDesk(provider=provider, desk=await _desk(session, location, locations, arrivals=False))
+    return MyDesk(
+        provider=provider,
+        desk=await _desk(session, location, locations, actor=actor, arrivals=False),
+    )

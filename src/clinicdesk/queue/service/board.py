@@ -19,6 +19,8 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.audit import public as audit
+from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import current_tenant
 from clinicdesk.identity import public as identity
@@ -150,7 +152,7 @@ async def _upcoming(
     found: dict[uuid.UUID, list[estimates.Upcoming]] = {}
     if end <= now:
         return found
-    for appointment in await scheduling.appointments_between(
+    for appointment in await scheduling.find_between(
         session, start=now - timedelta(minutes=30), end=end, location_id=location_id
     ):
         if appointment.status != AppointmentStatus.BOOKED:
@@ -307,6 +309,24 @@ def _estimate_unassigned(
         if shortest is not None:
             ln.estimate_minutes = round(shortest + ahead / max(1, len(seeing)))
         ahead += fallback(ln.visit, None)
+
+
+def patients_on(board: Board) -> list[uuid.UUID]:
+    """The patients a board names (on its lines; done and left are only counted)."""
+    return [
+        line.visit.patient_id
+        for queue in board.queues
+        for line in [queue.current, *queue.called, *queue.waiting]
+        if line is not None
+    ]
+
+
+async def read_board(session: AsyncSession, *, actor: Actor, location_id: uuid.UUID) -> Board:
+    """The board for a staff screen or the API, its patients recorded as read by
+    ``actor``. The waiting-room display uses ``location_board``: it shows tokens only."""
+    found = await location_board(session, location_id)
+    await audit.record_list_read(session, actor=actor, patient_ids=patients_on(found), view="queue")
+    return found
 
 
 async def board_for_visit(session: AsyncSession, visit: Visit) -> tuple[Board, Line | None]:

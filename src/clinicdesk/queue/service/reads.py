@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
 from clinicdesk.identity import public as identity
@@ -46,24 +47,43 @@ def visit_read(visit: Visit, line: Line | None = None, link: str | None = None) 
 
 
 async def read_visit(
-    session: AsyncSession, visit_id: uuid.UUID, link: str | None = None
+    session: AsyncSession, visit_id: uuid.UUID, link: str | None = None, *, actor: Actor | None
 ) -> VisitRead:
+    """One visit as staff see it, recorded as a read of its patient by ``actor``. None
+    only for the answer to a change of the visit, whose own entry names the patient."""
     visit = await get_visit(session, visit_id)
+    if actor is not None:
+        await audit.record_read(
+            session,
+            actor=actor,
+            patient_id=visit.patient_id,
+            view="visit",
+            resource_type="visit",
+            resource_id=visit.id,
+        )
     line = None
     if visit.status in OPEN_STATUSES:
         _board, line = await board_for_visit(session, visit)
     return visit_read(visit, line, link)
 
 
-async def visits_of_day(session: AsyncSession, location_id: uuid.UUID) -> list[Visit]:
-    """Everyone checked in at the location today, in order of arrival."""
+async def visits_of_day(
+    session: AsyncSession, location_id: uuid.UUID, *, actor: Actor | None
+) -> list[Visit]:
+    """Everyone checked in at the location today, in order of arrival. Recorded as a
+    read by ``actor``; None only for the waiting-room display, which shows tokens."""
     day = await scheduling.location_today(session, location_id)
     rows = await session.scalars(
         select(Visit)
         .where(Visit.location_id == location_id, Visit.service_date == day)
         .order_by(Visit.token_number)
     )
-    return list(rows.all())
+    found = list(rows.all())
+    if actor is not None:
+        await audit.record_list_read(
+            session, actor=actor, patient_ids=[v.patient_id for v in found], view="visits"
+        )
+    return found
 
 
 async def patient_status(session: AsyncSession, visit_id: uuid.UUID) -> PatientStatusRead:

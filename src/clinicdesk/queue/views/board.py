@@ -51,7 +51,9 @@ async def desk_context(
     arrivals_too: bool = True,
     error: str | None = None,
 ) -> dict[str, Any]:
-    desk = await arrivals.front_desk(session, location_id=location_id, arrivals=arrivals_too)
+    desk = await arrivals.front_desk(
+        session, actor=actor, location_id=location_id, arrivals=arrivals_too
+    )
     return {
         "desk": desk,
         "board": desk.board,
@@ -108,7 +110,7 @@ async def arrivals_fragment(
     location_id: uuid.UUID,
 ) -> HTMLResponse:
     """Who is booked today and not checked in yet."""
-    expected = await arrivals.expected_today(session, location_id=location_id)
+    expected = await arrivals.expected_today(session, actor=actor, location_id=location_id)
     context = {"expected": expected, "clock": clock(expected.zone)}
     return render(request, PAGE, context, block="arrivals")
 
@@ -126,7 +128,7 @@ async def _checked_in(
 ) -> Response:
     """The answer to a check-in: the token, where the patient waits, the status link."""
     link = site_link(request, f"/v/{secret}")
-    visit = await reads.read_visit(session, visit_id, link)
+    visit = await reads.read_visit(session, visit_id, link, actor=None)  # a check-in
     patient = (await patients_by_id(session, {visit.patient_id})).get(visit.patient_id)
     if not is_htmx(request):
         response = redirect(f"/queue?location_id={visit.location_id}")

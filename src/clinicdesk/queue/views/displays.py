@@ -225,7 +225,7 @@ def now_serving(board: Board, visits: list[Visit], *, show_initials: bool) -> No
 async def _screen_context(session: SessionDep, secret: str) -> dict[str, Any]:
     access = await links.resolve_display(session, secret)
     board = await boards.location_board(session, access.location_id)
-    visits = await reads.visits_of_day(session, access.location_id)
+    visits = await reads.visits_of_day(session, access.location_id, actor=None)
     zone = await location_zone(session, access.location_id)
     offset = board.now.astimezone(zone).utcoffset()
     return {

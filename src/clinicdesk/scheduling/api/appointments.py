@@ -159,6 +159,7 @@ async def list_appointments(
     """Appointments starting in ``[start, end)`` (at most 62 days), oldest first."""
     found = await calendar.appointments_between(
         session,
+        actor=actor,
         start=start,
         end=end,
         provider_id=provider_id,
@@ -206,7 +207,9 @@ async def book_appointment(
 async def read_appointment(
     appointment_id: uuid.UUID, response: Response, session: SessionDep, actor: SchedulingRead
 ) -> schemas.AppointmentRead:
-    appointment = await booking.get_appointment(session, appointment_id)
+    appointment = await booking.read_appointment(
+        session, actor=actor, appointment_id=appointment_id
+    )
     with_etag(response, appointment.version)
     return schemas.AppointmentRead.model_validate(appointment)
 

@@ -155,7 +155,7 @@ async def list_waitlist(
     limit: Annotated[int, Query(ge=1, le=waitlist.MAX_LISTED)] = 100,
 ) -> list[schemas.WaitlistRead]:
     """Oldest first, the order offers are made in."""
-    entries = await waitlist.list_entries(session, status=status, limit=limit)
+    entries = await waitlist.list_entries(session, actor=actor, status=status, limit=limit)
     return [schemas.WaitlistRead.model_validate(e) for e in entries]
 
 

@@ -283,6 +283,22 @@ async def get_appointment(session: AsyncSession, appointment_id: uuid.UUID) -> A
     return appointment
 
 
+async def read_appointment(
+    session: AsyncSession, *, actor: Actor, appointment_id: uuid.UUID
+) -> Appointment:
+    """The appointment for ``actor`` to see, recorded as a read of its patient."""
+    appointment = await get_appointment(session, appointment_id)
+    await audit.record_read(
+        session,
+        actor=actor,
+        patient_id=appointment.patient_id,
+        view="appointment",
+        resource_type="appointment",
+        resource_id=appointment.id,
+    )
+    return appointment
+
+
 async def _record_change(
     session: AsyncSession,
     *,

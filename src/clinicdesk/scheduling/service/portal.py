@@ -114,6 +114,8 @@ async def own_appointments(session: AsyncSession, *, actor: Actor) -> list[Appoi
         .order_by(Appointment.starts_at.desc())
         .limit(100)
     )
+    # The patient's own read, recorded like anyone's (they see it in "who viewed").
+    await audit.record_read(session, actor=actor, patient_id=patient_id, view="appointments")
     return list((await session.scalars(statement)).all())
 
 

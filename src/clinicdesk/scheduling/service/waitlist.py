@@ -67,13 +67,17 @@ async def get_entry(session: AsyncSession, entry_id: uuid.UUID) -> WaitlistEntry
 
 
 async def list_entries(
-    session: AsyncSession, *, status: WaitlistStatus | None, limit: int = 100
+    session: AsyncSession, *, actor: Actor, status: WaitlistStatus | None, limit: int = 100
 ) -> list[WaitlistEntry]:
-    """Oldest first: the order offers are made in."""
+    """Oldest first: the order offers are made in. Recorded as a read by ``actor``."""
     statement = select(WaitlistEntry).order_by(WaitlistEntry.created_at, WaitlistEntry.id)
     if status is not None:
         statement = statement.where(WaitlistEntry.status == status)
-    return list((await session.scalars(statement.limit(min(limit, MAX_LISTED)))).all())
+    found = list((await session.scalars(statement.limit(min(limit, MAX_LISTED)))).all())
+    await audit.record_list_read(
+        session, actor=actor, patient_ids=[e.patient_id for e in found], view="waitlist"
+    )
+    return found
 
 
 async def _record(

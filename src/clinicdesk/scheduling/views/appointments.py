@@ -172,7 +172,9 @@ async def _details(
 async def appointment_details(
     appointment_id: uuid.UUID, request: Request, session: SessionDep, actor: SchedulingRead
 ) -> HTMLResponse:
-    appointment = await booking.get_appointment(session, appointment_id)
+    appointment = await booking.read_appointment(
+        session, actor=actor, appointment_id=appointment_id
+    )
     return await _details(request, session, actor, appointment)
 
 

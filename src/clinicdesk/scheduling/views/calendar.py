@@ -99,7 +99,12 @@ async def calendar_feed_json(
     finish = from_wall_clock(end, book.zone, "end")
     providers = [p for p in book.providers if provider_id is None or p.id == provider_id]
     found = await calendar.appointments_between(
-        session, start=begin, end=finish, location_id=book.location.id, provider_id=provider_id
+        session,
+        actor=actor,
+        start=begin,
+        end=finish,
+        location_id=book.location.id,
+        provider_id=provider_id,
     )
     events = await calendar_events(
         session,
@@ -130,7 +135,7 @@ async def day_list(
     day = parse_day(date, book.zone)
     start, end = day_range(day, book.zone)
     found = await calendar.appointments_between(
-        session, start=start, end=end, location_id=book.location.id
+        session, actor=actor, start=start, end=end, location_id=book.location.id
     )
     patients = await patients_by_id(session, {a.patient_id for a in found})
     names = {p.id: p.display_name for p in book.providers}

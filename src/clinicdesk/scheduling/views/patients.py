@@ -43,12 +43,20 @@ async def patient_appointments(
     upcoming: list[Appointment] = []
     for n in range(UPCOMING_WINDOWS):
         upcoming += await calendar.appointments_between(
-            session, start=now + n * WINDOW, end=now + (n + 1) * WINDOW, patient_id=patient.id
+            session,
+            actor=actor,
+            start=now + n * WINDOW,
+            end=now + (n + 1) * WINDOW,
+            patient_id=patient.id,
         )
     past: list[Appointment] = []
     for n in range(PAST_WINDOWS):
         found = await calendar.appointments_between(
-            session, start=now - (n + 1) * WINDOW, end=now - n * WINDOW, patient_id=patient.id
+            session,
+            actor=actor,
+            start=now - (n + 1) * WINDOW,
+            end=now - n * WINDOW,
+            patient_id=patient.id,
         )
         past += reversed(found)
         if len(past) >= PAST_SHOWN:

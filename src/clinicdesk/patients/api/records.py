@@ -62,7 +62,7 @@ async def search_patients(
 ) -> schemas.SearchPage:
     """Name (typos, accents and order forgiven), phone in any format, date of birth in
     the organization's format, MRN or exact national ID. Without ``q``: newest first."""
-    result = await search.search_patients(session, text=q, limit=limit, cursor=cursor)
+    result = await search.search_patients(session, actor=actor, text=q, limit=limit, cursor=cursor)
     return schemas.SearchPage(
         items=[
             schemas.SearchHit.model_validate(
