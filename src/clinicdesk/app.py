@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from clinicdesk import __version__
+from clinicdesk.audit import api as audit_api
 from clinicdesk.config import Settings
 from clinicdesk.core import health
 from clinicdesk.core.access import install_gate
@@ -55,7 +56,6 @@ from clinicdesk.core.templating import Pages, is_htmx
 from clinicdesk.core.throttle import PathRule, ThrottleMiddleware, ThrottleRules, scaled
 from clinicdesk.identity import admin_views as identity_admin_views
 from clinicdesk.identity import api as identity_api
-from clinicdesk.identity import audit_api as identity_audit_api
 from clinicdesk.identity import jobs_api as identity_jobs_api
 from clinicdesk.identity import jobs_views as identity_jobs_views
 from clinicdesk.identity import views as identity_views
@@ -132,7 +132,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     identity_views.router,
     identity_admin_views.router,
     identity_api.router,
-    identity_audit_api.router,
+    audit_api.router,
     identity_jobs_api.router,
     identity_jobs_views.router,
     patients_api.router,

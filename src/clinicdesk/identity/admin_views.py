@@ -1,6 +1,6 @@
 """Administration pages: staff accounts, organization settings and locations, and the
-audit report (which lives here because reading the trail needs identity's access
-control; see audit_api.py)."""
+audit report page (here, not in the audit domain, because it shows people's names,
+which identity owns; the report's API is ``audit/api.py``)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 
 from clinicdesk.audit import public as audit
 from clinicdesk.audit.schemas import AuditPageQuery, AuditQuery, SortField, filters_of
+from clinicdesk.audit.web import AuditRead, csv_attachment, known_parameters
 from clinicdesk.core.errors import ClinicError, NotFound
 from clinicdesk.core.forms import FormInvalid, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import schemas
-from clinicdesk.identity.audit_api import export_audit_events, known_parameters
-from clinicdesk.identity.auth import AdminSettings, AdminUsers, AuditRead, IdentityConfigDep
+from clinicdesk.identity.auth import AdminSettings, AdminUsers, IdentityConfigDep
 from clinicdesk.identity.permissions import ROLE_PERMISSIONS, Role
 from clinicdesk.identity.service import organizations, users
 from clinicdesk.identity.service.common import get_user
@@ -381,4 +381,4 @@ async def audit_report(
 async def audit_export(
     actor: AuditRead, session: SessionDep, query: Annotated[AuditQuery, Query()]
 ) -> StreamingResponse:
-    return await export_audit_events(actor=actor, session=session, query=query)
+    return await csv_attachment(audit.export_csv(session, actor=actor, query=query))

@@ -7,8 +7,8 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from clinicdesk.audit.web import AuditRead
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.auth import AuditRead
 from clinicdesk.patients import schemas
 from clinicdesk.patients.access import ClinicalRead, ClinicalWrite, PatientsConfigDep
 from clinicdesk.patients.service import records, restricted

@@ -9,10 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from clinicdesk.audit.web import AuditRead
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.auth import AuditRead
 from clinicdesk.patients.access import ClinicalRead, PatientsConfigDep
 from clinicdesk.patients.errors import RestrictedRecord
 from clinicdesk.patients.service import records, restricted
