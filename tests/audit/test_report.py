@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditEvent, Outcome
+from clinicdesk.audit.report import CSV_COLUMNS
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization, User
 from clinicdesk.identity.permissions import Role
@@ -298,8 +299,8 @@ async def test_the_csv_export_has_a_header_and_neutralises_formulas(
     assert response.headers["content-type"].startswith("text/csv")
     assert response.headers["content-disposition"].startswith('attachment; filename="audit-')
     rows = list(csv.reader(io.StringIO(response.text)))
-    assert rows[0] == list(audit.CSV_COLUMNS)
-    by_column = [dict(zip(audit.CSV_COLUMNS, row, strict=True)) for row in rows[1:]]
+    assert rows[0] == list(CSV_COLUMNS)
+    by_column = [dict(zip(CSV_COLUMNS, row, strict=True)) for row in rows[1:]]
     assert sorted((r["resource_type"], r["resource_id"]) for r in by_column) == [
         ("'+cmd", '\'=HYPERLINK("http://x")'),
         ("'-2+3", "'@SUM(A1)"),

@@ -6,13 +6,11 @@ the service module are audit's own (an import-linter contract keeps it so).
 """
 
 from clinicdesk.audit.models import Outcome
+from clinicdesk.audit.report import export_csv, list_events, patient_trail
 from clinicdesk.audit.schemas import AuditPage, AuditQuery
 from clinicdesk.audit.service import (
     VerifyReport,
     changes,
-    export_csv,
-    list_events,
-    patient_trail,
     record,
     record_if_rolled_back,
     record_list_read,
