@@ -54,10 +54,7 @@ from clinicdesk.core.sse import live_updates
 from clinicdesk.core.storage import storage_from_settings
 from clinicdesk.core.templating import Pages, is_htmx
 from clinicdesk.core.throttle import PathRule, ThrottleMiddleware, ThrottleRules, scaled
-from clinicdesk.identity import admin_views as identity_admin_views
 from clinicdesk.identity import api as identity_api
-from clinicdesk.identity import jobs_api as identity_jobs_api
-from clinicdesk.identity import jobs_views as identity_jobs_views
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import IdentityGate, authenticate
 from clinicdesk.identity.config import INVITATION_TTL, LINK_TTL, IdentityConfig, LinkSettings
@@ -130,11 +127,8 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     web_views.router,
     identity_views.router,
-    identity_admin_views.router,
     identity_api.router,
     audit_api.router,
-    identity_jobs_api.router,
-    identity_jobs_views.router,
     patients_api.router,
     patients_views.router,
     scheduling_api.router,

@@ -1,0 +1,27 @@
+"""HTML pages of identity: signing in (``sign_in``), recovery and invitation links
+(``recovery``), the user's own account (``account``), and administration (``admin``:
+staff, organization, locations, the audit report page; ``jobs``: background jobs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from clinicdesk.identity.views import account, admin, jobs, recovery, sign_in
+from clinicdesk.identity.views.sign_in import login_page
+
+TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
+
+# Reached before anyone is signed in.
+public = APIRouter(include_in_schema=False)
+public.include_router(sign_in.public)
+public.include_router(recovery.public)
+
+router = APIRouter(include_in_schema=False)
+router.include_router(sign_in.router)
+router.include_router(account.router)
+router.include_router(admin.router)
+router.include_router(jobs.router)
+
+__all__ = ["TEMPLATES_DIR", "login_page", "public", "router"]
