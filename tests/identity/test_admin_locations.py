@@ -43,3 +43,42 @@ async def test_location_time_zone_is_set_kept_and_validated(
     )
     assert refused.status_code == 400
     assert "IANA" in refused.text
+
+
+async def test_a_refused_settings_form_marks_each_field_and_keeps_what_was_typed(
+    session: AsyncSession, clinic: Organization, sign_in_web: SignIn
+) -> None:
+    """One message per field, next to it, and nothing the admin typed is lost."""
+    admin = await sign_in_web(await create_user(session, clinic, Role.ADMIN))
+    await scope_to_tenant(session, clinic.id)
+    organization = await session.get(Organization, clinic.id)
+    assert organization is not None
+    refused = await admin.post(
+        "/admin/organization",
+        data={
+            "version": str(organization.version),
+            "name": "Renamed Clinic",
+            "time_zone": "Mars/Olympus",
+            "locale": "en",
+            "currency": "ZZ9",
+            "country": "US",
+            "date_format": "YYYY-MM-DD",
+        },
+    )
+    assert refused.status_code == 400
+    page = refused.text
+    assert 'aria-invalid="true" aria-describedby="e-time_zone"' in page
+    assert 'id="e-time_zone" class="field-error"' in page
+    assert 'id="e-currency" class="field-error"' in page
+    assert 'id="e-name" class="field-error"' not in page
+    assert 'value="Renamed Clinic"' in page  # typed, not the stored name
+    assert 'value="Mars/Olympus"' in page
+    assert "Please correct the marked fields." in page
+
+    new_location = await admin.post(
+        "/admin/locations", data={"name": "Hilltop", "rooms": "A, B", "time_zone": "Nowhere/X"}
+    )
+    assert new_location.status_code == 400
+    assert 'id="new-time_zone-error" class="field-error"' in new_location.text
+    assert 'value="Hilltop"' in new_location.text and 'value="A, B"' in new_location.text
+    assert 'id="e-time_zone"' not in new_location.text  # the organization form is untouched

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
 from typing import Annotated, get_args
 from zoneinfo import ZoneInfo
 
@@ -206,8 +207,24 @@ async def reset_mfa(
 # --- organization and locations ---------------------------------------------------------
 
 
+@dataclass(frozen=True, slots=True)
+class FailedForm:
+    """A settings form that was refused: which one ("organization", "new-location" or a
+    location's id), what was wrong with each field, and what the admin typed, so the
+    page shows each message next to its field and keeps the typing."""
+
+    form: str
+    errors: Mapping[str, str]
+    values: Mapping[str, object]
+
+
 async def _organization_page(
-    request: Request, session: SessionDep, *, error: str | None = None, status_code: int = 200
+    request: Request,
+    session: SessionDep,
+    *,
+    error: str | None = None,
+    failed: FailedForm | None = None,
+    status_code: int = 200,
 ) -> HTMLResponse:
     organization = await organizations.get_organization(session)
     locations = await organizations.list_locations(session)
@@ -218,10 +235,27 @@ async def _organization_page(
             "organization": organization,
             "locations": locations,
             "error": error,
+            "failed": failed,
             "date_formats": [f.value for f in schemas.DateFormat],
         },
         status_code=status_code,
     )
+
+
+async def _refused(
+    request: Request,
+    session: SessionDep,
+    form: str,
+    error: FormInvalid,
+    values: Mapping[str, object],
+) -> HTMLResponse:
+    message = (
+        "Please correct the marked field."
+        if len(error.fields) == 1
+        else ("Please correct the marked fields.")
+    )
+    failed = FailedForm(form=form, errors=error.fields, values=values)
+    return await _organization_page(request, session, error=message, failed=failed, status_code=400)
 
 
 @router.get("/admin/organization", response_class=HTMLResponse)
@@ -246,26 +280,24 @@ async def save_organization(
     mfa_required_for_admins: Annotated[bool, Form()] = False,
     mfa_required_for_staff: Annotated[bool, Form()] = False,
 ) -> Response:
+    values: dict[str, object] = {
+        "name": name,
+        "time_zone": time_zone,
+        "locale": locale,
+        "currency": currency,
+        "country": country,
+        "date_format": date_format,
+        "mfa_required_for_admins": mfa_required_for_admins,
+        "mfa_required_for_staff": mfa_required_for_staff,
+    }
     try:
-        update = parse_form(
-            schemas.OrganizationUpdate,
-            {
-                "name": name,
-                "time_zone": time_zone,
-                "locale": locale,
-                "currency": currency,
-                "country": country,
-                "date_format": date_format,
-                "mfa_required_for_admins": mfa_required_for_admins,
-                "mfa_required_for_staff": mfa_required_for_staff,
-            },
-        )
+        update = parse_form(schemas.OrganizationUpdate, values)
         async with all_or_nothing(session):
             await organizations.update_organization(
                 session, actor=actor, update=update, expected_version=version
             )
     except FormInvalid as error:
-        return await _organization_page(request, session, error=error.detail, status_code=400)
+        return await _refused(request, session, "organization", error, values)
     except ClinicError as error:
         return await _organization_page(
             request, session, error=error.detail, status_code=error.status_code
@@ -302,10 +334,13 @@ async def add_location(
     rooms: Annotated[str, Form(max_length=4000)] = "",
     time_zone: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
+    typed = {"name": name, "address": address, "phone": phone, "rooms": rooms}
     try:
         data = _location(name, address, phone, rooms, time_zone)
     except FormInvalid as error:
-        return await _organization_page(request, session, error=error.detail, status_code=400)
+        return await _refused(
+            request, session, "new-location", error, typed | {"time_zone": time_zone}
+        )
     await organizations.create_location(session, actor=actor, data=data)
     response = redirect("/admin/organization")
     flash(request, response, f"Location {data.name} added.")
@@ -325,6 +360,7 @@ async def save_location(
     rooms: Annotated[str, Form(max_length=4000)] = "",
     time_zone: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
+    typed = {"name": name, "address": address, "phone": phone, "rooms": rooms}
     try:
         data = _location(name, address, phone, rooms, time_zone)
         async with all_or_nothing(session):
@@ -332,7 +368,8 @@ async def save_location(
                 session, actor=actor, location_id=location_id, data=data, expected_version=version
             )
     except FormInvalid as error:
-        return await _organization_page(request, session, error=error.detail, status_code=400)
+        values = typed | {"time_zone": time_zone}
+        return await _refused(request, session, str(location_id), error, values)
     except ClinicError as error:
         return await _organization_page(
             request, session, error=error.detail, status_code=error.status_code
