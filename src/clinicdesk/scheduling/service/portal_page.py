@@ -53,7 +53,7 @@ async def appointments_page(session: AsyncSession, *, actor: Actor) -> PortalApp
     page.bookable = [t for t in page.types.values() if t.online_bookable and t.is_active]
     page.providers = {p.id: p for p in await setup.list_providers(session, active_only=False)}
     everywhere = await identity.list_locations(session)
-    page.locations = [location for location in everywhere if location.is_active]
+    page.locations = await identity.active_locations(session)
     # Times show in each location's zone (the organization's when it has none).
     page.zones = {loc.id: loc.time_zone for loc in everywhere if loc.time_zone}
     return page
