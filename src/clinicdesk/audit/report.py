@@ -10,7 +10,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from sqlalchemy import Select, Text, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit.models import (
     AuditEvent,
 )
-from clinicdesk.audit.schemas import AuditEventRead, AuditPage, AuditQuery
+from clinicdesk.audit.schemas import AuditEventRead, AuditPage, AuditQuery, SortField
 from clinicdesk.audit.service import LISTED, record
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
@@ -111,23 +111,8 @@ def _query_details(query: AuditQuery) -> dict[str, Any]:
     return {k: v for k, v in query.model_dump(mode="json").items() if v is not None}
 
 
-CSV_COLUMNS = (
-    "occurred_at",
-    "seq",
-    "actor_kind",
-    "actor_user_id",
-    "actor_roles",
-    "client_addr",
-    "request_id",
-    "user_agent",
-    "action",
-    "resource_type",
-    "resource_id",
-    "patient_id",
-    "outcome",
-    "changes",
-    "details",
-)
+# Every field the report sorts by, then what changed and the details.
+CSV_COLUMNS = (*get_args(SortField), "changes", "details")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
