@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.actor import SYSTEM
@@ -45,11 +47,24 @@ def page_routes(app: FastAPI) -> list[Endpoint]:
     ]
 
 
-def required_query(route: Endpoint) -> list[str]:
-    params = [p for p in route.dependant.query_params if p.field_info.is_required()]
+def query_fields(route: Endpoint) -> list[tuple[str, FieldInfo]]:
+    """The route's query parameters by name, a query model's fields each on their own
+    (``Annotated[AuditQuery, Query()]`` is one parameter standing for its fields)."""
+    params = list(route.dependant.query_params)
     for dependency in route.dependant.dependencies:
-        params += [p for p in dependency.query_params if p.field_info.is_required()]
-    return [p.alias for p in params]
+        params += dependency.query_params
+    found: list[tuple[str, FieldInfo]] = []
+    for param in params:
+        annotation = param.field_info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found += [(f.alias or name, f) for name, f in annotation.model_fields.items()]
+        else:
+            found.append((param.alias, param.field_info))
+    return found
+
+
+def required_query(route: Endpoint) -> list[str]:
+    return [name for name, info in query_fields(route) if info.is_required()]
 
 
 async def portal_user(session: AsyncSession, known: dict[str, Any]) -> User:
@@ -164,13 +179,10 @@ EXTREME_DATES = [
 def date_parameters(route: Endpoint) -> list[str]:
     """Query parameters of a page that carry a date or a time (typed, or text a view
     reads as one)."""
-    params = list(route.dependant.query_params)
-    for dependency in route.dependant.dependencies:
-        params += dependency.query_params
     return [
-        p.alias
-        for p in params
-        if "date" in str(p.field_info.annotation) or p.alias in {"date", "start", "end"}
+        name
+        for name, info in query_fields(route)
+        if "date" in str(info.annotation) or name in {"date", "start", "end"}
     ]
 
 

@@ -28,7 +28,7 @@ from clinicdesk.audit.models import AuditEvent
 from clinicdesk.audit.service import READ_ACTIONS
 from clinicdesk.core.access import RequirePermission
 from clinicdesk.core.actor import SYSTEM
-from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
+from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization, User, UserKind
 from clinicdesk.identity.permissions import Role, roles_with
 from clinicdesk.identity.service import users
@@ -133,8 +133,8 @@ def about(entry: AuditEvent, patient_id: uuid.UUID) -> bool:
 async def setting(session: AsyncSession, app: FastAPI) -> dict[str, Any]:
     """Organization B of the access walk, plus a document, a portal account, and the
     secret links of its visit, display and feed."""
+    # other_organization leaves the session scoped to organization B.
     values: dict[str, Any] = dict(await other_organization(session, app.state.identity))
-    await use_system_scope(session)
     patient = await session.get(Patient, values["patient_id"])
     assert patient is not None
     organization = await session.get(Organization, patient.organization_id)
@@ -215,7 +215,16 @@ async def test_every_route_that_shows_a_patient_records_the_read(
         role: await create_user(session, organization, role) for role in Role
     }
     anonymous = client_for(app)
-    signed_in: dict[tuple[uuid.UUID, bool], httpx.AsyncClient] = {}
+    # Every caller signs in before the walk: a route that answers with a redirect or a
+    # refusal rolls back the shared session, which expires the objects made here.
+    callers: dict[Role | None, User] = {None: values["portal"]}
+    for role, user in staff.items():
+        callers[role] = user
+    signed_in: dict[tuple[Role | None, bool], httpx.AsyncClient] = {}
+    for who, user in callers.items():
+        signed_in[(who, True)] = await sign_in_api(user)
+        signed_in[(who, False)] = await sign_in_web(user)
+    organization_id = organization.id
     shown: set[str] = set()
     unrecorded: list[str] = []
     refused: list[str] = []
@@ -229,13 +238,8 @@ async def test_every_route_that_shows_a_patient_records_the_read(
         if path in PUBLIC_PATHS or requirement_of(route) is None:
             client = anonymous
         else:
-            caller = values["portal"] if is_portal(route) else staff[role_for(route)]
-            api = path.startswith("/api/")
-            # One sign-in per caller and kind: a GET ends no session.
-            key = (caller.id, api)
-            if key not in signed_in:
-                signed_in[key] = await (sign_in_api if api else sign_in_web)(caller)
-            client = signed_in[key]
+            who = None if is_portal(route) else role_for(route)
+            client = signed_in[(who, path.startswith("/api/"))]
         headers = {"HX-Request": "true"} if path in FRAGMENTS else {}
         response = await client.get(url, params=params, headers=headers)
         if response.status_code >= 400:
@@ -244,7 +248,7 @@ async def test_every_route_that_shows_a_patient_records_the_read(
         if not any(marker in response.text for marker in values["markers"]):
             continue
         shown.add(path)
-        await use_system_scope(session)
+        await scope_to_tenant(session, organization_id)
         entries = (
             await session.scalars(
                 select(AuditEvent).where(

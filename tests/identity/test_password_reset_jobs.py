@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core.jobs import Job
-from clinicdesk.core.tenancy import use_system_scope
+from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.identity.config import RESET_PER_ACCOUNT, RESET_PER_ADDRESS, IdentityConfig
 from clinicdesk.identity.models import OneTimeToken, Organization
 from clinicdesk.identity.permissions import Role
@@ -26,10 +26,12 @@ from tests.support.jobs import run_app_jobs
 UNKNOWN = "nobody-here@example.org"
 
 
-async def _written(session: AsyncSession) -> dict[str, object]:
-    """What is in the database that a reset request could have written."""
+async def _written(session: AsyncSession, clinic: Organization) -> dict[str, object]:
+    """What is in the database that a reset request could have written: the clinic's
+    rows, and the installation's jobs (the reset job is a system job)."""
     await use_system_scope(session)
     jobs = (await session.execute(select(Job.kind).order_by(Job.kind))).scalars().all()
+    await scope_to_tenant(session, clinic.id)
     tokens = await session.scalar(select(func.count()).select_from(OneTimeToken))
     audits = await session.scalar(
         select(func.count())
@@ -50,12 +52,12 @@ async def test_known_and_unknown_addresses_do_the_same_work_in_the_request(
     app: FastAPI, session: AsyncSession, clinic: Organization
 ) -> None:
     doctor = await create_user(session, clinic, Role.DOCTOR, password=PASSWORD)
-    before = await _written(session)
+    before = await _written(session, clinic)
     async with client_for(app) as client:
         known = await client.post("/api/v1/auth/password-reset", json={"email": doctor.email})
-        after_known = await _written(session)
+        after_known = await _written(session, clinic)
         unknown = await client.post("/api/v1/auth/password-reset", json={"email": UNKNOWN})
-        after_unknown = await _written(session)
+        after_unknown = await _written(session, clinic)
 
     assert known.status_code == unknown.status_code == 202
     assert known.json() == unknown.json()
@@ -68,7 +70,7 @@ async def test_known_and_unknown_addresses_do_the_same_work_in_the_request(
 
     # The job does the rest: a link and an audit entry for the account, nothing otherwise.
     await run_app_jobs(app, session)
-    done = await _written(session)
+    done = await _written(session, clinic)
     assert done["tokens"] == before["tokens"] + 1  # type: ignore[operator]
     assert done["audits"] == before["audits"] + 1  # type: ignore[operator]
 
