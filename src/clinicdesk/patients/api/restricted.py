@@ -8,6 +8,7 @@ import uuid
 from fastapi import APIRouter, status
 
 from clinicdesk.audit.web import AuditRead
+from clinicdesk.core.http import IfMatch
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.patients import schemas
 from clinicdesk.patients.access import ClinicalRead, ClinicalWrite, PatientsConfigDep
@@ -22,11 +23,20 @@ router = APIRouter(prefix="/api/v1", tags=["patients"])
     summary="Restrict a record to its care team, or open it again",
 )
 async def set_restriction(
-    patient_id: uuid.UUID, session: SessionDep, actor: ClinicalWrite, body: schemas.RestrictionWrite
+    patient_id: uuid.UUID,
+    session: SessionDep,
+    actor: ClinicalWrite,
+    body: schemas.RestrictionWrite,
+    if_match: IfMatch,
 ) -> schemas.PatientRead:
-    """The clinician who restricts the record joins its care team."""
+    """The clinician who restricts the record joins its care team. ``If-Match``: the
+    patient's ETag (``*`` to restrict whatever the record's version)."""
     patient = await records.restrict_record(
-        session, actor=actor, patient_id=patient_id, restricted_=body.restricted
+        session,
+        actor=actor,
+        patient_id=patient_id,
+        restricted_=body.restricted,
+        expected_version=if_match,
     )
     return records.to_read(patient)
 

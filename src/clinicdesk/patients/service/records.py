@@ -184,10 +184,16 @@ async def read_patient(
 
 
 async def restrict_record(
-    session: AsyncSession, *, actor: Actor, patient_id: uuid.UUID, restricted_: bool
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    restricted_: bool,
+    expected_version: int | None = None,
 ) -> Patient:
     """Restrict the record to its care team (the actor joins it) or open it again."""
     patient = await get_writable_patient(session, patient_id, actor=actor)
+    check_version(patient, expected_version)
     return await restricted.set_restricted(
         session, actor=actor, patient=patient, restricted=restricted_
     )
