@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from clinicdesk.audit import public as audit
 from clinicdesk.audit.schemas import AuditPageQuery, AuditQuery, SortField, filters_of
 from clinicdesk.audit.web import AuditRead, csv_attachment, known_parameters
+from clinicdesk.core.actor import ActorKind
 from clinicdesk.core.errors import ClinicError, NotFound
 from clinicdesk.core.forms import FormInvalid, parse_form
 from clinicdesk.core.http import FormVersion
@@ -409,6 +410,8 @@ async def audit_report(
             "params": params,
             "names": names,
             "sort_fields": get_args(SortField),
+            "actor_kinds": [kind.value for kind in ActorKind],
+            "outcomes": [outcome.value for outcome in audit.Outcome],
         },
         block="results",
     )
