@@ -14,6 +14,7 @@ from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
+from tests.support.http import ANY_VERSION
 from tests.support.identity import SignIn, create_user
 from tests.support.patients import patient_json, register_over_http
 
@@ -152,6 +153,7 @@ async def test_duplicates_are_found_and_merged(
     merged = await doctor.post(
         f"/api/v1/patients/{kept['id']}/merge",
         json={"duplicate_id": dup["id"], "reason": "Same person, registered twice"},
+        headers=ANY_VERSION,
     )
     assert merged.status_code == 200, merged.text
     assert merged.json()["moved"] == {"patient_allergies": 1}

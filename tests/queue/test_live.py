@@ -18,6 +18,7 @@ from clinicdesk.core.permissions import Permission
 from clinicdesk.queue.live import QUEUE_CHANGED, WAITING_AT
 from clinicdesk.web.live import build_rules
 from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY
+from tests.support.http import ANY_VERSION
 from tests.support.identity import PASSWORD
 from tests.support.queue import seed_queue_database
 from tests.support.server import running_server
@@ -213,7 +214,7 @@ async def test_streams_over_http_are_scoped_and_replay_on_reconnect(
                 called = await client.post(
                     f"/api/v1/queue/visits/{first.json()['id']}/call",
                     json={"room": "Room 3"},
-                    headers=desk,
+                    headers={**desk, **ANY_VERSION},
                 )
                 assert called.status_code == 200
                 mine = await patient.next_of("queue.called")
@@ -226,7 +227,9 @@ async def test_streams_over_http_are_scoped_and_replay_on_reconnect(
                 last_seen = (await staff.next_of("queue.called")).id
             # Reconnect with Last-Event-ID: what happened meanwhile is replayed.
             await client.post(
-                f"/api/v1/queue/visits/{second.json()['id']}/leave", json={}, headers=desk
+                f"/api/v1/queue/visits/{second.json()['id']}/leave",
+                json={},
+                headers={**desk, **ANY_VERSION},
             )
             async with open_stream(
                 client, headers={**desk, "Last-Event-ID": str(last_seen)}

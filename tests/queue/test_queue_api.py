@@ -17,6 +17,7 @@ from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from clinicdesk.queue.models import VisitStepRecord
 from tests.queue.conftest import Staff
+from tests.support.http import ANY_VERSION
 from tests.support.identity import SignIn, create_user
 from tests.support.queue import QueueClinic, book_today
 
@@ -118,18 +119,18 @@ async def test_whole_visit_flow_is_timestamped_audited_and_sets_provider_status(
         "called",
         "Room 3",
     )
-    started = await doctor.post(f"/api/v1/queue/visits/{visit['id']}/start")
+    started = await doctor.post(f"/api/v1/queue/visits/{visit['id']}/start", headers=ANY_VERSION)
     assert started.json()["status"] == "in_consultation"
     board = await _board(desk, qc)
     ada = provider_queue(board, qc.provider_id)
     assert ada["provider"]["state"] == "in_consultation"
     # One patient at a time.
     other = await _walk_in(desk, qc, 1, provider_id=str(qc.provider_id))
-    busy = await doctor.post(f"/api/v1/queue/visits/{other['id']}/start")
+    busy = await doctor.post(f"/api/v1/queue/visits/{other['id']}/start", headers=ANY_VERSION)
     assert busy.status_code == 409
     assert "still in consultation with M-001" in busy.json()["detail"]
 
-    finished = await doctor.post(f"/api/v1/queue/visits/{visit['id']}/finish")
+    finished = await doctor.post(f"/api/v1/queue/visits/{visit['id']}/finish", headers=ANY_VERSION)
     assert finished.status_code == 200
     body = finished.json()
     assert body["status"] == "done"
@@ -176,21 +177,23 @@ async def test_walk_ins_wait_unassigned_until_a_provider_calls_next(
     # The doctor's own queue first, then the unassigned walk-ins.
     first = await doctor.post("/api/v1/queue/call-next", json={"location_id": str(qc.location_id)})
     assert first.json()["id"] == booked["id"]
-    await doctor.post(f"/api/v1/queue/visits/{booked['id']}/start")
-    await doctor.post(f"/api/v1/queue/visits/{booked['id']}/finish")
+    await doctor.post(f"/api/v1/queue/visits/{booked['id']}/start", headers=ANY_VERSION)
+    await doctor.post(f"/api/v1/queue/visits/{booked['id']}/finish", headers=ANY_VERSION)
     second = await doctor.post("/api/v1/queue/call-next", json={"location_id": str(qc.location_id)})
     assert second.json()["id"] == walk_in["id"]
     assert second.json()["provider_id"] == str(qc.provider_id)
     # An urgent walk-in nobody has taken goes before the doctor's own queue.
     await _check_in(desk, await book_today(session, qc, qc.patient_ids[4]))
     urgent = await _walk_in(desk, qc, 5, priority=2, priority_reason="short of breath")
-    await doctor.post(f"/api/v1/queue/visits/{second.json()['id']}/start")
-    await doctor.post(f"/api/v1/queue/visits/{second.json()['id']}/finish")
+    await doctor.post(f"/api/v1/queue/visits/{second.json()['id']}/start", headers=ANY_VERSION)
+    await doctor.post(f"/api/v1/queue/visits/{second.json()['id']}/finish", headers=ANY_VERSION)
     third = await doctor.post("/api/v1/queue/call-next", json={"location_id": str(qc.location_id)})
     assert third.json()["id"] == urgent["id"]
-    await doctor.post(f"/api/v1/queue/visits/{urgent['id']}/leave", json={})
+    await doctor.post(f"/api/v1/queue/visits/{urgent['id']}/leave", json={}, headers=ANY_VERSION)
     fourth = await doctor.post("/api/v1/queue/call-next", json={"location_id": str(qc.location_id)})
-    await doctor.post(f"/api/v1/queue/visits/{fourth.json()['id']}/leave", json={})
+    await doctor.post(
+        f"/api/v1/queue/visits/{fourth.json()['id']}/leave", json={}, headers=ANY_VERSION
+    )
     empty = await doctor.post("/api/v1/queue/call-next", json={"location_id": str(qc.location_id)})
     assert empty.status_code == 409
     assert "Nobody is waiting" in empty.json()["detail"]
@@ -203,12 +206,15 @@ async def test_priority_needs_a_reason_and_goes_first_moves_stay_within_a_priori
     ada = str(qc.provider_id)
     visits = [await _walk_in(desk, qc, n, provider_id=ada) for n in range(3)]
     no_reason = await desk.post(
-        f"/api/v1/queue/visits/{visits[2]['id']}/priority", json={"priority": 2}
+        f"/api/v1/queue/visits/{visits[2]['id']}/priority",
+        json={"priority": 2},
+        headers=ANY_VERSION,
     )
     assert no_reason.status_code == 422
     urgent = await desk.post(
         f"/api/v1/queue/visits/{visits[2]['id']}/priority",
         json={"priority": 2, "reason": "chest pain"},
+        headers=ANY_VERSION,
     )
     assert urgent.status_code == 200, urgent.text
 
@@ -218,17 +224,23 @@ async def test_priority_needs_a_reason_and_goes_first_moves_stay_within_a_priori
 
     assert await order() == ["M-003", "M-001", "M-002"]
     down = await desk.post(
-        f"/api/v1/queue/visits/{visits[0]['id']}/move", json={"direction": "down"}
+        f"/api/v1/queue/visits/{visits[0]['id']}/move",
+        json={"direction": "down"},
+        headers=ANY_VERSION,
     )
     assert down.status_code == 200, down.text
     assert await order() == ["M-003", "M-002", "M-001"]
     past_urgent = await desk.post(
-        f"/api/v1/queue/visits/{visits[1]['id']}/move", json={"direction": "up"}
+        f"/api/v1/queue/visits/{visits[1]['id']}/move",
+        json={"direction": "up"},
+        headers=ANY_VERSION,
     )
     assert past_urgent.status_code == 409
     assert "priority" in past_urgent.json()["detail"]
     bad = await desk.post(
-        f"/api/v1/queue/visits/{visits[1]['id']}/move", json={"direction": "sideways"}
+        f"/api/v1/queue/visits/{visits[1]['id']}/move",
+        json={"direction": "sideways"},
+        headers=ANY_VERSION,
     )
     assert bad.status_code == 422
 
@@ -242,26 +254,34 @@ async def test_left_transfer_and_back_to_waiting(
     moved = await desk.post(
         f"/api/v1/queue/visits/{visit['id']}/transfer",
         json={"provider_id": str(qc.other_provider_id), "reason": "Dr. Ada is running late"},
+        headers=ANY_VERSION,
     )
     assert moved.json()["provider_id"] == str(qc.other_provider_id)
     assert moved.json()["status"] == "waiting"
     same = await desk.post(
         f"/api/v1/queue/visits/{visit['id']}/transfer",
         json={"provider_id": str(qc.other_provider_id)},
+        headers=ANY_VERSION,
     )
     assert same.status_code == 409
-    await desk.post(f"/api/v1/queue/visits/{visit['id']}/call", json={"room": "2"})
+    await desk.post(
+        f"/api/v1/queue/visits/{visit['id']}/call", json={"room": "2"}, headers=ANY_VERSION
+    )
     back = await desk.post(
-        f"/api/v1/queue/visits/{visit['id']}/return", json={"reason": "not there"}
+        f"/api/v1/queue/visits/{visit['id']}/return",
+        json={"reason": "not there"},
+        headers=ANY_VERSION,
     )
     assert back.json()["status"] == "waiting" and back.json()["room"] is None
     left = await desk.post(
-        f"/api/v1/queue/visits/{visit['id']}/leave", json={"reason": "could not wait"}
+        f"/api/v1/queue/visits/{visit['id']}/leave",
+        json={"reason": "could not wait"},
+        headers=ANY_VERSION,
     )
     assert left.json()["status"] == "left"
     assert (await desk.get(f"/api/v1/appointments/{appointment}")).json()["status"] == "noshow"
     # A finished visit does not move any more; the message says where it is.
-    late = await doctor.post(f"/api/v1/queue/visits/{visit['id']}/start")
+    late = await doctor.post(f"/api/v1/queue/visits/{visit['id']}/start", headers=ANY_VERSION)
     assert late.status_code == 409
     assert "M-001 is left" in late.json()["detail"]
 

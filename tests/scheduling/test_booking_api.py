@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
+from tests.support.http import ANY_VERSION
 from tests.support.identity import SignIn, create_user
 from tests.support.scheduling import Book, at, request
 
@@ -71,20 +72,22 @@ async def test_cancel_frees_the_slot_and_undo_takes_it_back(
         await client.post("/api/v1/appointments", json=request(book, at(book.monday, 10)))
     ).json()
     base = f"/api/v1/appointments/{booked['id']}"
-    cancelled = await client.post(f"{base}/cancel", json={"reason": "Patient called"})
+    cancelled = await client.post(
+        f"{base}/cancel", json={"reason": "Patient called"}, headers=ANY_VERSION
+    )
     assert cancelled.status_code == 200
     assert cancelled.json()["status"] == "cancelled"
 
-    undone = await client.post(f"{base}/undo")
+    undone = await client.post(f"{base}/undo", headers=ANY_VERSION)
     assert undone.status_code == 200, undone.text
     assert undone.json()["status"] == "booked"
 
-    await client.post(f"{base}/cancel", json={"reason": "Again"})
+    await client.post(f"{base}/cancel", json={"reason": "Again"}, headers=ANY_VERSION)
     other = request(book, at(book.monday, 10))
     other["patient_id"] = str(book.other_patient_id)
     taken = await client.post("/api/v1/appointments", json=other)
     assert taken.status_code == 201  # the cancelled time was free
-    too_late = await client.post(f"{base}/undo")
+    too_late = await client.post(f"{base}/undo", headers=ANY_VERSION)
     assert too_late.status_code == 409
 
 
@@ -116,7 +119,7 @@ async def test_no_show_and_reschedule(
         headers={"If-Match": f'W/"{first["version"]}"'},
     )
     assert stale.status_code == 412
-    no_show = await client.post(f"/api/v1/appointments/{second['id']}/no-show")
+    no_show = await client.post(f"/api/v1/appointments/{second['id']}/no-show", headers=ANY_VERSION)
     assert no_show.json()["status"] == "noshow"
 
 

@@ -18,6 +18,7 @@ from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations
 from clinicdesk.scheduling.schemas import HoursBlock, ProviderWrite, WeeklyHoursWrite
 from clinicdesk.scheduling.service import setup
+from tests.support.http import ANY_VERSION
 from tests.support.identity import SignIn, create_user
 from tests.support.scheduling import Book, at, request
 
@@ -133,6 +134,7 @@ async def test_cancel_following_leaves_the_earlier_ones(
     cancelled = await client.post(
         f"/api/v1/appointments/{ids[1]}/series-cancel",
         json={"scope": "following", "reason": "Moving away"},
+        headers=ANY_VERSION,
     )
     assert cancelled.status_code == 200, cancelled.text
     assert [a["id"] for a in cancelled.json()["changed"]] == ids[1:]
@@ -148,6 +150,7 @@ async def test_cancel_following_leaves_the_earlier_ones(
     not_series = await client.post(
         f"/api/v1/appointments/{single.json()['id']}/series-cancel",
         json={"scope": "all", "reason": "x y"},
+        headers=ANY_VERSION,
     )
     assert not_series.status_code == 409
 
@@ -173,6 +176,7 @@ async def test_moving_all_shifts_every_future_occurrence_or_none(
     refused = await client.post(
         f"/api/v1/appointments/{ids[0]}/series-reschedule",
         json={"scope": "all", "shift_minutes": 60},
+        headers=ANY_VERSION,
     )
     assert refused.status_code == 409, refused.text
     assert [c["conflicting_ids"] for c in refused.json()["conflicts"]] == [[blocker["id"]]]
@@ -182,6 +186,7 @@ async def test_moving_all_shifts_every_future_occurrence_or_none(
     moved = await client.post(
         f"/api/v1/appointments/{ids[0]}/series-reschedule",
         json={"scope": "all", "shift_minutes": -60},
+        headers=ANY_VERSION,
     )
     assert moved.status_code == 200, moved.text
     assert [a["id"] for a in moved.json()["changed"]] == future
@@ -192,6 +197,7 @@ async def test_moving_all_shifts_every_future_occurrence_or_none(
     this = await client.post(
         f"/api/v1/appointments/{ids[4]}/series-reschedule",
         json={"scope": "this", "starts_at": at(book.monday + timedelta(days=8), 14)},
+        headers=ANY_VERSION,
     )
     assert this.status_code == 200, this.text
     assert [a["starts_at"][:16] for a in this.json()["changed"]] == [
@@ -248,6 +254,7 @@ async def test_occurrences_keep_local_wall_time_across_daylight_saving(
     moved = await client.post(
         f"/api/v1/appointments/{ids[0]}/series-reschedule",
         json={"scope": "all", "shift_minutes": 60},
+        headers=ANY_VERSION,
     )
     assert moved.status_code == 200, moved.text
     shifted = [datetime.fromisoformat(a["starts_at"]) for a in moved.json()["changed"]]

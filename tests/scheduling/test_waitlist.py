@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
+from tests.support.http import ANY_VERSION
 from tests.support.identity import SignIn, create_user
 from tests.support.patients import register_patient
 from tests.support.scheduling import Book, at, request
@@ -71,7 +72,9 @@ async def test_a_cancel_offers_the_time_to_the_first_matching_patient_only(
     assert [e["status"] for e in (await entries(client)).values()] == ["waiting"] * 3
 
     cancelled = await client.post(
-        f"/api/v1/appointments/{booked['id']}/cancel", json={"reason": "Patient called"}
+        f"/api/v1/appointments/{booked['id']}/cancel",
+        json={"reason": "Patient called"},
+        headers=ANY_VERSION,
     )
     assert cancelled.status_code == 200, cancelled.text
     listed = await entries(client)
@@ -103,7 +106,9 @@ async def test_an_offer_taken_meanwhile_goes_back_to_waiting(
         await client.post("/api/v1/appointments", json=request(book, at(book.monday, 9)))
     ).json()
     entry = await wait(client, book, book.other_patient_id)
-    await client.post(f"/api/v1/appointments/{booked['id']}/cancel", json={"reason": "Ill"})
+    await client.post(
+        f"/api/v1/appointments/{booked['id']}/cancel", json={"reason": "Ill"}, headers=ANY_VERSION
+    )
     assert (await entries(client))[entry["id"]]["status"] == "offered"
     # Someone else takes the time before the patient answers.
     retaken = await client.post("/api/v1/appointments", json=request(book, at(book.monday, 9)))
@@ -131,13 +136,16 @@ async def test_moving_away_offers_the_time_and_removed_entries_get_nothing(
     gone = await client.post(f"/api/v1/waitlist/{removed['id']}/remove")
     assert gone.status_code == 200, gone.text
     assert gone.json()["status"] == "removed"
-    await client.post(f"/api/v1/appointments/{first['id']}/cancel", json={"reason": "Ill"})
+    await client.post(
+        f"/api/v1/appointments/{first['id']}/cancel", json={"reason": "Ill"}, headers=ANY_VERSION
+    )
     assert (await entries(client))[removed["id"]]["status"] == "removed"
 
     waiting = await wait(client, book, book.other_patient_id, part_of_day="afternoon")
     moved = await client.post(
         f"/api/v1/appointments/{second['id']}/reschedule",
         json={"starts_at": at(book.monday + timedelta(days=1), 15)},
+        headers=ANY_VERSION,
     )
     assert moved.status_code == 200, moved.text
     offer = (await entries(client))[waiting["id"]]

@@ -88,16 +88,5 @@ async def form_version(request: Request) -> int:
     return required_version(form.get(FORM_FIELD))
 
 
-def transition_version(request: Request) -> int | None:
-    """``expected_version`` for the POST state transitions (call, start, cancel, merge...),
-    where an absent ``If-Match`` is still None. Their state machines already refuse a
-    step that no longer applies (a finished visit cannot be started); they are to
-    require the header too once their clients send it."""
-    if request.headers.get("if-match") is None:
-        return None
-    return expected_version(request)
-
-
 IfMatch = Annotated[int | None, Depends(expected_version)]
-TransitionIfMatch = Annotated[int | None, Depends(transition_version)]
 FormVersion = Annotated[int, Depends(form_version)]

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
 
-from clinicdesk.core.http import IfMatch, TransitionIfMatch, etag
+from clinicdesk.core.http import IfMatch, etag
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import AdminSettings, PatientPortal
 from clinicdesk.queue import schemas
@@ -167,7 +167,7 @@ async def call_visit(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.CallRequest,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
     provider_id: uuid.UUID | None = None,
 ) -> schemas.VisitRead:
     visit = await flow.call(
@@ -187,7 +187,7 @@ async def start_consultation(
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     visit = await flow.start(session, actor=actor, visit_id=visit_id, expected_version=if_match)
     return await _answer(response, session, visit)
@@ -199,7 +199,7 @@ async def finish_consultation(
     response: Response,
     session: SessionDep,
     actor: QueueWrite,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     visit = await flow.finish(session, actor=actor, visit_id=visit_id, expected_version=if_match)
     return await _answer(response, session, visit)
@@ -212,7 +212,7 @@ async def mark_left(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.LeaveRequest,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     """Left without being seen; a booked appointment becomes a no-show."""
     visit = await flow.mark_left(
@@ -232,7 +232,7 @@ async def return_to_waiting(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.LeaveRequest,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     """Back to waiting, keeping the place in the queue."""
     visit = await flow.return_to_waiting(
@@ -252,7 +252,7 @@ async def transfer(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.TransferRequest,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     visit = await flow.transfer(
         session,
@@ -271,7 +271,7 @@ async def set_priority(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.PriorityRequest,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     visit = await flow.set_priority(
         session,
@@ -290,7 +290,7 @@ async def move(
     session: SessionDep,
     actor: QueueWrite,
     body: schemas.MoveRequest,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.VisitRead:
     """One place up or down among patients of the same priority."""
     visit = await flow.move(

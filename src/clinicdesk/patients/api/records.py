@@ -12,7 +12,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from clinicdesk.core.errors import InvalidField
-from clinicdesk.core.http import IfMatch, TransitionIfMatch, with_etag
+from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.pagination import MAX_LIMIT
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
@@ -186,7 +186,7 @@ async def merge_patients(
     session: SessionDep,
     actor: PatientsWrite,
     body: schemas.MergeRequest,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.MergeResult:
     """Merge ``duplicate_id`` into this patient, which is kept. Everything linked to the
     duplicate moves here; the duplicate's id keeps resolving to this record."""

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.dates import Moment
-from clinicdesk.core.http import IfMatch, TransitionIfMatch, etag, with_etag
+from clinicdesk.core.http import IfMatch, etag, with_etag
 from clinicdesk.core.idempotency import run_once
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.schemas import Created
@@ -221,7 +221,7 @@ async def reschedule_appointment(
     session: SessionDep,
     actor: SchedulingWrite,
     body: schemas.AppointmentReschedule,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.AppointmentRead:
     appointment = await booking.reschedule(
         session,
@@ -241,7 +241,7 @@ async def cancel_appointment(
     session: SessionDep,
     actor: SchedulingWrite,
     body: schemas.AppointmentCancel,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.AppointmentRead:
     appointment = await booking.cancel(
         session,
@@ -260,7 +260,7 @@ async def mark_no_show(
     response: Response,
     session: SessionDep,
     actor: SchedulingWrite,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.AppointmentRead:
     appointment = await booking.mark_no_show(
         session,
@@ -278,7 +278,7 @@ async def undo_status(
     response: Response,
     session: SessionDep,
     actor: SchedulingWrite,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.AppointmentRead:
     """Take back today's cancellation or no-show, if the time is still free."""
     appointment = await booking.undo(

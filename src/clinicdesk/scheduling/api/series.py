@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from clinicdesk.core.errors import ClinicError, problem_response
-from clinicdesk.core.http import TransitionIfMatch
+from clinicdesk.core.http import IfMatch
 from clinicdesk.core.idempotency import run_once
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.scheduling import series_schemas as schemas
@@ -91,7 +91,7 @@ async def cancel_in_series(
     session: SessionDep,
     actor: SchedulingWrite,
     body: schemas.SeriesCancel,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.SeriesChanged:
     """Cancel this appointment, it and the following ones, or all upcoming ones."""
     found, cancelled = await series.cancel_in_series(
@@ -118,7 +118,7 @@ async def reschedule_in_series(
     session: SessionDep,
     actor: SchedulingWrite,
     body: schemas.SeriesReschedule,
-    if_match: TransitionIfMatch,
+    if_match: IfMatch,
 ) -> schemas.SeriesChanged:
     """Move the appointments of the scope by one offset; all or nothing (409 with
     ``conflicts``)."""
