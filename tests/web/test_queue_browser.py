@@ -17,6 +17,7 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY
+from tests.support.http import ANY_VERSION
 from tests.support.identity import PASSWORD
 from tests.support.queue import QueueClinic, seed_queue_database
 from tests.support.server import running_server
@@ -281,7 +282,7 @@ async def test_without_the_event_stream_the_screens_poll(
             called = await client.post(
                 f"/api/v1/queue/visits/{visit.json()['id']}/call",
                 json={"room": "Room 5"},
-                headers=desk,
+                headers={**desk, **ANY_VERSION},
             )
             assert called.status_code == 200, called.text
             for page in pages:
