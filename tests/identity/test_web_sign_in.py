@@ -21,6 +21,7 @@ from clinicdesk.identity.models import Organization, User, WebSession
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.service import mfa
 from clinicdesk.identity.service.common import actor_for
+from tests.support.http import version_on
 from tests.support.identity import PASSWORD, client_for, create_org, create_user
 
 HTML = "text/html,application/xhtml+xml"
@@ -131,9 +132,10 @@ async def test_state_changes_need_the_csrf_token(browser: httpx.AsyncClient, doc
         headers={"sec-fetch-site": "cross-site"},
     )
     assert cross_site.status_code == 403
+    token = await login_form(browser, "/account")
+    version = version_on((await browser.get("/account")).text)
     allowed = await browser.post(
-        "/account",
-        data={"full_name": "Dr. Renamed", "csrf_token": await login_form(browser, "/account")},
+        "/account", data={"full_name": "Dr. Renamed", "csrf_token": token, "version": version}
     )
     assert allowed.status_code == 303
 

@@ -21,6 +21,7 @@ from clinicdesk.patients.matching import LIKELY, PersonFacts, score_match
 from clinicdesk.patients.names import clean_name, look_alike_skeleton, mixed_script_words
 from clinicdesk.patients.schemas import PatientCreate
 from clinicdesk.patients.service import duplicates
+from tests.support.http import version_on
 from tests.support.identity import SignIn, browser_as, create_user
 from tests.support.patients import patient_create, patient_json, register_patient
 
@@ -180,8 +181,11 @@ async def test_the_account_form_says_what_is_wrong_with_a_name(
 ) -> None:
     user = await create_user(session, clinic, Role.NURSE)
     async with await browser_as(app, session, user) as browser:
+        version = version_on((await browser.get("/account")).text)
         refused = await browser.post(
-            "/account", data={"full_name": f"Jo{ZWJ}hn"}, headers={"accept": "text/html"}
+            "/account",
+            data={"full_name": f"Jo{ZWJ}hn", "version": version},
+            headers={"accept": "text/html"},
         )
     assert refused.status_code == 422
     assert "Name contains hidden formatting characters" in refused.text

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from clinicdesk.core.errors import ClinicError, InvalidField
+from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import (
@@ -38,6 +39,7 @@ async def update_account(
     actor: SignedIn,
     principal: CurrentPrincipal,
     session: SessionDep,
+    version: FormVersion,
     full_name: Annotated[str, Form(max_length=200)],
 ) -> Response:
     if not full_name.strip():
@@ -49,7 +51,9 @@ async def update_account(
         )
     try:
         async with all_or_nothing(session):
-            await users.update_profile(session, actor=actor, full_name=full_name.strip())
+            await users.update_profile(
+                session, actor=actor, full_name=full_name.strip(), expected_version=version
+            )
     except InvalidField as error:
         return render(
             request,
