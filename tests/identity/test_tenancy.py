@@ -9,6 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.tenancy import (
     TenantScopeError,
+    clear_scope,
+    current_scope,
+    organization_of,
     scope_to_tenant,
     use_system_scope,
 )
@@ -93,3 +96,25 @@ async def test_row_level_security_enforces_the_tenant_underneath(
     assert await count_users(str(b.id)) == 2
     role = (await connection.execute(text("SELECT current_user"))).scalar_one()
     assert role == "clinicdesk_app"
+
+
+async def test_looking_up_an_address_leaves_the_scope_as_it_was(
+    session: AsyncSession, clinic: Organization
+) -> None:
+    """``organization_of`` answers across organizations (the narrow lookup on PostgreSQL)
+    and puts back whatever scope the caller had: tenant, system or none."""
+    other = await create_org(session, "Lookup clinic B")
+    user = await create_user(session, other, Role.NURSE)
+    email = user.email
+    for scope in ("tenant", "system", "none"):
+        if scope == "tenant":
+            await scope_to_tenant(session, clinic.id)
+        elif scope == "system":
+            await use_system_scope(session)
+        else:
+            await clear_scope(session)
+        before = current_scope(session)
+        assert await organization_of(session, User.email, email) == other.id
+        assert current_scope(session) == before
+        assert await organization_of(session, User.email, "nobody@example.org") is None
+        assert current_scope(session) == before

@@ -118,6 +118,19 @@ async def scope_by_lookup(
     return organization_id
 
 
+async def organization_of(
+    session: AsyncSession, column: InstrumentedAttribute[Any], key: str
+) -> uuid.UUID | None:
+    """Which organization has the row whose ``column`` equals ``key`` (None: no row),
+    through the same narrow lookup as ``scope_by_lookup``; the session's scope (tenant,
+    system or none) is left as it was."""
+    before = current_scope(session)
+    try:
+        return await scope_by_lookup(session, column, key)
+    finally:
+        await _set_scope(session, before)
+
+
 async def clear_scope(session: AsyncSession) -> None:
     """Back to no scope (deny by default), as a fresh session starts."""
     await _set_scope(session, NO_SCOPE)

@@ -16,10 +16,8 @@ from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.core.names import clean_name
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.core.tenancy import (
-    clear_scope,
-    current_scope,
+    organization_of,
     scope_by_lookup,
-    scope_to_tenant,
 )
 from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity import passwords
@@ -56,16 +54,9 @@ async def _ensure_email_free(session: AsyncSession, email: str) -> None:
     so the check looks across organizations: a tenant-scoped lookup misses another
     clinic's account, and the insert then failed on the unique index with a 500. The
     answer is the same 409 whichever clinic has the address."""
-    scope = current_scope(session)
-    try:
-        # On PostgreSQL the server's role cannot see other clinics' users; the narrow
-        # lookup answers with the owning organization's id only.
-        taken = await scope_by_lookup(session, User.email, normalize_email(email)) is not None
-    finally:
-        if scope.organization_id is not None:
-            await scope_to_tenant(session, scope.organization_id)
-        elif not scope.system:
-            await clear_scope(session)
+    # On PostgreSQL the server's role cannot see other clinics' users; the narrow lookup
+    # answers with the owning organization's id only.
+    taken = await organization_of(session, User.email, normalize_email(email)) is not None
     if taken:
         raise EmailTaken("An account with this e-mail address already exists.")
 
