@@ -135,8 +135,10 @@ async def _location_providers(
 ) -> list[Provider]:
     """Who works here, and anyone else with a patient in this location's queue today."""
     here = await scheduling.providers_at(session, location_id)
-    known = {p.id for p in here}
-    visiting = [p for p in await scheduling.list_providers(session) if p.id in extra - known]
+    elsewhere = extra - {p.id for p in here}
+    if not elsewhere:  # the usual case: the board refreshes often, so no second query
+        return here
+    visiting = [p for p in await scheduling.list_providers(session) if p.id in elsewhere]
     return sorted(here + visiting, key=lambda p: p.display_name)
 
 

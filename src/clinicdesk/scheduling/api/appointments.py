@@ -19,7 +19,7 @@ from clinicdesk.core.schemas import Created
 from clinicdesk.identity.auth import AdminSettings
 from clinicdesk.scheduling import schemas
 from clinicdesk.scheduling.access import SchedulingRead, SchedulingWrite
-from clinicdesk.scheduling.models import Provider
+from clinicdesk.scheduling.models import Appointment, Provider
 from clinicdesk.scheduling.service import booking, calendar, setup, slots
 
 router = APIRouter(prefix="/api/v1", tags=["scheduling"])
@@ -36,6 +36,12 @@ async def _provider_reads(
 
 
 # --- providers, hours, types ----------------------------------------------------------
+
+
+def _answer(response: Response, appointment: Appointment) -> schemas.AppointmentRead:
+    """The appointment as the API shows it, with its version as the ETag."""
+    with_etag(response, appointment.version)
+    return schemas.AppointmentRead.model_validate(appointment)
 
 
 @router.get("/providers", response_model=list[schemas.ProviderRead])
@@ -210,8 +216,7 @@ async def read_appointment(
     appointment = await booking.read_appointment(
         session, actor=actor, appointment_id=appointment_id
     )
-    with_etag(response, appointment.version)
-    return schemas.AppointmentRead.model_validate(appointment)
+    return _answer(response, appointment)
 
 
 @router.post("/appointments/{appointment_id}/reschedule", response_model=schemas.AppointmentRead)
@@ -230,8 +235,7 @@ async def reschedule_appointment(
         data=body,
         expected_version=if_match,
     )
-    with_etag(response, appointment.version)
-    return schemas.AppointmentRead.model_validate(appointment)
+    return _answer(response, appointment)
 
 
 @router.post("/appointments/{appointment_id}/cancel", response_model=schemas.AppointmentRead)
@@ -250,8 +254,7 @@ async def cancel_appointment(
         reason=body.reason,
         expected_version=if_match,
     )
-    with_etag(response, appointment.version)
-    return schemas.AppointmentRead.model_validate(appointment)
+    return _answer(response, appointment)
 
 
 @router.post("/appointments/{appointment_id}/no-show", response_model=schemas.AppointmentRead)
@@ -268,8 +271,7 @@ async def mark_no_show(
         appointment_id=appointment_id,
         expected_version=if_match,
     )
-    with_etag(response, appointment.version)
-    return schemas.AppointmentRead.model_validate(appointment)
+    return _answer(response, appointment)
 
 
 @router.post("/appointments/{appointment_id}/undo", response_model=schemas.AppointmentRead)
@@ -287,8 +289,7 @@ async def undo_status(
         appointment_id=appointment_id,
         expected_version=if_match,
     )
-    with_etag(response, appointment.version)
-    return schemas.AppointmentRead.model_validate(appointment)
+    return _answer(response, appointment)
 
 
 @router.get("/slots", response_model=list[schemas.Slot], summary="Next free slots")
