@@ -21,6 +21,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from clinicdesk import __version__
 from clinicdesk.audit import api as audit_api
+from clinicdesk.audit import public as audit
 from clinicdesk.config import Settings
 from clinicdesk.core import health
 from clinicdesk.core.access import install_gate
@@ -296,7 +297,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         try:
             if runner is not None:
                 runner.start()
-            async with live_updates(db):  # the PostgreSQL relay; streams end on stop
+            # The audit chaining step; the PostgreSQL relay (streams end on stop).
+            async with audit.running_chainer(db), live_updates(db):
                 yield
         finally:
             if runner is not None:

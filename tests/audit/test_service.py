@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from clinicdesk.audit import chaining
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import GENESIS_HASH, INSTALLATION_CHAIN, AuditEvent, Outcome
 from clinicdesk.core import migrations
@@ -31,6 +33,10 @@ TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 
 
 async def chain_of(session: AsyncSession, chain_id: uuid.UUID) -> list[AuditEvent]:
+    """The chain's entries in order, once those still waiting (written in this test's
+    open transaction, which has not committed) have their place."""
+    assert isinstance(session.bind, AsyncEngine | AsyncConnection)
+    await chaining.chain_pending(session.bind, chain_id)
     if chain_id == INSTALLATION_CHAIN:
         await use_system_scope(session)
     else:
@@ -50,7 +56,7 @@ def assert_linked(events: list[AuditEvent]) -> None:
     previous = GENESIS_HASH
     for event in events:
         assert event.prev_hash == previous
-        assert event.hash == audit.compute_hash(event)
+        assert event.hash == chaining.compute_hash(event)
         previous = event.hash
 
 
@@ -101,12 +107,14 @@ async def test_the_organization_comes_from_the_actor_then_the_session(
             session, action="test.by_actor", actor=actor_for(doctor), organization_id=other.id
         )
     by_tenant = await audit.record(session, action="test.by_tenant")
+    await chain_of(session, clinic.id)
 
     assert by_actor.chain_id == by_actor.organization_id == clinic.id
     assert by_actor.actor_user_id == doctor.id
     assert by_actor.actor_roles == ["doctor"]
     assert by_tenant.chain_id == by_tenant.organization_id == clinic.id
     assert by_tenant.actor_kind == "system"
+    assert by_actor.seq is not None
     assert by_tenant.seq == by_actor.seq + 1
     assert by_tenant.prev_hash == by_actor.hash
 
@@ -119,6 +127,7 @@ async def test_an_entry_without_organization_goes_to_the_installation_chain(
 
     first = await audit.record(session, action="test.unknown_account", outcome=Outcome.FAILURE)
     second = await audit.record(session, action="test.unknown_account", outcome=Outcome.FAILURE)
+    await chain_of(session, INSTALLATION_CHAIN)
 
     assert first.organization_id is None and second.organization_id is None
     assert first.chain_id == second.chain_id == INSTALLATION_CHAIN
@@ -126,7 +135,7 @@ async def test_an_entry_without_organization_goes_to_the_installation_chain(
     assert second.seq == first.seq + 1
     assert first.prev_hash == (before[-1].hash if before else GENESIS_HASH)
     assert second.prev_hash == first.hash
-    assert second.hash == audit.compute_hash(second)
+    assert second.hash == chaining.compute_hash(second)
 
 
 async def test_an_entry_for_another_organization_than_the_sessions_is_refused(
@@ -140,8 +149,9 @@ async def test_an_entry_for_another_organization_than_the_sessions_is_refused(
         await audit.record(session, action="test.for_a", organization_id=first.id)
     await scope_to_tenant(session, first.id)
     event = await audit.record(session, action="test.for_a", organization_id=first.id)
+    await chain_of(session, first.id)
     assert event.chain_id == event.organization_id == first.id
-    assert audit.compute_hash(event) == event.hash
+    assert chaining.compute_hash(event) == event.hash
 
 
 # --- field-level changes ---------------------------------------------------------------
@@ -263,6 +273,19 @@ async def two_chains(db: Database, entries: int = 3) -> tuple[uuid.UUID, uuid.UU
     return ids[0], ids[1]
 
 
+@asynccontextmanager
+async def as_intruder(db: Database) -> AsyncIterator[AsyncConnection]:
+    """A connection as the tables' owner that has switched off the trigger guarding
+    chained entries (PostgreSQL), as someone altering the trail behind the server's
+    back would; ``verify`` must still find what they did."""
+    async with db.engine.begin() as conn:
+        if db.kind == "postgresql":
+            await conn.execute(text("ALTER TABLE audit_events DISABLE TRIGGER USER"))
+        yield conn
+        if db.kind == "postgresql":
+            await conn.execute(text("ALTER TABLE audit_events ENABLE TRIGGER USER"))
+
+
 async def verify(db: Database) -> audit.VerifyReport:
     async with session_scope(db) as session:
         return await audit.verify_chains(session)
@@ -290,7 +313,7 @@ async def test_verify_passes_on_an_intact_trail(committed_db: Database) -> None:
 async def test_verify_names_an_altered_entry(committed_db: Database) -> None:
     tampered, intact = await two_chains(committed_db)
     target = await entry_id(committed_db, tampered, 3)
-    async with committed_db.engine.begin() as conn:
+    async with as_intruder(committed_db) as conn:
         await conn.execute(
             update(AuditEvent)
             .where(AuditEvent.chain_id == tampered, AuditEvent.seq == 3)
@@ -314,7 +337,14 @@ async def test_verify_names_an_entry_whose_hash_was_recomputed(committed_db: Dat
     async with session_scope(committed_db) as session:
         event = (await chain_of(session, tampered))[1]
         event.action = "test.rewritten"
-        event.hash = audit.compute_hash(event)
+        rewritten = chaining.compute_hash(event)
+        session.expunge(event)
+    async with as_intruder(committed_db) as conn:
+        await conn.execute(
+            update(AuditEvent)
+            .where(AuditEvent.id == event.id)
+            .values(action="test.rewritten", hash=rewritten)
+        )
     following = await entry_id(committed_db, tampered, 3)
 
     report = await verify(committed_db)
@@ -326,7 +356,7 @@ async def test_verify_names_an_entry_whose_hash_was_recomputed(committed_db: Dat
 async def test_verify_reports_a_deleted_entry_as_a_sequence_gap(committed_db: Database) -> None:
     tampered, _ = await two_chains(committed_db)
     after_gap = await entry_id(committed_db, tampered, 3)
-    async with committed_db.engine.begin() as conn:
+    async with as_intruder(committed_db) as conn:
         await conn.execute(
             delete(AuditEvent).where(AuditEvent.chain_id == tampered, AuditEvent.seq == 2)
         )
@@ -341,7 +371,7 @@ async def test_verify_reports_a_removed_last_entry_by_the_chain_head(
     committed_db: Database,
 ) -> None:
     tampered, _ = await two_chains(committed_db)
-    async with committed_db.engine.begin() as conn:
+    async with as_intruder(committed_db) as conn:
         await conn.execute(
             delete(AuditEvent).where(AuditEvent.chain_id == tampered, AuditEvent.seq == 4)
         )
@@ -357,7 +387,7 @@ async def test_verify_reports_a_removed_last_entry_by_the_chain_head(
 
 async def test_verify_reads_every_batch(committed_db: Database) -> None:
     tampered, _ = await two_chains(committed_db, entries=6)
-    async with committed_db.engine.begin() as conn:
+    async with as_intruder(committed_db) as conn:
         await conn.execute(
             update(AuditEvent)
             .where(AuditEvent.chain_id == tampered, AuditEvent.seq == 6)
@@ -409,17 +439,10 @@ async def test_the_application_role_can_only_append_and_read(
 async def test_a_failing_audit_write_takes_the_change_with_it(committed_db: Database) -> None:
     async with session_scope(committed_db) as session:
         clinic = await organizations.create_organization(session, name="Clinic A")
-        # An entry planted where the next one must go: the next audit INSERT fails.
-        session.add(
-            AuditEvent(
-                chain_id=clinic.id,
-                seq=2,
-                actor_kind="system",
-                action="test.planted",
-                prev_hash=GENESIS_HASH,
-                hash=GENESIS_HASH,
-            )
-        )
+    # The database refuses the location's audit entry (as a full disk would refuse it).
+    async with committed_db.engine.begin() as conn:
+        for statement in REFUSE_LOCATION_ENTRY[committed_db.kind]:
+            await conn.execute(text(statement))
 
     async def add_location() -> None:
         async with session_scope(committed_db) as session:
@@ -428,15 +451,30 @@ async def test_a_failing_audit_write_takes_the_change_with_it(committed_db: Data
                 session, actor=SYSTEM, data=LocationWrite(name="North wing")
             )
 
-    with pytest.raises(IntegrityError, match="seq"):
+    with pytest.raises(DBAPIError, match="audit entry refused"):
         await add_location()
 
     async with session_scope(committed_db) as session:
         await use_system_scope(session)
         actions = [e.action for e in await chain_of(session, clinic.id)]
         locations = await session.scalar(select(func.count()).select_from(Location))
-    assert actions == ["organization.created", "test.planted"]
+    assert actions == ["organization.created"]
     assert locations == 0
+
+
+REFUSE_LOCATION_ENTRY = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_entry BEFORE INSERT ON audit_events"
+        " WHEN NEW.action = 'location.created'"
+        " BEGIN SELECT RAISE(ABORT, 'audit entry refused'); END"
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_entry() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN RAISE EXCEPTION 'audit entry refused'; END $$",
+        "CREATE TRIGGER refuse_entry BEFORE INSERT ON audit_events FOR EACH ROW"
+        " WHEN (NEW.action = 'location.created') EXECUTE FUNCTION refuse_entry()",
+    ],
+}
 
 
 async def test_a_refusal_is_recorded_after_the_rollback_and_nothing_else(

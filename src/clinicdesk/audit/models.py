@@ -1,6 +1,7 @@
 """Audit tables. ``audit_events`` is append-only: on PostgreSQL the application role may
-only SELECT and INSERT it. Each organization's events form a hash chain whose head (last
-sequence number and hash) lives in ``audit_chain_heads``."""
+only SELECT and INSERT it, and fill in an entry's place in its chain once (a trigger
+refuses any change to a chained entry). Each organization's events form a hash chain
+whose head (last sequence number and hash) lives in ``audit_chain_heads``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinicdesk.core.models import Base, IdMixin, utcnow
@@ -36,7 +37,9 @@ class AuditEvent(Base, IdMixin, TenantScoped):
         ForeignKey("organizations.id", ondelete="RESTRICT"), nullable=True
     )
     chain_id: Mapped[uuid.UUID]
-    seq: Mapped[int] = mapped_column(Integer)
+    # The entry's place in its chain: empty from the insert until the chaining step just
+    # after its transaction commits (audit.chaining), then never changed again.
+    seq: Mapped[int | None] = mapped_column(Integer, default=None)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     actor_kind: Mapped[str] = mapped_column(String(16))
@@ -54,20 +57,29 @@ class AuditEvent(Base, IdMixin, TenantScoped):
     changes: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
 
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64))
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
     __table_args__ = (
         UniqueConstraint("chain_id", "seq"),
         Index("ix_audit_events_organization_id_occurred_at", "organization_id", "occurred_at"),
         Index("ix_audit_events_patient_id", "patient_id"),
         Index("ix_audit_events_actor_user_id", "actor_user_id"),
+        # The chaining step's queue: only entries still waiting are in it.
+        Index(
+            "ix_audit_events_waiting",
+            "chain_id",
+            "occurred_at",
+            sqlite_where=text("seq IS NULL"),
+            postgresql_where=text("seq IS NULL"),
+        ),
     )
 
 
 class AuditChainHead(Base):
-    """The end of one chain. Appending locks this row, so entries of one organization
-    are chained one after another even when requests run in parallel."""
+    """The end of one chain. Only the chaining step locks this row (for a few
+    milliseconds, after the requests that wrote the entries have committed), so entries
+    of one organization are chained one after another without requests waiting."""
 
     __tablename__ = "audit_chain_heads"
 

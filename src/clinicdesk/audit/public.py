@@ -5,6 +5,7 @@ Every other domain imports ``from clinicdesk.audit import public as audit``; the
 the service module are audit's own (an import-linter contract keeps it so).
 """
 
+from clinicdesk.audit.chaining import running_chainer
 from clinicdesk.audit.models import Outcome
 from clinicdesk.audit.report import export_csv, list_events, patient_trail
 from clinicdesk.audit.schemas import AuditPage, AuditQuery
@@ -35,6 +36,7 @@ __all__ = [
     "record_list_read",
     "record_moved_by_merge",
     "record_read",
+    "running_chainer",
     "snapshot",
     "start_chain",
     "verify_chains",

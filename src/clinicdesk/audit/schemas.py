@@ -106,7 +106,10 @@ class AuditEventRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
-    seq: int
+    seq: int | None = Field(
+        description="Place in the organization's hash chain; empty for the moment between "
+        "the entry's commit and its chaining step."
+    )
     occurred_at: datetime
     organization_id: uuid.UUID | None
     actor_kind: str

@@ -5,14 +5,13 @@ Rules:
   fails with it. Reads of patient data are recorded once per request, not per row.
 * Field-level changes keep before and after values, except secrets and encrypted fields,
   which are only marked as changed.
-* Each entry carries the hash of the previous entry of its organization's chain and its
-  own hash over its content; ``verify_chains`` recomputes every chain.
+* Each entry gets its place in its organization's hash chain (sequence number, the hash
+  of the entry before, its own hash over its content) just after its transaction commits
+  (``chaining``); ``verify_chains`` recomputes every chain.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import uuid
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
@@ -22,9 +21,14 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import inspect, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, inspect, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from clinicdesk.audit.chaining import (
+    chain_after_commit,
+    chain_everything_waiting,
+    compute_hash,
+)
 from clinicdesk.audit.models import (
     GENESIS_HASH,
     INSTALLATION_CHAIN,
@@ -35,7 +39,7 @@ from clinicdesk.audit.models import (
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.context import current_request
 from clinicdesk.core.crypto import EncryptedText
-from clinicdesk.core.db import independent_session, on_rollback
+from clinicdesk.core.db import independent_session, on_rollback, write_after_read
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import (
     TenantScopeError,
@@ -105,34 +109,6 @@ def changes(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[
     return result
 
 
-def _canonical(event: AuditEvent) -> bytes:
-    payload = {
-        "chain_id": str(event.chain_id),
-        "seq": event.seq,
-        "occurred_at": event.occurred_at.isoformat(),
-        "organization_id": str(event.organization_id) if event.organization_id else None,
-        "actor_kind": event.actor_kind,
-        "actor_user_id": str(event.actor_user_id) if event.actor_user_id else None,
-        "actor_roles": sorted(event.actor_roles or []),
-        "client_addr": event.client_addr,
-        "user_agent": event.user_agent,
-        "request_id": event.request_id,
-        "action": event.action,
-        "resource_type": event.resource_type,
-        "resource_id": event.resource_id,
-        "patient_id": str(event.patient_id) if event.patient_id else None,
-        "outcome": event.outcome,
-        "changes": event.changes,
-        "details": event.details,
-        "prev_hash": event.prev_hash,
-    }
-    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def compute_hash(event: AuditEvent) -> str:
-    return hashlib.sha256(_canonical(event)).hexdigest()
-
-
 async def record(
     session: AsyncSession,
     *,
@@ -146,7 +122,8 @@ async def record(
     changes: Mapping[str, Any] | None = None,
     details: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
-    """Append one entry to the organization's chain, in the caller's transaction.
+    """Write one entry for the organization's chain, in the caller's transaction; it
+    takes its place in the chain when the transaction commits.
 
     The organization is, in order: the one given, the actor's, the session's tenant.
     ``details`` must not hold patient data in clear; ids are fine.
@@ -160,15 +137,10 @@ async def record(
             f"audit entry for organization {org} in a session scoped to {tenant}"
         )
     chain_id = org or INSTALLATION_CHAIN
-    head = await session.get(AuditChainHead, chain_id, with_for_update=True, populate_existing=True)
-    if head is None:
-        head = AuditChainHead(chain_id=chain_id, seq=0, last_hash=GENESIS_HASH)
-        session.add(head)
     info = current_request()
     event = AuditEvent(
         organization_id=org,
         chain_id=chain_id,
-        seq=head.seq + 1,
         occurred_at=utcnow(),
         actor_kind=actor.kind.value,
         actor_user_id=actor.user_id,
@@ -183,11 +155,11 @@ async def record(
         outcome=outcome.value,
         changes=_jsonable(changes) if changes else None,
         details=_jsonable(details) if details else None,
-        prev_hash=head.last_hash,
     )
-    event.hash = compute_hash(event)
-    head.seq = event.seq
-    head.last_hash = event.hash
+    # Its place in the chain comes after the commit; no lock is taken here.
+    chain_after_commit(session, chain_id)
+    if write_after_read(session, event):
+        return event  # a read on SQLite: written just after its read transaction
     session.add(event)
     await session.flush()
     return event
@@ -362,6 +334,8 @@ class VerifyReport:
     chains: int
     entries: int
     problems: Sequence[ChainProblem]
+    chained_now: int = 0
+    """Entries that were still waiting for their place and were chained by this check."""
 
     @property
     def ok(self) -> bool:
@@ -371,10 +345,17 @@ class VerifyReport:
 async def verify_chains(session: AsyncSession, *, batch_size: int = 5000) -> VerifyReport:
     """Recompute every chain; report the first entry of each chain that does not match.
 
-    Checks that sequence numbers have no gaps, that each entry names the hash of the one
-    before, that each entry's hash matches its content, and that the chain head agrees
-    with the last entry. Runs in the system scope (it reads every organization).
+    Entries still waiting for their place (their process stopped between the commit
+    and the chaining step) are chained first, so every entry in the table is checked;
+    call it on a fresh session. Checks that sequence numbers have no gaps, that each
+    entry names the hash of the one before, that each entry's hash matches its content,
+    that the chain head agrees with the last entry, and that no entry is left outside
+    its chain. Runs in the system scope (it reads every organization).
     """
+    bind = session.bind
+    if not isinstance(bind, AsyncEngine | AsyncConnection):
+        raise TypeError("verify_chains needs a session bound to an engine or a connection")
+    chained_now = await chain_everything_waiting(bind)
     await use_system_scope(session)
     heads = {h.chain_id: h for h in (await session.execute(select(AuditChainHead))).scalars()}
     chain_ids = set(heads) | set(
@@ -405,20 +386,19 @@ async def verify_chains(session: AsyncSession, *, batch_size: int = 5000) -> Ver
             for event in rows:
                 entries += 1
                 last_org = event.organization_id
+                seq = event.seq or 0  # never empty here: only chained rows pass seq > n
                 reason = None
-                if event.seq != expected_seq:
-                    reason = f"sequence gap: expected {expected_seq}, found {event.seq}"
+                if seq != expected_seq:
+                    reason = f"sequence gap: expected {expected_seq}, found {seq}"
                 elif event.prev_hash != expected_prev:
                     reason = "does not link to the previous entry (prev_hash differs)"
                 elif compute_hash(event) != event.hash:
                     reason = "content does not match its hash (the entry was altered)"
                 if reason:
-                    problem = ChainProblem(
-                        chain_id, event.organization_id, event.seq, event.id, reason
-                    )
+                    problem = ChainProblem(chain_id, event.organization_id, seq, event.id, reason)
                     break
-                expected_prev, expected_seq = event.hash, event.seq + 1
-            after_seq = rows[-1].seq
+                expected_prev, expected_seq = event.hash or "", seq + 1
+            after_seq = rows[-1].seq or after_seq
             session.expunge_all()
         head = heads.get(chain_id)
         if (
@@ -433,6 +413,33 @@ async def verify_chains(session: AsyncSession, *, batch_size: int = 5000) -> Ver
                 None,
                 "chain head does not match the last entry (entries removed or added)",
             )
+        if problem is None:
+            problem = await _unchained(session, chain_id)
         if problem:
             problems.append(problem)
-    return VerifyReport(chains=len(chain_ids), entries=entries, problems=problems)
+    return VerifyReport(
+        chains=len(chain_ids), entries=entries, problems=problems, chained_now=chained_now
+    )
+
+
+async def _unchained(session: AsyncSession, chain_id: uuid.UUID) -> ChainProblem | None:
+    """An entry with no place after the chaining step ran: a half-written place (the
+    chaining step sets all three columns together) or one that could not be chained."""
+    left = (
+        await session.execute(
+            select(AuditEvent.id, AuditEvent.organization_id, func.count().over())
+            .where(
+                AuditEvent.chain_id == chain_id,
+                (AuditEvent.seq.is_(None))
+                | (AuditEvent.hash.is_(None))
+                | (AuditEvent.prev_hash.is_(None)),
+            )
+            .limit(1)
+        )
+    ).first()
+    if left is None:
+        return None
+    event_id, organization_id, count = left
+    return ChainProblem(
+        chain_id, organization_id, 0, event_id, f"{count} entries are outside the chain"
+    )

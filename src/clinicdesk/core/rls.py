@@ -85,6 +85,14 @@ RETURNS boolean LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public AS $fn$
     SELECT EXISTS (SELECT 1 FROM public.jobs AS j WHERE {_DUE_JOB})
 $fn$""",  # noqa: S608
+    # The audit chaining step's sweep: which chains have entries waiting for their place
+    # (ids only; the step then works inside each organization's own scope).
+    "clinicdesk_unchained_audit_chains()": """
+CREATE OR REPLACE FUNCTION clinicdesk_unchained_audit_chains()
+RETURNS SETOF uuid LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public AS $fn$
+    SELECT DISTINCT chain_id FROM public.audit_events WHERE seq IS NULL
+$fn$""",
     "clinicdesk_purge_finished_jobs(timestamptz, timestamptz)": """
 CREATE OR REPLACE FUNCTION clinicdesk_purge_finished_jobs(
     succeeded_before timestamptz, dead_before timestamptz
@@ -99,6 +107,35 @@ SET search_path = pg_catalog, public AS $fn$
     SELECT count(*) FROM gone
 $fn$""",
 }
+
+
+CHAIN_COLUMNS = ("seq", "prev_hash", "hash")
+
+# An audit entry's place in its chain is written once, all three columns together, and
+# nothing of a chained entry changes again: not even the tables' owner changes one
+# without first dropping this trigger (which needs the owner, and is itself visible).
+CHAINED_ONCE = (
+    """
+CREATE OR REPLACE FUNCTION clinicdesk_audit_chained_once() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF OLD.hash IS NOT NULL OR OLD.seq IS NOT NULL OR OLD.prev_hash IS NOT NULL THEN
+        RAISE EXCEPTION 'audit entry % is chained and cannot change', OLD.id
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NEW.hash IS NULL OR NEW.seq IS NULL OR NEW.prev_hash IS NULL
+       OR (to_jsonb(NEW) - 'seq' - 'prev_hash' - 'hash')
+          IS DISTINCT FROM (to_jsonb(OLD) - 'seq' - 'prev_hash' - 'hash') THEN
+        RAISE EXCEPTION 'an audit entry only gets its place in the chain, all at once'
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END
+$fn$""",
+    "DROP TRIGGER IF EXISTS audit_events_chained_once ON audit_events",
+    """CREATE TRIGGER audit_events_chained_once BEFORE UPDATE ON audit_events
+    FOR EACH ROW EXECUTE FUNCTION clinicdesk_audit_chained_once()""",
+)
 
 
 def tenant_condition(table: str, column: str) -> str:
@@ -139,6 +176,9 @@ def grant_application_role(connection: Connection, role: str) -> None:
     ]
     for table in APPEND_ONLY_TABLES:
         statements.append(f'REVOKE UPDATE, DELETE, TRUNCATE ON "{table}" FROM {quoted}')
+    # The chaining step fills in an entry's place once (``CHAINED_ONCE`` refuses more).
+    # After the REVOKE, which would take column privileges with it.
+    statements.append(f"GRANT UPDATE ({', '.join(CHAIN_COLUMNS)}) ON audit_events TO {quoted}")
     for signature in FUNCTIONS:
         # A database migrated only part of the way may not have them yet.
         exists = connection.execute(
