@@ -10,22 +10,24 @@ from __future__ import annotations
 import base64
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import create_app
 from clinicdesk.config import Settings
+from clinicdesk.core import db as core_db
 from clinicdesk.core import migrations
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
-from clinicdesk.core.db import ClinicSession, Database, create_database, unit_of_work
+from clinicdesk.core.db import ClinicSession, Database, create_database, reading, unit_of_work
 from clinicdesk.core.logs import configure_logging
-from clinicdesk.core.runtime import get_session
+from clinicdesk.core.runtime import get_session, is_read
 from clinicdesk.core.tenancy import clear_scope
 from clinicdesk.reactions import connect_reactions
 from tests.support.postgres import APP_ROLE, ThrowawayPostgres, start_throwaway_postgres
@@ -39,6 +41,9 @@ hypothesis_settings.load_profile("clinicdesk")
 pytest_plugins = ["tests.support.identity"]
 
 BACKENDS = ("sqlite", "postgresql")
+
+# A read unit of work that writes in its own transaction is a bug here, not a warning.
+core_db.READS_MUST_NOT_WRITE = True
 
 # The suite makes thousands of requests from one address, faster than any person; the
 # request limits are raised for it (servers it starts inherit these). tests/core/
@@ -205,12 +210,16 @@ async def app(settings: Settings, session: AsyncSession) -> AsyncIterator[FastAP
     """The real application, its request sessions joined to the test's transaction."""
     application = create_app(settings, configure_logs=False)
 
-    async def test_session() -> AsyncIterator[AsyncSession]:
+    async def test_session(request: Request) -> AsyncIterator[AsyncSession]:
         # Each request starts unscoped, as a fresh production session does; a scope the
         # test set up with must not leak into the request (it would hide missing scoping).
         await clear_scope(session)
-        async with unit_of_work(session):
-            yield session
+        # On SQLite a GET is a read unit of work, as in production; here a GET that
+        # writes in its own transaction fails (READS_MUST_NOT_WRITE).
+        reads = is_read(request) and application.state.runtime.db.reader
+        with reading(session) if reads else nullcontext(session):
+            async with unit_of_work(session):
+                yield session
 
     application.dependency_overrides[get_session] = test_session
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, ClassVar
@@ -16,6 +17,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from clinicdesk.core.db import (
     SQLITE_BEGIN_DEFERRED,
     Database,
+    WriterWaitsForItself,
     create_database,
     on_commit,
     run_after_commit,
@@ -76,20 +78,53 @@ async def test_sqlite_connections_use_wal_foreign_keys_and_durable_commits(tmp_p
     assert library == sqlite_version()
 
 
-async def test_sqlite_transactions_take_the_write_lock_up_front(tmp_path) -> None:  # type: ignore[no-untyped-def]
+async def test_sqlite_writers_take_turns_without_failing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With no busy timeout at all, 20 writers that overlap all succeed, one after the
+    other: they wait for the process's turn (an asyncio lock), not for SQLite."""
     db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}", sqlite_busy_timeout_ms=0)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+
+        async def write(n: int) -> None:
+            async with db.engine.begin() as conn:
+                await conn.execute(text("SELECT count(*) FROM t"))  # read, then write
+                await asyncio.sleep(0.005)  # another writer arrives meanwhile
+                await conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+
+        await asyncio.gather(*(write(n) for n in range(20)))
+
+        async with db.engine.connect() as conn:
+            written = (await conn.execute(text("SELECT x FROM t"))).scalars()
+            assert sorted(written) == list(range(20))
+    finally:
+        await db.dispose()
+
+
+async def test_a_second_writer_in_the_same_task_is_refused_at_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """It could only wait for itself (before: SQLite's "database is locked" after the busy
+    timeout)."""
+    db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}")
     try:
         async with db.engine.begin() as conn:
             await conn.execute(text("CREATE TABLE t (x INTEGER)"))
         async with db.engine.connect() as holder:
             await holder.begin()
-            await holder.execute(text("SELECT count(*) FROM t"))  # a read, yet the lock is held
+            await holder.execute(text("SELECT count(*) FROM t"))  # a read, yet the turn is held
             async with db.engine.connect() as other:
-                with pytest.raises(Exception, match="locked"):
+                with pytest.raises(WriterWaitsForItself):
                     async with other.begin():
                         await other.execute(text("INSERT INTO t VALUES (1)"))
             await holder.rollback()
-        # A transaction declared read-only does not take the lock.
+    finally:
+        await db.dispose()
+
+
+async def test_a_reader_does_not_wait_for_a_writer(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}", sqlite_busy_timeout_ms=0)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
         deferred = db.engine.execution_options(**{SQLITE_BEGIN_DEFERRED: True})
         async with deferred.connect() as reader, db.engine.connect() as writer:
             await reader.begin()

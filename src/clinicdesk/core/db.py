@@ -14,15 +14,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import event, text
+from sqlalchemy import Executable, event, text
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Connection, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -30,10 +33,12 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy.util import await_only
 
 from clinicdesk.core.dbfaults import STALE_MESSAGE, FaultLog, fault_kind
 from clinicdesk.core.errors import PreconditionFailed
 from clinicdesk.core.sqlite_driver import bundled_aiosqlite_dbapi, sqlite_version
+from clinicdesk.core.tenancy import use_system_scope
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +52,7 @@ SQLITE_BEGIN_DEFERRED = "clinicdesk_sqlite_begin_deferred"
 _PENDING_HOOKS = "clinicdesk.pending_after_commit"
 _READY_HOOKS = "clinicdesk.ready_after_commit"
 _ROLLBACK_HOOKS = "clinicdesk.after_rollback"
+_AFTER_READ = "clinicdesk.write_after_read"
 
 
 @dataclass(slots=True)
@@ -57,6 +63,18 @@ class Database:
     sessionmaker: async_sessionmaker[AsyncSession]
     kind: DatabaseKind
     faults: FaultLog = field(default_factory=FaultLog)
+    reader: async_sessionmaker[AsyncSession] | None = None
+    """SQLite only: sessions for work that reads (a GET): a deferred BEGIN that takes no
+    write lock, and writes that cannot wait (audit entries of the reads) queued for just
+    after (``write_after_read``). None on PostgreSQL, where readers never block writers."""
+
+    def read_session(self) -> AsyncSession:
+        """A session for a unit of work that reads (see ``reader``)."""
+        if self.reader is None:
+            return self.sessionmaker()
+        session = self.reader()
+        session.sync_session.info[_AFTER_READ] = []
+        return session
 
     @property
     def sqlite_version(self) -> str | None:
@@ -76,6 +94,22 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+@contextlib.contextmanager
+def reading(session: AsyncSession) -> Iterator[AsyncSession]:
+    """Treat ``session`` as a read unit of work for the block (``write_after_read`` queues,
+    changes made in its own transaction are refused or warned about): what
+    ``Database.read_session`` gives, for a session made elsewhere (the test suite's)."""
+    session.sync_session.info[_AFTER_READ] = []
+    try:
+        yield session
+    finally:
+        session.sync_session.info.pop(_AFTER_READ, None)
+
+
+WRITE_TURN_WAIT_SECONDS = 10.0
+"""SQLite: how long a writer waits for its process's turn before its request gets 503."""
 
 
 def database_kind(url: str) -> DatabaseKind:
@@ -108,6 +142,9 @@ def create_database(
             connect_args={"timeout": sqlite_busy_timeout_ms / 1000},
         )
         _configure_sqlite(engine, busy_timeout_ms=sqlite_busy_timeout_ms)
+        # A turn comes in order and soon (each writer holds it for one short
+        # transaction); the bound only turns a stuck process into 503s.
+        _WriterTurns(max(sqlite_busy_timeout_ms / 1000, WRITE_TURN_WAIT_SECONDS)).install(engine)
     else:
         engine = create_async_engine(
             url,
@@ -115,7 +152,9 @@ def create_database(
             hide_parameters=True,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
+            # No pre-ping: it cost a round trip on every checkout. A connection that died
+            # with the server fails its first statement instead; SQLAlchemy then drops
+            # the whole pool, and that one request answers 503 with Retry-After.
             # asyncpg prepares every statement, and after five runs PostgreSQL may switch
             # to a generic plan that ignores the values: for a prefix search that plan
             # joins whole tables (50 ms instead of 2). Plan with the actual values.
@@ -124,7 +163,14 @@ def create_database(
     sessionmaker = async_sessionmaker(
         engine, expire_on_commit=False, sync_session_class=ClinicSession
     )
-    database = Database(engine=engine, sessionmaker=sessionmaker, kind=kind)
+    reader = None
+    if kind == "sqlite":
+        reader = async_sessionmaker(
+            engine.execution_options(**{SQLITE_BEGIN_DEFERRED: True}),
+            expire_on_commit=False,
+            sync_session_class=ClinicSession,
+        )
+    database = Database(engine=engine, sessionmaker=sessionmaker, kind=kind, reader=reader)
     _remember_faults(engine, database.faults)
     return database
 
@@ -140,10 +186,32 @@ class ClinicSession(Session):
     """
 
     def flush(self, objects: Sequence[Any] | None = None) -> None:
+        if _AFTER_READ in self.info and self._has_changes():
+            _wrote_while_reading(self)
         try:
             super().flush(objects)
         except StaleDataError as error:
             raise PreconditionFailed(STALE_MESSAGE) from error
+
+    def _has_changes(self) -> bool:
+        return bool(self.new or self.deleted) or any(self.is_modified(obj) for obj in self.dirty)
+
+
+READS_MUST_NOT_WRITE = False
+"""Whether a read unit of work (SQLite, a GET) that changes rows in its own transaction
+is an error (the test suite sets it, so every such path is found) or a logged warning.
+Such a write works while no other writer has committed since the read began, and fails
+with a busy error (503, Retry-After) otherwise; writes a read must make go through
+``write_after_read``."""
+
+
+def _wrote_while_reading(session: Session) -> None:
+    changed = sorted(
+        {type(obj).__name__ for obj in (*session.new, *session.dirty, *session.deleted)}
+    )
+    if READS_MUST_NOT_WRITE:
+        raise RuntimeError(f"a read-only unit of work changed {', '.join(changed)}")
+    log.warning("unit_of_work.read_wrote", changed=changed)
 
 
 def _remember_faults(engine: AsyncEngine, faults: FaultLog) -> None:
@@ -158,10 +226,11 @@ def _remember_faults(engine: AsyncEngine, faults: FaultLog) -> None:
 
 
 def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
-    """WAL, foreign keys, busy timeout, durable commits, and explicit BEGIN IMMEDIATE.
+    """WAL, foreign keys, busy timeout and durable commits.
 
     pysqlite's own transaction handling starts transactions lazily and breaks SAVEPOINT;
-    SQLAlchemy's documented remedy is to switch it off and emit BEGIN ourselves.
+    SQLAlchemy's documented remedy is to switch it off and emit BEGIN ourselves
+    (``_WriterTurns``).
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -187,14 +256,100 @@ def _configure_sqlite(engine: AsyncEngine, *, busy_timeout_ms: int) -> None:
         finally:
             cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        # IMMEDIATE by default: a request that reads and then writes (an audit entry, a
-        # booking after its overlap check) holds the write lock from its first statement.
-        # A deferred transaction would fail with SQLITE_BUSY when another writer
-        # committed after its first read; IMMEDIATE waits (busy timeout) instead.
-        deferred = conn.get_execution_options().get(SQLITE_BEGIN_DEFERRED, False)
-        conn.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+class WriterWaitsForItself(sa_exc.InvalidRequestError):
+    """A second write transaction opened by a task that already holds the write turn on
+    SQLite (one writer at a time): it could only wait for itself."""
+
+    def __init__(self) -> None:
+        super().__init__("this task already holds SQLite's write turn on another connection")
+
+
+class _WriterTurns:
+    """SQLite: the writers of one process take their turns in order, inside the process.
+
+    Every unit of work that may write begins IMMEDIATE, holding SQLite's write lock from
+    its first statement (a deferred transaction that read and then writes fails with
+    SQLITE_BUSY when another writer committed in between). Before this, they waited for
+    the lock on SQLite's busy timeout: sleeping and polling, in no order, so under load a
+    writer could lose every poll and fail with "database is locked". Now a writer first
+    waits for this process's turn (an asyncio lock: first come, first served, no
+    polling), and only then asks SQLite, which it then gets at once unless another
+    process (a CLI command) holds it; that case keeps the busy timeout. Work that only
+    reads begins deferred (``SQLITE_BEGIN_DEFERRED``) and waits for nobody.
+    """
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self._timeout = timeout_seconds
+        self._locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._held: dict[int, asyncio.Lock] = {}
+        self._owners: dict[asyncio.Lock, asyncio.Task[Any] | None] = {}
+
+    def install(self, engine: AsyncEngine) -> None:
+        sync_engine = engine.sync_engine
+        dialect = sync_engine.dialect
+
+        @event.listens_for(sync_engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            deferred = conn.get_execution_options().get(SQLITE_BEGIN_DEFERRED, False)
+            if deferred:
+                conn.exec_driver_sql("BEGIN")
+                return
+            dbapi_connection = conn.connection.dbapi_connection
+            self._wait_for_turn(dbapi_connection)
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                self._end_turn(dbapi_connection)
+                raise
+
+        # The turn ends when the transaction does, whichever way (commit, rollback, the
+        # pool's reset, a closed or invalidated connection). SQLAlchemy has no event
+        # after a commit, so the dialect's own calls are wrapped, on this engine only.
+        for name in ("do_commit", "do_rollback", "do_close", "do_terminate"):
+            setattr(dialect, name, self._ending_turn(getattr(dialect, name)))
+
+    def _ending_turn(self, call: Callable[[Any], None]) -> Callable[[Any], None]:
+        def wrapped(dbapi_connection: Any) -> None:
+            try:
+                call(dbapi_connection)
+            finally:
+                self._end_turn(dbapi_connection)
+
+        return wrapped
+
+    def _wait_for_turn(self, dbapi_connection: Any) -> None:
+        loop = asyncio.get_running_loop()
+        lock = self._locks.get(loop)
+        if lock is None:
+            lock = self._locks[loop] = asyncio.Lock()
+        task = asyncio.current_task()
+        if lock.locked() and self._owners.get(lock) is task:
+            # This task already writes on another connection and would wait for itself
+            # (SQLite would have failed it after the busy timeout).
+            raise WriterWaitsForItself
+        try:
+            if lock.locked():
+                await_only(asyncio.wait_for(lock.acquire(), self._timeout))
+            else:  # free: take it now (wait_for with a zero timeout would not even try)
+                await_only(lock.acquire())
+        except TimeoutError:
+            raise sa_exc.TimeoutError(
+                f"no turn to write within {self._timeout:g} s (the database is busy)"
+            ) from None
+        self._held[id(dbapi_connection)] = lock
+        self._owners[lock] = task
+
+    def _end_turn(self, connection: Any) -> None:
+        # The dialect gets the pool's proxy (commit, rollback) or the raw DB-API
+        # connection (close); the turn was taken for the raw one.
+        dbapi_connection = getattr(connection, "dbapi_connection", connection)
+        lock = self._held.pop(id(dbapi_connection), None)
+        if lock is not None:
+            self._owners.pop(lock, None)
+            lock.release()
 
 
 # --- after-commit hooks ------------------------------------------------------------------
@@ -265,7 +420,9 @@ async def _run_hooks(hooks: list[AfterCommitHook]) -> None:
 @asynccontextmanager
 async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     """Commit ``session`` when the block succeeds, roll it back when it raises, and run the
-    after-commit hooks once the commit is done."""
+    after-commit hooks once the commit is done. A read unit of work (``read_session``)
+    then writes what it queued with ``write_after_read`` before the block counts as done:
+    a failure there fails the unit of work (the response is an error, not the data)."""
     try:
         yield session
     except BaseException:
@@ -273,16 +430,106 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
         await run_after_rollback(session)
         raise
     await session.commit()
+    queued = session.sync_session.info.get(_AFTER_READ)
+    if queued:
+        session.sync_session.info[_AFTER_READ] = []
+        try:
+            await _AFTER_READ_WRITER.write(session, queued)
+        except BaseException:
+            await run_after_rollback(session)
+            raise
     await run_after_commit(session)
 
 
+AfterRead = Any  # a new ORM object to insert, or a Core DML statement to execute
+
+
+def write_after_read(session: AsyncSession, *writes: AfterRead) -> bool:
+    """In a read unit of work (SQLite, a GET): queue ``writes`` (new ORM objects, Core
+    UPDATE/INSERT statements) for one short write transaction just after the read one,
+    which the unit of work awaits before it ends. Returns False when ``session`` writes
+    in its own transaction (PostgreSQL, or any unit of work that may write); the caller
+    then adds or executes them itself.
+
+    For writes that belong to a read: its audit entry, a session's last-seen time. They
+    commit before the response leaves, so nothing is shown that is not on record."""
+    queue = session.sync_session.info.get(_AFTER_READ)
+    if queue is None:
+        return False
+    queue.extend(writes)
+    return True
+
+
+class _GroupWriter:
+    """Writes the queues of read units of work, many per transaction (group commit).
+
+    The first read to arrive opens a write transaction and waits for its turn; reads
+    that finish meanwhile join its batch; when the turn comes, the whole batch is written
+    (each read's writes in a savepoint of their own, so one failing write fails only its
+    own read) and committed with one disk sync."""
+
+    def __init__(self) -> None:
+        self._open: dict[int, list[tuple[list[AfterRead], asyncio.Future[None]]]] = {}
+
+    async def write(self, session: AsyncSession, writes: list[AfterRead]) -> None:
+        bind = session.bind
+        key = id(bind)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        batch = self._open.get(key)
+        if batch is not None:
+            batch.append((writes, done))
+            await done
+            return
+        batch = self._open[key] = [(writes, done)]
+        try:
+            async with independent_session(session) as writer:
+                await writer.connection()  # BEGIN IMMEDIATE: this process's turn to write
+                del self._open[key]  # later arrivals start the next batch
+                await _write_batch(writer, batch)
+        except BaseException as error:
+            if self._open.get(key) is batch:
+                del self._open[key]
+            for _, waiting in batch:
+                if not waiting.done():
+                    waiting.set_exception(error)
+        else:
+            for _, waiting in batch:
+                if not waiting.done():
+                    waiting.set_result(None)
+        await done
+
+
+async def _write_batch(
+    writer: AsyncSession, batch: list[tuple[list[AfterRead], asyncio.Future[None]]]
+) -> None:
+    # Rows arrive stamped with their organization by the read that made them, and each
+    # statement names its row by id: the system scope adds no tenant criteria.
+    await use_system_scope(writer)
+    for writes, done in batch:
+        try:
+            async with writer.begin_nested():
+                for write in writes:
+                    if isinstance(write, Executable):
+                        await writer.execute(write)
+                    else:
+                        writer.add(write)
+        except Exception as error:  # only this read fails; the others are written
+            done.set_exception(error)
+
+
+_AFTER_READ_WRITER = _GroupWriter()
+
+
 @asynccontextmanager
-async def independent_session(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+async def independent_session(
+    session_or_engine: AsyncSession | AsyncEngine | AsyncConnection,
+) -> AsyncIterator[AsyncSession]:
     """A unit of work of its own on the same database as ``session`` (used by rollback
-    hooks, which must write although the request's transaction failed)."""
-    maker = async_sessionmaker(
-        session.bind, expire_on_commit=False, sync_session_class=ClinicSession
+    hooks, which must write although the request's transaction failed), or on ``engine``."""
+    bind = (
+        session_or_engine.bind if isinstance(session_or_engine, AsyncSession) else session_or_engine
     )
+    maker = async_sessionmaker(bind, expire_on_commit=False, sync_session_class=ClinicSession)
     async with maker() as independent, unit_of_work(independent):
         yield independent
 

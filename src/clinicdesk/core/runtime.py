@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,8 +37,31 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     the commit happens before the response is sent: a client never sees success for a
     write that then failed to commit."""
     runtime = get_runtime(request)
-    async with runtime.db.sessionmaker() as session, unit_of_work(session):
+    # A GET reads: on SQLite it takes no write lock (its audit entries follow it).
+    maker = runtime.db.read_session if is_read(request) else runtime.db.sessionmaker
+    async with maker() as session, unit_of_work(session):
         yield session
+
+
+READ_METHODS = frozenset({"GET", "HEAD"})
+_WRITES_WHEN_READ = "__clinicdesk_writes_when_read__"
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def writes_when_read(endpoint: Endpoint) -> Endpoint:
+    """Mark a GET route that changes data (a page that starts an enrolment): its unit of
+    work writes in its own transaction, like a POST's. Put it under the route decorator."""
+    setattr(endpoint, _WRITES_WHEN_READ, True)
+    return endpoint
+
+
+def is_read(request: Request) -> bool:
+    """Whether the request's unit of work only reads (a GET, unless its route is marked
+    ``writes_when_read``)."""
+    if request.method not in READ_METHODS:
+        return False
+    return not getattr(request.scope.get("endpoint"), _WRITES_WHEN_READ, False)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

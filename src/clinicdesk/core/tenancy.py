@@ -100,6 +100,11 @@ async def scope_by_lookup(
     answers through ``clinicdesk_tenant_of``, which tells the organization id and nothing
     else, and only for the columns listed in ``clinicdesk.core.rls.LOOKUPS``."""
     table_column = column.property.columns[0]
+    cache_key = (table_column.table.name, table_column.name, key)
+    cached = _SECRET_OWNERS.get(cache_key)
+    if cached is not None:
+        await scope_to_tenant(session, cached)
+        return cached
     if session.get_bind().dialect.name == "postgresql":
         found = await session.scalar(
             text("SELECT clinicdesk_tenant_of(:table, :column, :key)"),
@@ -114,8 +119,36 @@ async def scope_by_lookup(
     if organization_id is None:
         await use_system_scope(session)
     else:
+        if (cache_key[0], cache_key[1]) in CACHEABLE_LOOKUPS:
+            _SECRET_OWNERS.put(cache_key, organization_id)
         await scope_to_tenant(session, organization_id)
     return organization_id
+
+
+CACHEABLE_LOOKUPS = frozenset({("web_sessions", "token_hash"), ("api_tokens", "token_hash")})
+"""Lookups whose answer never changes: a random secret's hash names one row for good, and
+a row never moves to another organization. Every request presents one of these, so the
+answer is kept (a look-up fewer per request). Only the organization is kept: whether
+the session or token is still valid is read from its row on every request."""
+
+
+class _BoundedCache:
+    """A dict that forgets its oldest entries past ``size`` (insertion order)."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._entries: dict[tuple[str, str, str], uuid.UUID] = {}
+
+    def get(self, key: tuple[str, str, str]) -> uuid.UUID | None:
+        return self._entries.get(key)
+
+    def put(self, key: tuple[str, str, str], value: uuid.UUID) -> None:
+        self._entries[key] = value
+        while len(self._entries) > self._size:
+            del self._entries[next(iter(self._entries))]
+
+
+_SECRET_OWNERS = _BoundedCache(50_000)
 
 
 async def organization_of(
@@ -137,6 +170,8 @@ async def clear_scope(session: AsyncSession) -> None:
 
 
 async def _set_scope(session: AsyncSession, scope: TenantScope) -> None:
+    if session.sync_session.info.get(_SCOPE_KEY, NO_SCOPE) == scope:
+        return  # already so, on the connection too (a round trip saved per request)
     session.sync_session.info[_SCOPE_KEY] = scope
     if session.in_transaction():
         # The transaction already started: move its PostgreSQL settings along too.
@@ -157,7 +192,11 @@ def _apply_to_connection(connection: Connection, scope: TenantScope) -> None:
 def _scope_new_transaction(
     session: Session, _transaction: SessionTransaction, connection: Connection
 ) -> None:
-    _apply_to_connection(connection, session.info.get(_SCOPE_KEY, NO_SCOPE))
+    scope = session.info.get(_SCOPE_KEY, NO_SCOPE)
+    # The setting is transaction-local (set_config's is_local), so a new transaction
+    # starts without it: no scope needs no statement (one round trip fewer per request).
+    if scope != NO_SCOPE:
+        _apply_to_connection(connection, scope)
 
 
 @event.listens_for(Session, "do_orm_execute")

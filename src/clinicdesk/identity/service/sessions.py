@@ -22,7 +22,7 @@ from clinicdesk.audit import public as audit
 from clinicdesk.audit.public import Outcome
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.context import current_request
-from clinicdesk.core.db import independent_session, on_rollback
+from clinicdesk.core.db import independent_session, on_rollback, write_after_read
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_by_lookup, scope_to_tenant
 from clinicdesk.core.tokens import hash_token, new_token
@@ -97,7 +97,9 @@ async def resolve_web_session(
     ):
         raise NotAuthenticated("Your session has ended. Please sign in again.")
     if touch and now - web_session.last_seen_at >= TOUCH_EVERY:
-        web_session.last_seen_at = now
+        seen = update(WebSession).where(WebSession.id == web_session.id)
+        if not write_after_read(session, seen.values(last_seen_at=now)):
+            web_session.last_seen_at = now
     await scope_to_tenant(session, user.organization_id)
     return ResolvedSession(
         actor=actor_for(user, session_id=web_session.id),

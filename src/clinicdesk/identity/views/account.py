@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from clinicdesk.core.errors import ClinicError, InvalidField
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
-from clinicdesk.core.runtime import SessionDep
+from clinicdesk.core.runtime import SessionDep, writes_when_read
 from clinicdesk.identity.auth import (
     CurrentPrincipal,
     IdentityConfigDep,
@@ -126,6 +126,7 @@ async def change_password(
 
 
 @router.get("/account/mfa", response_class=HTMLResponse)
+@writes_when_read  # shows a new secret to scan, kept as the pending enrolment
 async def mfa_page(
     request: Request, actor: MfaSetup, principal: CurrentPrincipal, session: SessionDep
 ) -> HTMLResponse:

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
-from clinicdesk.core.runtime import SessionDep
+from clinicdesk.core.runtime import SessionDep, writes_when_read
 from clinicdesk.identity.auth import (
     IdentityConfigDep,
 )
@@ -127,6 +127,7 @@ async def accept_invitation(
 
 
 @public.get("/verify-email", response_class=HTMLResponse)
+@writes_when_read  # the link in the mail: opening it confirms the address
 async def verify_email(request: Request, session: SessionDep, token: str = "") -> HTMLResponse:
     try:
         async with all_or_nothing(session):
