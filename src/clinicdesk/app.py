@@ -240,7 +240,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     db = create_database(
         settings.resolved_database_url,
-        pool_size=settings.db_pool_size,
+        pool_size=settings.pool_size,
         sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
     )
     runtime = Runtime(

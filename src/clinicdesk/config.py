@@ -5,6 +5,7 @@ Every setting is documented in ``.env.example``; keep the two in step.
 
 from __future__ import annotations
 
+import os
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -87,7 +88,8 @@ class Settings(BaseSettings):
     # trickling bytes must not hold a connection open.
     request_header_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     request_body_timeout_seconds: float = Field(default=30.0, gt=0, le=3600)
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    # Connections per process; default: sized from the worker count (``pool_size``).
+    db_pool_size: int | None = Field(default=None, ge=1, le=200)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     readiness_timeout_seconds: float = Field(default=2.0, gt=0)
 
@@ -218,6 +220,19 @@ class Settings(BaseSettings):
     def resolved_documents_dir(self) -> Path:
         """Where local storage keeps documents: the setting, or ``<data_dir>/documents``."""
         return self.documents_dir or self.data_dir / "documents"
+
+    @property
+    def pool_size(self) -> int:
+        """Connections each process keeps. PostgreSQL does best with about two busy
+        connections per core in all; more only queue inside the server while holding
+        memory and locks, so the processes share that (at least 4 each, for the jobs and
+        the live relay beside the requests). SQLite: readers run in parallel, writers
+        take turns in the process anyway."""
+        if self.db_pool_size is not None:
+            return self.db_pool_size
+        if self.database_kind == "sqlite":
+            return 10
+        return max(4, -(-2 * (os.cpu_count() or 2) // self.workers) + 2)
 
     @cached_property
     def resolved_database_url(self) -> str:
