@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ from typer.testing import CliRunner
 from clinicdesk import __version__
 from clinicdesk.cli import DEMO_MARKER, app
 from clinicdesk.core import migrations
+from clinicdesk.core.db import Database
 from clinicdesk.core.sqlite_driver import sqlite_version
 
 runner = CliRunner()
@@ -99,3 +103,38 @@ def test_demo_directory_is_recreated(tmp_path: Path) -> None:
     assert (target / DEMO_MARKER).is_file()
     assert not (target / "leftover.db").exists()
     assert oct(target.stat().st_mode & 0o777) == "0o700"
+
+
+# What `serve` must not load on the usual start (an up-to-date database, no Redis): each
+# costs start-up time and memory in every server process (benchmarks/README.md).
+NOT_LOADED_BY_SERVE = ("alembic", "redis", "faker", "zxcvbn", "rich.progress")
+
+
+async def test_serve_prepares_an_up_to_date_database_without_loading_what_it_does_not_need(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    probe = (
+        "import asyncio, sys\n"
+        "from clinicdesk import cli\n"
+        "asyncio.run(cli._prepare_database(cli._settings(), auto_upgrade=False))\n"
+        f"print(' '.join(m for m in {(*NOT_LOADED_BY_SERVE, 'asyncpg')!r} if m in sys.modules))\n"
+    )
+    env = {
+        **os.environ,
+        "CLINICDESK_DATABASE_URL": database_url,
+        "CLINICDESK_DATA_DIR": str(tmp_path),
+    }
+    env.pop("CLINICDESK_REDIS_URL", None)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", probe],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    # asyncpg is PostgreSQL's driver: loaded there, never on SQLite.
+    expected = "asyncpg" if db.kind == "postgresql" else ""
+    assert result.stdout.strip() == expected

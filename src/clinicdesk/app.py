@@ -329,7 +329,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
 
     install_error_handlers(app, renderer)
-    install_fault_handlers(app, renderer)
+    install_fault_handlers(app, renderer, postgresql=db.kind == "postgresql")
     install_gate(app, IdentityGate())
     for router in PUBLIC_ROUTERS:
         app.include_router(router)

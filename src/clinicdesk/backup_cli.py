@@ -13,7 +13,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from clinicdesk.config import Settings, normalize_database_url
 from clinicdesk.core.crypto import FieldKeyring
@@ -86,6 +85,9 @@ def _fail(exc: backups.BackupError | OSError) -> typer.Exit:
 
 @contextmanager
 def _progress() -> Iterator[backups.Progress]:
+    # rich's progress bar is loaded by the commands that show it, not by every command.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),

@@ -1,6 +1,15 @@
 """The ``clinicdesk`` command: serve, demo, database migrations, version."""
 
+# ruff: noqa: E402 - the garbage collector is paused before the imports (below)
 from __future__ import annotations
+
+import gc
+
+# Importing the application creates a few hundred thousand objects that all stay, and the
+# collector, run after every few hundred new ones, would walk them again and again to free
+# nothing: a tenth of the command's start-up (benchmarks/README.md). Paused while importing.
+_collecting = gc.isenabled()
+gc.disable()
 
 import asyncio
 import os
@@ -15,8 +24,10 @@ import platformdirs
 import typer
 import uvicorn
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+from uvicorn.config import STARTUP_FAILURE
+from uvicorn.importer import import_from_string
 
 from clinicdesk import __version__, backup_cli, keyrotation
 from clinicdesk.app import job_registry, mail_sender
@@ -32,8 +43,9 @@ from clinicdesk.core.jobs.admin import JobRead
 from clinicdesk.core.jobs.worker import run_worker
 from clinicdesk.core.keys import ensure_private_dir, load_or_create_keys
 from clinicdesk.core.logs import configure_logging
-from clinicdesk.core.server import protocol_import_string
+from clinicdesk.core.server import protocol_class
 from clinicdesk.core.sqlite_driver import sqlite_version
+from clinicdesk.core.supervisor import WorkerFailed, serve_workers
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.demo import DemoClinic, demo_password, seed_demo_clinic
 from clinicdesk.identity.models import Organization
@@ -41,6 +53,9 @@ from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.schemas import OrganizationUpdate
 from clinicdesk.identity.service import jobs, organizations, users
 from clinicdesk.reactions import connect_reactions
+
+if _collecting:
+    gc.enable()
 
 app = typer.Typer(
     name="clinicdesk",
@@ -57,7 +72,7 @@ console = Console()
 err = Console(stderr=True)
 
 DEMO_MARKER = ".clinicdesk-demo"
-# What `serve` runs, one instance per worker process.
+# What `serve` runs, one instance per worker process. Imported before the workers fork.
 APP_FACTORY = "clinicdesk.app:create_app"
 # Told to stop, the server waits this long for open requests to finish, then cancels
 # them. Live-event streams end at once on the stop signal (core.sse); this bounds the rest.
@@ -98,6 +113,9 @@ def _configure_encryption(settings: Settings) -> None:
 async def _upgrade_with_progress(
     db: Database, pending: list[str], *, grant_to: str | None = None
 ) -> None:
+    # rich's progress bar only when there is something to migrate: not on every start.
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     with Progress(
         TextColumn("Migrating the database"),
         BarColumn(),
@@ -134,20 +152,41 @@ async def _prepare_database(settings: Settings, *, auto_upgrade: bool) -> None:
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
-    uvicorn.run(
-        APP_FACTORY,
+    """One worker serves from this process; several are forked from it, each building its
+    own application (``core.supervisor``: why fork, and what crosses it)."""
+    config = uvicorn.Config(
+        import_from_string(APP_FACTORY),  # imported here, so forked workers have it
         factory=True,
         host=host,
         port=port,
-        workers=workers,
         proxy_headers=True,
         forwarded_allow_ips=settings.forwarded_allow_ips,
         access_log=False,
         log_config=None,
         server_header=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
-        http=protocol_import_string(),  # uvicorn's own, with a bound on header reads
+        http=protocol_class(),  # uvicorn's own, with a bound on header reads
     )
+    try:
+        if workers == 1:
+            server = uvicorn.Server(config)
+            server.run()
+            if not server.started:
+                raise typer.Exit(STARTUP_FAILURE)
+            return
+        if settings.redis_url:
+            # Each worker's rate limiter loads redis-py (lazily: core.ratelimit); loaded
+            # here once, the workers share it instead of holding a copy each.
+            import redis.asyncio  # noqa: F401
+        # A worker gets the graceful period, then its application's shutdown (the job
+        # runner's grace among it), before the supervisor stops waiting for it.
+        stop_timeout = GRACEFUL_SHUTDOWN_SECONDS + settings.jobs_shutdown_grace_seconds + 10
+        serve_workers(config, workers=workers, stop_timeout=stop_timeout)
+    except WorkerFailed as exc:
+        err.print(f"[red]ClinicDesk could not start:[/red] {escape(str(exc))}")
+        raise typer.Exit(exc.exit_code) from exc
+    except KeyboardInterrupt:  # Ctrl+C: stopped as asked
+        pass
 
 
 @app.command()
@@ -514,6 +553,8 @@ def keys_rotate(
     configure_field_encryption(keyring)
 
     async def run() -> int:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
         db = _database(settings, owner=True)
         try:
             total = await keyrotation.count_stale(db, keyring)

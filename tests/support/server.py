@@ -7,12 +7,13 @@ not have, such as ``app_with_test_stream``.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +132,25 @@ def app_with_test_stream() -> FastAPI:
         )
         return EventSourceResponse(stream, headers=STREAM_HEADERS)
 
+    return app
+
+
+def app_failing_at_startup() -> FastAPI:
+    """ClinicDesk whose start-up (its lifespan) fails the way it does when a service it
+    needs refuses the connection: uvicorn logs the error and exits."""
+    from clinicdesk.app import create_app
+
+    app = create_app()
+
+    @asynccontextmanager
+    async def refused(_app: FastAPI) -> AsyncIterator[None]:
+        # Nothing listens on a free port: the connection is refused, as by a service
+        # that is down.
+        _reader, writer = await asyncio.open_connection("127.0.0.1", free_port())
+        writer.close()
+        yield
+
+    app.router.lifespan_context = refused
     return app
 
 

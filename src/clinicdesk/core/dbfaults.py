@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 import structlog
-from asyncpg.exceptions import PostgresError  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from limits.errors import StorageError
@@ -283,10 +282,14 @@ def _route(request: Request) -> str:
     return str(getattr(request.scope.get("route"), "path", "?"))
 
 
-def install_fault_handlers(app: FastAPI, renderer: ProblemRenderer) -> None:
+def install_fault_handlers(
+    app: FastAPI, renderer: ProblemRenderer, *, postgresql: bool = True
+) -> None:
     """Answer database faults (``classify``) like any expected error: problem+json for
     API clients, the error page for browsers. What is not a fault is raised on, and
-    ``RequestContextMiddleware`` answers it as the bug it is (500)."""
+    ``RequestContextMiddleware`` answers it as the bug it is (500). asyncpg's own errors
+    are answered when the application is on PostgreSQL (``postgresql``); on SQLite none
+    can be raised, and asyncpg is not loaded for them (5 MiB per process)."""
 
     async def database_fault(request: Request, exc: Exception) -> Response:
         error = classify(exc)
@@ -298,5 +301,10 @@ def install_fault_handlers(app: FastAPI, renderer: ProblemRenderer) -> None:
             request, problem_for(request, error), getattr(error, "headers", None)
         )
 
-    for raised in (sa_exc.SQLAlchemyError, PostgresError, OSError, StorageError):
-        app.add_exception_handler(raised, database_fault)
+    raised: list[type[Exception]] = [sa_exc.SQLAlchemyError, OSError, StorageError]
+    if postgresql:
+        from asyncpg.exceptions import PostgresError  # type: ignore[import-untyped]
+
+        raised.append(PostgresError)
+    for kind in raised:
+        app.add_exception_handler(kind, database_fault)

@@ -20,14 +20,16 @@ import hashlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.asyncio import ConnectionPool
 
 from clinicdesk.core.errors import ClinicError
+
+if TYPE_CHECKING:
+    from redis.asyncio import ConnectionPool
 
 KEY_PREFIX = "clinicdesk:ratelimit"
 """Every Redis key this module writes starts with this, so they are easy to find and purge."""
@@ -143,6 +145,10 @@ class RateLimiter:
             raise ValueError(
                 f"unsupported rate limit storage {scheme!r}: use redis://, rediss:// or unix://"
             )
+        # redis-py only when Redis is configured: a server counting in memory never needs
+        # it (about 10 MiB and a tenth of a second of start-up per process).
+        from redis.asyncio import ConnectionPool
+
         # The pool is built from the plain URL (database, password and TLS included) and
         # handed to limits, so this class owns it and close() can release it. Passing it also
         # makes limits use redis-py's asyncio client: its default, coredis, is not installed.

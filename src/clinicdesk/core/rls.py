@@ -22,7 +22,6 @@ role what it needs, and no more: the audit trail is insert-only.
 
 from __future__ import annotations
 
-from alembic import op
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
@@ -147,6 +146,8 @@ def tenant_condition(table: str, column: str) -> str:
 def enable_tenant_rls(table: str, column: str = "organization_id") -> None:
     """In a migration: isolate ``table`` by ``column`` (PostgreSQL only; a no-op on SQLite,
     where the application-level scoping is the only guard)."""
+    from alembic import op  # only migrations call this; the server never loads Alembic
+
     if op.get_bind().dialect.name != "postgresql":
         return
     condition = tenant_condition(table, column)
@@ -157,6 +158,8 @@ def enable_tenant_rls(table: str, column: str = "organization_id") -> None:
 def install_functions() -> None:
     """In a migration: (re)create the narrow cross-organization functions, callable only
     by roles ``grant_application_role`` names (and the owner)."""
+    from alembic import op  # only migrations call this; the server never loads Alembic
+
     if op.get_bind().dialect.name != "postgresql":
         return
     for signature, definition in FUNCTIONS.items():

@@ -8,9 +8,9 @@ may begin (connection made, previous response complete) and disarm it when the h
 are in; if it fires first the client gets ``408 Request Timeout`` and the connection is
 closed. The body's bound is ``BodyReadTimeoutMiddleware``.
 
-``clinicdesk serve`` passes them by import string (``http=...``), so worker processes
-started by uvicorn import them too; the limit comes from
-``CLINICDESK_REQUEST_HEADER_TIMEOUT_SECONDS``, read once per process.
+``clinicdesk serve`` hands uvicorn the class (``http=protocol_class()``); its worker
+processes are forked from it (``core.supervisor``), so they have it too. The limit comes
+from ``CLINICDESK_REQUEST_HEADER_TIMEOUT_SECONDS``, read once per process.
 """
 
 from __future__ import annotations
@@ -98,11 +98,11 @@ class H11WithHeaderTimeout(_HeaderDeadline, H11Protocol):
         super().connection_lost(exc)
 
 
-def protocol_import_string() -> str:
-    """What ``uvicorn.run(http=...)`` gets: httptools when installed, as uvicorn's own
-    ``auto`` would choose."""
+def protocol_class() -> type[HttpToolsWithHeaderTimeout | H11WithHeaderTimeout]:
+    """What uvicorn's ``http=`` gets: httptools when installed, as uvicorn's own ``auto``
+    would choose."""
     try:
         import httptools  # noqa: F401
     except ImportError:
-        return f"{__name__}:H11WithHeaderTimeout"
-    return f"{__name__}:HttpToolsWithHeaderTimeout"
+        return H11WithHeaderTimeout
+    return HttpToolsWithHeaderTimeout

@@ -1,4 +1,6 @@
-"""Receiving on PostgreSQL: one LISTEN connection per process feeds its broker."""
+"""Receiving on PostgreSQL: one LISTEN connection per process feeds its broker.
+
+asyncpg is imported when a relay is made: a server on SQLite never loads it (5 MiB)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,8 @@ import inspect
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import asyncpg  # type: ignore[import-untyped]
 import structlog
 from sqlalchemy.engine import URL, make_url
 
@@ -17,12 +18,17 @@ from clinicdesk.core.db import Database
 from clinicdesk.core.events.broker import CHANNEL, Event, EventBroker
 from clinicdesk.core.events.broker import broker as process_broker
 
+if TYPE_CHECKING:
+    import asyncpg  # type: ignore[import-untyped]
+
 log = structlog.get_logger(__name__)
 
 
 def asyncpg_connect_args(url: str | URL) -> dict[str, Any]:
     """``asyncpg.connect`` arguments for a SQLAlchemy PostgreSQL URL, translated the way
     the engine translates it (host, port, credentials, database, ``ssl``)."""
+    import asyncpg  # PostgreSQL only (module docstring)
+
     parsed = make_url(url).set(drivername="postgresql+asyncpg")
     _args, options = parsed.get_dialect()().create_connect_args(parsed)
     accepted = inspect.signature(asyncpg.connect).parameters
@@ -117,6 +123,8 @@ class PostgresEventRelay:
             log.warning("events.relay_lost")
 
     async def _listen(self) -> asyncpg.Connection:
+        import asyncpg  # PostgreSQL only (module docstring)
+
         connection: asyncpg.Connection = await asyncpg.connect(
             **self._connect_args, timeout=self._connect_timeout
         )

@@ -16,8 +16,6 @@ from functools import partial
 from pathlib import Path
 
 import anyio.to_thread
-from alembic.script import ScriptDirectory
-from alembic.util import CommandError
 
 from clinicdesk.config import Settings
 from clinicdesk.core import migrations
@@ -86,6 +84,11 @@ async def check_target(target: RestoreTarget, *, force: bool) -> None:
 
 
 def unknown_revisions(revisions: list[str]) -> list[str]:
+    # Alembic is loaded by a restore, not by every command (``clinicdesk serve`` imports
+    # this module too): see ``core.migrations``.
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
     script = ScriptDirectory.from_config(migrations.alembic_config())
     unknown = []
     for revision in revisions:
