@@ -152,11 +152,21 @@ class Sample:
 
 def parse_raw(path: Path, pid: int) -> list[Sample]:
     """py-spy's raw output with ``--threads``: ``thread (TID): NAME;frame;...;leaf COUNT``,
-    TID the OS thread id (the main thread's is the process id)."""
+    TID the OS thread id (the main thread's is the process id). Without pausing the
+    server, py-spy now and then reads a frame while it changes and writes garbage as its
+    name (even a line break): such frames are dropped, the rest of the stack is kept."""
+    records: list[str] = []
+    for line in path.read_text(errors="replace").splitlines():
+        if line.startswith("thread (") or not records:
+            records.append(line)
+        else:
+            records[-1] += line
     samples = []
-    for line in path.read_text().splitlines():
-        stack, _, count = line.rpartition(" ")
+    for record in records:
+        stack, _, count = record.rpartition(" ")
         head, *parts = stack.split(";")
+        if not count.isdigit() or not head.startswith("thread ("):
+            continue
         frames = []
         for part in parts:
             match = FRAME.match(part)
