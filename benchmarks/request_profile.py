@@ -58,6 +58,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
 _path = os.environ["REQUEST_PROFILE_COUNTS"]
-_counts = {"seq": 0, "statements": 0, "commits": 0, "rollbacks": 0, "checkouts": 0}
+_counts = {
+    "seq": 0, "statements": 0, "commits": 0, "rollbacks": 0, "checkouts": 0, "aiosqlite calls": 0
+}
 
 
 def _counter(name):
@@ -97,7 +100,27 @@ def _counter(name):
     return count
 
 
-event.listen(Engine, "before_cursor_execute", _counter("statements"))
+def _statement(conn, cursor, statement, *_args):
+    _counts["statements"] += 1
+    # Its kind only (SELECT, INSERT, BEGIN ...): never a value.
+    kind = "sql " + (statement.split(None, 1) or ["?"])[0].upper()[:16]
+    _counts[kind] = _counts.get(kind, 0) + 1
+
+
+event.listen(Engine, "before_cursor_execute", _statement)
+
+try:  # every call aiosqlite hands to its connection thread: a round trip there and back
+    import aiosqlite.core as _aiosqlite
+
+    _hand_over = _aiosqlite.Connection._execute
+
+    async def _execute(self, fn, *args, **kwargs):
+        _counts["aiosqlite calls"] += 1
+        return await _hand_over(self, fn, *args, **kwargs)
+
+    _aiosqlite.Connection._execute = _execute
+except ImportError:
+    pass
 event.listen(Engine, "commit", _counter("commits"))
 event.listen(Engine, "rollback", _counter("rollbacks"))
 event.listen(Pool, "checkout", _counter("checkouts"))
@@ -131,6 +154,14 @@ def cpu_seconds(stat: Path, *, user: bool = True) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) * user + int(fields[12])) / CLOCK_TICKS
+
+
+def preemptions(pid: int) -> int:
+    """How often the kernel took the CPU from the event loop's thread while it could run."""
+    for line in Path(f"/proc/{pid}/task/{pid}/status").read_text().splitlines():
+        if line.startswith("nonvoluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    return 0
 
 
 def machine_cpu() -> tuple[float, float]:
@@ -324,6 +355,7 @@ class Window:
     machine_busy: float  # CPU seconds the machine was busy in the window, all processes
     machine_total: float  # CPU seconds the machine had in the window (cores x seconds)
     client_cpu: float  # this load generator's and py-spy's
+    preempted: int  # the event loop's involuntary context switches
     counts: dict[str, int] | None
 
 
@@ -369,6 +401,7 @@ async def load_and_sample(
             threads_before, cpu_before = threads_cpu(pid), cpu_seconds(stat)
             kernel_before = cpu_seconds(loop_stat, user=False)
             (busy_before, all_before), client_before = machine_cpu(), own_cpu()
+            preempted_before = preemptions(pid)
             started = time.perf_counter()
             for raw, only_gil in ((wall, []), (gil, ["--gil"])):
                 spies.append(
@@ -388,6 +421,7 @@ async def load_and_sample(
             threads_after, cpu_after = threads_cpu(pid), cpu_seconds(stat)
             kernel_after = cpu_seconds(loop_stat, user=False)
             (busy_after, all_after), client_after = machine_cpu(), own_cpu()
+            preempted_after = preemptions(pid)
             counts_after = await asyncio.to_thread(server.counts)
             for spy, (output, _) in zip(spies, outputs, strict=True):
                 if spy.returncode:
@@ -402,7 +436,7 @@ async def load_and_sample(
     inside = [(latency, status) for at, latency, status in done if started <= at <= ended]
     counts = None
     if counts_before is not None and counts_after is not None:
-        counts = {k: counts_after[k] - counts_before[k] for k in counts_before if k != "seq"}
+        counts = {k: counts_after[k] - counts_before.get(k, 0) for k in counts_after if k != "seq"}
     return Window(
         pid=pid,
         seconds=ended - started,
@@ -413,6 +447,7 @@ async def load_and_sample(
         machine_busy=busy_after - busy_before,
         machine_total=all_after - all_before,
         client_cpu=client_after - client_before,
+        preempted=preempted_after - preempted_before,
         thread_cpu={
             tid: used - threads_before.get(tid, 0.0) for tid, used in threads_after.items()
         },
@@ -507,6 +542,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
                 "p95_ms": percentile(window.latencies, 0.95) * 1000,
                 "server_cpu_ms_per_request": window.cpu_seconds * 1000 / requests,
                 "event_loop_kernel_ms_per_request": window.loop_kernel_cpu * 1000 / requests,
+                "event_loop_preemptions_per_request": window.preempted / requests,
                 # Where the machine's CPU went in the window, as shares of all it had.
                 "machine_share": {
                     "server": window.cpu_seconds / window.machine_total,
@@ -562,14 +598,18 @@ def print_result(r: dict[str, Any]) -> None:
     shares = ", ".join(f"{k} {v:.0%}" for k, v in r["machine_share"].items())
     print(f"the machine's CPU in the window: {shares}")
     if r["db_calls_per_request"]:
-        calls = ", ".join(f"{k} {v:.2f}" for k, v in r["db_calls_per_request"].items())
+        calls = ", ".join(f"{k} {v:.2f}" for k, v in r["db_calls_per_request"].items() if v >= 0.05)
         print(f"per request: {calls}")
     print("per thread kind, ms/request: CPU (/proc) and busy (sampled; busy - CPU = waiting")
     print("for the GIL, the disk or a lock):")
     for kind, t in profile["threads"].items():
         cpu, busy = t["cpu_ms_per_request"], t["busy_ms_per_request"]
         print(f"    {kind:<16} CPU {cpu:6.2f}  busy {busy:6.2f}")
-    print(f"    (event loop in the kernel: {r['event_loop_kernel_ms_per_request']:.2f})")
+    print(
+        f"    (event loop: in the kernel {r['event_loop_kernel_ms_per_request']:.2f}; preempted "
+        f"{r['event_loop_preemptions_per_request']:.1f} times; seen at the hand-off to "
+        f"aiosqlite, holding the GIL, {profile['hand_off_ms_per_request']:.2f})"
+    )
     print(f"{'category':<46} {'CPU ms/req':>10} {'of busy samples':>15}")
     for name, c in profile["categories"].items():
         print(f"{name:<46} {c['cpu_ms_per_request']:>10.2f} {c['share_of_busy_samples']:>15.1%}")
@@ -583,10 +623,28 @@ def print_result(r: dict[str, Any]) -> None:
         print(f"    {ms:6.2f}  {where}")
 
 
+def median_of(results: list[Any]) -> Any:
+    """Figure by figure, the median of several runs' results (the first's for text)."""
+    first = results[0]
+    if isinstance(first, dict):
+        return {k: median_of([r[k] for r in results if k in r]) for k in first}
+    if isinstance(first, int | float) and not isinstance(first, bool):
+        return statistics.median(results)
+    return first
+
+
 def compare(paths: list[Path]) -> None:
-    """A Markdown table: one column per result (in the order given), one row per figure."""
-    results = [r for path in paths for r in json.loads(path.read_text())]
-    head = [f"{Path(r['src']).name} {r['scenario']}" for r in results]
+    """A Markdown table, one row per figure and one column per tree and scenario (in the
+    order given); several runs of the same tree and scenario give their medians."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for path in paths:
+        for r in json.loads(path.read_text()):
+            groups.setdefault((Path(r["src"]).name, r["scenario"]), []).append(r)
+    results = [median_of(runs) for runs in groups.values()]
+    head = [
+        f"{name} {scenario}" + (f" (median of {len(runs)})" if len(runs) > 1 else "")
+        for (name, scenario), runs in groups.items()
+    ]
     print("| | " + " | ".join(head) + " |")
     print("|---" * (len(results) + 1) + "|")
     threads = ("event loop", "SQLite threads")
@@ -595,15 +653,39 @@ def compare(paths: list[Path]) -> None:
         ("p50 / p95 ms", lambda r: f"{r['p50_ms']:.1f} / {r['p95_ms']:.1f}"),
         ("server CPU ms/request (/proc)", lambda r: f"{r['server_cpu_ms_per_request']:.2f}"),
         (
-            "SQL statements / commits per request",
+            "SQL statements / commits / aiosqlite calls per request",
             lambda r: (
-                f"{r['db_calls_per_request']['statements']:.1f} / "
-                f"{r['db_calls_per_request']['commits']:.1f}"
+                " / ".join(
+                    f"{r['db_calls_per_request'].get(k, 0):.1f}"
+                    for k in ("statements", "commits", "aiosqlite calls")
+                )
                 if r["db_calls_per_request"]
                 else "-"
             ),
         ),
+        (
+            "statements by kind",
+            lambda r: (
+                ", ".join(
+                    f"{k[4:]} {v:.1f}"
+                    for k, v in sorted(
+                        (r["db_calls_per_request"] or {}).items(), key=lambda item: -item[1]
+                    )
+                    if k.startswith("sql ") and v >= 0.05
+                )
+                or "-"
+            ),
+        ),
         ("event loop idle", lambda r: f"{r['profile']['event_loop_idle_share']:.0%}"),
+        (
+            "event loop at the hand-off to aiosqlite, ms (preempted per request)",
+            lambda r: (
+                f"{r['profile']['hand_off_ms_per_request']:.1f} "
+                f"({r['event_loop_preemptions_per_request']:.1f})"
+                if "event_loop_preemptions_per_request" in r
+                else "-"
+            ),
+        ),
         (
             "machine CPU used by other processes",
             lambda r: (
