@@ -740,6 +740,10 @@ def main() -> None:
         return
     if os.geteuid() != 0:
         raise SystemExit("py-spy needs root to read another process's memory")
+    # Stopped with SIGTERM (or SIGINT, which background jobs of a script ignore): the
+    # server, py-spy and the temporary directory still go, through the finally blocks.
+    for stop in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop, lambda signum, _frame: sys.exit(128 + signum))
     results = run(args)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
