@@ -444,6 +444,12 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 AfterRead = Any  # a new ORM object to insert, or a Core DML statement to execute
 
 
+def is_read_unit(session: Session) -> bool:
+    """Whether ``session`` (the sync one) is a read unit of work, which writes nothing in
+    its own transaction."""
+    return _AFTER_READ in session.info
+
+
 def write_after_read(session: AsyncSession, *writes: AfterRead) -> bool:
     """In a read unit of work (SQLite, a GET): queue ``writes`` (new ORM objects, Core
     UPDATE/INSERT statements) for one short write transaction just after the read one,
