@@ -11,9 +11,10 @@ garbage collector is told to leave those objects alone, so it does not write to 
 Rules:
 
 * Nothing live crosses the fork. The supervisor imports, but never builds the application,
-  opens a database connection, runs an event loop or keeps a thread; ``serve_workers``
-  refuses to fork while another thread runs. Each worker calls the application factory and
-  runs its own event loop, so engines, pools and tasks are its own.
+  opens a database connection, runs an event loop or keeps a thread (``clinicdesk serve``
+  checks and migrates the database in a short-lived child first: ``run_in_child``); it
+  refuses to fork while another thread runs. Each worker calls the application factory
+  and runs its own event loop, so engines, pools and tasks are its own.
 * A worker reports on a pipe once it serves. A worker that ends before that (its factory
   or its start-up failed, it was killed) stops the whole server: the supervisor stops the
   other workers and raises ``WorkerFailed`` with that worker's error. A server that cannot
@@ -328,7 +329,7 @@ class _Supervisor:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the worker (tests run it as a real process)
             os.close(ready_r)
-            self._become_worker(slot, ready_w)
+            self._become_worker(ready_w)
         os.close(ready_w)
         os.set_blocking(ready_r, False)
         worker = _Worker(slot=slot, pid=pid, ready_fd=ready_r)
@@ -338,7 +339,7 @@ class _Supervisor:
 
     # --- a worker ---------------------------------------------------------------------
 
-    def _become_worker(self, slot: int, ready_w: int) -> NoReturn:  # pragma: no cover
+    def _become_worker(self, ready_w: int) -> NoReturn:  # pragma: no cover
         code = 1
         try:
             os.setpgid(0, 0)
@@ -405,6 +406,30 @@ def _serve_one(config: uvicorn.Config, sock: socket.socket, *, ready_w: int, lif
         _report_failure(ready_w, errors.first or "the server did not start")
         return STARTUP_FAILURE
     return 0
+
+
+def run_in_child(work: Callable[[], int]) -> int:
+    """Run ``work`` in a forked child and return its exit code: for what the supervisor
+    must not do itself before it forks the workers (module docstring). Its output goes
+    where this process's goes; an exception is printed there and exits 1."""
+    _no_other_threads()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (tests run it as a real process)
+        code = 1
+        try:
+            code = work()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+        except BaseException:  # printed, then the process ends
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
 
 
 def serve_workers(config: uvicorn.Config, *, workers: int, stop_timeout: float) -> None:
