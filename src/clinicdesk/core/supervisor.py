@@ -341,6 +341,7 @@ class _Supervisor:
 
     def _become_worker(self, ready_w: int) -> NoReturn:  # pragma: no cover
         code = 1
+        report = _Report(ready_w)
         try:
             os.setpgid(0, 0)
             signal.set_wakeup_fd(-1)
@@ -355,12 +356,12 @@ class _Supervisor:
             self.selector.close()
             for fd in (self.wake_r, self.wake_w, self.lifeline_w):
                 os.close(fd)
-            code = _serve_one(self.config, self.sock, ready_w=ready_w, lifeline=self.lifeline_r)
+            code = _serve_one(self.config, self.sock, report, lifeline=self.lifeline_r)
         except (SystemExit, KeyboardInterrupt):
             code = 0  # stopped before it started serving: the supervisor is stopping
         except BaseException as error:  # reported, then the process ends
             traceback.print_exc()
-            _report_failure(ready_w, _describe(error))
+            report.failed(_describe(error))
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -371,12 +372,30 @@ def _exit_quietly(sig: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def _report_failure(ready_w: int, message: str) -> None:
-    with contextlib.suppress(OSError):
-        os.write(ready_w, _FAILED + message.encode("utf-8", "replace")[:_MESSAGE_LIMIT])
+class _Report:
+    """A worker's end of its pipe to the supervisor: "ready", or why not; said once."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def ready(self) -> None:
+        self._say(_READY)
+
+    def failed(self, message: str) -> None:
+        self._say(_FAILED + message.encode("utf-8", "replace")[:_MESSAGE_LIMIT])
+
+    def _say(self, what: bytes) -> None:
+        if self._fd is None:  # said already; the number may be another file's by now
+            return
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(OSError):
+            os.write(fd, what)
+        os.close(fd)
 
 
-def _serve_one(config: uvicorn.Config, sock: socket.socket, *, ready_w: int, lifeline: int) -> int:
+def _serve_one(
+    config: uvicorn.Config, sock: socket.socket, report: _Report, *, lifeline: int
+) -> int:
     """Run one worker's server until it stops; its exit code."""
     errors = _StartupErrors()
     factory = cast(Callable[[], Any], config.app)  # serve_workers checked it
@@ -393,8 +412,7 @@ def _serve_one(config: uvicorn.Config, sock: socket.socket, *, ready_w: int, lif
 
     def ready() -> None:
         logging.getLogger().removeHandler(errors)
-        os.write(ready_w, _READY)
-        os.close(ready_w)
+        report.ready()
 
     config.app = build
     server = _WorkerServer(config, on_ready=ready, lifeline=lifeline)
@@ -403,7 +421,7 @@ def _serve_one(config: uvicorn.Config, sock: socket.socket, *, ready_w: int, lif
     with contextlib.suppress(SystemExit, KeyboardInterrupt):
         server.run(sockets=[sock])
     if not server.started:
-        _report_failure(ready_w, errors.first or "the server did not start")
+        report.failed(errors.first or "the server did not start")
         return STARTUP_FAILURE
     return 0
 
