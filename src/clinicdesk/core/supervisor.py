@@ -20,8 +20,8 @@ Rules:
   other workers and raises ``WorkerFailed`` with that worker's error. A server that cannot
   start says why and exits instead of running with nothing listening.
 * A worker that dies after it was ready is replaced after a pause that doubles with each
-  death (``RESTART_DELAY_SECONDS`` up to 8 times that); more than ``MAX_DEATHS`` deaths
-  within ``DEATH_WINDOW_SECONDS`` raise ``WorkerFailed``: something is wrong that
+  death within ``DEATH_WINDOW_SECONDS`` (0.5, 1, 2, 4, 8 s); one more death than
+  ``MAX_DEATHS`` within that window raises ``WorkerFailed``: something is wrong that
   restarting does not fix.
 * SIGTERM or SIGINT: the supervisor passes the signal to every worker, each stops as a
   single server does (open requests get the graceful period, then the application's
