@@ -52,6 +52,7 @@ from sqlalchemy.engine import make_url
 
 import clinicdesk.models  # noqa: F401  (every table known to the ORM)
 from clinicdesk.core import migrations
+from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.counters import Counter
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption, field_keyring
 from clinicdesk.core.db import Database, create_database, session_scope, unit_of_work
@@ -59,6 +60,7 @@ from clinicdesk.core.keys import new_field_encryption_key
 from clinicdesk.core.models import new_id
 from clinicdesk.core.sqlite_driver import sqlite_version
 from clinicdesk.core.tenancy import scope_to_tenant
+from clinicdesk.identity.permissions import permissions_for
 from clinicdesk.identity.service.organizations import create_organization
 from clinicdesk.patients.models import Patient, PatientNameTerm
 from clinicdesk.patients.names import clean_name
@@ -340,6 +342,19 @@ def make_queries(people: list[Person], rounds: int, seed: int) -> list[list[Quer
 # --- measuring -------------------------------------------------------------------------
 
 
+def receptionist(organization_id: uuid.UUID) -> Actor:
+    """Who searches: the search records the list it shows on the audit trail, as a request
+    does (part of what is measured)."""
+    roles = frozenset({"receptionist"})
+    return Actor(
+        kind=ActorKind.STAFF,
+        user_id=new_id(),
+        organization_id=organization_id,
+        roles=roles,
+        permissions=permissions_for(roles),
+    )
+
+
 async def run_query(
     db: Database, organization_id: uuid.UUID, query: Query
 ) -> tuple[float, list[uuid.UUID]]:
@@ -347,7 +362,9 @@ async def run_query(
     async with db.sessionmaker() as session, unit_of_work(session):
         await scope_to_tenant(session, organization_id)
         started = time.perf_counter()
-        result = await search_patients(session, text=query.text, limit=PAGE)
+        result = await search_patients(
+            session, actor=receptionist(organization_id), text=query.text, limit=PAGE
+        )
         elapsed = time.perf_counter() - started
     return elapsed, [hit.patient.id for hit in result.hits]
 
@@ -379,7 +396,9 @@ async def explain(db: Database, organization_id: uuid.UUID, query_text: str) -> 
     async with db.sessionmaker() as session, unit_of_work(session):
         await scope_to_tenant(session, organization_id)
         async with captured_statements(db) as captured:
-            await search_patients(session, text=query_text, limit=PAGE)
+            await search_patients(
+                session, actor=receptionist(organization_id), text=query_text, limit=PAGE
+            )
         for seconds, statement, _params in captured:
             print(f"    {seconds * 1000:8.1f} ms  {' '.join(statement.split())[:120]}")
         seconds, statement, params = max(captured, key=lambda c: c[0])

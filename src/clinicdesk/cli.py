@@ -45,7 +45,7 @@ from clinicdesk.core.keys import ensure_private_dir, load_or_create_keys
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.server import protocol_class
 from clinicdesk.core.sqlite_driver import sqlite_version
-from clinicdesk.core.supervisor import WorkerFailed, serve_workers
+from clinicdesk.core.supervisor import WorkerFailed, run_in_child, serve_workers
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.demo import DemoClinic, demo_password, seed_demo_clinic
 from clinicdesk.identity.models import Organization
@@ -151,6 +151,21 @@ async def _prepare_database(settings: Settings, *, auto_upgrade: bool) -> None:
         await db.dispose()
 
 
+def _prepare_to_serve(settings: Settings) -> int:
+    """The database check before serving; the command's exit code (3: migrations are
+    pending on PostgreSQL, and were not applied)."""
+    try:
+        asyncio.run(_prepare_database(settings, auto_upgrade=settings.database_kind == "sqlite"))
+    except PendingMigrations as exc:
+        err.print(
+            f"[red]The database needs {len(exc.pending)} migration(s) "
+            f"({', '.join(exc.pending)}).[/red]\n"
+            "Run [bold]clinicdesk db upgrade[/bold] (after a backup), then start the server again."
+        )
+        return 3
+    return 0
+
+
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """One worker serves from this process; several are forked from it, each building its
     own application (``core.supervisor``: why fork, and what crosses it)."""
@@ -200,15 +215,16 @@ def serve(
     settings = _settings(host=host, port=port, workers=workers)
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     _configure_encryption(settings)  # keys exist before workers start, so all read the same
-    try:
-        asyncio.run(_prepare_database(settings, auto_upgrade=settings.database_kind == "sqlite"))
-    except PendingMigrations as exc:
-        err.print(
-            f"[red]The database needs {len(exc.pending)} migration(s) "
-            f"({', '.join(exc.pending)}).[/red]\n"
-            "Run [bold]clinicdesk db upgrade[/bold] (after a backup), then start the server again."
-        )
-        raise typer.Exit(3) from exc
+    if settings.workers == 1:
+        code = _prepare_to_serve(settings)
+    else:
+        # The supervisor never opens the database itself: the check (and the migrations,
+        # with Alembic) run in a short-lived child, so no event loop, connection or
+        # thread of theirs is in the process the workers are forked from, and none of
+        # their memory is in every worker.
+        code = run_in_child(lambda: _prepare_to_serve(settings))
+    if code != 0:
+        raise typer.Exit(code)
     console.print(f"ClinicDesk {__version__} at http://{settings.host}:{settings.port}/")
     _serve(settings, host=settings.host, port=settings.port, workers=settings.workers)
 

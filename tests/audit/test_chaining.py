@@ -9,7 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -18,6 +18,7 @@ from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core import migrations
 from clinicdesk.core.db import Database, create_database, session_scope
+from clinicdesk.core.models import new_id, utcnow
 from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.identity.service import organizations
 from tests.support.postgres import APP_ROLE
@@ -78,13 +79,28 @@ async def waiting(db: Database, chain_id: uuid.UUID) -> int:
 
 
 async def write_uncommitted_chaining(db: Database, chain_id: uuid.UUID, count: int) -> None:
-    """Entries committed by a process that stops before its chaining step: the commit
-    happens, the after-commit hooks (which would chain) never run."""
-    async with db.sessionmaker() as session:
-        await scope_to_tenant(session, chain_id)
+    """Entries committed without their place, as a process leaves them that stops between
+    a commit and its chaining step (PostgreSQL; on SQLite the step runs inside the
+    writing transaction, so only a row written outside ClinicDesk is left so)."""
+    async with db.engine.begin() as conn:
+        if db.kind == "postgresql":
+            await conn.execute(
+                text("SELECT set_config('app.organization_id', :org, true)"), {"org": str(chain_id)}
+            )
         for n in range(count):
-            await audit.record(session, action="test.before_the_crash", details={"n": n})
-        await session.commit()
+            await conn.execute(
+                insert(AuditEvent).values(
+                    id=new_id(),
+                    organization_id=chain_id,
+                    chain_id=chain_id,
+                    occurred_at=utcnow(),
+                    actor_kind="system",
+                    actor_roles=[],
+                    action="test.before_the_crash",
+                    outcome="success",
+                    details={"n": n},
+                )
+            )
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

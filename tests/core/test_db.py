@@ -22,6 +22,8 @@ from clinicdesk.core.db import (
     on_commit,
     run_after_commit,
     session_scope,
+    unit_of_work,
+    write_after_read,
 )
 from clinicdesk.core.errors import PreconditionFailed
 from clinicdesk.core.models import NAMING_CONVENTION, TYPE_ANNOTATION_MAP, Entity, new_id
@@ -288,3 +290,31 @@ async def test_session_scope_commits_or_rolls_back(db: Database) -> None:
     finally:
         async with db.engine.begin() as conn:
             await conn.run_sync(ScratchBase.metadata.drop_all)
+
+
+async def test_the_writes_of_a_read_wait_for_their_turn(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A read's own writes (its audit entry) go in a write transaction of their own after
+    the read, which waits for the process's turn like any writer: no SQLite busy error,
+    even with no busy timeout, while another writer holds the lock."""
+    db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'lock.db'}", sqlite_busy_timeout_ms=0)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER)"))
+
+        async def writer() -> None:
+            async with db.engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (1)"))
+                await asyncio.sleep(0.2)
+
+        async def reader() -> None:
+            await asyncio.sleep(0.05)  # the writer holds the lock now
+            async with db.read_session() as session, unit_of_work(session):
+                await session.execute(text("SELECT count(*) FROM t"))
+                assert write_after_read(session, text("INSERT INTO t VALUES (2)"))
+
+        await asyncio.gather(writer(), reader())
+        async with db.engine.connect() as conn:
+            written = (await conn.execute(text("SELECT x FROM t"))).scalars()
+            assert sorted(written) == [1, 2]
+    finally:
+        await db.dispose()

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
 from clinicdesk.cli import GRACEFUL_SHUTDOWN_SECONDS
 from clinicdesk.core.db import Database
@@ -117,16 +118,16 @@ def serve_two_workers_then_stop(data_dir: Path, env: dict[str, str]) -> None:
         assert "worker.failed_to_start" not in server.log()
 
 
-def serve_expecting_failure(tmp_path: Path, command: list[str], **env: str) -> tuple[int, str]:
+def serve_expecting_failure(tmp_path: Path, command: list[str], **env: str) -> tuple[int, str, str]:
+    """Exit code, stderr and stdout of a server that must stop by itself."""
     environment = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k != "CLINICDESK_DATABASE_URL"},
         **TWO_WORKERS,
         "CLINICDESK_DATA_DIR": str(tmp_path / "data"),
         "CLINICDESK_HOST": "127.0.0.1",
         "CLINICDESK_PORT": str(free_port()),
         **env,
     }
-    environment.pop("CLINICDESK_DATABASE_URL", None)
     result = subprocess.run(
         command,
         env=environment,
@@ -139,7 +140,7 @@ def serve_expecting_failure(tmp_path: Path, command: list[str], **env: str) -> t
     for line in result.stdout.splitlines():
         if '"worker.started"' in line:
             assert not alive(json.loads(line)["pid"])
-    return result.returncode, result.stderr
+    return result.returncode, result.stderr, result.stdout
 
 
 def test_a_worker_that_cannot_build_its_app_stops_the_server(tmp_path: Path) -> None:
@@ -147,7 +148,7 @@ def test_a_worker_that_cannot_build_its_app_stops_the_server(tmp_path: Path) -> 
     libraries are missing, so every worker's create_app fails."""
     empty = tmp_path / "no-assets"
     empty.mkdir()
-    code, stderr = serve_expecting_failure(
+    code, stderr, _ = serve_expecting_failure(
         tmp_path,
         [sys.executable, "-m", "clinicdesk", "serve"],
         CLINICDESK_ASSETS_DIR=str(empty),
@@ -161,7 +162,7 @@ def test_a_worker_that_cannot_build_its_app_stops_the_server(tmp_path: Path) -> 
 def test_a_worker_whose_start_up_fails_stops_the_server(tmp_path: Path) -> None:
     """The application's own start-up (its lifespan) fails: uvicorn logs it and exits;
     the supervisor passes on what it logged."""
-    code, stderr = serve_expecting_failure(
+    code, stderr, _ = serve_expecting_failure(
         tmp_path,
         [
             sys.executable,
@@ -175,6 +176,22 @@ def test_a_worker_whose_start_up_fails_stops_the_server(tmp_path: Path) -> None:
     assert code == 3
     assert re.search(r"ClinicDesk could not start: worker \d ended before it was ready", said)
     assert "ConnectionRefusedError: [Errno 111] Connection refused" in said
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+async def test_pending_migrations_on_postgresql_are_refused_before_any_worker_starts(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    code, stderr, stdout = await asyncio.to_thread(
+        serve_expecting_failure,
+        tmp_path,
+        [sys.executable, "-m", "clinicdesk", "serve"],
+        CLINICDESK_DATABASE_URL=fresh_database_url,
+    )
+    assert code == 3
+    assert "clinicdesk db upgrade" in stderr
+    assert "0001_baseline" in stderr
+    assert "supervisor.started" not in stdout
 
 
 def test_a_dead_worker_is_replaced_and_workers_outlive_no_supervisor(tmp_path: Path) -> None:

@@ -28,6 +28,7 @@ from clinicdesk.audit.chaining import (
     chain_after_commit,
     chain_everything_waiting,
     compute_hash,
+    remember_written,
 )
 from clinicdesk.audit.models import (
     GENESIS_HASH,
@@ -161,6 +162,7 @@ async def record(
     if write_after_read(session, event):
         return event  # a read on SQLite: written just after its read transaction
     session.add(event)
+    remember_written(session, event)
     await session.flush()
     return event
 

@@ -444,6 +444,12 @@ async def unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
 AfterRead = Any  # a new ORM object to insert, or a Core DML statement to execute
 
 
+def is_read_unit(session: Session) -> bool:
+    """Whether ``session`` (the sync one) is a read unit of work, which writes nothing in
+    its own transaction."""
+    return _AFTER_READ in session.info
+
+
 def write_after_read(session: AsyncSession, *writes: AfterRead) -> bool:
     """In a read unit of work (SQLite, a GET): queue ``writes`` (new ORM objects, Core
     UPDATE/INSERT statements) for one short write transaction just after the read one,
@@ -470,6 +476,19 @@ class _GroupWriter:
 
     def __init__(self) -> None:
         self._open: dict[int, list[tuple[list[AfterRead], asyncio.Future[None]]]] = {}
+        self._writers: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def _writing(self, bind: Any) -> AsyncEngine | AsyncConnection:
+        """The read session's engine begins deferred; the batch is a writer (IMMEDIATE,
+        after its turn). A connection (the test suite's) is joined as it is."""
+        if not isinstance(bind, AsyncEngine):
+            return bind  # type: ignore[no-any-return]
+        writer = self._writers.get(bind)
+        if writer is None:
+            writer = self._writers[bind] = bind.execution_options(**{SQLITE_BEGIN_DEFERRED: False})
+        return writer
 
     async def write(self, session: AsyncSession, writes: list[AfterRead]) -> None:
         bind = session.bind
@@ -482,7 +501,7 @@ class _GroupWriter:
             return
         batch = self._open[key] = [(writes, done)]
         try:
-            async with independent_session(session) as writer:
+            async with independent_session(self._writing(bind)) as writer:
                 await writer.connection()  # BEGIN IMMEDIATE: this process's turn to write
                 del self._open[key]  # later arrivals start the next batch
                 await _write_batch(writer, batch)

@@ -11,16 +11,17 @@ garbage collector is told to leave those objects alone, so it does not write to 
 Rules:
 
 * Nothing live crosses the fork. The supervisor imports, but never builds the application,
-  opens a database connection, runs an event loop or keeps a thread; ``serve_workers``
-  refuses to fork while another thread runs. Each worker calls the application factory and
-  runs its own event loop, so engines, pools and tasks are its own.
+  opens a database connection, runs an event loop or keeps a thread (``clinicdesk serve``
+  checks and migrates the database in a short-lived child first: ``run_in_child``); it
+  refuses to fork while another thread runs. Each worker calls the application factory
+  and runs its own event loop, so engines, pools and tasks are its own.
 * A worker reports on a pipe once it serves. A worker that ends before that (its factory
   or its start-up failed, it was killed) stops the whole server: the supervisor stops the
   other workers and raises ``WorkerFailed`` with that worker's error. A server that cannot
   start says why and exits instead of running with nothing listening.
 * A worker that dies after it was ready is replaced after a pause that doubles with each
-  death (``RESTART_DELAY_SECONDS`` up to 8 times that); more than ``MAX_DEATHS`` deaths
-  within ``DEATH_WINDOW_SECONDS`` raise ``WorkerFailed``: something is wrong that
+  death within ``DEATH_WINDOW_SECONDS`` (0.5, 1, 2, 4, 8 s); one more death than
+  ``MAX_DEATHS`` within that window raises ``WorkerFailed``: something is wrong that
   restarting does not fix.
 * SIGTERM or SIGINT: the supervisor passes the signal to every worker, each stops as a
   single server does (open requests get the graceful period, then the application's
@@ -328,7 +329,7 @@ class _Supervisor:
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the worker (tests run it as a real process)
             os.close(ready_r)
-            self._become_worker(slot, ready_w)
+            self._become_worker(ready_w)
         os.close(ready_w)
         os.set_blocking(ready_r, False)
         worker = _Worker(slot=slot, pid=pid, ready_fd=ready_r)
@@ -338,8 +339,9 @@ class _Supervisor:
 
     # --- a worker ---------------------------------------------------------------------
 
-    def _become_worker(self, slot: int, ready_w: int) -> NoReturn:  # pragma: no cover
+    def _become_worker(self, ready_w: int) -> NoReturn:  # pragma: no cover
         code = 1
+        report = _Report(ready_w)
         try:
             os.setpgid(0, 0)
             signal.set_wakeup_fd(-1)
@@ -354,12 +356,12 @@ class _Supervisor:
             self.selector.close()
             for fd in (self.wake_r, self.wake_w, self.lifeline_w):
                 os.close(fd)
-            code = _serve_one(self.config, self.sock, ready_w=ready_w, lifeline=self.lifeline_r)
+            code = _serve_one(self.config, self.sock, report, lifeline=self.lifeline_r)
         except (SystemExit, KeyboardInterrupt):
             code = 0  # stopped before it started serving: the supervisor is stopping
         except BaseException as error:  # reported, then the process ends
             traceback.print_exc()
-            _report_failure(ready_w, _describe(error))
+            report.failed(_describe(error))
         finally:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -370,12 +372,30 @@ def _exit_quietly(sig: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
-def _report_failure(ready_w: int, message: str) -> None:
-    with contextlib.suppress(OSError):
-        os.write(ready_w, _FAILED + message.encode("utf-8", "replace")[:_MESSAGE_LIMIT])
+class _Report:
+    """A worker's end of its pipe to the supervisor: "ready", or why not; said once."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    def ready(self) -> None:
+        self._say(_READY)
+
+    def failed(self, message: str) -> None:
+        self._say(_FAILED + message.encode("utf-8", "replace")[:_MESSAGE_LIMIT])
+
+    def _say(self, what: bytes) -> None:
+        if self._fd is None:  # said already; the number may be another file's by now
+            return
+        fd, self._fd = self._fd, None
+        with contextlib.suppress(OSError):
+            os.write(fd, what)
+        os.close(fd)
 
 
-def _serve_one(config: uvicorn.Config, sock: socket.socket, *, ready_w: int, lifeline: int) -> int:
+def _serve_one(
+    config: uvicorn.Config, sock: socket.socket, report: _Report, *, lifeline: int
+) -> int:
     """Run one worker's server until it stops; its exit code."""
     errors = _StartupErrors()
     factory = cast(Callable[[], Any], config.app)  # serve_workers checked it
@@ -392,8 +412,7 @@ def _serve_one(config: uvicorn.Config, sock: socket.socket, *, ready_w: int, lif
 
     def ready() -> None:
         logging.getLogger().removeHandler(errors)
-        os.write(ready_w, _READY)
-        os.close(ready_w)
+        report.ready()
 
     config.app = build
     server = _WorkerServer(config, on_ready=ready, lifeline=lifeline)
@@ -402,9 +421,33 @@ def _serve_one(config: uvicorn.Config, sock: socket.socket, *, ready_w: int, lif
     with contextlib.suppress(SystemExit, KeyboardInterrupt):
         server.run(sockets=[sock])
     if not server.started:
-        _report_failure(ready_w, errors.first or "the server did not start")
+        report.failed(errors.first or "the server did not start")
         return STARTUP_FAILURE
     return 0
+
+
+def run_in_child(work: Callable[[], int]) -> int:
+    """Run ``work`` in a forked child and return its exit code: for what the supervisor
+    must not do itself before it forks the workers (module docstring). Its output goes
+    where this process's goes; an exception is printed there and exits 1."""
+    _no_other_threads()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child (tests run it as a real process)
+        code = 1
+        try:
+            code = work()
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+        except BaseException:  # printed, then the process ends
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
 
 
 def serve_workers(config: uvicorn.Config, *, workers: int, stop_timeout: float) -> None:
