@@ -63,7 +63,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -83,7 +83,7 @@ FAMILY = [
 
 COUNTER_HOOK = '''"""Written by benchmarks/request_profile.py: counts SQL statements, transaction
 ends and pool checkouts of this process (numbers only), written to a file on SIGUSR1."""
-import json, os, signal
+import json, os, re, signal
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
@@ -100,10 +100,17 @@ def _counter(name):
     return count
 
 
+_TABLE = re.compile(r'\\b(?:FROM|INTO|UPDATE)\\s+"?(\\w+)', re.IGNORECASE)
+
+
 def _statement(conn, cursor, statement, *_args):
     _counts["statements"] += 1
-    # Its kind only (SELECT, INSERT, BEGIN ...): never a value.
-    kind = "sql " + (statement.split(None, 1) or ["?"])[0].upper()[:16]
+    # Its first word and first table only ("sql SELECT users"): never a value.
+    words = ["sql", (statement.split(None, 1) or ["?"])[0].upper()[:16]]
+    table = _TABLE.search(statement)
+    if table:
+        words.append(table.group(1))
+    kind = " ".join(words)
     _counts[kind] = _counts.get(kind, 0) + 1
 
 
@@ -623,6 +630,15 @@ def print_result(r: dict[str, Any]) -> None:
         print(f"    {ms:6.2f}  {where}")
 
 
+def statement_kinds(r: dict[str, Any]) -> list[tuple[str, float]]:
+    """Statements per request by their first word (SELECT, UPDATE ...), most first."""
+    kinds: dict[str, float] = defaultdict(float)
+    for key, value in (r["db_calls_per_request"] or {}).items():
+        if key.startswith("sql "):
+            kinds[key.split()[1]] += value
+    return sorted(kinds.items(), key=lambda item: -item[1])
+
+
 def median_of(results: list[Any]) -> Any:
     """Figure by figure, the median of several runs' results (the first's for text)."""
     first = results[0]
@@ -665,16 +681,7 @@ def compare(paths: list[Path]) -> None:
         ),
         (
             "statements by kind",
-            lambda r: (
-                ", ".join(
-                    f"{k[4:]} {v:.1f}"
-                    for k, v in sorted(
-                        (r["db_calls_per_request"] or {}).items(), key=lambda item: -item[1]
-                    )
-                    if k.startswith("sql ") and v >= 0.05
-                )
-                or "-"
-            ),
+            lambda r: ", ".join(f"{k} {v:.1f}" for k, v in statement_kinds(r) if v >= 0.05) or "-",
         ),
         ("event loop idle", lambda r: f"{r['profile']['event_loop_idle_share']:.0%}"),
         (
