@@ -318,3 +318,45 @@ async def test_the_writes_of_a_read_wait_for_their_turn(tmp_path) -> None:  # ty
             assert sorted(written) == [1, 2]
     finally:
         await db.dispose()
+
+
+async def test_a_read_that_is_cancelled_does_not_fail_the_writes_it_waits_with(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Reads waiting for the write turn are written together. The read that opened the
+    batch may be cancelled (its client went away): the others' writes still land, and
+    one read's failing write fails that read only."""
+    db = create_database(f"sqlite+aiosqlite:///{tmp_path / 'batch.db'}")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("CREATE TABLE t (x INTEGER PRIMARY KEY)"))
+        lock_held = asyncio.Event()
+
+        async def writer() -> None:
+            async with db.engine.begin() as conn:
+                await conn.execute(text("INSERT INTO t VALUES (0)"))
+                lock_held.set()
+                await asyncio.sleep(0.3)
+
+        async def reader(x: int, delay: float) -> None:
+            await lock_held.wait()
+            await asyncio.sleep(delay)
+            async with db.read_session() as session, unit_of_work(session):
+                await session.execute(text("SELECT count(*) FROM t"))
+                write_after_read(session, text("INSERT INTO t VALUES (:x)").bindparams(x=x))
+
+        holding = asyncio.create_task(writer())
+        first = asyncio.create_task(reader(1, 0.0))
+        others = [asyncio.create_task(reader(x, 0.05)) for x in (2, 3)]
+        duplicate = asyncio.create_task(reader(0, 0.05))  # the key exists: this one fails
+        await asyncio.sleep(0.15)
+        first.cancel()
+        await holding
+        await asyncio.gather(*others)
+        with pytest.raises(IntegrityError):
+            await duplicate
+        with pytest.raises(asyncio.CancelledError):
+            await first
+        async with db.engine.connect() as conn:
+            written = (await conn.execute(text("SELECT x FROM t"))).scalars()
+            assert sorted(written) == [0, 1, 2, 3]
+    finally:
+        await db.dispose()

@@ -479,6 +479,7 @@ class _GroupWriter:
         self._writers: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = (
             weakref.WeakKeyDictionary()
         )
+        self._flushing: set[asyncio.Task[None]] = set()  # held so they are not collected
 
     def _writing(self, bind: Any) -> AsyncEngine | AsyncConnection:
         """The read session's engine begins deferred; the batch is a writer (IMMEDIATE,
@@ -497,9 +498,18 @@ class _GroupWriter:
         batch = self._open.get(key)
         if batch is not None:
             batch.append((writes, done))
-            await done
-            return
-        batch = self._open[key] = [(writes, done)]
+        else:
+            batch = self._open[key] = [(writes, done)]
+            # The batch is flushed by a task of its own, not by the request that opened
+            # it: a client that disconnects cancels its own wait, never the others' write.
+            flush = asyncio.create_task(self._flush(bind, key, batch))
+            self._flushing.add(flush)
+            flush.add_done_callback(self._flushing.discard)
+        await done
+
+    async def _flush(
+        self, bind: Any, key: int, batch: list[tuple[list[AfterRead], asyncio.Future[None]]]
+    ) -> None:
         try:
             async with independent_session(self._writing(bind)) as writer:
                 await writer.connection()  # BEGIN IMMEDIATE: this process's turn to write
@@ -511,11 +521,12 @@ class _GroupWriter:
             for _, waiting in batch:
                 if not waiting.done():
                     waiting.set_exception(error)
+            if not isinstance(error, Exception):
+                raise
         else:
             for _, waiting in batch:
                 if not waiting.done():
                     waiting.set_result(None)
-        await done
 
 
 async def _write_batch(
@@ -533,7 +544,8 @@ async def _write_batch(
                     else:
                         writer.add(write)
         except Exception as error:  # only this read fails; the others are written
-            done.set_exception(error)
+            if not done.done():  # a cancelled request no longer waits for its answer
+                done.set_exception(error)
 
 
 _AFTER_READ_WRITER = _GroupWriter()
