@@ -8,16 +8,25 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from datetime import time as clock
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Table, event
 from sqlalchemy.engine import Connection
 
 from clinicdesk.core.db import Database
 from clinicdesk.core.models import Base
+
+if TYPE_CHECKING:
+    import uuid
+
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from clinicdesk.identity.models import User
+    from clinicdesk.scheduling.models import Provider
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 Result = TypeVar("Result")
@@ -125,3 +134,64 @@ async def on_each(
         except TimeoutError:
             raise SystemExit(f"{kind}: gave up after {time_limit} s") from None
     return results
+
+
+def letters(number: int) -> str:
+    """0 -> "A", 25 -> "Z", 26 -> "Ab": a name without digits (names refuse them)."""
+    word = ""
+    while True:
+        number, rest = divmod(number, 26)
+        word = chr(ord("a") + rest) + word
+        if number == 0:
+            return word.capitalize()
+        number -= 1
+
+
+async def add_provider(
+    session: AsyncSession,
+    *,
+    organization_id: uuid.UUID,
+    location_id: uuid.UUID,
+    display_name: str,
+    blocks: Iterable[tuple[int, clock, clock]],
+    user: User | None = None,
+    email: str = "",
+    full_name: str = "",
+) -> tuple[User, Provider]:
+    """A bookable doctor at ``location_id`` with weekly hours ``(weekday, start, end)``:
+    ``user`` if given, otherwise a new doctor account (no password): ``full_name`` at
+    ``email``.
+    Returns the account and the provider."""
+    from clinicdesk.core.actor import SYSTEM
+    from clinicdesk.identity.permissions import Role
+    from clinicdesk.identity.service import users
+    from clinicdesk.scheduling.schemas import HoursBlock, ProviderWrite, WeeklyHoursWrite
+    from clinicdesk.scheduling.service import setup
+
+    if user is None:
+        user = await users.create_user(
+            session,
+            actor=SYSTEM,
+            organization_id=organization_id,
+            email=email,
+            full_name=full_name,
+            roles=[Role.DOCTOR],
+            password=None,
+        )
+    provider = await setup.create_provider(
+        session,
+        actor=SYSTEM,
+        data=ProviderWrite(user_id=user.id, display_name=display_name, location_ids=[location_id]),
+    )
+    await setup.set_weekly_hours(
+        session,
+        actor=SYSTEM,
+        provider_id=provider.id,
+        data=WeeklyHoursWrite(
+            blocks=[
+                HoursBlock(location_id=location_id, weekday=d, start_time=s, end_time=e)
+                for d, s, e in blocks
+            ]
+        ),
+    )
+    return user, provider

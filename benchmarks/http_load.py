@@ -74,7 +74,7 @@ from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
-from harness import REPO_ROOT, on_each, percentile
+from harness import REPO_ROOT, letters, on_each, percentile
 from startup import free_port
 
 PASSWORD = "quiet lantern orbit maple"
@@ -104,17 +104,6 @@ CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 # --- preparing the data (a child process, with the server's own code) -----------------
-
-
-def letters(number: int) -> str:
-    """0 -> "A", 25 -> "Z", 26 -> "Ab": a name without digits (names refuse them)."""
-    word = ""
-    while True:
-        number, rest = divmod(number, 26)
-        word = chr(ord("a") + rest) + word
-        if number == 0:
-            return word.capitalize()
-        number -= 1
 
 
 def registrations(count: int, rng: random.Random) -> list[dict[str, Any]]:
@@ -147,7 +136,7 @@ async def prepare(spec: dict[str, Any]) -> dict[str, Any]:
     owner) and write the requests of every scenario into ``spec["dir"]``."""
     # Imported here: this runs in the child process, whose ``clinicdesk`` is the server's
     # (``--src``), so the data is derived by the code that will search it.
-    from harness import analyze, table
+    from harness import add_provider, analyze, table
     from patient_search import load, phone_as_typed, typo_query
     from sqlalchemy import insert
 
@@ -167,9 +156,6 @@ async def prepare(spec: dict[str, Any]) -> dict[str, Any]:
     from clinicdesk.scheduling.schemas import (
         AppointmentCreate,
         AppointmentTypeWrite,
-        HoursBlock,
-        ProviderWrite,
-        WeeklyHoursWrite,
     )
     from clinicdesk.scheduling.service import booking, setup
     from clinicdesk.scheduling.vocabulary import AppointmentStatus
@@ -226,40 +212,17 @@ async def prepare(spec: dict[str, Any]) -> dict[str, Any]:
                 if site == "Main Street":
                     main_location = location.id
                 for n in range(count):
-                    user = doctor_user
-                    if providers or n:  # the doctor is Main Street's first provider
-                        user = await users.create_user(
-                            session,
-                            actor=SYSTEM,
-                            organization_id=organization_id,
-                            email=f"provider-{len(providers)}@bench.example",
-                            full_name=f"Provider {letters(len(providers))}",
-                            roles=[Role.DOCTOR],
-                            password=None,
-                        )
-                    provider = await setup.create_provider(
+                    # The doctor who signs in is Main Street's first provider.
+                    first = not providers and not n
+                    user, provider = await add_provider(
                         session,
-                        actor=SYSTEM,
-                        data=ProviderWrite(
-                            user_id=user.id,
-                            display_name=f"Dr. {site} {n + 1}",
-                            location_ids=[location.id],
-                        ),
-                    )
-                    every_day = [
-                        HoursBlock(
-                            location_id=location.id,
-                            weekday=d,
-                            start_time=clock(0),
-                            end_time=clock(23),
-                        )
-                        for d in range(7)
-                    ]
-                    await setup.set_weekly_hours(
-                        session,
-                        actor=SYSTEM,
-                        provider_id=provider.id,
-                        data=WeeklyHoursWrite(blocks=every_day),
+                        organization_id=organization_id,
+                        location_id=location.id,
+                        display_name=f"Dr. {site} {n + 1}",
+                        user=doctor_user if first else None,
+                        email=f"provider-{len(providers)}@bench.example",
+                        full_name=f"Provider {letters(len(providers))}",
+                        blocks=[(d, clock(0), clock(23)) for d in range(7)],
                     )
                     providers.append((str(provider.id), str(location.id)))
                     if site == "Main Street":

@@ -50,9 +50,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from harness import (
+    add_provider,
     analyze,
     captured_statements,
     database_size,
+    letters,
     on_each,
     percentile,
     table,
@@ -83,10 +85,7 @@ from clinicdesk.scheduling.models import Appointment
 from clinicdesk.scheduling.schemas import (
     AppointmentCreate,
     AppointmentTypeWrite,
-    HoursBlock,
-    ProviderWrite,
     SlotQuery,
-    WeeklyHoursWrite,
 )
 from clinicdesk.scheduling.service import booking, calendar, setup, slots
 from clinicdesk.scheduling.vocabulary import AppointmentStatus
@@ -194,35 +193,15 @@ async def set_up(db: Database, providers: int, today: date) -> tuple[Clinic, lis
         )
         provider_ids, hours = [], []
         for index in range(providers):
-            user = await users.create_user(
-                session,
-                actor=SYSTEM,
-                organization_id=organization.id,
-                email=f"provider{index}@example.com",
-                full_name=f"Dr. Provider {index}",
-                roles=[Role.DOCTOR],
-                password=None,
-            )
-            provider = await setup.create_provider(
-                session,
-                actor=SYSTEM,
-                data=ProviderWrite(
-                    user_id=user.id,
-                    display_name=f"Dr. Provider {index}",
-                    location_ids=[location.id],
-                ),
-            )
             week = hours_of(index)
-            await setup.set_weekly_hours(
+            _, provider = await add_provider(
                 session,
-                actor=SYSTEM,
-                provider_id=provider.id,
-                data=WeeklyHoursWrite(
-                    blocks=[
-                        HoursBlock(location_id=location.id, weekday=d, start_time=s, end_time=e)
-                        for d, s, e in week.blocks
-                    ]
-                ),
+                organization_id=organization.id,
+                location_id=location.id,
+                display_name=f"Dr. Provider {index}",
+                email=f"provider{index}@example.com",
+                full_name=f"Provider {letters(index)}",  # names refuse digits
+                blocks=week.blocks,
             )
             provider_ids.append(provider.id)
             hours.append(week)
@@ -399,7 +378,11 @@ def week_view(clinic: Clinic, rng: random.Random, history_days: int) -> Request:
 
     async def call(session: AsyncSession) -> int:
         found = await calendar.appointments_between(
-            session, start=start, end=start + timedelta(days=7), provider_id=provider_id
+            session,
+            actor=clinic.desk,
+            start=start,
+            end=start + timedelta(days=7),
+            provider_id=provider_id,
         )
         return len(found)
 
@@ -415,6 +398,7 @@ def day_view(clinic: Clinic, rng: random.Random, history_days: int) -> Request:
     async def call(session: AsyncSession) -> int:
         found = await calendar.appointments_between(
             session,
+            actor=clinic.desk,
             start=start,
             end=datetime.combine(day + timedelta(days=1), clock(0), tzinfo=ZONE),
             location_id=clinic.location_id,
