@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import gc
 
-# Importing the application creates a few hundred thousand objects that all stay, and the
-# collector, run after every few hundred new ones, would walk them again and again to free
-# nothing: a tenth of the command's start-up (benchmarks/README.md). Paused while importing.
+# Importing the application creates some 200,000 objects that all stay, and the collector,
+# run after every few hundred new ones, would walk them again and again to free nothing:
+# about a tenth of the import (benchmarks/README.md). Paused while importing.
 _collecting = gc.isenabled()
 gc.disable()
 
