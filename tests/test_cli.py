@@ -138,3 +138,29 @@ async def test_serve_prepares_an_up_to_date_database_without_loading_what_it_doe
     # asyncpg is PostgreSQL's driver: loaded there, never on SQLite.
     expected = "asyncpg" if db.kind == "postgresql" else ""
     assert result.stdout.strip() == expected
+
+
+@pytest.mark.parametrize("command", [["audit", "verify"], ["jobs", "list"]])
+async def test_a_command_on_a_database_never_migrated_says_what_to_do(
+    fresh_database_url: str, tmp_path: Path, command: list[str]
+) -> None:
+    """As a new user would: the command, before `db upgrade`. A sentence, not a traceback."""
+    env = {
+        **os.environ,
+        "CLINICDESK_DATABASE_URL": fresh_database_url,
+        "CLINICDESK_DATA_DIR": str(tmp_path),
+    }
+    env.pop("CLINICDESK_REDIS_URL", None)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "clinicdesk", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = " ".join(result.stderr.split())  # the console wraps long lines
+    assert "Run `clinicdesk db upgrade` first" in said
+    assert "Traceback" not in said

@@ -26,6 +26,7 @@ import uvicorn
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
+from sqlalchemy.exc import DBAPIError
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.importer import import_from_string
 
@@ -654,4 +655,23 @@ def main() -> None:
     # Commands run domain services outside the web app (seeding the demo, for one):
     # the same handlers react to their signals as in a request.
     connect_reactions()
-    app()
+    try:
+        app()
+    except DBAPIError as error:
+        if not _schema_missing(error):
+            raise
+        err.print(
+            "[red]The database has no ClinicDesk tables yet (or is behind this version).[/red]"
+            " Run `clinicdesk db upgrade` first, then this command again."
+        )
+        raise SystemExit(2) from None
+
+
+def _schema_missing(error: DBAPIError) -> bool:
+    """A table or function the command needs does not exist: a database never migrated
+    (SQLite says "no such table"; PostgreSQL "relation ... does not exist", SQLSTATE
+    42P01, or "function ... does not exist", 42883)."""
+    message = str(error.orig)
+    return "no such table" in message or (
+        "does not exist" in message and ("relation" in message or "function" in message)
+    )
