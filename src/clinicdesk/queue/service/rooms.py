@@ -39,7 +39,7 @@ async def remembered_rooms(
             ProviderRoom.provider_id.in_(provider_ids),
         )
     )
-    return dict(rows.tuples())
+    return {row.provider_id: row.room for row in rows}
 
 
 def _known(rooms: Sequence[str], name: str) -> str | None:
