@@ -249,9 +249,9 @@ async def add_holiday(request: Request, actor: AdminSettings, session: SessionDe
     """A location closed for a day or some hours: nobody can be booked there then."""
     values = form_text(await request.form(), EXCEPTION_FIELDS)
     try:
-        data = parse_form(HoursExceptionWrite, {**values, "kind": "off"}, labels=LABELS, hint=HINT)
-        if data.location_id is None:
+        if not values["location_id"]:  # a closure closes a location, not a provider
             raise parse_form_refusal("location_id", "choose the location that closes")
+        data = parse_form(HoursExceptionWrite, {**values, "kind": "off"}, labels=LABELS, hint=HINT)
         async with all_or_nothing(session):
             row = await setup.add_exception(session, actor=actor, data=data)
     except ClinicError as error:
