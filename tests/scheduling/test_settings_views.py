@@ -10,6 +10,7 @@ import uuid
 from html import unescape
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,9 @@ PAGES = (
     "/admin/settings/booking-rules",
     "/admin/settings/rooms",
 )
+
+# Once, on SQLite: pages over services with no SQL of one dialect.
+pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 
 async def _admin(
