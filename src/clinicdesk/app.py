@@ -73,6 +73,7 @@ from clinicdesk.scheduling import api as scheduling_api
 from clinicdesk.scheduling import live as scheduling_live
 from clinicdesk.scheduling import views as scheduling_views
 from clinicdesk.web import live as web_live
+from clinicdesk.web import settings as web_settings
 from clinicdesk.web import views as web_views
 
 log = structlog.get_logger("clinicdesk.app")
@@ -127,6 +128,7 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
 
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     web_views.router,
+    web_settings.router,
     identity_views.router,
     identity_api.router,
     audit_api.router,

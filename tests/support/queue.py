@@ -96,7 +96,13 @@ async def make_queue_clinic(
         password=PASSWORD,
     )
     location = await organizations.create_location(
-        session, actor=SYSTEM, data=LocationWrite(name="Main Street", time_zone=zone_near_noon())
+        session,
+        actor=SYSTEM,
+        data=LocationWrite(
+            name="Main Street",
+            time_zone=zone_near_noon(),
+            rooms=["Room 1", "Room 2", "Room 3", "Room 4", "Room 5"],
+        ),
     )
     providers = []
     for user, name in ((created[Role.DOCTOR], "Dr. Ada"), (other, "Dr. Bo")):

@@ -194,7 +194,7 @@ async def run_the_morning(
     doctor = await new_page(browser, contexts, viewport={"width": 1280, "height": 900})
     await sign_in(doctor, morning, morning.qc.doctor_email, "/queue/mine")
     await expect(doctor.get_by_role("heading", name=re.compile("My queue"))).to_be_visible()
-    await doctor.get_by_label("Your room").fill("Room 3")
+    await doctor.get_by_label("Your room").select_option("Room 3")
     await doctor.get_by_role("button", name=re.compile("Call next")).click()
     mine = doctor.locator("#q-mine")
     await expect(mine).to_contain_text("Called to Room 3")
@@ -225,7 +225,7 @@ async def run_the_morning(
     await expect(status).to_contain_text("Your visit is finished", timeout=LIVE)
     await expect(desk.locator(".q-counts")).to_contain_text(re.compile(r"Done today\s*1"))
 
-    # Back to the queue: the next one, to the room the doctor used last.
+    # Back to the queue: the next one, to the room the doctor used last (kept on the server).
     await doctor.goto(morning.url + "/queue/mine")
     await expect(doctor.get_by_label("Your room")).to_have_value("Room 3")
     await doctor.get_by_role("button", name=re.compile("Call next")).click()

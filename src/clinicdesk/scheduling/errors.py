@@ -60,3 +60,8 @@ class FeedNotFound(ClinicError):
     status_code = 404
     title = "Calendar feed not found"
     code = "feed-not-found"
+
+
+class HoursExceptionNotFound(NotFound):
+    title = "Time off or closure not found"
+    code = "hours-exception-not-found"

@@ -28,6 +28,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Queue", "/queue", Permission.SCHEDULING_READ),
     NavItem("Staff", "/admin/users", Permission.ADMIN_USERS),
     NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS),
+    NavItem("Settings", "/admin/settings", Permission.ADMIN_SETTINGS),
     NavItem("Audit trail", "/admin/audit", Permission.AUDIT_READ),
     NavItem("Emergency access", "/admin/emergency-access", Permission.AUDIT_READ),
     NavItem("System status", "/system-status", Permission.ADMIN_SETTINGS),
