@@ -154,7 +154,6 @@ async def desk(seat: Seat) -> Shown | None:
             "clock": clock(day.zone),
             "where_words": WHERE_WORDS,
             "can_check_in": seat.actor.can(Permission.QUEUE_WRITE),
-            "can_book": seat.actor.can(Permission.SCHEDULING_WRITE),
         },
         live=True,
         wide=True,

@@ -6,6 +6,7 @@ Routes stay thin: they call the same services as the JSON API and render a templ
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -59,24 +60,33 @@ async def home(
     return pages(request).render(request, "web/home.html", context)
 
 
-@router.get("/home/{name}", response_class=HTMLResponse)
-async def home_card(
-    name: str,
-    request: Request,
-    runtime: RuntimeDep,
-    session: SessionDep,
-    actor: SignedIn,
-    fragment: Annotated[None, Depends(FragmentOf("/"))],
-    location_id: uuid.UUID | None = None,
-) -> HTMLResponse:
-    """One card of the home page, for htmx to refresh it in place."""
-    mine = [c for c in cards.cards_of(actor) if c.name == name]
-    shown = await cards.load_cards(cards.Seat(request, session, actor, runtime, location_id), mine)
-    if not shown:  # not a card, or not one of this person's
-        raise NotFound("There is no such card on your home page.")
-    one = shown[0]
-    return pages(request).render(
-        request, one.shown.template, {"card": one, "c": one.shown.context}, block="card"
+def _card_route(name: str) -> Callable[..., Awaitable[HTMLResponse]]:
+    async def one_card(
+        request: Request,
+        runtime: RuntimeDep,
+        session: SessionDep,
+        actor: SignedIn,
+        fragment: Annotated[None, Depends(FragmentOf("/"))],
+        location_id: uuid.UUID | None = None,
+    ) -> HTMLResponse:
+        """One card of the home page, for htmx to refresh it in place."""
+        mine = [c for c in cards.cards_of(actor) if c.name == name]
+        seat = cards.Seat(request, session, actor, runtime, location_id)
+        shown = await cards.load_cards(seat, mine)
+        if not shown:  # not one of this person's cards
+            raise NotFound("This card is not on your home page.")
+        one = shown[0]
+        return pages(request).render(
+            request, one.shown.template, {"card": one, "c": one.shown.context}, block="card"
+        )
+
+    return one_card
+
+
+# One address per card (``/home/desk``): what a live card reloads itself from.
+for _name in cards.CARDS:
+    router.add_api_route(
+        f"/home/{_name}", _card_route(_name), methods=["GET"], response_class=HTMLResponse
     )
 
 
