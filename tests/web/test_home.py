@@ -12,15 +12,20 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.config import Settings
 from clinicdesk.core.actor import SYSTEM
 from clinicdesk.core.tenancy import scope_to_tenant
-from clinicdesk.identity.models import Organization, User
+from clinicdesk.identity.models import Location, Organization, User
 from clinicdesk.identity.permissions import Role
+from clinicdesk.identity.public import OrganizationSetup
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations
+from clinicdesk.scheduling.public import Provider, ScheduleSetup
+from clinicdesk.web.home import setup_checklist
 from tests.support.identity import SignIn, create_org, create_user
 from tests.support.queue import QueueClinic, book_today, make_queue_clinic
 
@@ -331,3 +336,43 @@ async def test_the_home_page_costs_the_same_few_queries_however_full_the_day(
     assert counts["doctor"][0] == counts["doctor"][1], counts
     # Signing in, a dozen reads, and the audit entry of what was shown.
     assert max(counts["desk"] + counts["doctor"]) <= 22, counts
+
+
+def test_the_checklist_links_to_the_settings_pages_once_they_exist() -> None:
+    """Without a settings page the item says where it is done meanwhile; with it, it
+    links there. Mail sent through SMTP counts as done."""
+    organization = Organization(
+        name="Hill Clinic", time_zone="Europe/Lisbon", currency="EUR", date_format="DD/MM/YYYY"
+    )
+    organization.mfa_required_for_admins = True
+    hill = Location(name="Hill", rooms=[], time_zone=None)
+    org = OrganizationSetup(
+        organization=organization,
+        locations=[hill],
+        staff=3,
+        staff_by_role={"admin": 1, "doctor": 2},
+    )
+    provider = Provider(display_name="Dr. <Hill>")
+    schedule = ScheduleSetup(providers=[provider], without_hours=[provider], types=0)
+    settings = Settings(_env_file=None, smtp_url=SecretStr("smtp://mail.example.org:587"))
+
+    def links(page: set[str]) -> dict[str, str | None]:
+        items = setup_checklist(org, schedule, settings, page=lambda path: path in page)
+        return {item.title: item.href for item in items}
+
+    before = links(set())
+    assert before["Providers and working hours"] == "/docs#/scheduling"
+    assert before["Appointment types"] == "/docs#/scheduling"
+    assert before["1 location"] == "/admin/organization"
+    after = links(
+        {"/admin/settings/providers", "/admin/settings/appointment-types", "/admin/settings/rooms"}
+    )
+    assert after["Providers and working hours"] == "/admin/settings/providers"
+    assert after["Appointment types"] == "/admin/settings/appointment-types"
+    assert after["1 location"] == "/admin/settings/rooms"
+    items = {i.title: i for i in setup_checklist(org, schedule, settings, page=lambda p: False)}
+    assert items["Organization details"].status == "done"  # not UTC
+    assert items["E-mail"].status == "done"
+    assert items["Providers and working hours"].status == "todo"
+    assert "Dr. <Hill>" in items["Providers and working hours"].detail  # escaped by the page
+    assert items["Two-factor sign-in for administrators"].status == "done"

@@ -342,7 +342,7 @@ async def test_the_front_desk_checks_in_from_the_home_page_on_a_phone(
         await snap(phone, "home-desk-phone")
 
         await eve.get_by_role("button", name=re.compile(r"Check in Eve Queuee")).click()
-        result = phone.locator("#home-checkin-result")
+        result = phone.locator("#q-result")
         await expect(result.locator(".q-result-token")).to_have_text(re.compile(r"M-\d{3}"))
         await expect(result.locator("img.q-qr")).to_be_visible()
         # The card reloads itself: Eve now waits with her token, nothing left to tap.

@@ -234,7 +234,7 @@ def _organization(org: identity.OrganizationSetup) -> SetupItem:
     )
 
 
-def _locations(org: identity.OrganizationSetup) -> SetupItem:
+def _locations(org: identity.OrganizationSetup, page: Callable[[str], bool]) -> SetupItem:
     if not org.locations:
         return SetupItem(
             "Locations",
@@ -245,14 +245,18 @@ def _locations(org: identity.OrganizationSetup) -> SetupItem:
         )
     detail = ", ".join(loc.name for loc in org.locations) + "."
     bare = [loc.name for loc in org.locations if not loc.rooms]
-    if bare:
-        detail += f" No rooms listed at {', '.join(bare)}: a call cannot say where to go."
+    if not bare:
+        return SetupItem(
+            _plural(len(org.locations), "location").capitalize(),
+            "done",
+            detail,
+            "/admin/organization",
+            "Locations",
+        )
+    detail += f" No rooms listed at {', '.join(bare)}: a call cannot say where to go."
+    href, label = _settings_page(page, "/admin/settings/rooms", "Rooms", "/admin/organization")
     return SetupItem(
-        _plural(len(org.locations), "location").capitalize(),
-        "check" if bare else "done",
-        detail,
-        "/admin/organization",
-        "Locations",
+        _plural(len(org.locations), "location").capitalize(), "check", detail, href, label
     )
 
 
@@ -271,15 +275,19 @@ def _staff(org: identity.OrganizationSetup) -> SetupItem:
     return SetupItem("Staff", status, detail, "/admin/users", "Invite staff")
 
 
-def _settings_page(page: Callable[[str], bool], path: str, label: str) -> tuple[str, str]:
-    """The settings page when this build has it, else the API reference."""
+def _settings_page(
+    page: Callable[[str], bool], path: str, label: str, fallback: str = "/docs#/scheduling"
+) -> tuple[str, str]:
+    """The settings page when this build has it, else where it is done until then."""
     if page(path):
         return path, label
-    return "/docs#/scheduling", f"{label} (in the API for now)"
+    if fallback.startswith("/docs"):
+        return fallback, f"{label} (in the API for now)"
+    return fallback, label
 
 
 def _providers(schedule: scheduling.ScheduleSetup, page: Callable[[str], bool]) -> SetupItem:
-    href, label = _settings_page(page, "/admin/providers", "Providers")
+    href, label = _settings_page(page, "/admin/settings/providers", "Providers and hours")
     if not schedule.providers:
         return SetupItem(
             "Providers and working hours",
@@ -300,7 +308,7 @@ def _providers(schedule: scheduling.ScheduleSetup, page: Callable[[str], bool]) 
 
 
 def _types(schedule: scheduling.ScheduleSetup, page: Callable[[str], bool]) -> SetupItem:
-    href, label = _settings_page(page, "/admin/appointment-types", "Appointment types")
+    href, label = _settings_page(page, "/admin/settings/appointment-types", "Appointment types")
     if not schedule.types:
         detail = "No appointment type yet: nothing can be booked."
     else:
@@ -365,7 +373,7 @@ def setup_checklist(
     really there. ``page(path)``: whether that settings page exists in this build."""
     return [
         _organization(org),
-        _locations(org),
+        _locations(org, page),
         _staff(org),
         _providers(schedule, page),
         _types(schedule, page),
