@@ -63,7 +63,7 @@ def cards_on(html: str) -> list[str]:
 
 
 async def test_reception_sees_today_with_check_in_counts_and_the_queue(
-    session: AsyncSession, qc: QueueClinic, sign_in_web: SignIn
+    session: AsyncSession, qc: QueueClinic, clinic: Organization, sign_in_web: SignIn
 ) -> None:
     soon = await book_today(session, qc, qc.patient_ids[0], minutes_from_now=20)
     here = await book_today(session, qc, qc.patient_ids[1], minutes_from_now=-30)
@@ -103,6 +103,13 @@ async def test_reception_sees_today_with_check_in_counts_and_the_queue(
     assert 'href="/account"' in html
     assert "appear here as they are switched on" not in html
 
+    # A nurse who sees no patients of her own gets the same day (she may check in).
+    nurse = await create_user(session, clinic, Role.NURSE)
+    theirs = (await (await sign_in_web(nurse)).get("/")).text
+    assert cards_on(theirs) == ["desk"]
+    assert "Ann Queuea" in theirs and theirs.count(CHECK_IN_FORM) == 2
+    assert "not set up as a provider" not in theirs
+
 
 async def test_check_in_from_the_home_page_moves_the_patient_on(
     session: AsyncSession, qc: QueueClinic, sign_in_web: SignIn
@@ -126,6 +133,15 @@ async def test_check_in_from_the_home_page_moves_the_patient_on(
     )
     assert again.status_code == 409 and "already" in again.text.lower()
 
+    # Opened directly, the card's address leads to the page; other roles' cards are not
+    # there for the front desk.
+    opened = await desk.get("/home/desk", params={"location_id": str(qc.location_id)})
+    assert opened.status_code == 303
+    assert opened.headers["location"] == f"/?location_id={qc.location_id}"
+    assert (await desk.get("/home/setup", headers=HTMX)).status_code == 404
+    assert (await desk.get("/home/my-day", headers=HTMX)).status_code == 404
+    assert (await desk.get("/home/nothing", headers=HTMX)).status_code == 404
+
 
 async def test_the_desk_card_picks_a_location_and_survives_a_stale_one(
     session: AsyncSession, qc: QueueClinic, sign_in_web: SignIn
@@ -145,18 +161,6 @@ async def test_the_desk_card_picks_a_location_and_survives_a_stale_one(
     stale = await desk.get("/", params={"location_id": str(uuid.uuid4())})
     assert stale.status_code == 200 and "Ann Queuea" in stale.text
     assert (await desk.get("/", params={"location_id": "nope"})).status_code == 422
-
-
-async def test_the_card_route_is_a_fragment_of_the_home_page_and_keeps_to_its_roles(
-    session: AsyncSession, qc: QueueClinic, sign_in_web: SignIn
-) -> None:
-    desk = await web(session, qc, sign_in_web, "desk")
-    opened = await desk.get("/home/desk", params={"location_id": str(qc.location_id)})
-    assert opened.status_code == 303
-    assert opened.headers["location"] == f"/?location_id={qc.location_id}"
-    assert (await desk.get("/home/setup", headers=HTMX)).status_code == 404
-    assert (await desk.get("/home/my-day", headers=HTMX)).status_code == 404
-    assert (await desk.get("/home/nothing", headers=HTMX)).status_code == 404
 
 
 # --- doctors and nurses ------------------------------------------------------------------
@@ -201,18 +205,6 @@ async def test_a_doctor_without_a_provider_record_is_told_who_can_fix_it(
     assert page.status_code == 200
     assert "not set up as a provider" in page.text
     assert "An administrator can add you under Providers" in page.text
-
-
-async def test_a_nurse_who_sees_no_patients_of_her_own_gets_the_days_list(
-    session: AsyncSession, qc: QueueClinic, clinic: Organization, sign_in_web: SignIn
-) -> None:
-    await book_today(session, qc, qc.patient_ids[0], minutes_from_now=15)
-    nurse = await create_user(session, clinic, Role.NURSE)
-    html = (await (await sign_in_web(nurse)).get("/")).text
-    assert cards_on(html) == ["desk"]
-    assert "Ann Queuea" in html
-    assert CHECK_IN_FORM in html  # a nurse may check patients in (queue:write)
-    assert "not set up as a provider" not in html
 
 
 # --- the administrator --------------------------------------------------------------------
@@ -264,7 +256,7 @@ async def test_a_new_organizations_checklist_says_what_is_missing(
 # --- billing, and everyone ---------------------------------------------------------------
 
 
-async def test_billing_is_offered_only_what_it_can_do(
+async def test_billing_is_offered_only_what_it_can_do_and_two_roles_get_both(
     session: AsyncSession, qc: QueueClinic, clinic: Organization, sign_in_web: SignIn
 ) -> None:
     await book_today(session, qc, qc.patient_ids[0], minutes_from_now=15)
@@ -279,6 +271,11 @@ async def test_billing_is_offered_only_what_it_can_do(
     # What the card points to really opens for billing.
     assert (await billing.get("/patients", params={"q": "Queue"})).status_code == 200
 
+    # Two roles, both sets of cards, in the page's order.
+    both = await create_user(session, clinic, Role.ADMIN, Role.RECEPTIONIST)
+    html = (await (await sign_in_web(both)).get("/")).text
+    assert cards_on(html) == ["desk", "setup", "system-status"]
+
 
 async def test_a_user_without_a_role_is_told_who_gives_one(
     session: AsyncSession, clinic: Organization, sign_in_web: SignIn
@@ -287,14 +284,6 @@ async def test_a_user_without_a_role_is_told_who_gives_one(
     html = (await (await sign_in_web(nobody)).get("/")).text
     assert cards_on(html) == []
     assert "has no role" in html and 'href="/account"' in html
-
-
-async def test_two_roles_get_both_sets_of_cards(
-    session: AsyncSession, qc: QueueClinic, clinic: Organization, sign_in_web: SignIn
-) -> None:
-    both = await create_user(session, clinic, Role.ADMIN, Role.RECEPTIONIST)
-    html = (await (await sign_in_web(both)).get("/")).text
-    assert cards_on(html) == ["desk", "setup", "system-status"]
 
 
 # --- cost --------------------------------------------------------------------------------
