@@ -178,10 +178,12 @@ async def check_time(
     kind: AppointmentType,
     start: datetime,
     exclude: uuid.UUID | None = None,
+    past_visit: bool = False,
 ) -> tuple[datetime, datetime]:
-    """The checks ``book`` runs for a time (the provider's open hours, no overlap with
-    another appointment but ``exclude``), without booking: raises ``OutsideHours`` or
-    ``SlotTaken`` (with the ids in the way); returns ``(ends_at, busy_until)``."""
+    """The checks ``book`` runs for a time (not past unless ``past_visit``, the
+    provider's open hours, no overlap with another appointment but ``exclude``), without
+    booking: raises ``TimeInPast``, ``OutsideHours`` or ``SlotTaken`` (with the ids in
+    the way); returns ``(ends_at, busy_until)``."""
     ends_at, busy_until, _ = await _place(
         session,
         actor=actor,
@@ -192,6 +194,7 @@ async def check_time(
         overbook=False,
         overbook_reason=None,
         exclude=exclude,
+        past_visit=past_visit,
     )
     return ends_at, busy_until
 
