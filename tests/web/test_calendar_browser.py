@@ -300,9 +300,11 @@ async def test_a_taken_time_offers_free_times_and_today_is_readable(
     await dialog.get_by_role("button", name="Close").first.click()
     await expect(page.locator(".ec-event", has_text="Thornbury")).to_be_visible()
 
-    # The same time again: refused, with the provider's next free times to pick from.
-    await click_time(page, 10)
+    # The same time again (typed: a click on 10:00 now opens the booking there): refused,
+    # with the provider's next free times to pick from.
+    await click_time(page, 12)
     await expect(dialog.get_by_role("heading", name="Book an appointment")).to_be_visible()
+    await dialog.get_by_label(re.compile("^Starts")).fill(f"{day}T10:00")
     await dialog.get_by_label("Find the patient").press_sequentially("Ashdown", delay=40)
     choice = dialog.get_by_role("radio", name=re.compile("Ashdown"))
     await expect(choice).to_be_visible()
