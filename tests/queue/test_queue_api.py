@@ -361,8 +361,9 @@ async def test_patient_status_link_shows_only_their_place(
 async def test_displays_are_admin_managed_and_revocable(
     session: AsyncSession, qc: QueueClinic, staff: Staff
 ) -> None:
-    admin, desk = await staff.as_("admin"), await staff.as_("desk")
-    refused = await desk.post(
+    # The front desk manages displays too (queue:displays); a doctor does not.
+    admin, doctor = await staff.as_("admin"), await staff.as_("doctor")
+    refused = await doctor.post(
         "/api/v1/queue/displays", json={"location_id": str(qc.location_id), "name": "TV"}
     )
     assert refused.status_code == 403

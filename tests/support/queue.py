@@ -170,7 +170,8 @@ async def book_today(
     type_id: uuid.UUID | None = None,
     on: datetime | None = None,
 ) -> uuid.UUID:
-    """An appointment for today (overbooked, so any time goes)."""
+    """An appointment for today (overbooked, so any time goes; a time already begun is
+    booked as a recorded past visit, as the front desk would)."""
     booker = Actor(
         kind=ActorKind.STAFF,
         organization_id=qc.organization_id,
@@ -189,6 +190,7 @@ async def book_today(
             starts_at=start,
             overbook=True,
             overbook_reason="test",
+            record_past_visit=True,
         ),
     )
     await session.commit()

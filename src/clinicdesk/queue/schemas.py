@@ -26,6 +26,11 @@ class AppointmentCheckIn(Strict):
     appointment_id: uuid.UUID
     priority: Priority = Priority.NORMAL
     priority_reason: SafeText = Field(default=None, max_length=200)
+    early: bool = Field(
+        default=False,
+        description="The desk confirmed a check-in more than 120 minutes before the "
+        "appointment (the patient will wait); without it that is 409 check-in-too-early.",
+    )
 
     @model_validator(mode="after")
     def _reason_with_priority(self) -> AppointmentCheckIn:

@@ -7,6 +7,7 @@ never query scheduling's tables themselves (an import-linter contract protects
 ``scheduling.models`` and ``scheduling.service``; tests/test_architecture.py checks queries).
 """
 
+from clinicdesk.scheduling.errors import CheckInTooEarly
 from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
 from clinicdesk.scheduling.service.attendance import (
     day_bounds,
@@ -35,6 +36,7 @@ __all__ = [
     "AppointmentFreed",
     "AppointmentStatus",
     "AppointmentType",
+    "CheckInTooEarly",
     "Provider",
     "ScheduleSetup",
     "appointment_freed",
