@@ -19,6 +19,16 @@ OPEN_STATUSES = frozenset(
     {AppointmentStatus.BOOKED, AppointmentStatus.PENDING, AppointmentStatus.PROPOSED}
 )
 
+# Appointments the patient is still to come to (or is here for): listed as upcoming.
+UPCOMING_STATUSES = OPEN_STATUSES | {AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN}
+
+
+def is_upcoming(appointment: Appointment, *, now: datetime) -> bool:
+    """Still ahead: it starts from ``now`` on and is neither attended, cancelled nor
+    missed. A visit finished before its booked time (an early check-in) is past, though
+    its start is still in the future; the chart and the portal both list by this rule."""
+    return appointment.starts_at >= now and appointment.status in UPCOMING_STATUSES
+
 
 class PortalChange(StrEnum):
     """Whether a patient may change an appointment online, and if not, why."""

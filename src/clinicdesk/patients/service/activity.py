@@ -17,6 +17,7 @@ from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.identity import public as identity
 from clinicdesk.identity.public import IdentityConfig, User
 from clinicdesk.patients.errors import PortalInviteRefused
+from clinicdesk.patients.history_fields import ShownChange, shown_changes
 from clinicdesk.patients.models import Patient
 from clinicdesk.patients.service.common import get_patient, get_writable_patient, record_read
 
@@ -33,6 +34,11 @@ class ActivityItem:
     resource_type: str | None
     changes: dict[str, Any] | None
     details: dict[str, Any] | None
+
+    @property
+    def shown_changes(self) -> list[ShownChange]:
+        """The changes a reader recognizes, in words (no ids, no bookkeeping columns)."""
+        return shown_changes(self.resource_type, self.changes)
 
 
 @dataclass(frozen=True, slots=True)
