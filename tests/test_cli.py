@@ -6,7 +6,9 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
 import uvicorn
@@ -154,7 +156,8 @@ class _ServerBuildingTheApp:
         self.started = True
 
     def run(self) -> None:
-        type(self).built = self.config.app()
+        factory = cast(Callable[[], FastAPI], self.config.app)
+        type(self).built = factory()
 
 
 @pytest.mark.parametrize(
@@ -177,7 +180,7 @@ def test_the_served_app_links_to_the_port_it_serves_on(
         monkeypatch.setenv("CLINICDESK_PUBLIC_URL", public_url)
     else:
         monkeypatch.delenv("CLINICDESK_PUBLIC_URL", raising=False)
-    monkeypatch.setattr(cli.uvicorn, "Server", _ServerBuildingTheApp)
+    monkeypatch.setattr(uvicorn, "Server", _ServerBuildingTheApp)
     settings = Settings()
 
     cli._serve(settings, host="127.0.0.1", port=8137, workers=1)

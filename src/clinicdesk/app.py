@@ -59,11 +59,13 @@ from clinicdesk.identity import api as identity_api
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import IdentityGate, authenticate
 from clinicdesk.identity.config import INVITATION_TTL, LINK_TTL, IdentityConfig, LinkSettings
+from clinicdesk.identity.service.audit_names import register as identity_names
 from clinicdesk.identity.tasks import register_identity_jobs
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
 from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
 from clinicdesk.patients.access import PatientsConfig
+from clinicdesk.patients.service.audit_names import register as patient_names
 from clinicdesk.patients.views.common import CHART_VOCABULARY, age, phone_text
 from clinicdesk.patients.vocabulary import LABELS as PATIENT_LABELS
 from clinicdesk.queue import api as queue_api
@@ -74,6 +76,7 @@ from clinicdesk.reactions import connect_reactions
 from clinicdesk.scheduling import api as scheduling_api
 from clinicdesk.scheduling import live as scheduling_live
 from clinicdesk.scheduling import views as scheduling_views
+from clinicdesk.scheduling.service.audit_names import register as scheduling_names
 from clinicdesk.scheduling.vocabulary import LABELS as SCHEDULING_LABELS
 from clinicdesk.web import live as web_live
 from clinicdesk.web import views as web_views
@@ -236,6 +239,8 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     connect_reactions()
     for vocabularies in (PATIENT_LABELS, SCHEDULING_LABELS, QUEUE_LABELS):
         register_labels(vocabularies)
+    for register_audit_names in (identity_names, patient_names, scheduling_names):
+        register_audit_names()
     if configure_logs:
         configure_logging(level=settings.log_level, fmt=settings.log_format)
 

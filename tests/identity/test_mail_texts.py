@@ -74,4 +74,6 @@ async def test_password_reset_names_the_clinic(
         if message["To"] == doctor.email
     ]
     assert sent["Subject"] == "Reset your password for Riverside"
-    assert "Riverside's ClinicDesk" in sent.get_body().get_content()
+    body = sent.get_body()
+    assert body is not None
+    assert "Riverside's ClinicDesk" in body.get_content()
