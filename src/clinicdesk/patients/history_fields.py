@@ -73,6 +73,8 @@ FIELD_LABELS: dict[str, str] = {
 VALUE_VOCABULARIES: dict[tuple[str | None, str], str] = {
     ("appointment", "status"): "appointment_status",
     ("visit", "status"): "visit_status",
+    ("visit", "priority"): "visit_priority",
+    ("appointment", "booked_via"): "booked_via",
     ("allergy", "status"): "clinical_status",
     ("problem", "status"): "clinical_status",
     ("medication", "status"): "medication_status",

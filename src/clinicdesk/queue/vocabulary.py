@@ -77,6 +77,7 @@ PRIORITY_LABELS: dict[int, str] = {
 # What pages show for these values (registered with ``core.labels`` when the app is built).
 LABELS: dict[str, dict[str, str]] = {
     "visit_status": STATUS_LABELS,
+    "visit_priority": {str(int(p)): text for p, text in PRIORITY_LABELS.items()},
     "provider_state": STATE_LABELS,
     "visit_step": {
         VisitStep.CHECKED_IN: "Checked in",
