@@ -71,6 +71,7 @@ from clinicdesk.patients.vocabulary import LABELS as PATIENT_LABELS
 from clinicdesk.queue import api as queue_api
 from clinicdesk.queue import live as queue_live
 from clinicdesk.queue import views as queue_views
+from clinicdesk.queue.service.audit_names import register as queue_names
 from clinicdesk.queue.vocabulary import LABELS as QUEUE_LABELS
 from clinicdesk.reactions import connect_reactions
 from clinicdesk.scheduling import api as scheduling_api
@@ -239,7 +240,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     connect_reactions()
     for vocabularies in (PATIENT_LABELS, SCHEDULING_LABELS, QUEUE_LABELS):
         register_labels(vocabularies)
-    for register_audit_names in (identity_names, patient_names, scheduling_names):
+    for register_audit_names in (identity_names, patient_names, scheduling_names, queue_names):
         register_audit_names()
     if configure_logs:
         configure_logging(level=settings.log_level, fmt=settings.log_format)

@@ -107,6 +107,7 @@ async def test_the_chart_lists_a_finished_visit_as_past_in_words_and_clinic_date
     assert "Status : In consultation → Done" in changes  # the visit's
     assert "Priority : — → Normal" in changes
     assert "Queue number : — → " in changes
+    assert "Patient listed" not in changes  # a read, not a change
     assert not ISO_DATE.search(visible_text(chart.text))
 
 

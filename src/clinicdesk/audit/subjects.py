@@ -41,10 +41,10 @@ def register_namer(resource_type: str, namer: Namer) -> None:
 
 
 def fallback(resource_type: str, resource_id: uuid.UUID) -> Subject:
-    return Subject(
-        name=f"{humanize(resource_type)} (deleted or unknown) …{str(resource_id)[-6:]}",
-        known=False,
-    )
+    """A record its domain could not name (so it is gone), or of a kind no domain names
+    (settings, sessions ...: the kind and the id's end say which)."""
+    gone = " (deleted or unknown)" if resource_type in _NAMERS else ""
+    return Subject(name=f"{humanize(resource_type)}{gone} …{str(resource_id)[-6:]}", known=False)
 
 
 def as_uuid(value: object) -> uuid.UUID | None:

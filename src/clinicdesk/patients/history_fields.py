@@ -27,6 +27,8 @@ INTERNAL = frozenset(
     }
 )
 
+PHONE_FIELDS = frozenset({"phone", "phone_alt", "emergency_contact_phone"})
+
 # Field names in words (any resource); a field not named here is written out plainly.
 FIELD_LABELS: dict[str, str] = {
     "starts_at": "Start",
@@ -93,6 +95,11 @@ class ShownChange:
     before: Any
     after: Any
     vocabulary: str | None  # the values are words of this vocabulary (None: plain values)
+
+    @property
+    def is_phone(self) -> bool:
+        """Stored as +E.164; shown as the clinic's country writes it."""
+        return self.field in PHONE_FIELDS
 
 
 def is_shown(field: str) -> bool:
