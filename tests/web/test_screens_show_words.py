@@ -110,6 +110,10 @@ async def test_the_chart_lists_a_finished_visit_as_past_in_words_and_clinic_date
     assert "Patient listed" not in changes  # a read, not a change
     assert not ISO_DATE.search(visible_text(chart.text))
 
+    details = await doctor.get(f"/calendar/appointments/{later}")
+    assert details.status_code == 200
+    assert not ISO_DATE.search(visible_text(details.text))
+
 
 async def test_the_portal_lists_a_finished_visit_as_past(
     session: AsyncSession, clinic: Organization, sign_in_web: SignIn

@@ -89,9 +89,20 @@ def _localtime_filter(
 
 
 @pass_context
-def _local_date_filter(context: Context, value: date | None, date_format: str | None = None) -> str:
+def _local_date_filter(
+    context: Context, value: date | str | None, date_format: str | None = None
+) -> str:
     # Every page's dates go through here: the organization's format unless one is given.
-    return format_local_date(value, date_format or date_format_of(context))
+    # A view may hand over a wall-clock ISO string (``2026-11-23T09:00``): its date part.
+    day: date | None
+    if isinstance(value, str):
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    else:
+        day = value
+    return format_local_date(day, date_format or date_format_of(context))
 
 
 class Pages:
