@@ -170,6 +170,12 @@ def _prepare_to_serve(settings: Settings) -> int:
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """One worker serves from this process; several are forked from it, each building its
     own application (``core.supervisor``: why fork, and what crosses it)."""
+    # Each application is built from the environment (``create_app`` reads ``Settings()``),
+    # not from ``settings``: the address actually served goes there, so the links in
+    # e-mails (``Settings.base_url``, unless CLINICDESK_PUBLIC_URL is set) lead here
+    # rather than to the default port.
+    os.environ["CLINICDESK_HOST"] = host
+    os.environ["CLINICDESK_PORT"] = str(port)
     config = uvicorn.Config(
         import_from_string(APP_FACTORY),  # imported here, so forked workers have it
         factory=True,
@@ -226,7 +232,7 @@ def serve(
         code = run_in_child(lambda: _prepare_to_serve(settings))
     if code != 0:
         raise typer.Exit(code)
-    console.print(f"ClinicDesk {__version__} at http://{settings.host}:{settings.port}/")
+    console.print(f"ClinicDesk {__version__} at {settings.base_url}/")
     _serve(settings, host=settings.host, port=settings.port, workers=settings.workers)
 
 
@@ -312,7 +318,7 @@ def demo(
     console.print(
         Panel.fit(
             f"[bold]ClinicDesk demo[/bold] {__version__}: {clinic.organization_name}\n\n"
-            f"Open      [link]http://{host}:{port}/[/link]\n"
+            f"Open      [link]{settings.base_url}/[/link]\n"
             f"Data      {target} (SQLite {sqlite_version()})\n"
             f"Password  {clinic.password}  (for every demo user)\n"
             f"Users\n{logins}\n\n"

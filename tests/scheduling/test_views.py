@@ -314,7 +314,7 @@ async def test_day_list_and_chart_fragment(
         f"/scheduling/patients/{desk.patient_id}/appointments", headers=HTMX
     )
     assert fragment.status_code == 200
-    assert "Upcoming" in fragment.text and f"{desk.monday} 09:00" in fragment.text
+    assert "Upcoming" in fragment.text and f"{desk.monday:%m/%d/%Y} 09:00" in fragment.text
     assert "No past appointments." in fragment.text
 
     chart = await client.get(f"/patients/{desk.patient_id}")

@@ -21,6 +21,16 @@ OPEN_STATUSES = frozenset(
     {AppointmentStatus.BOOKED, AppointmentStatus.PENDING, AppointmentStatus.PROPOSED}
 )
 
+# Appointments the patient is still to come to (or is here for): listed as upcoming.
+UPCOMING_STATUSES = OPEN_STATUSES | {AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN}
+
+
+def is_upcoming(appointment: Appointment, *, now: datetime) -> bool:
+    """Still ahead: it starts from ``now`` on and is neither attended, cancelled nor
+    missed. A visit finished before its booked time (an early check-in) is past, though
+    its start is still in the future; the chart and the portal both list by this rule."""
+    return appointment.starts_at >= now and appointment.status in UPCOMING_STATUSES
+
 
 # A booking may start this long before now: the slot under way (clicked on the calendar
 # a few minutes into it) is still bookable; anything earlier is a past visit, booked only

@@ -25,19 +25,10 @@ from clinicdesk.patients.public import Patient, patients_by_id
 from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
 from clinicdesk.scheduling.service import setup
 from clinicdesk.scheduling.service.hours import location_zone, open_time
-from clinicdesk.scheduling.vocabulary import AppointmentStatus
+from clinicdesk.scheduling.vocabulary import LABELS, AppointmentStatus
 
 ACTIVE = {AppointmentStatus.PROPOSED, AppointmentStatus.PENDING, AppointmentStatus.BOOKED}
-STATUS_WORDS: dict[str, str] = {
-    AppointmentStatus.PROPOSED: "Proposed",
-    AppointmentStatus.PENDING: "Pending",
-    AppointmentStatus.BOOKED: "Booked",
-    AppointmentStatus.ARRIVED: "Arrived",
-    AppointmentStatus.CHECKED_IN: "Checked in",
-    AppointmentStatus.FULFILLED: "Seen",
-    AppointmentStatus.CANCELLED: "Cancelled",
-    AppointmentStatus.NOSHOW: "No-show",
-}
+STATUS_WORDS: dict[str, str] = LABELS["appointment_status"]
 # The calendar's visible day when no provider has hours here.
 DEFAULT_DAY = ("07:00:00", "19:00:00")
 
