@@ -16,43 +16,36 @@ import os
 import platform
 import shutil
 import sys
-import uuid
 from pathlib import Path
 from typing import Annotated
 
 import platformdirs
 import typer
 import uvicorn
-from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 from sqlalchemy.exc import DBAPIError
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.importer import import_from_string
 
-from clinicdesk import __version__, backup_cli, keyrotation
+from clinicdesk import __version__, admin_cli, backup_cli
 from clinicdesk.app import job_registry, mail_sender
-from clinicdesk.audit import public as audit
+from clinicdesk.cli_common import (
+    configure_encryption as _configure_encryption,
+)
+from clinicdesk.cli_common import console, err
+from clinicdesk.cli_common import database as _database
+from clinicdesk.cli_common import load_settings as _settings
 from clinicdesk.config import Settings
 from clinicdesk.core import migrations
-from clinicdesk.core.actor import SYSTEM
-from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
-from clinicdesk.core.db import Database, create_database, session_scope
-from clinicdesk.core.errors import ClinicError
-from clinicdesk.core.jobs import JobStatus
-from clinicdesk.core.jobs.admin import JobRead
+from clinicdesk.core.db import Database, session_scope
 from clinicdesk.core.jobs.worker import run_worker
-from clinicdesk.core.keys import ensure_private_dir, load_or_create_keys
+from clinicdesk.core.keys import ensure_private_dir
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.server import protocol_class
 from clinicdesk.core.sqlite_driver import sqlite_version
 from clinicdesk.core.supervisor import WorkerFailed, run_in_child, serve_workers
-from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.demo import DemoClinic, demo_password, seed_demo_clinic
-from clinicdesk.identity.models import Organization
-from clinicdesk.identity.permissions import Role
-from clinicdesk.identity.schemas import OrganizationUpdate
-from clinicdesk.identity.service import jobs, organizations, users
 from clinicdesk.reactions import connect_reactions
 
 if _collecting:
@@ -68,9 +61,9 @@ db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(backup_cli.backup_app, name="backup")
 app.command("restore")(backup_cli.restore)
+for _name, _group in admin_cli.GROUPS:
+    app.add_typer(_group, name=_name)
 
-console = Console()
-err = Console(stderr=True)
 
 DEMO_MARKER = ".clinicdesk-demo"
 # What `serve` runs, one instance per worker process. Imported before the workers fork.
@@ -84,31 +77,6 @@ class PendingMigrations(Exception):
     def __init__(self, pending: list[str]) -> None:
         super().__init__(", ".join(pending))
         self.pending = pending
-
-
-def _settings(**overrides: object) -> Settings:
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
-    except ValueError as exc:
-        err.print(f"[red]Configuration error:[/red] {exc}")
-        raise typer.Exit(2) from exc
-
-
-def _database(settings: Settings, *, owner: bool = False) -> Database:
-    """``owner`` for the operator's commands that see every organization (on PostgreSQL
-    only the tables' owner does; the server's role is held to one organization at a
-    time). Without ``CLINICDESK_DATABASE_OWNER_URL`` both are the same connection."""
-    if settings.database_kind == "sqlite":
-        ensure_private_dir(settings.data_dir)
-    url = settings.migration_database_url if owner else settings.resolved_database_url
-    return create_database(url, pool_size=2)
-
-
-def _configure_encryption(settings: Settings) -> None:
-    keys = load_or_create_keys(settings)
-    configure_field_encryption(
-        FieldKeyring(keys.field_encryption_key, previous=keys.previous_field_encryption_keys)
-    )
 
 
 async def _upgrade_with_progress(
@@ -400,261 +368,6 @@ def db_current() -> None:
         console.print(f"Pending: {', '.join(pending)}; run `clinicdesk db upgrade`.")
         raise typer.Exit(1)
     console.print("Up to date.")
-
-
-# --- organizations and users -----------------------------------------------------------
-
-org_app = typer.Typer(help="Organizations (tenants).", no_args_is_help=True)
-user_app = typer.Typer(help="User accounts.", no_args_is_help=True)
-audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
-keys_app = typer.Typer(help="Encryption keys.", no_args_is_help=True)
-app.add_typer(org_app, name="org")
-app.add_typer(user_app, name="user")
-app.add_typer(audit_app, name="audit")
-app.add_typer(keys_app, name="keys")
-jobs_app = typer.Typer(help="Background jobs of every organization.", no_args_is_help=True)
-app.add_typer(jobs_app, name="jobs")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]{message}[/red]")
-    return typer.Exit(code)
-
-
-@org_app.command("create")
-def org_create(
-    name: Annotated[str, typer.Argument(help="The clinic's or chain's name.")],
-    admin_email: Annotated[str, typer.Option(help="E-mail address of the first admin.")],
-    admin_password: Annotated[
-        str | None, typer.Option(help="Their password (generated and printed when omitted).")
-    ] = None,
-    admin_name: Annotated[str, typer.Option(help="The admin's name.")] = "Administrator",
-    time_zone: Annotated[str, typer.Option(help="IANA time zone, e.g. Europe/Berlin.")] = "UTC",
-    currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD",
-    locale: Annotated[str, typer.Option(help="Language, e.g. en or de-AT.")] = "en",
-) -> None:
-    """Create an organization and its first admin (who must set up MFA at first sign-in)."""
-    settings = _settings()
-    configure_logging(level="WARNING", fmt=settings.log_format)
-    _configure_encryption(settings)
-    password = admin_password or demo_password()
-    try:
-        details = OrganizationUpdate(time_zone=time_zone, currency=currency, locale=locale)
-    except ValueError as exc:
-        raise _fail(f"Invalid option: {exc}") from exc
-
-    async def run() -> uuid.UUID:
-        db = _database(settings, owner=True)
-        try:
-            async with session_scope(db) as session:
-                organization = await organizations.create_organization(
-                    session,
-                    name=name,
-                    time_zone=details.time_zone or "UTC",
-                    currency=details.currency or "USD",
-                    locale=details.locale or "en",
-                )
-                await users.create_user(
-                    session,
-                    actor=SYSTEM,
-                    organization_id=organization.id,
-                    email=admin_email,
-                    full_name=admin_name,
-                    roles=[Role.ADMIN],
-                    password=password,
-                )
-                return organization.id
-        finally:
-            await db.dispose()
-
-    try:
-        org_id = asyncio.run(run())
-    except ClinicError as exc:
-        raise _fail(exc.detail) from exc
-    console.print(f"Organization {name!r} created ({org_id}).")
-    console.print(f"Admin: {admin_email}")
-    if admin_password is None:
-        console.print(f"Password: {password}  (change it after signing in)")
-
-
-@user_app.command("create")
-def user_create(
-    organization: Annotated[str, typer.Option(help="Organization id.")],
-    email: Annotated[str, typer.Option(help="E-mail address (the sign-in name).")],
-    name: Annotated[str, typer.Option(help="Full name.")],
-    role: Annotated[list[Role], typer.Option(help="Role; repeat for several.")],
-    password: Annotated[
-        str | None, typer.Option(help="Password (generated and printed when omitted).")
-    ] = None,
-) -> None:
-    """Add a staff user to an organization."""
-    settings = _settings()
-    configure_logging(level="WARNING", fmt=settings.log_format)
-    _configure_encryption(settings)
-    try:
-        org_id = uuid.UUID(organization)
-    except ValueError as exc:
-        raise _fail("--organization takes the organization's id (a UUID).") from exc
-    chosen = password or demo_password()
-
-    async def run() -> None:
-        db = _database(settings, owner=True)
-        try:
-            async with session_scope(db) as session:
-                await use_system_scope(session)
-                if await session.get(Organization, org_id) is None:
-                    raise _fail(f"There is no organization {org_id}.")
-                await scope_to_tenant(session, org_id)
-                await users.create_user(
-                    session,
-                    actor=SYSTEM,
-                    organization_id=org_id,
-                    email=email,
-                    full_name=name,
-                    roles=role,
-                    password=chosen,
-                )
-        finally:
-            await db.dispose()
-
-    try:
-        asyncio.run(run())
-    except ClinicError as exc:
-        raise _fail(exc.detail) from exc
-    console.print(f"User {email} created with roles {', '.join(r.value for r in role)}.")
-    if password is None:
-        console.print(f"Password: {chosen}")
-
-
-@audit_app.command("verify")
-def audit_verify() -> None:
-    """Recompute every organization's hash chain; report the first entry that does not
-    match. Exit code 1 when the trail was tampered with."""
-    settings = _settings()
-    configure_logging(level="WARNING", fmt=settings.log_format)
-
-    async def run() -> audit.VerifyReport:
-        db = _database(settings, owner=True)
-        try:
-            async with session_scope(db) as session:
-                return await audit.verify_chains(session)
-        finally:
-            await db.dispose()
-
-    report = asyncio.run(run())
-    if report.ok:
-        console.print(f"Audit trail intact: {report.entries} entries in {report.chains} chains.")
-        return
-    for problem in report.problems:
-        err.print(
-            f"[red]Chain of organization {problem.organization_id or '(none)'}: entry "
-            f"#{problem.seq} ({problem.event_id or 'head'}): {problem.reason}[/red]"
-        )
-    raise typer.Exit(1)
-
-
-@keys_app.command("rotate")
-def keys_rotate(
-    resume: Annotated[
-        bool, typer.Option(help="Only re-encrypt what is still under an older key.")
-    ] = False,
-) -> None:
-    """Make a new field encryption key current and re-encrypt every encrypted value.
-    Resumable: if it stops, run `clinicdesk keys rotate --resume`."""
-    settings = _settings()
-    configure_logging(level="WARNING", fmt=settings.log_format)
-    try:
-        if resume:
-            keys = load_or_create_keys(settings)
-            keyring = FieldKeyring(
-                keys.field_encryption_key, previous=keys.previous_field_encryption_keys
-            )
-        else:
-            keyring = keyrotation.install_new_key(settings)
-    except keyrotation.RotationRefused as exc:
-        raise _fail(str(exc)) from exc
-    configure_field_encryption(keyring)
-
-    async def run() -> int:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        db = _database(settings, owner=True)
-        try:
-            total = await keyrotation.count_stale(db, keyring)
-            with Progress(
-                TextColumn("Re-encrypting"), BarColumn(), MofNCompleteColumn(), console=console
-            ) as progress:
-                task = progress.add_task("", total=total)
-                return await keyrotation.reencrypt(
-                    db, keyring, on_progress=lambda n: progress.update(task, advance=n)
-                )
-        finally:
-            await db.dispose()
-
-    changed = asyncio.run(run())
-    console.print(f"Key {keyring.current_kid} is current; {changed} value(s) re-encrypted.")
-    console.print(
-        "Older keys stay in the previous-keys file so backups made before today can be "
-        "restored; remove them only when those backups are gone."
-    )
-
-
-@jobs_app.command("list")
-def jobs_list(
-    status: Annotated[
-        JobStatus | None, typer.Option(help="Only jobs in this state (default: dead).")
-    ] = JobStatus.DEAD,
-    limit: Annotated[int, typer.Option(help="At most this many, newest first.")] = 50,
-) -> None:
-    """Jobs of every organization and the system's own (the purge), newest first. An
-    organization's admins see theirs at /admin/jobs; this is the operator's view."""
-    settings = _settings()
-    configure_logging(level="WARNING", fmt=settings.log_format)
-    _configure_encryption(settings)
-
-    async def run() -> list[JobRead]:
-        db = _database(settings, owner=True)
-        try:
-            async with session_scope(db) as session:
-                await use_system_scope(session)
-                page = await jobs.list_jobs(session, status=status, cursor=None, limit=limit)
-                return page.items
-        finally:
-            await db.dispose()
-
-    found = asyncio.run(run())
-    if not found:
-        console.print("No jobs.")
-    for job in found:
-        console.print(
-            f"{job.id}  {job.kind:<16} {job.status:<9} {job.attempts}/{job.max_attempts}  "
-            f"{job.last_error or ''}",
-            markup=False,
-            highlight=False,
-        )
-
-
-@jobs_app.command("retry")
-def jobs_retry(job_id: Annotated[uuid.UUID, typer.Argument(help="The dead job's id.")]) -> None:
-    """Queue a dead job again with fresh attempts (recorded in the audit trail)."""
-    settings = _settings()
-    configure_logging(level="WARNING", fmt=settings.log_format)
-    _configure_encryption(settings)
-
-    async def run() -> JobRead:
-        db = _database(settings, owner=True)
-        try:
-            async with session_scope(db) as session:
-                await use_system_scope(session)
-                return await jobs.retry_job(session, actor=SYSTEM, job_id=job_id)
-        finally:
-            await db.dispose()
-
-    try:
-        job = asyncio.run(run())
-    except ClinicError as exc:
-        raise _fail(exc.detail, 1) from exc
-    console.print(f"Job {job.id} ({job.kind}) is queued again.")
 
 
 def main() -> None:
