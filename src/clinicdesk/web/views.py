@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from clinicdesk.core.actor import ActorKind
 from clinicdesk.core.health import readiness
@@ -67,3 +67,14 @@ async def api_reference(request: Request) -> HTMLResponse:
         "form-action 'self'; frame-ancestors 'none'"
     )
     return response
+
+
+@public.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """Browsers ask for /favicon.ico whatever a page links (and for answers that are not
+    pages at all): the same icon as /static/favicon.svg, which the pages link."""
+    return FileResponse(
+        STATIC_DIR / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )
