@@ -10,6 +10,7 @@ staff and the patient accept their invitations the way a browser posts the form.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass
@@ -92,9 +93,6 @@ class PhoneClinic:
     appointment_id: str
 
 
-_made: dict[str, PhoneClinic] = {}
-
-
 def _json(response: httpx.Response, status: int = 200) -> Any:
     assert response.status_code == status, response.text
     return response.json()
@@ -140,13 +138,13 @@ async def accept_invitation(url: str, raw: str) -> None:
         assert done.status_code in (200, 303), done.text[:500]
 
 
-async def phone_clinic(live: LiveClinic) -> PhoneClinic:
+@pytest.fixture(scope="session")
+async def handset(live_clinic: LiveClinic) -> PhoneClinic:
     """Made once: Handset Clinic (London) with a location, a doctor working every day
     08:00-18:00, one consultation type, a receptionist, a nurse, a billing clerk, an
     administrator with two-factor sign-in, and a patient with a portal account and one
     appointment."""
-    if "clinic" in _made:
-        return _made["clinic"]
+    live = live_clinic
     run_cli(
         live.data_dir,
         "org",
@@ -252,8 +250,7 @@ async def phone_clinic(live: LiveClinic) -> PhoneClinic:
         Person("admin", ADMIN_EMAIL, recovery_code=codes[1]),
         Person("patient", PATIENT_EMAIL),
     )
-    _made["clinic"] = PhoneClinic(people, location, day, patient["id"], booked["id"])
-    return _made["clinic"]
+    return PhoneClinic(people, location, day, patient["id"], booked["id"])
 
 
 async def sign_in(page: Page, url: str, person: Person) -> None:
@@ -313,39 +310,54 @@ def key_pages(person: Person, clinic: PhoneClinic, nav: list[str]) -> list[str]:
     return pages
 
 
+async def visit_as(
+    browser: Browser, url: str, clinic: PhoneClinic, person: Person
+) -> tuple[list[str], dict[str, list[str]]]:
+    """One person's own browser: sign in, read the menu, look at each page. The pages
+    visited and, per page, what is wrong with it."""
+    context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context.set_default_timeout(SLOW)
+    page = await context.new_page()
+    try:
+        await sign_in(page, url, person)
+        links = page.locator("header nav a[href]:not(.brand)")
+        nav: list[str] = await links.evaluate_all("all => all.map(a => a.getAttribute('href'))")
+        pages = list(dict.fromkeys([*nav, *key_pages(person, clinic, nav)]))
+        faults = {}
+        for path in pages:
+            found = await faults_of_page(page, url + path)
+            if found:
+                faults[path] = found
+        await snap(page, f"phone-{person.role}")
+        return pages, faults
+    finally:
+        await context.close()
+
+
 async def test_every_page_of_every_role_fits_a_phone(
-    browser: Browser, live_clinic: LiveClinic
+    browser: Browser, live_clinic: LiveClinic, handset: PhoneClinic
 ) -> None:
-    clinic = await phone_clinic(live_clinic)
-    faults: dict[str, list[str]] = {}
-    visited: dict[str, list[str]] = {}
-    for person in clinic.people:
-        context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
-        context.set_default_timeout(SLOW)
-        page = await context.new_page()
-        try:
-            await sign_in(page, live_clinic.url, person)
-            links = page.locator("header nav a[href]:not(.brand)")
-            nav: list[str] = await links.evaluate_all("all => all.map(a => a.getAttribute('href'))")
-            pages = list(dict.fromkeys([*nav, *key_pages(person, clinic, nav)]))
-            for path in pages:
-                found = await faults_of_page(page, live_clinic.url + path)
-                if found:
-                    faults[f"{person.role} {path}"] = found
-            visited[person.role] = pages
-            await snap(page, f"phone-{person.role}")
-        finally:
-            await context.close()
+    # One browser context per role, side by side: while one waits for the server
+    # (a sign-in's password check), another lays out a page.
+    seen = await asyncio.gather(
+        *(visit_as(browser, live_clinic.url, handset, person) for person in handset.people)
+    )
+    visited = {p.role: pages for p, (pages, _faults) in zip(handset.people, seen, strict=True)}
+    faults = {
+        f"{p.role} {path}": found
+        for p, (_pages, page_faults) in zip(handset.people, seen, strict=True)
+        for path, found in page_faults.items()
+    }
     assert faults == {}
-    assert set(visited) == {p.role for p in clinic.people}
     assert "/admin/users" in visited["admin"] and "/queue" in visited["receptionist"]
+    assert f"/patients/{handset.patient_id}" in visited["billing"]
     assert "/portal/appointments" in visited["patient"]
 
 
 async def test_the_menu_opens_closes_and_signs_out_on_a_phone(
-    browser: Browser, live_clinic: LiveClinic
+    browser: Browser, live_clinic: LiveClinic, handset: PhoneClinic
 ) -> None:
-    clinic = await phone_clinic(live_clinic)
+    clinic = handset
     context = await browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
     context.set_default_timeout(SLOW)
     page = await context.new_page()
@@ -368,8 +380,10 @@ async def test_the_menu_opens_closes_and_signs_out_on_a_phone(
         await context.close()
 
 
-async def test_a_desktop_keeps_the_row_of_links(page: Page, live_clinic: LiveClinic) -> None:
-    clinic = await phone_clinic(live_clinic)
+async def test_a_desktop_keeps_the_row_of_links(
+    page: Page, live_clinic: LiveClinic, handset: PhoneClinic
+) -> None:
+    clinic = handset
     await page.set_viewport_size({"width": 1366, "height": 900})
     await sign_in(page, live_clinic.url, clinic.people[0])
     menu = page.get_by_role("navigation", name="Main")
