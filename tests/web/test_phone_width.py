@@ -45,25 +45,38 @@ STAFF = (
 SLOW = 20_000
 CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
-# One look at a page as a phone shows it: does it scroll sideways, is the wide row of
-# links hidden, and - with the menu opened - which of the menu's links and buttons
-# cannot be tapped (outside the screen, without size, or covered at their centre)?
-# A phone shows a page wider than itself zoomed out (its layout viewport grows), so
-# both the page's width and the window's count.
+# One look at a page as a phone shows it: how far it scrolls sideways, whether the wide
+# row of links shows, which table cells lie beyond the screen's edge (a table too wide
+# for it, even in a box of its own), and which of the menu's items cannot be tapped once
+# the menu is open - outside the screen, without size, or covered at their centre. A
+# page without the Menu has its row of links checked the same way. A phone shows a page
+# wider than itself zoomed out (its layout viewport grows), so both the page's width
+# and the window's count.
 LOOK = """(width) => {
+  const page = () => Math.max(document.documentElement.scrollWidth, window.innerWidth) - width;
   const menu = document.querySelector("details[data-site-menu]");
-  const wide = document.querySelector(".site-header .nav-wide");
+  const shown = el => !!el && el.getClientRects().length > 0;
   const found = {
-    sideways: Math.max(document.documentElement.scrollWidth, window.innerWidth) - width,
-    wide: !!wide && wide.getClientRects().length > 0,
-    menu: !!menu && menu.querySelector("summary").getClientRects().length > 0,
+    sideways: page(),
+    wide: shown(document.querySelector(".site-header .nav-wide")),
+    menu: !!menu && shown(menu.querySelector("summary")),
+    cells: [...document.querySelectorAll("main tbody td, main tbody th")].filter(
+      cell => shown(cell) && cell.getBoundingClientRect().right > width + 1
+    ).map(cell => cell.textContent.trim().slice(0, 30)),
     unreachable: [],
   };
-  if (!found.menu) return found;
-  menu.open = true;
-  for (const item of menu.querySelectorAll("ul a, ul button")) {
-    item.scrollIntoView({block: "nearest"});
-    const box = item.getBoundingClientRect();
+  if (found.menu) menu.open = true;
+  const items = found.menu
+    ? menu.querySelectorAll("ul a, ul button")
+    : document.querySelectorAll("header nav a, header nav summary");
+  for (const item of items) {
+    // A long menu scrolls up and down inside itself; nothing may hide sideways.
+    let box = item.getBoundingClientRect();
+    const list = item.closest("ul");
+    if (found.menu && (box.top < 0 || box.bottom > window.innerHeight)) {
+      list.scrollTop += box.top - list.getBoundingClientRect().top;
+      box = item.getBoundingClientRect();
+    }
     const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
     const outside = box.width < 1 || box.height < 1 || box.left < 0
       || box.right > width || box.top < 0 || box.bottom > window.innerHeight;
@@ -71,8 +84,8 @@ LOOK = """(width) => {
       found.unreachable.push(item.textContent.trim());
     }
   }
-  found.sideways = Math.max(found.sideways, window.innerWidth - width);
-  menu.open = false;
+  found.sideways = Math.max(found.sideways, page());
+  if (found.menu) menu.open = false;
   return found;
 }"""
 
@@ -285,6 +298,8 @@ async def faults_of_page(page: Page, url: str) -> list[str]:
         faults.append("has no Menu to open")
     if look["unreachable"]:
         faults.append(f"menu items out of reach: {look['unreachable']}")
+    if look["cells"]:
+        faults.append(f"table cells beyond the screen's edge: {look['cells']}")
     return faults
 
 

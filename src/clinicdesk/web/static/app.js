@@ -65,12 +65,12 @@
   // app.css can show a row as a small card of "heading: value" lines instead of a grid
   // wider than the screen. Tables marked data-keep-grid (side-by-side comparisons)
   // keep their columns and scroll inside their own box.
-  function labelTables(root) {
-    (root || document).querySelectorAll("main table:not([data-keep-grid]):not(.compare):not([data-stack])").forEach(function (table) {
+  function labelTables() {
+    document.querySelectorAll("main table:not([data-keep-grid]):not(.compare)").forEach(function (table) {
+      // A table without a heading row still wraps its rows; its cells just have no label.
       var headRow = table.tHead && table.tHead.rows[table.tHead.rows.length - 1];
-      if (!headRow) return;
       var labels = [];
-      Array.prototype.forEach.call(headRow.cells, function (cell) {
+      Array.prototype.forEach.call(headRow ? headRow.cells : [], function (cell) {
         for (var i = 0; i < (cell.colSpan || 1); i++) labels.push(cell.textContent.trim());
       });
       Array.prototype.forEach.call(table.tBodies, function (body) {
@@ -85,12 +85,9 @@
       table.setAttribute("data-stack", "");
     });
   }
-  document.addEventListener("DOMContentLoaded", function () { labelTables(); });
-  document.addEventListener("htmx:afterSettle", function (event) {
-    // A swap may replace a table's body only: label it again.
-    var target = event.detail.target;
-    var table = target && target.closest ? target.closest("table[data-stack]") : null;
-    if (table) table.removeAttribute("data-stack");
-    labelTables(table ? table.parentNode : target);
-  });
+  document.addEventListener("DOMContentLoaded", labelTables);
+  // Right after a swap, in the same task: a swapped-in table or row is never drawn as a
+  // grid wider than the screen first.
+  document.addEventListener("htmx:afterSwap", labelTables);
+  document.addEventListener("htmx:oobAfterSwap", labelTables);
 })();
