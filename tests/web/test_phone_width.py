@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from tests.support.patients import register_over_http
 from tests.support.server import run_cli
@@ -32,7 +32,7 @@ from tests.web.test_calendar_browser import a_weekday_ahead, token
 
 pytestmark = pytest.mark.browser
 
-PHONE = {"width": 390, "height": 844}
+PHONE: ViewportSize = {"width": 390, "height": 844}
 ADMIN_EMAIL = "hs-admin@example.org"
 PATIENT_EMAIL = "poppy.handset@example.org"
 STAFF = (

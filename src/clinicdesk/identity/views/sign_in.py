@@ -55,9 +55,19 @@ def login_page(
     )
 
 
+def _remembered_name(request: Request) -> str | None:
+    """The clinic's name as the last sign-in form this process served found it. A
+    refused sign-in re-renders the form with it rather than looking it up again: that
+    look-up would open the request's transaction before sign-in and its throttle have
+    decided what the request writes."""
+    name = getattr(request.app.state, "sign_in_name", None)
+    return name if isinstance(name, str) else None
+
+
 @public.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, session: SessionDep, next: str = "/") -> HTMLResponse:
     clinic = await organizations.sign_in_name(session)
+    request.app.state.sign_in_name = clinic
     return login_page(request, clinic=clinic, next_url=next)
 
 
@@ -70,7 +80,7 @@ async def login(
     password: Text,
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
-    clinic = await organizations.sign_in_name(session)
+    clinic = _remembered_name(request)
     if not await check_public_csrf(request):
         return login_page(
             request, clinic=clinic, error=NEXT_EXPIRED, email=email, next_url=next, status_code=403
