@@ -6,13 +6,18 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
+import uvicorn
+from fastapi import FastAPI
 from typer.testing import CliRunner
 
-from clinicdesk import __version__
+from clinicdesk import __version__, cli
 from clinicdesk.cli import DEMO_MARKER, app
+from clinicdesk.config import Settings
 from clinicdesk.core import migrations
 from clinicdesk.core.db import Database
 from clinicdesk.core.sqlite_driver import sqlite_version
@@ -138,3 +143,79 @@ async def test_serve_prepares_an_up_to_date_database_without_loading_what_it_doe
     # asyncpg is PostgreSQL's driver: loaded there, never on SQLite.
     expected = "asyncpg" if db.kind == "postgresql" else ""
     assert result.stdout.strip() == expected
+
+
+@pytest.mark.parametrize("command", [["audit", "verify"], ["jobs", "list"]])
+async def test_a_command_on_a_database_never_migrated_says_what_to_do(
+    fresh_database_url: str, tmp_path: Path, command: list[str]
+) -> None:
+    """As a new user would: the command, before `db upgrade`. A sentence, not a traceback."""
+    env = {
+        **os.environ,
+        "CLINICDESK_DATABASE_URL": fresh_database_url,
+        "CLINICDESK_DATA_DIR": str(tmp_path),
+    }
+    env.pop("CLINICDESK_REDIS_URL", None)
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "clinicdesk", *command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    said = " ".join(result.stderr.split())  # the console wraps long lines
+    assert "Run `clinicdesk db upgrade` first" in said
+    assert "Traceback" not in said
+
+
+class _ServerBuildingTheApp:
+    """Stands in for uvicorn's server: builds the application the way a worker does
+    (``create_app()`` from the environment) and keeps it, instead of listening."""
+
+    built: FastAPI | None = None
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        self.config = config
+        self.started = True
+
+    def run(self) -> None:
+        factory = cast(Callable[[], FastAPI], self.config.app)
+        type(self).built = factory()
+
+
+@pytest.mark.parametrize(
+    ("public_url", "expected"),
+    [
+        (None, "http://127.0.0.1:8137"),
+        ("https://clinic.example.org/", "https://clinic.example.org"),
+    ],
+)
+def test_the_served_app_links_to_the_port_it_serves_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, public_url: str | None, expected: str
+) -> None:
+    """`demo --port` / `serve --port`: links in e-mails lead to the address served (or
+    to CLINICDESK_PUBLIC_URL), not to the default port 8000."""
+    monkeypatch.setenv("CLINICDESK_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CLINICDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'c.db'}")
+    monkeypatch.delenv("CLINICDESK_PORT", raising=False)
+    monkeypatch.delenv("CLINICDESK_HOST", raising=False)
+    if public_url:
+        monkeypatch.setenv("CLINICDESK_PUBLIC_URL", public_url)
+    else:
+        monkeypatch.delenv("CLINICDESK_PUBLIC_URL", raising=False)
+    monkeypatch.setattr(uvicorn, "Server", _ServerBuildingTheApp)
+    settings = Settings()
+
+    cli._serve(settings, host="127.0.0.1", port=8137, workers=1)
+
+    built = _ServerBuildingTheApp.built
+    assert built is not None
+    assert built.state.identity.base_url == expected
+
+
+def test_a_wildcard_listening_address_is_not_put_in_links() -> None:
+    assert Settings(host="0.0.0.0", port=8140).base_url == "http://127.0.0.1:8140"  # noqa: S104
+    assert Settings(host="::1", port=8140).base_url == "http://[::1]:8140"

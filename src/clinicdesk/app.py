@@ -29,7 +29,6 @@ from clinicdesk.core.assets import find_node_modules, mount_static
 from clinicdesk.core.cache_control import NoStoreMiddleware
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.csrf import CsrfProtection
-from clinicdesk.core.dates import format_local_date
 from clinicdesk.core.db import create_database
 from clinicdesk.core.dbfaults import install_fault_handlers
 from clinicdesk.core.errors import HtmlErrorRenderer, ProblemRenderer, install_error_handlers
@@ -39,6 +38,7 @@ from clinicdesk.core.jobs.mail import register_mail
 from clinicdesk.core.jobs.purge import register_housekeeping
 from clinicdesk.core.jobs.worker import runner_from_settings
 from clinicdesk.core.keys import load_or_create_keys
+from clinicdesk.core.labels import register_labels
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.mail import MailSender, make_mail_sender
 from clinicdesk.core.middleware import (
@@ -59,20 +59,28 @@ from clinicdesk.identity import api as identity_api
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import IdentityGate, authenticate
 from clinicdesk.identity.config import INVITATION_TTL, LINK_TTL, IdentityConfig, LinkSettings
+from clinicdesk.identity.service.audit_names import register as identity_names
 from clinicdesk.identity.tasks import register_identity_jobs
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
 from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
 from clinicdesk.patients.access import PatientsConfig
+from clinicdesk.patients.service.audit_names import register as patient_names
 from clinicdesk.patients.views.common import CHART_VOCABULARY, age, phone_text
+from clinicdesk.patients.vocabulary import LABELS as PATIENT_LABELS
 from clinicdesk.queue import api as queue_api
 from clinicdesk.queue import live as queue_live
 from clinicdesk.queue import views as queue_views
+from clinicdesk.queue.service.audit_names import register as queue_names
+from clinicdesk.queue.vocabulary import LABELS as QUEUE_LABELS
 from clinicdesk.reactions import connect_reactions
 from clinicdesk.scheduling import api as scheduling_api
 from clinicdesk.scheduling import live as scheduling_live
 from clinicdesk.scheduling import views as scheduling_views
+from clinicdesk.scheduling.service.audit_names import register as scheduling_names
+from clinicdesk.scheduling.vocabulary import LABELS as SCHEDULING_LABELS
 from clinicdesk.web import live as web_live
+from clinicdesk.web import settings as web_settings
 from clinicdesk.web import views as web_views
 
 log = structlog.get_logger("clinicdesk.app")
@@ -128,6 +136,7 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
 
 PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     web_views.router,
+    web_settings.router,
     identity_views.router,
     identity_api.router,
     audit_api.router,
@@ -240,6 +249,10 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     and the database engine are set up here, per application instance."""
     settings = settings or Settings()
     connect_reactions()
+    for vocabularies in (PATIENT_LABELS, SCHEDULING_LABELS, QUEUE_LABELS):
+        register_labels(vocabularies)
+    for register_audit_names in (identity_names, patient_names, scheduling_names, queue_names):
+        register_audit_names()
     if configure_logs:
         configure_logging(level=settings.log_level, fmt=settings.log_format)
 
@@ -287,7 +300,6 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     )
     pages.env.filters["device"] = describe_device
     pages.env.filters["audit_value"] = audit_value
-    pages.env.filters["local_date"] = format_local_date
     pages.env.filters["age"] = age
     pages.env.filters["phone"] = phone_text
     renderer = ProblemRenderer(render_html=_render_error_page(pages))

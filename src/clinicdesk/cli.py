@@ -26,6 +26,7 @@ import uvicorn
 from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
+from sqlalchemy.exc import DBAPIError
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.importer import import_from_string
 
@@ -169,6 +170,12 @@ def _prepare_to_serve(settings: Settings) -> int:
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
     """One worker serves from this process; several are forked from it, each building its
     own application (``core.supervisor``: why fork, and what crosses it)."""
+    # Each application is built from the environment (``create_app`` reads ``Settings()``),
+    # not from ``settings``: the address actually served goes there, so the links in
+    # e-mails (``Settings.base_url``, unless CLINICDESK_PUBLIC_URL is set) lead here
+    # rather than to the default port.
+    os.environ["CLINICDESK_HOST"] = host
+    os.environ["CLINICDESK_PORT"] = str(port)
     config = uvicorn.Config(
         import_from_string(APP_FACTORY),  # imported here, so forked workers have it
         factory=True,
@@ -225,7 +232,7 @@ def serve(
         code = run_in_child(lambda: _prepare_to_serve(settings))
     if code != 0:
         raise typer.Exit(code)
-    console.print(f"ClinicDesk {__version__} at http://{settings.host}:{settings.port}/")
+    console.print(f"ClinicDesk {__version__} at {settings.base_url}/")
     _serve(settings, host=settings.host, port=settings.port, workers=settings.workers)
 
 
@@ -311,7 +318,7 @@ def demo(
     console.print(
         Panel.fit(
             f"[bold]ClinicDesk demo[/bold] {__version__}: {clinic.organization_name}\n\n"
-            f"Open      [link]http://{host}:{port}/[/link]\n"
+            f"Open      [link]{settings.base_url}/[/link]\n"
             f"Data      {target} (SQLite {sqlite_version()})\n"
             f"Password  {clinic.password}  (for every demo user)\n"
             f"Users\n{logins}\n\n"
@@ -654,4 +661,23 @@ def main() -> None:
     # Commands run domain services outside the web app (seeding the demo, for one):
     # the same handlers react to their signals as in a request.
     connect_reactions()
-    app()
+    try:
+        app()
+    except DBAPIError as error:
+        if not _schema_missing(error):
+            raise
+        err.print(
+            "[red]The database has no ClinicDesk tables yet (or is behind this version).[/red]"
+            " Run `clinicdesk db upgrade` first, then this command again."
+        )
+        raise SystemExit(2) from None
+
+
+def _schema_missing(error: DBAPIError) -> bool:
+    """A table or function the command needs does not exist: a database never migrated
+    (SQLite says "no such table"; PostgreSQL "relation ... does not exist", SQLSTATE
+    42P01, or "function ... does not exist", 42883)."""
+    message = str(error.orig)
+    return "no such table" in message or (
+        "does not exist" in message and ("relation" in message or "function" in message)
+    )

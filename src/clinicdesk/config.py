@@ -24,6 +24,9 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("clinicdesk", appauthor=False))
 
 
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (names, not a bind)
+
+
 def normalize_database_url(url: str) -> str:
     """Map the URLs people write to the async drivers ClinicDesk uses.
 
@@ -257,8 +260,15 @@ class Settings(BaseSettings):
 
     @property
     def base_url(self) -> str:
-        """The public address, without a trailing slash."""
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """The public address, without a trailing slash: ``public_url``, else the address
+        served (a wildcard listening address is no place to send anyone: this machine's
+        loopback stands in for it)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in WILDCARD_HOSTS else self.host
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @property
     def database_kind(self) -> Literal["sqlite", "postgresql"]:

@@ -386,9 +386,9 @@ async def test_the_page_reads_times_without_offset_in_the_organizations_zone(
     )
 
     assert page.status_code == 200
-    assert "early-probe" in page.text
-    assert "late-probe" not in page.text
-    assert "2020-03-01 09:30" in page.text  # shown in Tokyo time
+    assert "Early probe" in page.text  # the record's kind, in words
+    assert "Late probe" not in page.text
+    assert "03/01/2020 09:30" in page.text  # shown in Tokyo time, in the clinic's format
     assert 'value="2020-03-01T09:00"' in page.text  # the filter reads back as typed
     assert "Times in Asia/Tokyo." in page.text
     assert "early-probe" in block.text

@@ -38,6 +38,7 @@ from clinicdesk.scheduling.schemas import (
     AppointmentCreate,
     AppointmentTypeWrite,
     HoursBlock,
+    HoursExceptionWrite,
     ProviderWrite,
     WeeklyHoursWrite,
 )
@@ -182,6 +183,11 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         actor=SYSTEM,
         data=AppointmentTypeWrite(name="B visit", duration_minutes=15),
     )
+    closure = await setup.add_exception(
+        session,
+        actor=SYSTEM,
+        data=HoursExceptionWrite(location_id=location_b.id, on_date=date(2030, 1, 1), kind="off"),
+    )
     appointment = await booking.book(
         session,
         actor=SYSTEM,
@@ -222,6 +228,8 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "visit_id": visit.id,
         "display_id": display.id,
         "provider_id": provider.id,
+        "type_id": kind.id,
+        "exception_id": closure.id,
         "appointment_id": appointment.id,
         "waitlist_entry_id": waiting.id,
         "user_id": user.id,

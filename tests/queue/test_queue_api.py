@@ -265,7 +265,7 @@ async def test_left_transfer_and_back_to_waiting(
     )
     assert same.status_code == 409
     await desk.post(
-        f"/api/v1/queue/visits/{visit['id']}/call", json={"room": "2"}, headers=ANY_VERSION
+        f"/api/v1/queue/visits/{visit['id']}/call", json={"room": "Room 2"}, headers=ANY_VERSION
     )
     back = await desk.post(
         f"/api/v1/queue/visits/{visit['id']}/return",
@@ -293,7 +293,7 @@ async def test_stale_version_is_refused(
     visit = await _walk_in(desk, qc, 0, provider_id=str(qc.provider_id))
     answer = await desk.post(
         f"/api/v1/queue/visits/{visit['id']}/call",
-        json={"room": "1"},
+        json={"room": "Room 1"},
         headers={"If-Match": 'W/"99"'},
     )
     assert answer.status_code == 412
@@ -361,8 +361,9 @@ async def test_patient_status_link_shows_only_their_place(
 async def test_displays_are_admin_managed_and_revocable(
     session: AsyncSession, qc: QueueClinic, staff: Staff
 ) -> None:
-    admin, desk = await staff.as_("admin"), await staff.as_("desk")
-    refused = await desk.post(
+    # The front desk manages displays too (queue:displays); a doctor does not.
+    admin, doctor = await staff.as_("admin"), await staff.as_("doctor")
+    refused = await doctor.post(
         "/api/v1/queue/displays", json={"location_id": str(qc.location_id), "name": "TV"}
     )
     assert refused.status_code == 403

@@ -300,7 +300,9 @@ async def test_doctor_calls_next_starts_and_finishes_on_to_the_chart(
     page = await doctor.get("/queue/mine")
     assert "Ann Queuea" in page.text and "Ben Queueb" in page.text
     assert "Call next (2 waiting)" in page.text
-    assert 'data-remember="clinicdesk.queue.room"' in page.text
+    # The room is one of the location's rooms; before any call, the first.
+    assert '<select class="q-my-room" name="room">' in page.text
+    assert '<option value="Room 1" selected>' in page.text
 
     called = await doctor.post(
         "/queue/call-next",
@@ -322,6 +324,9 @@ async def test_doctor_calls_next_starts_and_finishes_on_to_the_chart(
         "/queue/call-next", data={"location_id": str(qc.location_id)}, headers=HTMX
     )
     assert "Ben Queueb" in taken.text and "on the way" in taken.text
+    # Without a room, the call goes to the room this doctor used last here.
+    assert "Called to <strong>Room 3</strong>" in taken.text
+    assert '<option value="Room 3" selected>' in taken.text
 
     plain = await doctor.post(
         f"/queue/visits/{ids['M-002']}/start", data={"screen": "mine"}, follow_redirects=False
@@ -443,7 +448,9 @@ async def test_displays_are_made_by_an_admin_and_show_tokens_and_rooms_only(
     assert "New link for" in renewed.text and "data-display-link" in renewed.text
     deleted = await admin.post(f"/queue/displays/{display_id}/delete", headers=HTMX)
     assert "Display deleted." in deleted.text
-    assert (await desk.get("/queue/displays")).status_code == 403
+    # The front desk sets displays up too (tests/queue/test_front_desk.py); a doctor not.
+    doctor = await web(session, qc, sign_in_web, "doctor")
+    assert (await doctor.get("/queue/displays")).status_code == 403
 
 
 # --- the patient's own status --------------------------------------------------------------

@@ -119,8 +119,17 @@ async def test_no_show_and_reschedule(
         headers={"If-Match": f'W/"{first["version"]}"'},
     )
     assert stale.status_code == 412
-    no_show = await client.post(f"/api/v1/appointments/{second['id']}/no-show", headers=ANY_VERSION)
+    # A no-show only once the appointment has begun: a past visit, recorded.
+    missed = (
+        await client.post(
+            "/api/v1/appointments",
+            json=request(book, at(book.monday - timedelta(days=21), 11), record_past_visit=True),
+        )
+    ).json()
+    no_show = await client.post(f"/api/v1/appointments/{missed['id']}/no-show", headers=ANY_VERSION)
     assert no_show.json()["status"] == "noshow"
+    ahead = await client.post(f"/api/v1/appointments/{second['id']}/no-show", headers=ANY_VERSION)
+    assert ahead.status_code == 409
 
 
 async def test_a_retried_booking_returns_the_first_answer(

@@ -159,10 +159,12 @@ async def test_moving_all_shifts_every_future_occurrence_or_none(
     session: AsyncSession, clinic: Organization, sign_in_api: SignIn, book: Book
 ) -> None:
     client = await desk(session, clinic, sign_in_api)
-    # Some weeks in the past, the others to come: the past is never moved.
+    # Some weeks in the past (recorded past visits), the others to come: the past is
+    # never moved.
     first = book.monday - timedelta(days=21)
     booked = await client.post(
-        "/api/v1/appointment-series", json=weekly(book, at(first, 10), count=6)
+        "/api/v1/appointment-series",
+        json=weekly(book, at(first, 10), count=6, record_past_visit=True),
     )
     assert booked.status_code == 201, booked.text
     ids = [a["id"] for a in booked.json()["booked"]]

@@ -96,7 +96,13 @@ async def make_queue_clinic(
         password=PASSWORD,
     )
     location = await organizations.create_location(
-        session, actor=SYSTEM, data=LocationWrite(name="Main Street", time_zone=zone_near_noon())
+        session,
+        actor=SYSTEM,
+        data=LocationWrite(
+            name="Main Street",
+            time_zone=zone_near_noon(),
+            rooms=["Room 1", "Room 2", "Room 3", "Room 4", "Room 5"],
+        ),
     )
     providers = []
     for user, name in ((created[Role.DOCTOR], "Dr. Ada"), (other, "Dr. Bo")):
@@ -164,7 +170,8 @@ async def book_today(
     type_id: uuid.UUID | None = None,
     on: datetime | None = None,
 ) -> uuid.UUID:
-    """An appointment for today (overbooked, so any time goes)."""
+    """An appointment for today (overbooked, so any time goes; a time already begun is
+    booked as a recorded past visit, as the front desk would)."""
     booker = Actor(
         kind=ActorKind.STAFF,
         organization_id=qc.organization_id,
@@ -183,6 +190,7 @@ async def book_today(
             starts_at=start,
             overbook=True,
             overbook_reason="test",
+            record_past_visit=True,
         ),
     )
     await session.commit()

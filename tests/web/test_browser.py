@@ -108,7 +108,7 @@ async def test_admin_must_set_up_mfa_then_manages_staff(
     await snap(page, "admin-user")
 
     await page.goto(live_clinic.url + "/admin/audit")
-    await expect(page.get_by_role("cell", name="user.invited")).to_be_visible()
+    await expect(page.get_by_role("cell", name="User invited", exact=True)).to_be_visible()
     await page.get_by_role("link", name="Action").click()  # sort by action, via htmx
     await expect(page).to_have_url(f"{live_clinic.url}/admin/audit?sort=action&order=desc")
     await snap(page, "audit")

@@ -244,6 +244,10 @@ async def test_book_drag_and_cancel_in_the_calendar(page: Page, live_clinic: Liv
     await expect(dialog.get_by_role("button", name="Undo cancelled")).to_be_visible()
     await page.keyboard.press("Escape")
     await page.reload()
+    # Cancelled appointments take no room until asked for.
+    await expect(page.locator(".ec-event", has_text="Ashdown")).to_be_visible()
+    await expect(page.locator(".ec-event.cal-status-cancelled")).to_have_count(0)
+    await page.get_by_label("Show cancelled").check()
     await expect(page.locator(".ec-event.cal-status-cancelled")).to_contain_text("Cancelled")
     await snap(page, "calendar-cancelled")
 
@@ -300,3 +304,50 @@ async def test_week_view_and_keyboard_details(page: Page, live_clinic: LiveClini
     await expect(page.locator("#cal-dialog")).to_contain_text("Rowan Ashdown")
     await page.keyboard.press("Escape")
     assert problems(page) == []
+
+
+async def test_a_taken_time_offers_free_times_and_today_is_readable(
+    page: Page, live_clinic: LiveClinic
+) -> None:
+    clinic = await calendar_clinic(live_clinic)
+    await desk_sign_in(page, clinic)
+    # Today's "Today" button is disabled: its text must still stand out from its face.
+    await page.goto(f"{clinic.url}/calendar?location_id={clinic.location_id}")
+    today = page.get_by_role("button", name="Today")
+    await expect(today).to_be_disabled()
+    colours = await today.evaluate(
+        "b => [getComputedStyle(b).color, getComputedStyle(b).backgroundColor]"
+    )
+    assert colours[0] != colours[1], colours
+    assert colours[0] not in ("rgb(255, 255, 255)", "rgba(0, 0, 0, 0)"), colours
+
+    day = clinic.day + timedelta(days=1)  # a day of its own: the other tests use clinic.day
+    await page.goto(f"{clinic.url}/calendar?location_id={clinic.location_id}&date={day}")
+    await expect(page.locator(".ec-bg-event.cal-open").first).to_be_visible()
+    await book(page, 10, "Thornbury")
+    dialog = page.locator("#cal-dialog")
+    await dialog.get_by_role("button", name="Close").first.click()
+    await expect(page.locator(".ec-event", has_text="Thornbury")).to_be_visible()
+
+    # The same time again (typed: a click on 10:00 now opens the booking there): refused,
+    # with the provider's next free times to pick from.
+    await click_time(page, 12)
+    await expect(dialog.get_by_role("heading", name="Book an appointment")).to_be_visible()
+    await dialog.get_by_label(re.compile("^Starts")).fill(f"{day}T10:00")
+    await dialog.get_by_label("Find the patient").press_sequentially("Ashdown", delay=40)
+    choice = dialog.get_by_role("radio", name=re.compile("Ashdown"))
+    await expect(choice).to_be_visible()
+    await choice.check()
+    await dialog.get_by_label("Type").select_option(label="Consultation (30 min)")
+    await dialog.get_by_role("button", name="Book", exact=True).click()
+    await expect(dialog.get_by_role("alert")).to_contain_text("already has an appointment")
+    offer = dialog.locator("button.cal-offer").first
+    await expect(offer).to_contain_text("10:30")
+    await snap(page, "calendar-clash-offers")
+    await offer.click()
+    await expect(dialog.get_by_role("heading", name="Booked")).to_be_visible()
+    await expect(dialog).to_contain_text("Rowan Ashdown at 10:30")
+    await dialog.get_by_role("button", name="Close").first.click()
+    await expect(page.locator(".ec-event", has_text="Ashdown")).to_be_visible()
+    # The clash answered 409 on purpose; anything else is a problem.
+    assert [p for p in problems(page) if "status of 409" not in p] == []

@@ -11,6 +11,7 @@ import asyncio
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -88,7 +89,8 @@ async def sign_in(page: Page, morning: Morning, email: str, then: str) -> None:
     await page.get_by_label("E-mail address").fill(email)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
-    await expect(page.get_by_role("link", name="Queue")).to_be_visible()
+    nav = page.get_by_role("navigation", name="Main")
+    await expect(nav.get_by_role("link", name="Queue", exact=True)).to_be_visible()
     await page.goto(morning.url + then)
 
 
@@ -196,7 +198,7 @@ async def run_the_morning(
     doctor = await new_page(browser, contexts, viewport={"width": 1280, "height": 900})
     await sign_in(doctor, morning, morning.qc.doctor_email, "/queue/mine")
     await expect(doctor.get_by_role("heading", name=re.compile("My queue"))).to_be_visible()
-    await doctor.get_by_label("Your room").fill("Room 3")
+    await doctor.get_by_label("Your room").select_option("Room 3")
     await doctor.get_by_role("button", name=re.compile("Call next")).click()
     mine = doctor.locator("#q-mine")
     await expect(mine).to_contain_text("Called to Room 3")
@@ -227,7 +229,7 @@ async def run_the_morning(
     await expect(status).to_contain_text("Your visit is finished", timeout=LIVE)
     await expect(desk.locator(".q-counts")).to_contain_text(re.compile(r"Done today\s*1"))
 
-    # Back to the queue: the next one, to the room the doctor used last.
+    # Back to the queue: the next one, to the room the doctor used last (kept on the server).
     await doctor.goto(morning.url + "/queue/mine")
     await expect(doctor.get_by_label("Your room")).to_have_value("Room 3")
     await doctor.get_by_role("button", name=re.compile("Call next")).click()
@@ -298,3 +300,60 @@ async def test_without_the_event_stream_the_screens_poll(
         finally:
             for context in contexts:
                 await context.close()
+
+
+async def test_the_front_desk_checks_in_from_the_home_page_on_a_phone(
+    browser: Browser, morning: Morning
+) -> None:
+    """The receptionist's home on a 390 px phone: one tap checks a booked patient in,
+    the token and QR code show, and today's list moves on by itself."""
+    qc = morning.qc
+    async with httpx.AsyncClient(base_url=morning.url, timeout=30) as client:
+        token = await client.post(
+            "/api/v1/auth/token", data={"username": qc.admin_email, "password": PASSWORD}
+        )
+        assert token.status_code == 200, token.text
+        booked = await client.post(
+            "/api/v1/appointments",
+            json={
+                "patient_id": str(qc.patient_ids[4]),
+                "provider_id": str(qc.provider_id),
+                "location_id": str(qc.location_id),
+                "type_id": str(qc.consultation_id),
+                "starts_at": (datetime.now(UTC) + timedelta(minutes=10)).isoformat(),
+                "overbook": True,
+                "overbook_reason": "squeezed in",
+            },
+            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
+        )
+        assert booked.status_code == 201, booked.text
+    contexts: list[BrowserContext] = []
+    try:
+        phone = await new_page(
+            browser,
+            contexts,
+            viewport={"width": 390, "height": 844},
+            is_mobile=True,
+            has_touch=True,
+        )
+        await sign_in(phone, morning, qc.desk_email, "/")
+        card = phone.locator("#home-desk")
+        eve = card.locator("li.home-line", has_text="Eve Queuee")
+        await expect(eve).to_contain_text("Booked")
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
+        await snap(phone, "home-desk-phone")
+
+        await eve.get_by_role("button", name=re.compile(r"Check in Eve Queuee")).click()
+        result = phone.locator("#q-result")
+        await expect(result.locator(".q-result-token")).to_have_text(re.compile(r"M-\d{3}"))
+        await expect(result.locator("img.q-qr")).to_be_visible()
+        # The card reloads itself: Eve now waits with her token, nothing left to tap.
+        await expect(eve).to_contain_text(re.compile(r"Waiting · M-\d{3}"), timeout=LIVE)
+        await expect(eve.get_by_role("button")).to_have_count(0)
+        await expect(result.locator("img.q-qr")).to_be_visible()  # still there for her
+        assert await phone.evaluate("document.documentElement.scrollWidth") <= 390
+        await snap(phone, "home-desk-phone-checked-in")
+        assert problems(phone) == []
+    finally:
+        for context in contexts:
+            await context.close()

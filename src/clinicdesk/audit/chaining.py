@@ -181,6 +181,10 @@ def _chain_before_commit_on_sqlite(session: Session) -> None:
     that turn from its first statement: chaining its entries in the same transaction
     waits for nobody and saves a second transaction (and disk sync) per request. On
     PostgreSQL the step stays after the commit, where it holds up no one."""
+    if session.in_nested_transaction():
+        # A savepoint's release: its entries are chained with the others at the commit
+        # (a group-commit batch reads and moves the chain head once, not once per read).
+        return
     written = session.info.pop(WRITTEN_KEY, None)
     if session.bind is None or session.get_bind().dialect.name != "sqlite":
         return

@@ -21,21 +21,26 @@ from clinicdesk.audit.service import (
     start_chain,
     verify_chains,
 )
+from clinicdesk.audit.subjects import Subject, as_uuid, name_subjects, register_namer
 
 __all__ = [
     "AuditPage",
     "AuditQuery",
     "Outcome",
+    "Subject",
     "VerifyReport",
+    "as_uuid",
     "changes",
     "export_csv",
     "list_events",
+    "name_subjects",
     "patient_trail",
     "record",
     "record_if_rolled_back",
     "record_list_read",
     "record_moved_by_merge",
     "record_read",
+    "register_namer",
     "running_chainer",
     "snapshot",
     "start_chain",

@@ -19,6 +19,7 @@ class Permission(StrEnum):
     SCHEDULING_WRITE = "scheduling:write"
     SCHEDULING_OVERBOOK = "scheduling:overbook"
     QUEUE_WRITE = "queue:write"
+    QUEUE_DISPLAYS = "queue:displays"
     BILLING_READ = "billing:read"
     BILLING_WRITE = "billing:write"
     REPORTS_READ = "reports:read"

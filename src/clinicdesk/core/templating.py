@@ -9,17 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
 from jinja2_fragments import render_block
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from clinicdesk.core.dates import ISO, format_local_date
 from clinicdesk.core.flash import FlashMessages
+from clinicdesk.core.labels import label
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +59,50 @@ def format_duration(seconds: float) -> str:
     return " ".join(parts)
 
 
-def format_local_time(value: datetime | None, time_zone: str | None = None) -> str:
-    """A UTC timestamp shown in the organization's time zone: ``2026-11-22 09:30``."""
+def format_local_time(
+    value: datetime | None, time_zone: str | None = None, date_format: str = ISO
+) -> str:
+    """A UTC timestamp shown in the organization's time zone and date format:
+    ``11/22/2026 09:30`` (``2026-11-22 09:30`` in ISO)."""
     if value is None:
         return "—"
     try:
         zone = ZoneInfo(time_zone) if time_zone else UTC
     except (ZoneInfoNotFoundError, ValueError):
         zone = UTC
-    return value.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    local = value.astimezone(zone)
+    return f"{format_local_date(local.date(), date_format)} {local:%H:%M}"
+
+
+def date_format_of(context: Context) -> str:
+    """The signed-in organization's date format (``me.date_format``); ISO on pages
+    without one (before sign-in)."""
+    fmt = getattr(context.get("me"), "date_format", None)
+    return fmt if isinstance(fmt, str) else ISO
+
+
+@pass_context
+def _localtime_filter(
+    context: Context, value: datetime | None, time_zone: str | None = None
+) -> str:
+    return format_local_time(value, time_zone, date_format_of(context))
+
+
+@pass_context
+def _local_date_filter(
+    context: Context, value: date | str | None, date_format: str | None = None
+) -> str:
+    # Every page's dates go through here: the organization's format unless one is given.
+    # A view may hand over a wall-clock ISO string (``2026-11-23T09:00``): its date part.
+    day: date | None
+    if isinstance(value, str):
+        try:
+            day = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    else:
+        day = value
+    return format_local_date(day, date_format or date_format_of(context))
 
 
 class Pages:
@@ -88,7 +126,9 @@ class Pages:
         )
         self.env.globals.update(globals_)
         self.env.filters["duration"] = format_duration
-        self.env.filters["localtime"] = format_local_time
+        self.env.filters["localtime"] = _localtime_filter
+        self.env.filters["local_date"] = _local_date_filter
+        self.env.filters["label"] = label
         self.flashes = flashes
         self.nav = tuple(nav)
         self.context_processors = tuple(context_processors)

@@ -6,7 +6,8 @@ shows "last month" and "next two weeks"; the same day gives the same plan), then
 through the scheduling services:
 
 * every appointment, past or future, is booked with ``booking.book`` by the front desk,
-  so the hours and overlap checks apply (the booking service does not refuse past times);
+  so the hours and overlap checks apply (past ones as recorded past visits,
+  ``record_past_visit``: the service refuses a past time without it);
   a planned time that the checks refuse is skipped and counted, never fatal;
 * past no-shows and cancellations then go through ``booking.mark_no_show`` and
   ``booking.cancel``; their ``status_changed_at`` / ``cancelled_at`` are then moved back
@@ -334,6 +335,7 @@ async def seed_demo_schedule(
                     type_id=type_ids[planned_appointment.type_name],
                     starts_at=planned_appointment.starts_at,
                     reason=planned_appointment.reason,
+                    record_past_visit=True,
                 ),
             )
         except (SlotTaken, OutsideHours, BookingRefused):

@@ -91,22 +91,22 @@ async def _authenticate(request: Request, session: AsyncSession) -> Principal:
         token = bearer_token(request)
         if token is None:
             raise NotAuthenticated("Send an access token: 'Authorization: Bearer <token>'.")
-        actor = await sessions.resolve_access_token(session, token=token)
+        resolved: (
+            sessions.ResolvedToken | sessions.ResolvedSession
+        ) = await sessions.resolve_access_token(session, token=token)
     else:
         cookie = request.cookies.get(config.session_cookie)
         if not cookie:
             raise NotAuthenticated("Please sign in.")
-        web = await sessions.resolve_web_session(session, token=cookie, config=config)
-        actor = web.actor
+        web = resolved = await sessions.resolve_web_session(session, token=cookie, config=config)
         if request.method not in SAFE_METHODS and not await csrf_protection(
             request
         ).valid_for_session(request, web.token):
             raise CsrfRejected(
                 "The page was open too long or came from elsewhere. Reload it and try again."
             )
-    user = await session.get(User, actor.user_id)
-    organization = await session.get(Organization, actor.organization_id)
-    if user is None or organization is None or not organization.is_active:
+    actor, user, organization = resolved.actor, resolved.user, resolved.organization
+    if not organization.is_active:
         raise NotAuthenticated("Your account is no longer available.")
     me = Me(
         name=user.full_name,

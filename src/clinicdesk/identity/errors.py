@@ -68,3 +68,10 @@ class EmailTaken(Conflict):
 
 class LastAdmin(Conflict):
     code = "last-admin"
+
+
+class RoomRefused(Conflict):
+    """A room that is there already, or no longer there to remove."""
+
+    title = "This room change is not possible"
+    code = "room-refused"

@@ -40,6 +40,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SCHEDULING_WRITE,
             P.SCHEDULING_OVERBOOK,
             P.BILLING_READ,
+            P.QUEUE_DISPLAYS,
         }
     ),
     Role.DOCTOR: frozenset(
@@ -75,6 +76,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SCHEDULING_READ,
             P.SCHEDULING_WRITE,
             P.QUEUE_WRITE,
+            # The front desk sets up the waiting-room screen it works next to.
+            P.QUEUE_DISPLAYS,
             P.BILLING_READ,
             P.BILLING_WRITE,
             P.ORGANIZATION_READ,

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from clinicdesk.core.names import PersonName
-from clinicdesk.core.schemas import Strict
+from clinicdesk.core.schemas import Strict, safe_text
 from clinicdesk.identity.permissions import Role
 
 
@@ -198,3 +199,14 @@ class PasswordResetRequest(Strict):
 class PasswordResetConfirm(Strict):
     token: str = Field(min_length=10, max_length=200)
     new_password: str = Field(max_length=1024)
+
+
+class RoomWrite(Strict):
+    """One room of a location, as a call names it on the screens ("Room 3")."""
+
+    name: Annotated[str, AfterValidator(safe_text)] = Field(min_length=1, max_length=40)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _trimmed(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value

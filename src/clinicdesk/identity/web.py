@@ -5,15 +5,18 @@ are shown. The toolkit every page uses (render, redirect, flash) is ``core.pages
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from clinicdesk.core.csrf import CsrfProtection
+from clinicdesk.core.dates import ISO, format_local_date
 from clinicdesk.core.pages import render
-from clinicdesk.core.templating import format_local_time
+from clinicdesk.core.templating import date_format_of, format_local_time
 from clinicdesk.identity.auth import Principal, csrf_protection, identity_config
 from clinicdesk.identity.config import IdentityConfig
 
@@ -105,17 +108,29 @@ def describe_device(user_agent: str | None) -> str:
     return f"{browser} on {system}" if system else browser
 
 
-def audit_value(value: object, time_zone: str | None = None) -> str:
-    """A before/after value of the audit trail, written for people."""
+def format_audit_value(value: object, time_zone: str | None = None, date_format: str = ISO) -> str:
+    """A before/after value of the audit trail, written for people: times in the
+    organization's zone, dates and times in its date format."""
     if value is None or value == "" or value == []:
         return "—"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, list):
-        return ", ".join(audit_value(v, time_zone) for v in value)
+        return ", ".join(format_audit_value(v, time_zone, date_format) for v in value)
     if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
         try:
-            return format_local_time(datetime.fromisoformat(value), time_zone)
+            return format_local_time(datetime.fromisoformat(value), time_zone, date_format)
+        except ValueError:
+            return value
+    if isinstance(value, str) and len(value) == 10 and value[4] == "-" and value[7] == "-":
+        try:
+            return format_local_date(date.fromisoformat(value), date_format)
         except ValueError:
             return value
     return str(value)
+
+
+@pass_context
+def audit_value(context: Context, value: object, time_zone: str | None = None) -> str:
+    """The template filter: ``format_audit_value`` in the signed-in organization's format."""
+    return format_audit_value(value, time_zone, date_format_of(context))

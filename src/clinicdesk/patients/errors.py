@@ -56,3 +56,11 @@ class BreakGlassRefused(ClinicError):
     status_code = 403
     title = "Emergency access is not available to you"
     code = "break-glass-refused"
+
+
+class DuplicateAllergy(Conflict):
+    """The substance is already on the patient's active allergy list (compared without
+    regard to case or spacing): a second entry would show twice and could disagree."""
+
+    title = "This allergy is already recorded"
+    code = "allergy-duplicate"

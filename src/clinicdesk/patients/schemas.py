@@ -334,6 +334,12 @@ class MergeRequest(Strict):
 
     duplicate_id: uuid.UUID
     reason: Annotated[str, AfterValidator(safe_text)] = Field(min_length=3, max_length=300)
+    take_from_duplicate: list[Annotated[str, Field(max_length=40)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Fields (``name``, ``address``, ``phone`` ...) for which the duplicate's "
+        "value replaces the kept record's.",
+    )
 
 
 class MergeResult(BaseModel):

@@ -61,3 +61,31 @@ class GrantKind(StrEnum):
 
     CARE_TEAM = "care_team"
     BREAK_GLASS = "break_glass"
+
+
+# What pages show for these values (registered with ``core.labels`` when the app is built).
+LABELS: dict[str, dict[str, str]] = {
+    "sex_at_birth": {
+        SexAtBirth.FEMALE: "Female",
+        SexAtBirth.MALE: "Male",
+        SexAtBirth.INTERSEX: "Intersex",
+        SexAtBirth.UNKNOWN: "Unknown",
+    },
+    "allergy_category": {c: c.value.capitalize() for c in AllergyCategory},
+    "allergy_severity": {s: s.value.capitalize() for s in AllergySeverity},
+    "clinical_status": {s: s.value.capitalize() for s in ClinicalStatus},
+    "medication_status": {s: s.value.capitalize() for s in MedicationStatus},
+    "history_kind": {k: k.value.capitalize() for k in HistoryKind},
+    "document_category": {
+        DocumentCategory.PHOTO: "Photo",
+        DocumentCategory.LAB_RESULT: "Lab result",
+        DocumentCategory.IMAGING: "Imaging",
+        DocumentCategory.REFERRAL: "Referral",
+        DocumentCategory.CONSENT: "Consent",
+        DocumentCategory.ID_CARD: "ID card",
+        DocumentCategory.INSURANCE_CARD: "Insurance card",
+        DocumentCategory.CORRESPONDENCE: "Correspondence",
+        DocumentCategory.OTHER: "Other",
+    },
+    "grant_kind": {GrantKind.CARE_TEAM: "Care team", GrantKind.BREAK_GLASS: "Emergency access"},
+}

@@ -1,5 +1,6 @@
 """What queue routes need: every staff role that sees the schedule sees the queue; the
-front desk, nurses and doctors move it."""
+front desk, nurses and doctors move it; the front desk and administrators set up the
+waiting-room displays."""
 
 from __future__ import annotations
 
@@ -13,3 +14,4 @@ from clinicdesk.core.permissions import Permission
 
 QueueRead = Annotated[Actor, Depends(require(Permission.SCHEDULING_READ))]
 QueueWrite = Annotated[Actor, Depends(require(Permission.QUEUE_WRITE))]
+QueueDisplays = Annotated[Actor, Depends(require(Permission.QUEUE_DISPLAYS))]

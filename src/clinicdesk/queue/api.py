@@ -10,9 +10,9 @@ from fastapi import APIRouter, Path, Request, Response, status
 
 from clinicdesk.core.http import IfMatch, etag
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.identity.auth import AdminSettings, PatientPortal
+from clinicdesk.identity.auth import PatientPortal
 from clinicdesk.queue import schemas
-from clinicdesk.queue.access import QueueRead, QueueWrite
+from clinicdesk.queue.access import QueueDisplays, QueueRead, QueueWrite
 from clinicdesk.queue.models import QueueDisplay, Visit
 from clinicdesk.queue.service import board, checkin, flow, links, providers, reads
 from clinicdesk.queue.service.board import Board, ProviderQueue
@@ -349,7 +349,7 @@ def _display_read(display: QueueDisplay, link: str | None = None) -> schemas.Dis
 
 
 @router.get("/queue/displays", response_model=list[schemas.DisplayRead])
-async def list_displays(session: SessionDep, actor: AdminSettings) -> list[schemas.DisplayRead]:
+async def list_displays(session: SessionDep, actor: QueueDisplays) -> list[schemas.DisplayRead]:
     return [_display_read(d) for d in await links.list_displays(session)]
 
 
@@ -357,7 +357,7 @@ async def list_displays(session: SessionDep, actor: AdminSettings) -> list[schem
     "/queue/displays", response_model=schemas.DisplayRead, status_code=status.HTTP_201_CREATED
 )
 async def create_display(
-    request: Request, session: SessionDep, actor: AdminSettings, body: schemas.DisplayWrite
+    request: Request, session: SessionDep, actor: QueueDisplays, body: schemas.DisplayWrite
 ) -> schemas.DisplayRead:
     """A waiting-room screen for a location; the answer carries its link (shown once).
     Open the link full-screen on the TV's browser: it needs no sign-in."""
@@ -367,7 +367,7 @@ async def create_display(
 
 @router.post("/queue/displays/{display_id}/renew", response_model=schemas.DisplayRead)
 async def renew_display(
-    display_id: uuid.UUID, request: Request, session: SessionDep, actor: AdminSettings
+    display_id: uuid.UUID, request: Request, session: SessionDep, actor: QueueDisplays
 ) -> schemas.DisplayRead:
     """A new link; the old one stops working."""
     display, secret = await links.renew_display(session, actor=actor, display_id=display_id)
@@ -376,13 +376,13 @@ async def renew_display(
 
 @router.post("/queue/displays/{display_id}/revoke", response_model=schemas.DisplayRead)
 async def revoke_display(
-    display_id: uuid.UUID, session: SessionDep, actor: AdminSettings
+    display_id: uuid.UUID, session: SessionDep, actor: QueueDisplays
 ) -> schemas.DisplayRead:
     return _display_read(await links.revoke_display(session, actor=actor, display_id=display_id))
 
 
 @router.delete("/queue/displays/{display_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_display(display_id: uuid.UUID, session: SessionDep, actor: AdminSettings) -> None:
+async def delete_display(display_id: uuid.UUID, session: SessionDep, actor: QueueDisplays) -> None:
     await links.delete_display(session, actor=actor, display_id=display_id)
 
 

@@ -48,3 +48,10 @@ class LinkNotFound(NotFound):
 
     title = "Link not valid"
     code = "link-not-valid"
+
+
+class RoomUnknown(Conflict):
+    """A call names a room the location does not have (or the location has none)."""
+
+    title = "No such room here"
+    code = "room-unknown"

@@ -9,7 +9,7 @@ from datetime import date, datetime
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from clinicdesk.core.models import Base, Entity, IdMixin
+from clinicdesk.core.models import Base, Entity, IdMixin, TimestampMixin
 from clinicdesk.core.tenancy import TenantScoped
 from clinicdesk.queue.vocabulary import ProviderState, VisitStatus
 
@@ -128,3 +128,16 @@ class QueueDisplay(Base, Entity, TenantScoped):
     show_initials: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (Index("ix_queue_displays_secret_hash", "secret_hash", unique=True),)
+
+
+class ProviderRoom(Base, IdMixin, TimestampMixin, TenantScoped):
+    """The room a provider last called a patient to at a location: what their next call
+    there offers first. Kept on the server, so it follows the provider to any device."""
+
+    __tablename__ = "provider_rooms"
+
+    provider_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("providers.id", ondelete="CASCADE"))
+    location_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
+    room: Mapped[str] = mapped_column(String(40))
+
+    __table_args__ = (UniqueConstraint("provider_id", "location_id"),)

@@ -11,7 +11,13 @@ from pydantic import AfterValidator, BaseModel, Field, model_validator
 from clinicdesk.core.schemas import SafeText, Strict, safe_text
 from clinicdesk.queue.vocabulary import Priority, ProviderState, VisitStatus
 
-Room = Field(default=None, max_length=40, description="Where the patient goes, e.g. 'Room 3'")
+Room = Field(
+    default=None,
+    max_length=40,
+    description="Where the patient goes: one of the location's rooms (e.g. 'Room 3'). "
+    "Empty: the room the visit was called to before, else the provider's last room at the "
+    "location, else its first room; 409 for a room the location does not have.",
+)
 
 
 class AppointmentCheckIn(Strict):
@@ -20,6 +26,11 @@ class AppointmentCheckIn(Strict):
     appointment_id: uuid.UUID
     priority: Priority = Priority.NORMAL
     priority_reason: SafeText = Field(default=None, max_length=200)
+    early: bool = Field(
+        default=False,
+        description="The desk confirmed a check-in more than 120 minutes before the "
+        "appointment (the patient will wait); without it that is 409 check-in-too-early.",
+    )
 
     @model_validator(mode="after")
     def _reason_with_priority(self) -> AppointmentCheckIn:

@@ -73,3 +73,21 @@ PRIORITY_LABELS: dict[int, str] = {
     Priority.PRIORITY: "Priority",
     Priority.URGENT: "Urgent",
 }
+
+# What pages show for these values (registered with ``core.labels`` when the app is built).
+LABELS: dict[str, dict[str, str]] = {
+    "visit_status": STATUS_LABELS,
+    "visit_priority": {str(int(p)): text for p, text in PRIORITY_LABELS.items()},
+    "provider_state": STATE_LABELS,
+    "visit_step": {
+        VisitStep.CHECKED_IN: "Checked in",
+        VisitStep.CALLED: "Called",
+        VisitStep.STARTED: "Consultation started",
+        VisitStep.FINISHED: "Finished",
+        VisitStep.LEFT: "Left",
+        VisitStep.TRANSFERRED: "Transferred",
+        VisitStep.RETURNED: "Sent back to waiting",
+        VisitStep.PRIORITIZED: "Priority changed",
+        VisitStep.MOVED: "Moved",
+    },
+}

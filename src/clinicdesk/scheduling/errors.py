@@ -32,6 +32,20 @@ class OutsideHours(Conflict):
     code = "outside-hours"
 
 
+class TimeInPast(Conflict):
+    """A booking for a time that has passed, without saying it records a past visit."""
+
+    title = "This time has passed"
+    code = "time-in-past"
+
+
+class CheckInTooEarly(Conflict):
+    """A check-in long before the appointment, without the desk's confirmation."""
+
+    title = "Too early to check in"
+    code = "check-in-too-early"
+
+
 class BookingRefused(ClinicError):
     status_code = 422
     title = "This booking is not possible"
@@ -60,3 +74,8 @@ class FeedNotFound(ClinicError):
     status_code = 404
     title = "Calendar feed not found"
     code = "feed-not-found"
+
+
+class HoursExceptionNotFound(NotFound):
+    title = "Time off or closure not found"
+    code = "hours-exception-not-found"

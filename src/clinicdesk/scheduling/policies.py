@@ -1,6 +1,8 @@
-"""Per-record rules of scheduling: who may manage a provider's calendar feed, and when a
-patient may still change their own appointment online. The portal pages, the portal API
-and the use cases ask here, so the page never offers what the use case would refuse.
+"""Per-record rules of scheduling: who may manage a provider's calendar feed, when a
+patient may still change their own appointment online, and the front desk's clock rules
+(how far back a booking may start, how early a patient may check in, from when a missed
+appointment is a no-show). The pages, the APIs and the use cases ask here, so a page
+never offers what the use case would refuse.
 """
 
 from __future__ import annotations
@@ -18,6 +20,43 @@ from clinicdesk.scheduling.vocabulary import AppointmentStatus
 OPEN_STATUSES = frozenset(
     {AppointmentStatus.BOOKED, AppointmentStatus.PENDING, AppointmentStatus.PROPOSED}
 )
+
+# Appointments the patient is still to come to (or is here for): listed as upcoming.
+UPCOMING_STATUSES = OPEN_STATUSES | {AppointmentStatus.ARRIVED, AppointmentStatus.CHECKED_IN}
+
+
+def is_upcoming(appointment: Appointment, *, now: datetime) -> bool:
+    """Still ahead: it starts from ``now`` on and is neither attended, cancelled nor
+    missed. A visit finished before its booked time (an early check-in) is past, though
+    its start is still in the future; the chart and the portal both list by this rule."""
+    return appointment.starts_at >= now and appointment.status in UPCOMING_STATUSES
+
+
+# A booking may start this long before now: the slot under way (clicked on the calendar
+# a few minutes into it) is still bookable; anything earlier is a past visit, booked only
+# on purpose (``AppointmentCreate.record_past_visit``).
+PAST_GRACE = timedelta(minutes=15)
+# A booked patient may check in from this long before the start without confirming;
+# earlier is almost always the wrong patient or the wrong day.
+CHECK_IN_OPENS = timedelta(minutes=120)
+
+
+def starts_in_past(start: datetime, *, now: datetime) -> bool:
+    """A start earlier than the grace allows: booking it records a past visit."""
+    return start < now - PAST_GRACE
+
+
+def check_in_is_early(appointment: Appointment, *, now: datetime) -> bool:
+    """Checking in now needs the desk's explicit confirmation (``early``)."""
+    return appointment.starts_at - now > CHECK_IN_OPENS
+
+
+def no_show_allowed(appointment: Appointment, *, now: datetime) -> bool:
+    """A patient can miss an appointment only once it has begun; one who checked in and
+    left unseen (``arrived``) is a no-show whatever the time."""
+    if appointment.status == AppointmentStatus.ARRIVED:
+        return True
+    return appointment.status in OPEN_STATUSES and now >= appointment.starts_at
 
 
 class PortalChange(StrEnum):

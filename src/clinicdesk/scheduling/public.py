@@ -1,12 +1,13 @@
 """What other domains may use of scheduling: who works where, the appointment types,
-today's appointments at a location and the attendance marks the queue sets on them, and
-the signal that time was freed.
+today's appointments at a location and the attendance marks the queue sets on them, how
+far the schedule's set-up has come, and the signal that time was freed.
 
 Other domains hold and show ``Provider``, ``AppointmentType`` and ``Appointment``; they
 never query scheduling's tables themselves (an import-linter contract protects
 ``scheduling.models`` and ``scheduling.service``; tests/test_architecture.py checks queries).
 """
 
+from clinicdesk.scheduling.errors import CheckInTooEarly
 from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
 from clinicdesk.scheduling.service.attendance import (
     day_bounds,
@@ -26,6 +27,7 @@ from clinicdesk.scheduling.service.setup import (
     provider_locations,
     providers_at,
 )
+from clinicdesk.scheduling.service.setup_status import ScheduleSetup, schedule_setup
 from clinicdesk.scheduling.signals import AppointmentFreed, appointment_freed
 from clinicdesk.scheduling.vocabulary import AppointmentStatus
 
@@ -34,7 +36,9 @@ __all__ = [
     "AppointmentFreed",
     "AppointmentStatus",
     "AppointmentType",
+    "CheckInTooEarly",
     "Provider",
+    "ScheduleSetup",
     "appointment_freed",
     "appointments_between",
     "check_works_at",
@@ -52,4 +56,5 @@ __all__ = [
     "mark_no_show",
     "provider_locations",
     "providers_at",
+    "schedule_setup",
 ]

@@ -123,6 +123,12 @@ class AppointmentCreate(Strict):
         "(needs scheduling:overbook and a reason).",
     )
     overbook_reason: SafeText = Field(default=None, max_length=300)
+    record_past_visit: bool = Field(
+        default=False,
+        description="Book a time that has already passed, to record a visit that took "
+        "place (kept in the audit trail). Without it a time more than 15 minutes ago is "
+        "refused with 409 time-in-past.",
+    )
 
 
 class AppointmentReschedule(Strict):

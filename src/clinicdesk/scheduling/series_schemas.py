@@ -54,12 +54,18 @@ class SeriesCreate(Strict):
     reason: SafeText = Field(default=None, max_length=500)
     rule: RuleWrite
     skip_conflicts: bool = False
+    record_past_visit: bool = Field(
+        default=False,
+        description="Book the occurrences that have already passed too, as recorded past "
+        "visits; without it they are refused (time-in-past).",
+    )
 
 
 class OccurrenceCheck(BaseModel):
     """One appointment of a series or of a move, and whether it can be booked there.
 
-    ``problem`` is the code of what is in the way (``outside-hours``, ``slot-taken``);
+    ``problem`` is the code of what is in the way (``outside-hours``, ``slot-taken``,
+    ``time-in-past``);
     ``conflicting_ids`` the appointments it overlaps."""
 
     starts_at: datetime

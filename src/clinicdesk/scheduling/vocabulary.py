@@ -33,3 +33,25 @@ class PartOfDay(StrEnum):
     MORNING = "morning"
     AFTERNOON = "afternoon"
     EVENING = "evening"
+
+
+# What pages show for these values (registered with ``core.labels`` when the app is built).
+LABELS: dict[str, dict[str, str]] = {
+    "appointment_status": {
+        AppointmentStatus.PROPOSED: "Proposed",
+        AppointmentStatus.PENDING: "Pending",
+        AppointmentStatus.BOOKED: "Booked",
+        AppointmentStatus.ARRIVED: "Arrived",
+        AppointmentStatus.CHECKED_IN: "Checked in",
+        AppointmentStatus.FULFILLED: "Seen",
+        AppointmentStatus.CANCELLED: "Cancelled",
+        AppointmentStatus.NOSHOW: "No-show",
+    },
+    "waitlist_status": {
+        WaitlistStatus.WAITING: "Waiting",
+        WaitlistStatus.OFFERED: "Offered",
+        WaitlistStatus.BOOKED: "Booked",
+        WaitlistStatus.REMOVED: "Removed",
+    },
+    "part_of_day": {p: p.value.capitalize() for p in PartOfDay},
+}

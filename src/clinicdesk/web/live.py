@@ -85,7 +85,7 @@ async def _resolve(
         token = bearer_token(request)
         cookie = request.cookies.get(identity_config(request).session_cookie)
         if token:
-            actor = await identity.resolve_access_token(session, token=token)
+            actor = (await identity.resolve_access_token(session, token=token)).actor
         elif cookie:
             web = await identity.resolve_web_session(
                 session, token=cookie, config=identity_config(request), touch=False

@@ -5,18 +5,23 @@ Routes stay thin: they call the same services as the JSON API and render a templ
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from clinicdesk.core.actor import ActorKind
+from clinicdesk.core.errors import NotFound
 from clinicdesk.core.health import readiness
-from clinicdesk.core.pages import pages
+from clinicdesk.core.pages import FragmentOf, pages
 from clinicdesk.core.permissions import Permission
-from clinicdesk.core.runtime import RuntimeDep
+from clinicdesk.core.runtime import RuntimeDep, SessionDep
 from clinicdesk.core.templating import NavItem
 from clinicdesk.identity.auth import AdminSettings, SignedIn
+from clinicdesk.web import home as cards
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -28,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Queue", "/queue", Permission.SCHEDULING_READ),
     NavItem("Staff", "/admin/users", Permission.ADMIN_USERS),
     NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS),
+    NavItem("Settings", "/admin/settings", Permission.ADMIN_SETTINGS),
     NavItem("Audit trail", "/admin/audit", Permission.AUDIT_READ),
     NavItem("Emergency access", "/admin/emergency-access", Permission.AUDIT_READ),
     NavItem("System status", "/system-status", Permission.ADMIN_SETTINGS),
@@ -39,10 +45,50 @@ public = APIRouter(include_in_schema=False)
 
 
 @router.get("/", response_class=HTMLResponse)
-async def home(request: Request, runtime: RuntimeDep, actor: SignedIn) -> Response:
+async def home(
+    request: Request,
+    runtime: RuntimeDep,
+    session: SessionDep,
+    actor: SignedIn,
+    location_id: uuid.UUID | None = None,
+) -> Response:
+    """Today, for the signed-in person: the cards of their roles (``web/home.py``)."""
     if actor.kind == ActorKind.PATIENT:
         return RedirectResponse("/portal", status_code=303)  # a patient's home is the portal
-    return pages(request).render(request, "web/home.html", {"database_kind": runtime.db.kind})
+    seat = cards.Seat(request, session, actor, runtime, location_id)
+    shown = await cards.load_cards(seat, cards.cards_of(actor))
+    context = {"cards": shown, "live_events": cards.live_events()}
+    return pages(request).render(request, "web/home.html", context)
+
+
+def _card_route(name: str) -> Callable[..., Awaitable[HTMLResponse]]:
+    async def one_card(
+        request: Request,
+        runtime: RuntimeDep,
+        session: SessionDep,
+        actor: SignedIn,
+        fragment: Annotated[None, Depends(FragmentOf("/"))],
+        location_id: uuid.UUID | None = None,
+    ) -> HTMLResponse:
+        """One card of the home page, for htmx to refresh it in place."""
+        mine = [c for c in cards.cards_of(actor) if c.name == name]
+        seat = cards.Seat(request, session, actor, runtime, location_id)
+        shown = await cards.load_cards(seat, mine)
+        if not shown:  # not one of this person's cards
+            raise NotFound("This card is not on your home page.")
+        one = shown[0]
+        return pages(request).render(
+            request, one.shown.template, {"card": one, "c": one.shown.context}, block="card"
+        )
+
+    return one_card
+
+
+# One address per card (``/home/desk``): what a live card reloads itself from.
+for _name in cards.CARDS:
+    router.add_api_route(
+        f"/home/{_name}", _card_route(_name), methods=["GET"], response_class=HTMLResponse
+    )
 
 
 @router.get("/system-status", response_class=HTMLResponse)

@@ -20,7 +20,6 @@ from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.context import current_request
 from clinicdesk.core.jobs import JobKind, enqueue
 from clinicdesk.core.jobs.mail import send_mail
-from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.ratelimit import RateLimited
 from clinicdesk.core.tenancy import scope_by_lookup, use_system_scope
@@ -33,6 +32,7 @@ from clinicdesk.identity.config import (
 )
 from clinicdesk.identity.errors import InvalidToken
 from clinicdesk.identity.models import OneTimePurpose, OneTimeToken, User
+from clinicdesk.identity.service import mail_texts
 from clinicdesk.identity.service.common import (
     get_user,
     normalize_email,
@@ -110,18 +110,10 @@ async def send_password_reset_link(
         path="/password/reset",
     )
     minutes = int(links.link_ttl.total_seconds() // 60)
+    clinic = await mail_texts.clinic_name(session, user.organization_id)
     await send_mail(
         session,
-        OutgoingMail(
-            to=user.email,
-            subject="Reset your ClinicDesk password",
-            text=(
-                f"Hello {user.full_name},\n\nSomeone (hopefully you) asked to reset your "
-                f"ClinicDesk password. Choose a new one here; the link works once, for "
-                f"{minutes} minutes:\n\n{link}\n\nIf this was not you, ignore this message: "
-                "your password stays as it is."
-            ),
-        ),
+        mail_texts.password_reset(user, clinic=clinic, link=link, minutes=minutes),
         organization_id=user.organization_id,
     )
     await audit.record(
@@ -147,14 +139,8 @@ async def send_email_verification(
         config=config,
         path="/verify-email",
     )
-    await send_mail(
-        session,
-        OutgoingMail(
-            to=user.email,
-            subject="Confirm your e-mail address for ClinicDesk",
-            text=f"Hello {user.full_name},\n\nConfirm your e-mail address here:\n\n{link}\n",
-        ),
-    )
+    clinic = await mail_texts.clinic_name(session, user.organization_id)
+    await send_mail(session, mail_texts.email_verification(user, clinic=clinic, link=link))
 
 
 async def verify_email(session: AsyncSession, *, token: str) -> User:

@@ -15,7 +15,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
@@ -28,7 +28,14 @@ from clinicdesk.core.tenancy import scope_by_lookup, scope_to_tenant
 from clinicdesk.core.tokens import hash_token, new_token
 from clinicdesk.identity.config import IdentityConfig
 from clinicdesk.identity.errors import NotAuthenticated, SessionNotFound
-from clinicdesk.identity.models import ApiToken, TokenFamily, TokenKind, User, WebSession
+from clinicdesk.identity.models import (
+    ApiToken,
+    Organization,
+    TokenFamily,
+    TokenKind,
+    User,
+    WebSession,
+)
 from clinicdesk.identity.service.common import actor_for
 
 TOUCH_EVERY = timedelta(minutes=1)
@@ -39,6 +46,7 @@ class ResolvedSession:
     actor: Actor
     session: WebSession
     user: User
+    organization: Organization
     token: str
 
     @property
@@ -69,6 +77,24 @@ async def start_web_session(
     return raw, web_session
 
 
+# Who is asking is read with one statement per request: the secret's row, its user and
+# the user's organization (the caller keeps them; the session's identity map holds its
+# objects only while they are referenced). Built once: a select is costly to build.
+_SESSION_ROW = (
+    select(WebSession, User, Organization)
+    .join(User, User.id == WebSession.user_id)
+    .join(Organization, Organization.id == User.organization_id)
+    .where(WebSession.token_hash == bindparam("token_hash"))
+)
+_TOKEN_ROW = (
+    select(ApiToken, TokenFamily, User, Organization)
+    .join(TokenFamily, TokenFamily.id == ApiToken.family_id)
+    .join(User, User.id == TokenFamily.user_id)
+    .join(Organization, Organization.id == User.organization_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.kind == bindparam("kind"))
+)
+
+
 async def resolve_web_session(
     session: AsyncSession, *, token: str, config: IdentityConfig, touch: bool = True
 ) -> ResolvedSession:
@@ -77,17 +103,11 @@ async def resolve_web_session(
     the user's activity (a live stream's periodic re-check must not keep an unattended
     session from timing out)."""
     await scope_by_lookup(session, WebSession.token_hash, hash_token(token))
-    row = (
-        await session.execute(
-            select(WebSession, User)
-            .join(User, User.id == WebSession.user_id)
-            .where(WebSession.token_hash == hash_token(token))
-        )
-    ).one_or_none()
+    row = (await session.execute(_SESSION_ROW, {"token_hash": hash_token(token)})).one_or_none()
     now = utcnow()
     if row is None:
         raise NotAuthenticated("Please sign in.")
-    web_session, user = row
+    web_session, user, organization = row
     if (
         web_session.revoked_at is not None
         or web_session.expires_at <= now
@@ -105,6 +125,7 @@ async def resolve_web_session(
         actor=actor_for(user, session_id=web_session.id),
         session=web_session,
         user=user,
+        organization=organization,
         token=token,
     )
 
@@ -239,32 +260,34 @@ async def issue_api_tokens(
 
 async def _token_row(
     session: AsyncSession, raw: str, kind: TokenKind
-) -> tuple[ApiToken, TokenFamily, User] | None:
+) -> tuple[ApiToken, TokenFamily, User, Organization] | None:
     row = (
-        await session.execute(
-            select(ApiToken, TokenFamily, User)
-            .join(TokenFamily, TokenFamily.id == ApiToken.family_id)
-            .join(User, User.id == TokenFamily.user_id)
-            .where(ApiToken.token_hash == hash_token(raw), ApiToken.kind == kind)
-        )
+        await session.execute(_TOKEN_ROW, {"token_hash": hash_token(raw), "kind": kind})
     ).one_or_none()
-    return None if row is None else (row[0], row[1], row[2])
+    return None if row is None else (row[0], row[1], row[2], row[3])
 
 
 def _family_alive(family: TokenFamily, user: User) -> bool:
     return family.revoked_at is None and user.is_active and family.auth_version == user.auth_version
 
 
-async def resolve_access_token(session: AsyncSession, *, token: str) -> Actor:
+@dataclass(frozen=True, slots=True)
+class ResolvedToken:
+    actor: Actor
+    user: User
+    organization: Organization
+
+
+async def resolve_access_token(session: AsyncSession, *, token: str) -> ResolvedToken:
     await scope_by_lookup(session, ApiToken.token_hash, hash_token(token))
     found = await _token_row(session, token, TokenKind.ACCESS)
     if found is None:
         raise NotAuthenticated("The access token is not valid. Sign in again.")
-    access, family, user = found
+    access, family, user, organization = found
     if access.expires_at <= utcnow() or not _family_alive(family, user):
         raise NotAuthenticated("The access token has expired or was revoked. Refresh it.")
     await scope_to_tenant(session, user.organization_id)
-    return actor_for(user, session_id=family.id)
+    return ResolvedToken(actor_for(user, session_id=family.id), user, organization)
 
 
 async def refresh_api_tokens(
@@ -276,7 +299,7 @@ async def refresh_api_tokens(
     found = await _token_row(session, refresh_token, TokenKind.REFRESH)
     if found is None:
         raise NotAuthenticated("The refresh token is not valid. Sign in again.")
-    token, family, user = found
+    token, family, user, _ = found
     actor = actor_for(user, session_id=family.id)
     if token.used_at is not None:
         _revoke_after_rollback(

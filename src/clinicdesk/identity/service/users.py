@@ -11,7 +11,6 @@ from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.errors import Forbidden, InvalidField
 from clinicdesk.core.jobs.mail import send_mail
-from clinicdesk.core.mail import OutgoingMail
 from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.core.names import clean_name
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
@@ -30,6 +29,7 @@ from clinicdesk.identity.errors import (
 )
 from clinicdesk.identity.models import OneTimePurpose, OneTimeToken, Organization, User, UserKind
 from clinicdesk.identity.permissions import Role
+from clinicdesk.identity.service import mail_texts
 from clinicdesk.identity.service.common import (
     get_user,
     normalize_email,
@@ -175,25 +175,9 @@ async def invite_user(
         session, action="user.invited", actor=actor, resource_type="user", resource_id=user.id
     )
     hours = int(config.invitation_ttl.total_seconds() // 3600)
-    await send_mail(
-        session,
-        OutgoingMail(
-            to=user.email,
-            subject="Your patient portal account"
-            if patient_id
-            else "You are invited to ClinicDesk",
-            text=(
-                f"Hello {user.full_name},\n\n"
-                + (
-                    "Your clinic invites you to its patient portal, where you can see your record. "
-                    if patient_id
-                    else "You have been invited to ClinicDesk. "
-                )
-                + f"Choose your password here (the link works once, for {hours} hours):\n\n"
-                f"{link}\n\nIf you did not expect this, ignore this message."
-            ),
-        ),
-    )
+    clinic = await mail_texts.clinic_name(session, user.organization_id)
+    write = mail_texts.portal_invitation if patient_id else mail_texts.staff_invitation
+    await send_mail(session, write(user, clinic=clinic, link=link, hours=hours))
     return user
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from clinicdesk.identity.views import account, admin, jobs, recovery, sign_in
+from clinicdesk.core.settings_index import SettingsSection
+from clinicdesk.identity.views import account, admin, jobs, recovery, rooms, sign_in
 from clinicdesk.identity.views.sign_in import login_page
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
@@ -23,5 +24,20 @@ router.include_router(sign_in.router)
 router.include_router(account.router)
 router.include_router(admin.router)
 router.include_router(jobs.router)
+router.include_router(rooms.router)
 
-__all__ = ["TEMPLATES_DIR", "login_page", "public", "router"]
+# Sections of the settings area (``/admin/settings``).
+SETTINGS = (
+    SettingsSection(
+        "Organization and locations",
+        "/admin/organization",
+        "Name, time zone, date format, two-factor rules; the locations and their addresses.",
+    ),
+    SettingsSection(
+        "Rooms",
+        rooms.PAGE,
+        "Where patients are called to at each location.",
+    ),
+)
+
+__all__ = ["SETTINGS", "TEMPLATES_DIR", "login_page", "public", "router"]

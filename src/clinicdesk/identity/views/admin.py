@@ -383,6 +383,18 @@ async def save_location(
 # --- audit report -----------------------------------------------------------------------
 
 
+def _subjects_of(page: audit.AuditPage) -> set[tuple[str, uuid.UUID]]:
+    """What the page's entries are about: their record and their patient."""
+    wanted: set[tuple[str, uuid.UUID]] = set()
+    for e in page.items:
+        resource_id = audit.as_uuid(e.resource_id) if e.resource_id else None
+        if e.resource_type and resource_id is not None:
+            wanted.add((e.resource_type, resource_id))
+        if e.patient_id:
+            wanted.add(("patient", e.patient_id))
+    return wanted
+
+
 @router.get(
     "/admin/audit",
     response_class=HTMLResponse,
@@ -401,6 +413,8 @@ async def audit_report(
     )
     params = {k: v for k, v in query.model_dump(mode="json").items() if v is not None}
     names = await users.names_of(session, {e.actor_user_id for e in page.items if e.actor_user_id})
+    named = await audit.name_subjects(session, actor=actor, wanted=_subjects_of(page))
+    subjects = {(kind, str(ident)): subject for (kind, ident), subject in named.items()}
     return render(
         request,
         "identity/admin_audit.html",
@@ -409,6 +423,7 @@ async def audit_report(
             "query": query,
             "params": params,
             "names": names,
+            "subjects": subjects,
             "sort_fields": get_args(SortField),
             "actor_kinds": [kind.value for kind in ActorKind],
             "outcomes": [outcome.value for outcome in audit.Outcome],

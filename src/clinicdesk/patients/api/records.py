@@ -197,6 +197,7 @@ async def merge_patients(
         duplicate_id=body.duplicate_id,
         reason=body.reason,
         expected_version=if_match,
+        take_from_duplicate=body.take_from_duplicate,
     )
     with_etag(response, merged.kept.version)
     return schemas.MergeResult(

@@ -17,10 +17,13 @@ from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.identity import public as identity
 from clinicdesk.identity.public import IdentityConfig, User
 from clinicdesk.patients.errors import PortalInviteRefused
+from clinicdesk.patients.history_fields import ShownChange, shown_changes
 from clinicdesk.patients.models import Patient
 from clinicdesk.patients.service.common import get_patient, get_writable_patient, record_read
 
 VIEW_ACTIONS = ("patient.viewed", "patient.identifier_revealed", "document.downloaded")
+# A read of a list that named the patient (a day list, a search): not a change to the chart.
+LISTED_ACTIONS = ("patient.listed",)
 PAGE = 50
 
 
@@ -33,6 +36,11 @@ class ActivityItem:
     resource_type: str | None
     changes: dict[str, Any] | None
     details: dict[str, Any] | None
+
+    @property
+    def shown_changes(self) -> list[ShownChange]:
+        """The changes a reader recognizes, in words (no ids, no bookkeeping columns)."""
+        return shown_changes(self.resource_type, self.changes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +96,9 @@ async def chart_history(
     The history holds past values of the record, so reading it is a read of the chart."""
     patient = await get_patient(session, patient_id, actor=actor)
     await record_read(session, actor=actor, patient=patient, what="changes")
-    return await _page(session, patient, cursor=cursor, only=None, skip=VIEW_ACTIONS)
+    return await _page(
+        session, patient, cursor=cursor, only=None, skip=VIEW_ACTIONS + LISTED_ACTIONS
+    )
 
 
 async def viewers(

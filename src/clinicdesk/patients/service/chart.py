@@ -18,7 +18,7 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.models import check_version
 from clinicdesk.patients import icd10
-from clinicdesk.patients.errors import ChartEntryNotFound
+from clinicdesk.patients.errors import ChartEntryNotFound, DuplicateAllergy
 from clinicdesk.patients.models import Allergy, ChartRecord, HistoryEntry, Medication, Problem
 from clinicdesk.patients.schemas import AllergyWrite, HistoryWrite, MedicationWrite, ProblemWrite
 from clinicdesk.patients.service.common import get_patient, get_writable_patient
@@ -91,6 +91,39 @@ async def active_allergies(session: AsyncSession, *, patient_id: uuid.UUID) -> S
     return (await session.scalars(statement.order_by(*_order(Allergy)))).all()
 
 
+def substance_key(substance: str) -> str:
+    """``"  Penicillin  G"`` and ``"penicillin g"`` are the same substance."""
+    return " ".join(substance.split()).casefold()
+
+
+def banner_allergies(allergies: Sequence[Allergy]) -> list[Allergy]:
+    """Each substance once (the first of the given order: the most serious), so a
+    duplicate recorded before duplicates were refused does not show twice."""
+    seen: set[str] = set()
+    shown: list[Allergy] = []
+    for allergy in allergies:
+        key = substance_key(allergy.substance)
+        if key not in seen:
+            seen.add(key)
+            shown.append(allergy)
+    return shown
+
+
+async def _refuse_duplicate_allergy(
+    session: AsyncSession, *, patient_id: uuid.UUID, entry: Allergy
+) -> None:
+    """An active allergy whose substance is already active on the chart is refused."""
+    if entry.status != ClinicalStatus.ACTIVE:
+        return
+    key = substance_key(entry.substance)
+    for other in await active_allergies(session, patient_id=patient_id):
+        if other.id != entry.id and substance_key(other.substance) == key:
+            raise DuplicateAllergy(
+                f"{other.substance} is already on the active allergy list. Change that "
+                "entry (severity, reaction) instead of adding it again."
+            )
+
+
 async def _get_entry(
     session: AsyncSession, spec: ChartList, patient_id: uuid.UUID, entry_id: uuid.UUID
 ) -> ChartRecord:
@@ -108,6 +141,8 @@ async def add_entry(
     entry = spec.model(**(await _check_codes(data)))
     entry.patient_id = patient.id
     entry.recorded_by_id = actor.user_id
+    if isinstance(entry, Allergy):
+        await _refuse_duplicate_allergy(session, patient_id=patient.id, entry=entry)
     session.add(entry)
     if isinstance(entry, Allergy) and patient.no_known_allergies:
         # An allergy recorded now contradicts an earlier "no known allergies".
@@ -142,6 +177,8 @@ async def update_entry(
     before = audit.snapshot(entry)
     for field, value in (await _check_codes(data)).items():
         setattr(entry, field, value)
+    if isinstance(entry, Allergy):
+        await _refuse_duplicate_allergy(session, patient_id=patient.id, entry=entry)
     await session.flush()
     diff = audit.changes(before, audit.snapshot(entry))
     if diff:

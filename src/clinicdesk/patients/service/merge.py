@@ -11,7 +11,7 @@ as a pointer (``merged_into_id``) so old links resolve.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import delete, update
@@ -20,12 +20,14 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
+from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.models import check_version, repoint, utcnow
 from clinicdesk.identity import public as identity
 from clinicdesk.patients.errors import MergeRefused
 from clinicdesk.patients.models import AccessGrant, Document, Patient, PatientNameTerm
 from clinicdesk.patients.service.chart import CHART_LISTS
 from clinicdesk.patients.service.common import get_writable_patient
+from clinicdesk.patients.service.terms import index_names
 from clinicdesk.patients.signals import PatientMerged, patient_merged
 
 # Demographics the kept record takes from the duplicate when it has none of its own.
@@ -53,6 +55,60 @@ FILLED_FROM_DUPLICATE = (
     "insurance_member_hash",
     "photo_document_id",
 )
+# What the person merging may take from the duplicate instead of the kept record: each
+# choice moves its fields together (an address is not taken line by line; an identifier
+# goes with its lookup hash).
+MERGE_CHOICES: dict[str, tuple[str, ...]] = {
+    "name": ("given_name", "middle_name", "family_name"),
+    "preferred_name": ("preferred_name",),
+    "birth_date": ("birth_date",),
+    "sex_at_birth": ("sex_at_birth",),
+    "gender_identity": ("gender_identity",),
+    "phone": ("phone",),
+    "phone_alt": ("phone_alt",),
+    "email": ("email",),
+    "address": ("address_line1", "address_line2", "city", "region", "postal_code", "country"),
+    "preferred_language": ("preferred_language",),
+    "emergency_contact": (
+        "emergency_contact_name",
+        "emergency_contact_relationship",
+        "emergency_contact_phone",
+    ),
+    "national_id": ("national_id", "national_id_hash"),
+    "insurance": ("insurance_payer", "insurance_member_number", "insurance_member_hash"),
+    "front_desk_notes": ("front_desk_notes",),
+}
+_COMPLETENESS_FIELDS = (
+    *(f for fields in MERGE_CHOICES.values() for f in fields if not f.endswith("_hash")),
+    "photo_document_id",
+)
+
+
+def completeness(patient: Patient) -> int:
+    """How many demographic fields the record has filled in."""
+    return sum(1 for field in _COMPLETENESS_FIELDS if getattr(patient, field) not in (None, ""))
+
+
+def more_complete_first(a: Patient, b: Patient) -> tuple[Patient, Patient]:
+    """The record to keep by default, then the other: the more complete one; on a tie
+    the one registered first (its MRN is the one people have seen longest)."""
+    if (completeness(b), a.created_at) > (completeness(a), b.created_at):
+        return b, a
+    return a, b
+
+
+def differing_choices(keep: Patient, duplicate: Patient) -> list[str]:
+    """The choices where both records hold something and it differs: the ones to ask
+    about (where only the duplicate has a value, the kept record takes it anyway)."""
+    return [
+        key
+        for key, fields in MERGE_CHOICES.items()
+        if any(getattr(duplicate, f) not in (None, "") for f in fields)
+        and any(getattr(keep, f) not in (None, "") for f in fields)
+        and any(getattr(keep, f) != getattr(duplicate, f) for f in fields)
+    ]
+
+
 # This domain's rows that follow the patient, and the audit resource type of each.
 _OWN_RECORDS = (
     *((chart_list.model.patient_id, chart_list.noun) for chart_list in CHART_LISTS.values()),
@@ -103,12 +159,23 @@ async def merge_patients(
     duplicate_id: uuid.UUID,
     reason: str,
     expected_version: int | None = None,
+    take_from_duplicate: Iterable[str] = (),
 ) -> MergeOutcome:
     """Merge ``duplicate_id`` into ``keep_id``: every domain's rows move (see the module
-    rules), the kept record takes the demographics it lacks, the duplicate becomes a
-    pointer and leaves search. All or nothing: a handler that fails rolls it all back."""
+    rules), the kept record takes the demographics it lacks and, for each key of
+    ``take_from_duplicate`` (``MERGE_CHOICES``), the duplicate's values instead of its own;
+    the duplicate becomes a pointer and leaves search. All or nothing: a handler that
+    fails rolls it all back. The audit entry holds the kept record's changes and the
+    choices made."""
     if keep_id == duplicate_id:
         raise MergeRefused("A record cannot be merged into itself.")
+    chosen = sorted(set(take_from_duplicate))
+    unknown = [key for key in chosen if key not in MERGE_CHOICES]
+    if unknown:
+        raise InvalidField(
+            "take_from_duplicate",
+            f"Unknown field choice {', '.join(unknown)}; choose among {', '.join(MERGE_CHOICES)}.",
+        )
     keep = await get_writable_patient(session, keep_id, actor=actor)
     duplicate = await get_writable_patient(session, duplicate_id, actor=actor)
     check_version(keep, expected_version)
@@ -134,6 +201,11 @@ async def merge_patients(
     for field in FILLED_FROM_DUPLICATE:
         if getattr(keep, field) is None and getattr(duplicate, field) is not None:
             setattr(keep, field, getattr(duplicate, field))
+    for key in chosen:
+        for field in MERGE_CHOICES[key]:
+            setattr(keep, field, getattr(duplicate, field))
+    if "name" in chosen or "preferred_name" in chosen:
+        await index_names(session, keep)
     if duplicate.no_known_allergies is False and keep.no_known_allergies:
         keep.no_known_allergies = False  # the duplicate's allergies now count too
 
@@ -145,7 +217,7 @@ async def merge_patients(
     session.expire_all()
     keep = await get_writable_patient(session, keep_id, actor=actor)
 
-    details = {"reason": reason, "moved": moved}
+    details = {"reason": reason, "moved": moved, "taken_from_duplicate": chosen}
     await audit.record(
         session,
         action="patient.merged",

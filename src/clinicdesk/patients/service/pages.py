@@ -51,7 +51,9 @@ async def chart_page(session: AsyncSession, *, actor: Actor, patient_id: uuid.UU
                 session, actor=actor, patient_id=patient.id, kind=kind
             )
         page.history = await activity.chart_history(session, actor=actor, patient_id=patient.id)
-    page.allergies = await chart.active_allergies(session, patient_id=patient.id)
+    page.allergies = chart.banner_allergies(
+        await chart.active_allergies(session, patient_id=patient.id)
+    )
     page.documents = await documents.list_documents(
         session, actor=actor, patient_id=patient.id, allowed_categories=allowed
     )
@@ -86,7 +88,9 @@ async def portal_page(session: AsyncSession, *, actor: Actor, viewers: bool) -> 
     )
     return PortalPage(
         patient=patient,
-        allergies=await chart.active_allergies(session, patient_id=patient.id),
+        allergies=chart.banner_allergies(
+            await chart.active_allergies(session, patient_id=patient.id)
+        ),
         medications=await chart.list_entries(
             session, actor=actor, patient_id=patient.id, kind="medications"
         ),

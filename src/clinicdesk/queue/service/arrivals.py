@@ -23,6 +23,7 @@ from clinicdesk.queue.errors import CheckInRefused
 from clinicdesk.queue.service.board import Board, read_board
 from clinicdesk.queue.service.providers import provider_of
 from clinicdesk.queue.service.queues import busiest
+from clinicdesk.queue.service.rooms import default_room, remembered_rooms
 from clinicdesk.scheduling import public as scheduling
 from clinicdesk.scheduling.public import AppointmentType, Provider, location_zone
 from clinicdesk.scheduling.vocabulary import AppointmentStatus
@@ -80,6 +81,8 @@ class Desk:
     providers: list[Provider]
     types: list[AppointmentType]
     expected: Expected | None = None
+    # Provider -> the room they called to last here (``rooms.remembered_rooms``).
+    usual_rooms: dict[uuid.UUID, str] = field(default_factory=dict)
 
     @property
     def location(self) -> Location:
@@ -88,6 +91,13 @@ class Desk:
     @property
     def rooms(self) -> list[str]:
         return list(self.board.location.rooms or [])
+
+    def room_for(
+        self, provider_id: uuid.UUID | None, called_before: str | None = None
+    ) -> str | None:
+        """The room a call form offers first: where the call would go without one."""
+        remembered = self.usual_rooms.get(provider_id) if provider_id else None
+        return default_room(self.rooms, called_before=called_before, remembered=remembered)
 
 
 @dataclass(slots=True)
@@ -159,6 +169,9 @@ async def _desk(
         zone=await location_zone(session, location.id),
         providers=providers,
         types=await scheduling.list_types(session),
+        usual_rooms=await remembered_rooms(
+            session, location_id=location.id, provider_ids=[p.id for p in providers]
+        ),
     )
     if arrivals:
         desk.expected = await expected_today(session, actor=actor, location_id=location.id)

@@ -108,7 +108,9 @@ async def check_in_appointment(
             visit_id=str(existing.id),
         )
     day = await scheduling.location_today(session, appointment.location_id)
-    await scheduling.mark_arrived(session, actor=actor, appointment_id=appointment.id, on_day=day)
+    await scheduling.mark_arrived(
+        session, actor=actor, appointment_id=appointment.id, on_day=day, early=data.early
+    )
     return await _new_visit(
         session,
         actor=actor,

@@ -20,7 +20,7 @@ from clinicdesk.queue.errors import QueueEmpty, StepRefused
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.policies import VisitAction
 from clinicdesk.queue.schemas import CallNextRequest, PriorityRequest, TransferRequest
-from clinicdesk.queue.service import providers
+from clinicdesk.queue.service import providers, rooms
 from clinicdesk.queue.service.board import forget_learned_lengths
 from clinicdesk.queue.service.common import get_changeable_visit, record_step
 from clinicdesk.queue.service.queues import waiting_in
@@ -55,7 +55,9 @@ async def call(
     expected_version: int | None = None,
 ) -> Visit:
     """Call the patient (again, if they did not come) to a room. An unassigned walk-in
-    is taken by ``provider_id`` (the caller's own provider when they have one)."""
+    is taken by ``provider_id`` (the caller's own provider when they have one). The room
+    is one of the location's rooms; without one, the provider's usual room there
+    (``rooms.room_for_call``), which the call then remembers."""
     visit = await get_changeable_visit(
         session,
         visit_id,
@@ -71,8 +73,19 @@ async def call(
             )
         await scheduling.check_works_at(session, provider_id, visit.location_id)
         visit.provider_id = provider_id
+    chosen_room = await rooms.room_for_call(
+        session,
+        location_id=visit.location_id,
+        provider_id=visit.provider_id,
+        asked=room,
+        called_before=visit.room,
+    )
     visit.status = VisitStatus.CALLED
-    visit.room = room or visit.room
+    visit.room = chosen_room
+    if chosen_room is not None:
+        await rooms.remember_room(
+            session, provider_id=visit.provider_id, location_id=visit.location_id, room=chosen_room
+        )
     visit.called_at = utcnow()
     await record_step(
         session, actor=actor, visit=visit, step=VisitStep.CALLED, at=visit.called_at, before=before

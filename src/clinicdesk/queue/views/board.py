@@ -37,6 +37,7 @@ from clinicdesk.queue.views.common import (
     wait_words,
     words,
 )
+from clinicdesk.scheduling import public as scheduling
 
 router = APIRouter(include_in_schema=False)
 
@@ -150,12 +151,17 @@ async def _checked_in(
 
 
 def _refused(request: Request, error: ClinicError) -> HTMLResponse:
+    """The reason, in place; a check-in refused as too early offers the confirmation."""
     if not is_htmx(request):
         raise error
+    early = isinstance(error, scheduling.CheckInTooEarly)
     return render(
         request,
         "queue/checked_in.html",
-        {"refused": error.detail},
+        {
+            "refused": error.detail,
+            "early_id": error.extensions.get("appointment_id") if early else None,
+        },
         block="result",
         status_code=error.status_code,
     )
@@ -173,6 +179,7 @@ async def check_in(request: Request, session: SessionDep, actor: QueueWrite) -> 
                     "appointment_id": some_id(form, "appointment_id"),
                     "priority": text(form, "priority", 2),
                     "priority_reason": text(form, "priority_reason", 200),
+                    "early": text(form, "early", 1) == "1",
                 },
                 hint="Choose the appointment to check in.",
             )

@@ -22,7 +22,7 @@ from clinicdesk.core.pages import all_or_nothing, render
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity import public as identity
-from clinicdesk.identity.auth import AdminSettings
+from clinicdesk.queue.access import QueueDisplays
 from clinicdesk.queue.errors import LinkNotFound
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.schemas import DisplayWrite
@@ -81,7 +81,7 @@ async def _admin_page(
 
 @router.get("/queue/displays", response_class=HTMLResponse)
 async def displays_page(
-    request: Request, session: SessionDep, actor: AdminSettings
+    request: Request, session: SessionDep, actor: QueueDisplays
 ) -> HTMLResponse:
     """The location's waiting-room screens and their links."""
     return await _admin_page(request, session)
@@ -89,7 +89,7 @@ async def displays_page(
 
 @router.post("/queue/displays", response_class=HTMLResponse)
 async def create_display(
-    request: Request, session: SessionDep, actor: AdminSettings
+    request: Request, session: SessionDep, actor: QueueDisplays
 ) -> HTMLResponse:
     """A new screen; its link is shown once, now."""
     form = await request.form()
@@ -120,7 +120,7 @@ async def create_display(
 
 @router.post("/queue/displays/{display_id}/renew", response_class=HTMLResponse)
 async def renew_display(
-    display_id: uuid.UUID, request: Request, session: SessionDep, actor: AdminSettings
+    display_id: uuid.UUID, request: Request, session: SessionDep, actor: QueueDisplays
 ) -> HTMLResponse:
     """A new link; the old one stops working (a screen showing it goes dark)."""
     display, secret = await links.renew_display(session, actor=actor, display_id=display_id)
@@ -135,7 +135,7 @@ async def renew_display(
 
 @router.post("/queue/displays/{display_id}/revoke", response_class=HTMLResponse)
 async def revoke_display(
-    display_id: uuid.UUID, request: Request, session: SessionDep, actor: AdminSettings
+    display_id: uuid.UUID, request: Request, session: SessionDep, actor: QueueDisplays
 ) -> HTMLResponse:
     display = await links.revoke_display(session, actor=actor, display_id=display_id)
     return await _admin_page(
@@ -147,7 +147,7 @@ async def revoke_display(
 
 @router.post("/queue/displays/{display_id}/delete", response_class=HTMLResponse)
 async def delete_display(
-    display_id: uuid.UUID, request: Request, session: SessionDep, actor: AdminSettings
+    display_id: uuid.UUID, request: Request, session: SessionDep, actor: QueueDisplays
 ) -> HTMLResponse:
     await links.delete_display(session, actor=actor, display_id=display_id)
     return await _admin_page(request, session, message="Display deleted.")

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
-from clinicdesk.scheduling.errors import TransitionRefused
+from clinicdesk.scheduling.errors import CheckInTooEarly, TransitionRefused
 from clinicdesk.scheduling.models import Appointment
+from clinicdesk.scheduling.policies import CHECK_IN_OPENS, check_in_is_early
 from clinicdesk.scheduling.service.booking import get_appointment, record_change
 from clinicdesk.scheduling.service.hours import location_zone
 from clinicdesk.scheduling.vocabulary import AppointmentStatus
@@ -45,9 +46,16 @@ async def _change(
 
 
 async def mark_arrived(
-    session: AsyncSession, *, actor: Actor, appointment_id: uuid.UUID, on_day: date
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    appointment_id: uuid.UUID,
+    on_day: date,
+    early: bool = False,
 ) -> Appointment:
-    """The patient is here for a booked appointment of ``on_day`` (the location's today)."""
+    """The patient is here for a booked appointment of ``on_day`` (the location's today).
+    More than ``policies.CHECK_IN_OPENS`` before the start it is refused (409
+    check-in-too-early) unless the desk confirmed it (``early``): the patient will wait."""
     appointment = await get_appointment(session, appointment_id)
     if appointment.status == AppointmentStatus.ARRIVED:
         raise TransitionRefused("This appointment is already checked in.")
@@ -61,6 +69,18 @@ async def mark_arrived(
         raise TransitionRefused(
             f"This appointment is on {day:%a %d %b %Y}, not today. Reschedule it or check "
             "the patient in as a walk-in."
+        )
+    now = utcnow()
+    if not early and check_in_is_early(appointment, now=now):
+        zone = await location_zone(session, appointment.location_id)
+        ahead = appointment.starts_at - now
+        hours, minutes = divmod(int(ahead.total_seconds()) // 60, 60)
+        raise CheckInTooEarly(
+            f"This appointment is at {appointment.starts_at.astimezone(zone):%H:%M}, "
+            f"{hours} h {minutes:02d} min from now; check-in opens "
+            f"{int(CHECK_IN_OPENS.total_seconds()) // 60} minutes before. Confirm an early "
+            "check-in if the patient will wait.",
+            appointment_id=str(appointment.id),
         )
     return await _change(
         session,

@@ -11,6 +11,13 @@ No double-booking is guaranteed by the database, not by this module's check alon
 
 The check still runs first on both, so the usual conflict gets a message naming what
 is in the way.
+
+Time that has passed: a booking, and a move, must start at most ``policies.PAST_GRACE``
+before now (the slot under way is still bookable). A visit that already took place is
+recorded only on purpose: ``record_past_visit`` on a new booking, open to everyone who
+may book (the front desk catching up after an outage), kept in the audit entry. A move
+into the past is always refused: there is nothing to record by moving.
+No-shows: only once the appointment has begun (``policies.no_show_allowed``).
 """
 
 from __future__ import annotations
@@ -35,9 +42,11 @@ from clinicdesk.scheduling.errors import (
     BookingRefused,
     OutsideHours,
     SlotTaken,
+    TimeInPast,
     TransitionRefused,
 )
 from clinicdesk.scheduling.models import Appointment, AppointmentType
+from clinicdesk.scheduling.policies import no_show_allowed, starts_in_past
 from clinicdesk.scheduling.schemas import AppointmentCreate, AppointmentReschedule
 from clinicdesk.scheduling.service.hours import location_zone, open_time
 from clinicdesk.scheduling.service.setup import check_works_at, get_provider, get_type
@@ -117,10 +126,17 @@ async def _place(
     overbook: bool,
     overbook_reason: str | None,
     exclude: uuid.UUID | None = None,
+    past_visit: bool = False,
 ) -> tuple[datetime, datetime, bool]:
     """Check a time for a booking; returns (ends_at, busy_until, overbooked)."""
     end = start + timedelta(minutes=kind.duration_minutes)
     busy_until = end + timedelta(minutes=kind.buffer_after_minutes)
+    if not past_visit and starts_in_past(start, now=utcnow()):
+        local = start.astimezone(await location_zone(session, location_id))
+        raise TimeInPast(
+            f"{local:%H:%M} on {local:%a %d %b %Y} has already passed. Pick a time from now "
+            "on; to record a visit that already took place, book it as a past visit."
+        )
     if overbook:
         _check_overbook_permission(actor, overbook_reason)
         return end, busy_until, True
@@ -162,10 +178,12 @@ async def check_time(
     kind: AppointmentType,
     start: datetime,
     exclude: uuid.UUID | None = None,
+    past_visit: bool = False,
 ) -> tuple[datetime, datetime]:
-    """The checks ``book`` runs for a time (the provider's open hours, no overlap with
-    another appointment but ``exclude``), without booking: raises ``OutsideHours`` or
-    ``SlotTaken`` (with the ids in the way); returns ``(ends_at, busy_until)``."""
+    """The checks ``book`` runs for a time (not past unless ``past_visit``, the
+    provider's open hours, no overlap with another appointment but ``exclude``), without
+    booking: raises ``TimeInPast``, ``OutsideHours`` or ``SlotTaken`` (with the ids in
+    the way); returns ``(ends_at, busy_until)``."""
     ends_at, busy_until, _ = await _place(
         session,
         actor=actor,
@@ -176,6 +194,7 @@ async def check_time(
         overbook=False,
         overbook_reason=None,
         exclude=exclude,
+        past_visit=past_visit,
     )
     return ends_at, busy_until
 
@@ -242,7 +261,9 @@ async def book(
         start=start,
         overbook=data.overbook,
         overbook_reason=data.overbook_reason,
+        past_visit=data.record_past_visit,
     )
+    past = data.record_past_visit and starts_in_past(start, now=utcnow())
     appointment = Appointment(
         patient_id=patient.id,
         provider_id=provider.id,
@@ -270,10 +291,19 @@ async def book(
         resource_id=appointment.id,
         patient_id=patient.id,
         changes=audit.changes(None, audit.snapshot(appointment)),
-        details={"overbooked": True, "reason": data.overbook_reason} if overbooked else None,
+        details=_booking_details(overbooked, data.overbook_reason, past),
     )
     publish_after_commit(session, _event(appointment, "booked"))
     return appointment
+
+
+def _booking_details(overbooked: bool, reason: str | None, past: bool) -> dict[str, Any] | None:
+    details: dict[str, Any] = {}
+    if overbooked:
+        details.update(overbooked=True, reason=reason)
+    if past:
+        details["past_visit"] = True
+    return details or None
 
 
 async def get_appointment(session: AsyncSession, appointment_id: uuid.UUID) -> Appointment:
@@ -401,6 +431,14 @@ async def _set_status(
     ):
         raise TransitionRefused(
             f"A {appointment.status} appointment cannot be marked {status.value}."
+        )
+    if status == AppointmentStatus.NOSHOW and not no_show_allowed(appointment, now=utcnow()):
+        local = appointment.starts_at.astimezone(
+            await location_zone(session, appointment.location_id)
+        )
+        raise TransitionRefused(
+            f"This appointment starts at {local:%H:%M} on {local:%a %d %b %Y}: mark a no-show "
+            "only once its start time has passed. Cancel it if the patient will not come."
         )
     before = audit.snapshot(appointment)
     appointment.previous_status = appointment.status

@@ -1,17 +1,21 @@
-"""Reading the appointment book: a range of appointments for a calendar view."""
+"""Reading the appointment book: a range of appointments for a calendar view, and the
+location a calendar opens at."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.scheduling.errors import BookingRefused
-from clinicdesk.scheduling.models import Appointment
+from clinicdesk.scheduling.models import Appointment, Provider, ProviderLocation
+from clinicdesk.scheduling.service.attendance import day_bounds, location_today
+from clinicdesk.scheduling.vocabulary import AppointmentStatus
 
 MAX_RANGE = timedelta(days=62)
 
@@ -69,3 +73,47 @@ async def find_between(
         statement = statement.where(Appointment.patient_id == patient_id)
     statement = statement.order_by(Appointment.starts_at, Appointment.id)
     return list((await session.scalars(statement)).all())
+
+
+async def default_location(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    location_ids: Sequence[uuid.UUID],
+    remembered: uuid.UUID | None = None,
+) -> uuid.UUID | None:
+    """Where a calendar opens when the address names no location, among the active
+    ``location_ids``: the one this user last chose (``remembered``, kept by their
+    browser), else where they see patients as a provider, else the location with the
+    most appointments today (not cancelled), else the first."""
+    if not location_ids:
+        return None
+    if remembered in location_ids:
+        return remembered
+    if actor.user_id is not None:
+        own = set(
+            await session.scalars(
+                select(ProviderLocation.location_id)
+                .join(Provider, Provider.id == ProviderLocation.provider_id)
+                .where(Provider.user_id == actor.user_id, Provider.is_active.is_(True))
+            )
+        )
+        for location_id in location_ids:
+            if location_id in own:
+                return location_id
+    busiest, most = location_ids[0], 0
+    for location_id in location_ids:  # a clinic has a handful of locations
+        start, end = await day_bounds(
+            session, location_id, await location_today(session, location_id)
+        )
+        count = await session.scalar(
+            select(func.count(Appointment.id)).where(
+                Appointment.location_id == location_id,
+                Appointment.starts_at >= start,
+                Appointment.starts_at < end,
+                Appointment.status != AppointmentStatus.CANCELLED,
+            )
+        )
+        if (count or 0) > most:
+            busiest, most = location_id, count or 0
+    return busiest

@@ -5,6 +5,7 @@ and what they may book."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -14,7 +15,7 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
 from clinicdesk.identity import public as identity
 from clinicdesk.scheduling.models import Appointment, AppointmentType, BookingPolicy, Provider
-from clinicdesk.scheduling.policies import PortalChange, portal_change
+from clinicdesk.scheduling.policies import PortalChange, is_upcoming, portal_change
 from clinicdesk.scheduling.service import setup
 from clinicdesk.scheduling.service.portal import get_policy, own_appointments
 
@@ -40,14 +41,26 @@ class PortalAppointmentsPage:
         return (self.now + timedelta(hours=self.policy.min_notice_hours)).date()
 
 
+def split_upcoming(
+    appointments: Iterable[Appointment], *, now: datetime
+) -> tuple[list[Appointment], list[Appointment]]:
+    """Upcoming (soonest first) and past (latest first), by ``policies.is_upcoming``:
+    a finished, cancelled or missed appointment is past whenever it was booked for."""
+    upcoming: list[Appointment] = []
+    past: list[Appointment] = []
+    for appointment in appointments:
+        (upcoming if is_upcoming(appointment, now=now) else past).append(appointment)
+    upcoming.sort(key=lambda a: a.starts_at)
+    past.sort(key=lambda a: a.starts_at, reverse=True)
+    return upcoming, past
+
+
 async def appointments_page(session: AsyncSession, *, actor: Actor) -> PortalAppointmentsPage:
     appointments = await own_appointments(session, actor=actor)
     policy = await get_policy(session)
     page = PortalAppointmentsPage(policy=policy, now=utcnow())
-    page.upcoming = sorted(
-        (a for a in appointments if a.starts_at >= page.now), key=lambda a: a.starts_at
-    )
-    page.past = [a for a in appointments if a.starts_at < page.now][:PAST_SHOWN]
+    page.upcoming, page.past = split_upcoming(appointments, now=page.now)
+    page.past = page.past[:PAST_SHOWN]
     page.changes = {a.id: portal_change(policy, a, now=page.now) for a in appointments}
     page.types = {t.id: t for t in await setup.list_types(session, active_only=False)}
     page.bookable = [t for t in page.types.values() if t.online_bookable and t.is_active]

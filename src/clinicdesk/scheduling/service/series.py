@@ -36,7 +36,7 @@ from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.models import check_version, utcnow
 from clinicdesk.patients.public import get_patient, get_writable_patient
 from clinicdesk.scheduling.availability import wall_time_to_utc
-from clinicdesk.scheduling.errors import OutsideHours, SlotTaken, TransitionRefused
+from clinicdesk.scheduling.errors import OutsideHours, SlotTaken, TimeInPast, TransitionRefused
 from clinicdesk.scheduling.models import Appointment, AppointmentSeries, AppointmentType
 from clinicdesk.scheduling.recurrence import RecurrenceRule, describe, occurrences, to_rrule
 from clinicdesk.scheduling.schemas import AppointmentCreate
@@ -101,6 +101,7 @@ async def _check(
     zone: ZoneInfo,
     moving: frozenset[uuid.UUID] = frozenset(),
     appointment_id: uuid.UUID | None = None,
+    past_visit: bool = False,
 ) -> OccurrenceCheck:
     """Whether ``start`` passes the booking checks; appointments in ``moving`` (being moved
     in the same request) are not in the way."""
@@ -117,8 +118,9 @@ async def _check(
             kind=kind,
             start=start,
             exclude=appointment_id,
+            past_visit=past_visit,
         )
-    except OutsideHours as refused:
+    except (OutsideHours, TimeInPast) as refused:
         return answer.model_copy(
             update={"bookable": False, "problem": refused.code, "detail": refused.detail}
         )
@@ -180,6 +182,7 @@ async def preview(session: AsyncSession, *, actor: Actor, data: SeriesCreate) ->
             kind=kind,
             start=start,
             zone=zone,
+            past_visit=data.record_past_visit,
         )
         for start, _end in times
     ]
@@ -212,6 +215,7 @@ async def book_series(session: AsyncSession, *, actor: Actor, data: SeriesCreate
                 type_id=data.type_id,
                 starts_at=check.starts_at,
                 reason=data.reason,
+                record_past_visit=data.record_past_visit,
             ),
             series_id=series.id,
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +19,7 @@ from clinicdesk.identity.public import UserKind, get_user
 from clinicdesk.scheduling.errors import (
     AppointmentTypeNotFound,
     BookingRefused,
+    HoursExceptionNotFound,
     ProviderNotFound,
 )
 from clinicdesk.scheduling.models import (
@@ -28,6 +31,7 @@ from clinicdesk.scheduling.models import (
 )
 from clinicdesk.scheduling.schemas import (
     AppointmentTypeWrite,
+    HoursBlock,
     HoursExceptionWrite,
     ProviderWrite,
     WeeklyHoursWrite,
@@ -251,3 +255,173 @@ async def create_type(
         changes=audit.changes(None, audit.snapshot(kind)),
     )
     return kind
+
+
+async def update_type(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    type_id: uuid.UUID,
+    data: AppointmentTypeWrite,
+    expected_version: int | None,
+) -> AppointmentType:
+    """Change an appointment type. Booked appointments keep their times; a new duration
+    or buffer applies to bookings made from now on. A deactivated type is offered for no
+    new booking (its appointments stay)."""
+    kind = await get_type(session, type_id)
+    check_version(kind, expected_version)
+    taken = await session.scalar(
+        select(AppointmentType.id).where(
+            AppointmentType.name == data.name, AppointmentType.id != kind.id
+        )
+    )
+    if taken is not None:
+        raise BookingRefused(f"There is already an appointment type called {data.name!r}.")
+    before = audit.snapshot(kind)
+    for field, value in data.model_dump().items():
+        setattr(kind, field, value)
+    await session.flush()
+    await audit.record(
+        session,
+        action="appointment_type.updated",
+        actor=actor,
+        resource_type="appointment_type",
+        resource_id=kind.id,
+        changes=audit.changes(before, audit.snapshot(kind)),
+    )
+    return kind
+
+
+# --- the week block by block, and the exceptions one by one (the settings pages) ---------
+
+
+def _blocks(rows: Sequence[WeeklyHours]) -> list[HoursBlock]:
+    return [
+        HoursBlock(
+            location_id=r.location_id,
+            weekday=r.weekday,
+            start_time=r.start_time,
+            end_time=r.end_time,
+            valid_from=r.valid_from,
+            valid_until=r.valid_until,
+        )
+        for r in rows
+    ]
+
+
+def _dates_meet(a: HoursBlock, b: HoursBlock) -> bool:
+    return (a.valid_until is None or b.valid_from is None or b.valid_from <= a.valid_until) and (
+        b.valid_until is None or a.valid_from is None or a.valid_from <= b.valid_until
+    )
+
+
+async def add_hours_block(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID,
+    block: HoursBlock,
+    expected_version: int | None,
+) -> Provider:
+    """Add one block to the provider's week. A provider is in one place at a time: a
+    block that overlaps another on the same weekday (in dates that meet) is refused."""
+    current = _blocks(await weekly_hours(session, provider_id))
+    for other in current:
+        if (
+            other.weekday == block.weekday
+            and other.start_time < block.end_time
+            and block.start_time < other.end_time
+            and _dates_meet(other, block)
+        ):
+            raise BookingRefused(
+                f"This overlaps the block {other.start_time:%H:%M}-{other.end_time:%H:%M} on "
+                "the same day. Change or remove that one first."
+            )
+    return await set_weekly_hours(
+        session,
+        actor=actor,
+        provider_id=provider_id,
+        data=WeeklyHoursWrite(blocks=[*current, block]),
+        expected_version=expected_version,
+    )
+
+
+async def remove_hours_block(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    provider_id: uuid.UUID,
+    block_id: uuid.UUID,
+    expected_version: int | None,
+) -> Provider:
+    """Remove one block of the provider's week. Every change of the week moves the
+    provider's version on, so a block from an older read is refused by the version."""
+    check_version(await get_provider(session, provider_id), expected_version)
+    rows = await weekly_hours(session, provider_id)
+    kept = [r for r in rows if r.id != block_id]
+    if len(kept) == len(rows):
+        raise BookingRefused("These hours are not in this provider's week; reload the page.")
+    return await set_weekly_hours(
+        session,
+        actor=actor,
+        provider_id=provider_id,
+        data=WeeklyHoursWrite(blocks=_blocks(kept)),
+        expected_version=expected_version,
+    )
+
+
+EXCEPTIONS_SHOWN = 200
+
+
+async def list_exceptions(
+    session: AsyncSession,
+    *,
+    provider_id: uuid.UUID | None,
+    since: date | None = None,
+    limit: int = EXCEPTIONS_SHOWN,
+) -> list[HoursException]:
+    """Time off and extra hours of a provider (``provider_id``), or the locations'
+    closures (None), from ``since`` (default: today in the organization) on, by date."""
+    if since is None:
+        organization = await identity.get_organization(session)
+        since = datetime.now(ZoneInfo(organization.time_zone)).date()
+    statement = select(HoursException).where(HoursException.on_date >= since)
+    if provider_id is None:
+        statement = statement.where(HoursException.provider_id.is_(None))
+    else:
+        statement = statement.where(HoursException.provider_id == provider_id)
+    statement = statement.order_by(HoursException.on_date, HoursException.start_time)
+    return list((await session.scalars(statement.limit(limit))).all())
+
+
+async def remove_exception(
+    session: AsyncSession, *, actor: Actor, exception_id: uuid.UUID, expected_version: int | None
+) -> HoursException:
+    """Take back a time off, extra hours or a closure. Appointments are not touched: a
+    day that opens again simply has free time again."""
+    row = await get_exception(session, exception_id)
+    check_version(row, expected_version)
+    removed = {
+        "provider_id": str(row.provider_id) if row.provider_id else None,
+        "location_id": str(row.location_id) if row.location_id else None,
+        "on_date": row.on_date.isoformat(),
+        "kind": row.kind,
+    }
+    await session.delete(row)
+    await session.flush()
+    await audit.record(
+        session,
+        action="hours_exception.removed",
+        actor=actor,
+        resource_type="hours_exception",
+        resource_id=row.id,
+        details=removed,
+    )
+    return row
+
+
+async def get_exception(session: AsyncSession, exception_id: uuid.UUID) -> HoursException:
+    row = await session.get(HoursException, exception_id)
+    if row is None:
+        raise HoursExceptionNotFound("This time off or closure is no longer there.")
+    return row

@@ -9,6 +9,7 @@ the start of an open block, so a 20-minute visit after a 10-minute one fits at o
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import select
@@ -104,3 +105,49 @@ async def find_slots(
             )
     found.sort(key=lambda s: (s.starts_at, str(s.provider_id)))
     return found[: query.limit]
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    """Free times to offer instead of a refused one: the same provider's next slots, and
+    the next slots of the other providers at the location."""
+
+    same: list[Slot]
+    others: list[Slot]
+
+
+async def alternatives(
+    session: AsyncSession,
+    *,
+    provider_id: uuid.UUID,
+    location_id: uuid.UUID,
+    type_id: uuid.UUID,
+    wanted: datetime,
+    per_provider: int = 3,
+    others_limit: int = 4,
+    days: int = 14,
+) -> Alternatives:
+    """The next free slots from the refused time ``wanted`` (or now, if that is earlier),
+    searched ``days`` ahead, by the same rules as ``find_slots``."""
+    zone = await location_zone(session, location_id)
+    not_before = max(wanted, utcnow())
+    first_day = not_before.astimezone(zone).date()
+
+    async def of(provider: uuid.UUID, limit: int) -> list[Slot]:
+        query = SlotQuery(
+            type_id=type_id,
+            location_id=location_id,
+            provider_id=provider,
+            start=first_day,
+            end=first_day + timedelta(days=days - 1),
+            limit=limit,
+        )
+        return await find_slots(session, query=query, not_before=not_before)
+
+    same = await of(provider_id, per_provider)
+    others: list[Slot] = []
+    for provider in await providers_at(session, location_id):
+        if provider.id != provider_id:
+            others.extend(await of(provider.id, 2))
+    others.sort(key=lambda s: (s.starts_at, str(s.provider_id)))
+    return Alternatives(same=same, others=others[:others_limit])

@@ -18,14 +18,18 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from clinicdesk.core.errors import ClinicError, InvalidField
 from clinicdesk.core.forms import form_text, parse_form
 from clinicdesk.core.http import FormVersion, required_version
+from clinicdesk.core.models import utcnow
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.patients.public import get_patient
 from clinicdesk.scheduling.access import SchedulingRead, SchedulingWrite
+from clinicdesk.scheduling.errors import OutsideHours, SlotTaken, TimeInPast
 from clinicdesk.scheduling.models import Appointment
+from clinicdesk.scheduling.policies import no_show_allowed
 from clinicdesk.scheduling.schemas import AppointmentCreate, AppointmentReschedule
-from clinicdesk.scheduling.service import booking, setup
+from clinicdesk.scheduling.service import booking, setup, slots
 from clinicdesk.scheduling.service.hours import location_zone
 from clinicdesk.scheduling.views.common import (
     ACTIVE,
@@ -37,7 +41,17 @@ from clinicdesk.scheduling.views.common import (
 
 router = APIRouter(include_in_schema=False)
 
-BOOK_FIELDS = ("location_id", "provider_id", "patient_id", "type_id", "starts_at", "reason")
+BOOK_FIELDS = (
+    "location_id",
+    "provider_id",
+    "patient_id",
+    "type_id",
+    "starts_at",
+    "reason",
+    "record_past_visit",
+    # An offered alternative: "<provider id> <wall-clock start>" in place of the two.
+    "choice",
+)
 CHECK_BOOKING = "Check the provider, type and time, then book again."
 
 
@@ -51,9 +65,15 @@ def _changed(response: Response, message: str) -> None:
 
 
 async def _book_context(
-    session: SessionDep, actor: Any, values: dict[str, str], error: str | None = None
+    session: SessionDep,
+    actor: Any,
+    values: dict[str, str],
+    error: str | None = None,
+    refused: ClinicError | None = None,
 ) -> dict[str, Any]:
-    """The form's choices; a patient already chosen stays chosen when it comes back."""
+    """The form's choices; a patient already chosen stays chosen when it comes back. A
+    time refused as taken or outside the hours comes back with free times to pick
+    instead; one refused as past, with the choice to record a past visit."""
     location_id = uuid.UUID(values["location_id"]) if values.get("location_id") else None
     book = await open_book(session, location_id)
     chosen = None
@@ -62,7 +82,48 @@ async def _book_context(
             chosen = await get_patient(session, uuid.UUID(values["patient_id"]), actor=actor)
         except (ValueError, ClinicError):
             chosen = None
-    return {"book": book, "form": values, "error": error, "chosen": chosen}
+    offers: list[dict[str, str]] = []
+    if isinstance(refused, SlotTaken | OutsideHours):
+        offers = await _offers(session, book, values)
+    return {
+        "book": book,
+        "form": values,
+        "error": error,
+        "chosen": chosen,
+        "offers": offers,
+        "past_refused": isinstance(refused, TimeInPast),
+    }
+
+
+async def _offers(session: SessionDep, book: Any, values: dict[str, str]) -> list[dict[str, str]]:
+    """The alternatives to a refused time, as the buttons that book them."""
+    try:
+        provider_id = uuid.UUID(values["provider_id"])
+        type_id = uuid.UUID(values["type_id"])
+        wanted = from_wall_clock(values["starts_at"], book.zone)
+    except (KeyError, ValueError, InvalidField):
+        return []
+    found = await slots.alternatives(
+        session,
+        provider_id=provider_id,
+        location_id=book.location.id,
+        type_id=type_id,
+        wanted=wanted,
+    )
+    names = {p.id: p.display_name for p in book.providers}
+    offers = []
+    for group, found_slots in (("same", found.same), ("other", found.others)):
+        for slot in found_slots:
+            local = slot.starts_at.astimezone(book.zone)
+            offers.append(
+                {
+                    "group": group,
+                    "provider": names.get(slot.provider_id, ""),
+                    "label": f"{local:%a %d %b} {local:%H:%M}",
+                    "value": f"{slot.provider_id} {wall_clock(slot.starts_at, book.zone)[:16]}",
+                }
+            )
+    return offers
 
 
 @router.get("/calendar/book", response_class=HTMLResponse)
@@ -91,9 +152,14 @@ async def book_appointment(
 ) -> Response:
     form = await request.form()
     values = form_text(form, BOOK_FIELDS)
+    provider_choice, _, start_choice = values.pop("choice", "").partition(" ")
+    if start_choice:
+        values["provider_id"], values["starts_at"] = provider_choice, start_choice
 
-    async def again(status_code: int, error: str) -> HTMLResponse:
-        context = await _book_context(session, actor, values, error)
+    async def again(
+        status_code: int, error: str, refused: ClinicError | None = None
+    ) -> HTMLResponse:
+        context = await _book_context(session, actor, values, error, refused)
         return render(
             request, "scheduling/book.html", context, status_code=status_code, block="dialog"
         )
@@ -106,7 +172,11 @@ async def book_appointment(
         zone = await location_zone(session, uuid.UUID(values["location_id"]))
         data = parse_form(
             AppointmentCreate,
-            {**values, "starts_at": from_wall_clock(values["starts_at"], zone)},
+            {
+                **values,
+                "starts_at": from_wall_clock(values["starts_at"], zone),
+                "record_past_visit": values["record_past_visit"] == "1",
+            },
             hint=CHECK_BOOKING,
         )
         async with all_or_nothing(session):
@@ -116,7 +186,7 @@ async def book_appointment(
     except InvalidField as error:
         return await again(422, error.message)
     except ClinicError as error:
-        return await again(error.status_code, error.detail)
+        return await again(error.status_code, error.detail, error)
     patient = await get_patient(session, appointment.patient_id, actor=actor)
     local = wall_clock(appointment.starts_at, zone)
     message = f"Booked {patient.display_name} at {local[11:16]} on {local[:10]}."
@@ -143,6 +213,7 @@ async def _details(
     status_code: int = 200,
 ) -> HTMLResponse:
     zone = await location_zone(session, appointment.location_id)
+    starts_local = appointment.starts_at.astimezone(zone)
     patient = await get_patient(session, appointment.patient_id, actor=actor)
     provider = await setup.get_provider(session, appointment.provider_id)
     kind = await setup.get_type(session, appointment.type_id)
@@ -157,6 +228,10 @@ async def _details(
         "ends": wall_clock(appointment.ends_at, zone),
         "status_word": STATUS_WORDS.get(appointment.status, appointment.status),
         "active": appointment.status in ACTIVE,
+        "can_no_show": no_show_allowed(appointment, now=utcnow()),
+        "can_check_in": appointment.status in ACTIVE
+        and actor.can(Permission.QUEUE_WRITE)
+        and starts_local.date() == utcnow().astimezone(zone).date(),
         "message": message,
         "error": error,
     }

@@ -1,23 +1,32 @@
 """The calendar page, the appointments it shows (JSON for the browser calendar) and the
-plain day list that does everything the calendar does without a mouse."""
+plain day list that does everything the calendar does without a mouse.
+
+Both open at the location the address names; without one, at the location this browser
+last chose (a cookie: no patient data, only a location id, checked against the active
+locations), else where the user sees patients, else the busiest today
+(``calendar.default_location``).
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 
+from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.pages import render
 from clinicdesk.core.permissions import Permission
 from clinicdesk.core.runtime import SessionDep
+from clinicdesk.identity import public as identity
 from clinicdesk.patients.public import patients_by_id
 from clinicdesk.scheduling.access import SchedulingRead
 from clinicdesk.scheduling.service import calendar
 from clinicdesk.scheduling.views.common import (
+    ACTIVE,
     STATUS_WORDS,
     calendar_events,
     day_range,
@@ -26,8 +35,43 @@ from clinicdesk.scheduling.views.common import (
     parse_day,
     wall_clock,
 )
+from clinicdesk.scheduling.vocabulary import AppointmentStatus
 
 router = APIRouter(include_in_schema=False)
+
+LOCATION_COOKIE = "cd_calendar_location"
+LOCATION_COOKIE_AGE = 400 * 24 * 3600  # browsers cap cookies at 400 days
+
+
+async def _where(
+    request: Request, session: SessionDep, actor: Actor, location_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    """The location to open: the one asked for, else ``calendar.default_location``."""
+    if location_id is not None:
+        return location_id
+    try:
+        remembered = uuid.UUID(request.cookies.get(LOCATION_COOKIE, ""))
+    except ValueError:
+        remembered = None
+    active = await identity.active_locations(session)
+    return await calendar.default_location(
+        session, actor=actor, location_ids=[loc.id for loc in active], remembered=remembered
+    )
+
+
+def _remember(request: Request, response: Response, chosen: uuid.UUID | None) -> None:
+    """Keep a location the user chose for the next calendar they open."""
+    if chosen is not None and request.cookies.get(LOCATION_COOKIE) != str(chosen):
+        response.set_cookie(
+            LOCATION_COOKIE,
+            str(chosen),
+            max_age=LOCATION_COOKIE_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+            path="/calendar",
+        )
+
 
 VIEWS = {
     "day": ("Day — all providers", "resourceTimeGridDay"),
@@ -45,10 +89,12 @@ async def calendar_page(
     provider_id: uuid.UUID | None = None,
     view: Annotated[str, Query(max_length=20)] = "day",
     date: Annotated[str | None, Query(max_length=10)] = None,
+    cancelled: bool = False,
 ) -> HTMLResponse:
-    """Providers side by side for a day, or one provider's day or week."""
+    """Providers side by side for a day, or one provider's day or week. Cancelled
+    appointments take no room unless asked for (``cancelled``)."""
     try:
-        book = await open_book(session, location_id)
+        book = await open_book(session, await _where(request, session, actor, location_id))
     except InvalidField as error:
         return render(request, "scheduling/calendar.html", {"book": None, "error": error.detail})
     view = view if view in VIEWS else "day"
@@ -68,8 +114,9 @@ async def calendar_page(
         "canWrite": actor.can(Permission.SCHEDULING_WRITE),
         "eventsUrl": f"/calendar/events?location_id={book.location.id}"
         + ("" if view == "day" or chosen is None else f"&provider_id={chosen.id}"),
+        "showCancelled": cancelled,
     }
-    return render(
+    page = render(
         request,
         "scheduling/calendar.html",
         {
@@ -79,9 +126,12 @@ async def calendar_page(
             "day": day,
             "provider": chosen,
             "config": config,
+            "cancelled": cancelled,
             "error": None,
         },
     )
+    _remember(request, page, location_id)
+    return page
 
 
 @router.get("/calendar/events")
@@ -92,8 +142,10 @@ async def calendar_feed_json(
     start: Annotated[str, Query(max_length=40)],
     end: Annotated[str, Query(max_length=40)],
     provider_id: uuid.UUID | None = None,
+    cancelled: bool = False,
 ) -> JSONResponse:
-    """The appointments and open hours between two wall-clock times of the location."""
+    """The appointments and open hours between two wall-clock times of the location;
+    cancelled appointments only when asked for."""
     book = await open_book(session, location_id)
     begin = from_wall_clock(start, book.zone, "start")
     finish = from_wall_clock(end, book.zone, "end")
@@ -106,6 +158,8 @@ async def calendar_feed_json(
         location_id=book.location.id,
         provider_id=provider_id,
     )
+    if not cancelled:
+        found = [a for a in found if a.status != AppointmentStatus.CANCELLED]
     events = await calendar_events(
         session,
         book=book,
@@ -127,9 +181,9 @@ async def day_list(
     date: Annotated[str | None, Query(max_length=10)] = None,
 ) -> HTMLResponse:
     """The day's appointments at a location as a table; each opens the details page with
-    the same actions as the calendar's dialog."""
+    the same actions as the calendar's dialog, and a check-in for today's."""
     try:
-        book = await open_book(session, location_id)
+        book = await open_book(session, await _where(request, session, actor, location_id))
     except InvalidField as error:
         return render(request, "scheduling/calendar.html", {"book": None, "error": error.detail})
     day = parse_day(date, book.zone)
@@ -140,9 +194,11 @@ async def day_list(
     patients = await patients_by_id(session, {a.patient_id for a in found})
     names = {p.id: p.display_name for p in book.providers}
     types = {t.id: t for t in book.types}
+    today = datetime.now(book.zone).date()
     rows = [
         {
             "appointment": a,
+            "can_check_in": day == today and a.status in ACTIVE,
             "time": wall_clock(a.starts_at, book.zone)[11:16],
             "until": wall_clock(a.ends_at, book.zone)[11:16],
             "patient": patients.get(a.patient_id),
@@ -152,7 +208,7 @@ async def day_list(
         }
         for a in found
     ]
-    return render(
+    page = render(
         request,
         "scheduling/list.html",
         {
@@ -161,5 +217,8 @@ async def day_list(
             "rows": rows,
             "previous": day - timedelta(days=1),
             "next": day + timedelta(days=1),
+            "can_check_in": actor.can(Permission.QUEUE_WRITE),
         },
     )
+    _remember(request, page, location_id)
+    return page

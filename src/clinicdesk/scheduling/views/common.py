@@ -25,19 +25,10 @@ from clinicdesk.patients.public import Patient, patients_by_id
 from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
 from clinicdesk.scheduling.service import setup
 from clinicdesk.scheduling.service.hours import location_zone, open_time
-from clinicdesk.scheduling.vocabulary import AppointmentStatus
+from clinicdesk.scheduling.vocabulary import LABELS, AppointmentStatus
 
 ACTIVE = {AppointmentStatus.PROPOSED, AppointmentStatus.PENDING, AppointmentStatus.BOOKED}
-STATUS_WORDS: dict[str, str] = {
-    AppointmentStatus.PROPOSED: "Proposed",
-    AppointmentStatus.PENDING: "Pending",
-    AppointmentStatus.BOOKED: "Booked",
-    AppointmentStatus.ARRIVED: "Arrived",
-    AppointmentStatus.CHECKED_IN: "Checked in",
-    AppointmentStatus.FULFILLED: "Seen",
-    AppointmentStatus.CANCELLED: "Cancelled",
-    AppointmentStatus.NOSHOW: "No-show",
-}
+STATUS_WORDS: dict[str, str] = LABELS["appointment_status"]
 # The calendar's visible day when no provider has hours here.
 DEFAULT_DAY = ("07:00:00", "19:00:00")
 
@@ -117,14 +108,41 @@ async def open_book(session: AsyncSession, location_id: uuid.UUID | None) -> Boo
     return book
 
 
+# Events this short (one or two 15-minute rows) get one line: the name, cut with an
+# ellipsis; the time and the rest are in the tooltip and the accessible name.
+SHORT = timedelta(minutes=20)
+
+
 def _title(appointment: Appointment, patient: Patient | None, kind: AppointmentType | None) -> str:
+    """The patient's name first, so the shortest event still shows whose it is."""
     name = patient.display_name if patient else "Patient"
     words = [name, "·", kind.name if kind else "Appointment"]
     if appointment.status != AppointmentStatus.BOOKED:
-        words.insert(0, f"[{STATUS_WORDS.get(appointment.status, appointment.status)}]")
+        words.append(f"[{STATUS_WORDS.get(appointment.status, appointment.status)}]")
     if appointment.overbooked:
-        words.insert(0, "⚑ Overbooked")
+        words.insert(0, "⚑")
     return " ".join(words)
+
+
+def _details(
+    appointment: Appointment,
+    patient: Patient | None,
+    kind: AppointmentType | None,
+    provider: str,
+    zone: ZoneInfo,
+) -> str:
+    """Everything the event says, for its tooltip and its accessible name."""
+    starts = wall_clock(appointment.starts_at, zone)
+    parts = [
+        f"{starts[11:16]}-{wall_clock(appointment.ends_at, zone)[11:16]}",
+        patient.display_name if patient else "Patient",
+        kind.name if kind else "Appointment",
+        provider,
+        STATUS_WORDS.get(appointment.status, appointment.status),
+    ]
+    if appointment.overbooked:
+        parts.append("overbooked")
+    return " · ".join(p for p in parts if p)
 
 
 async def calendar_events(
@@ -145,6 +163,7 @@ async def calendar_events(
         if appointment.type_id not in types:  # an inactive type still shows
             types[appointment.type_id] = await setup.get_type(session, appointment.type_id)
     events: list[dict[str, Any]] = []
+    names = {p.id: p.display_name for p in book.providers}
     for provider in providers:
         hours = await open_time(
             session,
@@ -170,13 +189,16 @@ async def calendar_events(
         classes = [f"cal-status-{appointment.status}"]
         if appointment.overbooked:
             classes.append("cal-overbooked")
+        if appointment.ends_at - appointment.starts_at <= SHORT:
+            classes.append("cal-short")
+        patient = patients.get(appointment.patient_id)
         events.append(
             {
                 "id": str(appointment.id),
                 "resourceId": str(appointment.provider_id),
                 "start": wall_clock(appointment.starts_at, book.zone),
                 "end": wall_clock(appointment.ends_at, book.zone),
-                "title": _title(appointment, patients.get(appointment.patient_id), kind),
+                "title": _title(appointment, patient, kind),
                 "backgroundColor": kind.color if kind else "#475569",
                 "classNames": classes,
                 "startEditable": editable and active,
@@ -185,6 +207,13 @@ async def calendar_events(
                     "version": appointment.version,
                     "status": appointment.status,
                     "providerId": str(appointment.provider_id),
+                    "details": _details(
+                        appointment,
+                        patient,
+                        kind,
+                        names.get(appointment.provider_id, ""),
+                        book.zone,
+                    ),
                 },
             }
         )

@@ -4,7 +4,6 @@ sit below scheduling, so the chart asks scheduling for this fragment)."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -17,16 +16,12 @@ from clinicdesk.identity import public as identity
 from clinicdesk.patients.public import get_patient
 from clinicdesk.scheduling.access import SchedulingRead
 from clinicdesk.scheduling.models import Appointment
-from clinicdesk.scheduling.service import calendar, setup
+from clinicdesk.scheduling.service import patient_appointments as listing
+from clinicdesk.scheduling.service import setup
 from clinicdesk.scheduling.service.hours import location_zone
-from clinicdesk.scheduling.views.common import STATUS_WORDS, wall_clock
+from clinicdesk.scheduling.views.common import STATUS_WORDS
 
 router = APIRouter(include_in_schema=False)
-
-WINDOW = timedelta(days=62)  # the calendar service's longest range
-PAST_SHOWN = 10
-PAST_WINDOWS = 6  # about a year back
-UPCOMING_WINDOWS = 3  # about six months ahead
 
 
 @router.get("/scheduling/patients/{patient_id}/appointments", response_class=HTMLResponse)
@@ -39,28 +34,10 @@ async def patient_appointments(
 ) -> HTMLResponse:
     """Upcoming appointments first (soonest first), then the last ten."""
     patient = await get_patient(session, patient_id, actor=actor)
-    now = utcnow()
-    upcoming: list[Appointment] = []
-    for n in range(UPCOMING_WINDOWS):
-        upcoming += await calendar.appointments_between(
-            session,
-            actor=actor,
-            start=now + n * WINDOW,
-            end=now + (n + 1) * WINDOW,
-            patient_id=patient.id,
-        )
-    past: list[Appointment] = []
-    for n in range(PAST_WINDOWS):
-        found = await calendar.appointments_between(
-            session,
-            actor=actor,
-            start=now - (n + 1) * WINDOW,
-            end=now - n * WINDOW,
-            patient_id=patient.id,
-        )
-        past += reversed(found)
-        if len(past) >= PAST_SHOWN:
-            break
+    found = await listing.patient_appointments(
+        session, actor=actor, patient_id=patient.id, now=utcnow()
+    )
+    upcoming, past = found.upcoming, found.past
     providers = {
         p.id: p.display_name for p in await setup.list_providers(session, active_only=False)
     }
@@ -72,10 +49,9 @@ async def patient_appointments(
             zones[a.location_id] = await location_zone(session, a.location_id)
 
     def row(a: Appointment) -> dict[str, object]:
-        local = wall_clock(a.starts_at, zones[a.location_id])
         return {
             "a": a,
-            "when": f"{local[:10]} {local[11:16]}",
+            "zone": zones[a.location_id].key,
             "provider": providers.get(a.provider_id, "—"),
             "type": types.get(a.type_id, "—"),
             "place": places.get(a.location_id, "—"),
@@ -88,7 +64,7 @@ async def patient_appointments(
         {
             "patient": patient,
             "upcoming": [row(a) for a in upcoming],
-            "past": [row(a) for a in past[:PAST_SHOWN]],
+            "past": [row(a) for a in past],
         },
         block="fragment",
     )

@@ -126,8 +126,8 @@
     dayHeaderFormat: { weekday: "short", day: "numeric", month: "short" },
     eventSources: [{
       events: function (info, success, failure) {
-        var url = config.eventsUrl + "&start=" + encodeURIComponent(info.startStr) +
-          "&end=" + encodeURIComponent(info.endStr);
+        var url = config.eventsUrl + (config.showCancelled ? "&cancelled=1" : "") +
+          "&start=" + encodeURIComponent(info.startStr) + "&end=" + encodeURIComponent(info.endStr);
         fetch(url, { credentials: "same-origin", headers: { "Accept": "application/json" } })
           .then(function (response) { return response.ok ? response.json() : Promise.reject(response); })
           .then(success, function () {
@@ -148,7 +148,11 @@
       }
       info.el.setAttribute("role", "button");
       info.el.setAttribute("tabindex", "0");
-      info.el.setAttribute("aria-label", info.event.title + ", " + wallClock(info.event.start).slice(11, 16));
+      // The whole story on hover and for screen readers: a short event shows only the name.
+      var details = info.event.extendedProps.details ||
+        (info.event.title + ", " + wallClock(info.event.start).slice(11, 16));
+      info.el.setAttribute("aria-label", details);
+      info.el.setAttribute("title", details);
       info.el.dataset.appointmentId = info.event.id;
       info.el.addEventListener("keydown", function (event) {
         if (event.key === "Enter" || event.key === " ") {
@@ -192,5 +196,18 @@
   });
 
   document.body.addEventListener("calendar:changed", function () { calendar.refetchEvents(); });
+
+  // Cancelled appointments take no room unless asked for; the address keeps the choice.
+  var showCancelled = document.getElementById("cal-show-cancelled");
+  if (showCancelled) {
+    showCancelled.addEventListener("change", function () {
+      config.showCancelled = showCancelled.checked;
+      var url = new URL(window.location.href);
+      if (showCancelled.checked) url.searchParams.set("cancelled", "1");
+      else url.searchParams.delete("cancelled");
+      window.history.replaceState(null, "", url);
+      calendar.refetchEvents();
+    });
+  }
   window.clinicdeskCalendar = calendar;
 })();
