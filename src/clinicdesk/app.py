@@ -112,6 +112,7 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
         "/metrics",
         "/docs",
         "/openapi.json",
+        "/favicon.ico",
         "/login",
         "/password/forgot",
         "/password/reset",
@@ -184,9 +185,17 @@ LIVE_PUBLISHERS = (scheduling_live.register, queue_live.register)
 _REDIRECTS = {"mfa-required": "/login/mfa", "mfa-enrolment-required": "/account/mfa"}
 
 
+def sign_in_address(request: Request) -> str:
+    """``/login``, with the page (and its query) to return to unless that is the home."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return "/login" if target == "/" else f"/login?next={quote(target, safe='/')}"
+
+
 def _render_error_page(pages: Pages) -> HtmlErrorRenderer:
-    """Signed-out browsers get the sign-in page (status 401), a pending second factor or
-    MFA enrolment sends them there, anything else gets the error page."""
+    """Signed-out browsers are sent to the sign-in page (303, with the page to come back
+    to; an htmx request is told to go there), a pending second factor or MFA enrolment
+    sends them there, anything else gets the error page. API, FHIR and tool clients never
+    get here: they are answered 401 with a problem document."""
 
     def render(
         request: Request, problem: dict[str, Any], headers: dict[str, str] | None
@@ -196,7 +205,7 @@ def _render_error_page(pages: Pages) -> HtmlErrorRenderer:
         if code == "not-authenticated":
             if is_htmx(request):
                 return Response(status_code=401, headers={"HX-Redirect": f"/login?next={here}"})
-            return identity_views.login_page(request, next_url=request.url.path, status_code=401)
+            return RedirectResponse(sign_in_address(request), status_code=303)
         if code in _REDIRECTS:
             url = f"{_REDIRECTS[code]}?next={here}"
             if is_htmx(request):

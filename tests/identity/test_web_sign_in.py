@@ -149,7 +149,9 @@ async def test_logout_ends_the_session_on_the_server(
     response = await browser.post("/logout", data={"csrf_token": token})
     assert response.status_code == 303
     browser.cookies.set("clinicdesk_session", cookie or "")  # a copied cookie
-    assert (await browser.get("/account")).status_code == 401
+    ended = await browser.get("/account")
+    assert ended.status_code == 303
+    assert ended.headers["location"] == "/login?next=/account"
 
 
 @pytest.mark.parametrize(
@@ -175,8 +177,8 @@ async def test_idle_and_absolute_timeouts(
         web_session.expires_at = web_session.created_at + shift
     await session.commit()
     response = await browser.get("/account")
-    assert response.status_code == 401
-    assert "<h1>Sign in</h1>" in response.text  # the browser is shown the sign-in form
+    assert response.status_code == 303  # the browser is sent to the sign-in form
+    assert response.headers["location"] == "/login?next=/account"
 
 
 async def enable_mfa(session: AsyncSession, user: User) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 from tests.support.server import run_cli, running_server
 
@@ -36,6 +36,13 @@ class LiveClinic:
 
 
 LIVE_PASSWORD = "browser-test-password-2026"
+
+# Browser tests wait on conditions, never on time. How long they may wait is sized for a
+# loaded two-core CI machine, where a first render (Swagger UI, the calendar) or an
+# htmx swap can take many seconds: a passing test returns as soon as its condition
+# holds, so only a failing one pays for the length.
+EXPECT_TIMEOUT_MS = 20_000  # expect(...).to_...: a swap, a render, a live update
+ACTION_TIMEOUT_MS = 30_000  # clicks, fills, page loads
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +111,7 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
         browser = await playwright.chromium.launch(
             executable_path=chromium, headless=True, args=CHROMIUM_ARGS
         )
+        expect.set_options(timeout=EXPECT_TIMEOUT_MS)
         try:
             yield browser
         finally:
@@ -117,6 +125,7 @@ class ConsoleProblems(list[str]):
 @pytest.fixture
 async def page(browser: Browser) -> AsyncIterator[Page]:
     context = await browser.new_context(viewport={"width": 1280, "height": 800})
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = await context.new_page()
     problems = ConsoleProblems()
     page.on(
@@ -150,6 +159,7 @@ async def browser_phone(browser: Browser) -> AsyncIterator[Page]:
         is_mobile=True,
         has_touch=True,
     )
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = await context.new_page()
     try:
         yield page

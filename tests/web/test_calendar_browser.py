@@ -260,20 +260,49 @@ async def test_book_drag_and_cancel_in_the_calendar(page: Page, live_clinic: Liv
     assert [p for p in problems(page) if "status of 409" not in p] == []
 
 
+async def book_over_http(clinic: CalendarClinic, day: date, patient: str) -> None:
+    """An appointment at 09:00 UTC on ``day`` (inside the hours in London, summer or not)
+    booked by the front desk through the JSON API."""
+    async with httpx.AsyncClient(base_url=clinic.url, timeout=30) as client:
+        desk = {"Authorization": f"Bearer {await token(client, clinic.desk_email)}"}
+        found = await client.get("/api/v1/patients", params={"q": patient}, headers=desk)
+        assert found.status_code == 200, found.text
+        providers = (await client.get("/api/v1/providers", headers=desk)).json()
+        kinds = (await client.get("/api/v1/appointment-types", headers=desk)).json()
+        booked = await client.post(
+            "/api/v1/appointments",
+            json={
+                "patient_id": found.json()["items"][0]["id"],
+                "provider_id": providers[0]["id"],
+                "location_id": clinic.location_id,
+                "type_id": next(k["id"] for k in kinds if k["name"] == "Consultation"),
+                "starts_at": f"{day.isoformat()}T09:00:00+00:00",
+            },
+            headers=desk,
+        )
+        assert booked.status_code == 201, booked.text
+
+
 async def test_week_view_and_keyboard_details(page: Page, live_clinic: LiveClinic) -> None:
     clinic = await calendar_clinic(live_clinic)
+    # Its own appointment, later in the same week (the week starts on Monday), so the
+    # test never depends on what another test left in the calendar.
+    await book_over_http(clinic, clinic.day + timedelta(days=2), "Ashdown")
     await desk_sign_in(page, clinic)
     await page.goto(
         f"{clinic.url}/calendar?location_id={clinic.location_id}&date={clinic.day}&view=week"
     )
     await expect(page.locator(".ec-bg-event.cal-open").first).to_be_visible()
+    # The appointments arrive after the grid: wait for them, never take "none yet" for
+    # "none".
+    event = page.locator(".ec-event[role=button]", has_text="Ashdown").first
+    await expect(event).to_be_visible()
     await snap(page, "calendar-week")
-    event = page.locator(".ec-event[role=button]").first
-    if await event.count():
-        await event.focus()
-        await page.keyboard.press("Enter")
-        await expect(page.locator("#cal-dialog")).to_be_visible()
-        await page.keyboard.press("Escape")
+    await event.focus()
+    await page.keyboard.press("Enter")
+    await expect(page.locator("#cal-dialog")).to_be_visible()
+    await expect(page.locator("#cal-dialog")).to_contain_text("Rowan Ashdown")
+    await page.keyboard.press("Escape")
     assert problems(page) == []
 
 

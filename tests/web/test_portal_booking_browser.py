@@ -24,9 +24,10 @@ PATIENT_EMAIL = "piper.portal@example.org"
 PATIENT_PASSWORD = "lantern orchard pebble 42"
 
 
-def invitation_token(mail_dir: Path, address: str, *, wait_seconds: float = 10) -> str:
+def invitation_token(mail_dir: Path, address: str, *, wait_seconds: float = 60) -> str:
     """The link of the invitation mailed to ``address``. Mail is sent by a job right
-    after the invitation commits, so it may take a moment to appear."""
+    after the invitation commits, so it may take a moment to appear (on a busy CI
+    machine, many seconds: the loop ends as soon as the mail is there)."""
     deadline = time.monotonic() + wait_seconds
     while True:
         for path in sorted(mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):

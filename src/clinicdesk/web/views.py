@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from clinicdesk.core.actor import ActorKind
 from clinicdesk.core.errors import NotFound
@@ -113,3 +113,14 @@ async def api_reference(request: Request) -> HTMLResponse:
         "form-action 'self'; frame-ancestors 'none'"
     )
     return response
+
+
+@public.get("/favicon.ico")
+async def favicon() -> FileResponse:
+    """Browsers ask for /favicon.ico whatever a page links (and for answers that are not
+    pages at all): the same icon as /static/favicon.svg, which the pages link."""
+    return FileResponse(
+        STATIC_DIR / "favicon.svg",
+        media_type="image/svg+xml",
+        headers={"Cache-Control": "public, max-age=86400"},
+    )

@@ -11,7 +11,7 @@ from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.errors import NotFound
 from clinicdesk.core.models import check_version, new_id
-from clinicdesk.core.tenancy import current_tenant, scope_to_tenant
+from clinicdesk.core.tenancy import current_tenant, scope_to_tenant, use_system_scope
 from clinicdesk.identity.errors import LocationNotFound
 from clinicdesk.identity.models import Location, Organization
 from clinicdesk.identity.schemas import LocationWrite, OrganizationUpdate
@@ -53,6 +53,21 @@ async def create_organization(
         changes=audit.changes(None, audit.snapshot(organization)),
     )
     return organization
+
+
+async def sign_in_name(session: AsyncSession) -> str | None:
+    """The clinic the sign-in page names: the organization, when this server holds exactly
+    one active organization. Sign-in finds the organization from the e-mail address, so
+    with several the page cannot know whose it is and names none. On PostgreSQL the
+    server's role sees no organization before sign-in (row-level security), so there
+    the page names none either; it never tells one clinic's name to another's staff."""
+    await use_system_scope(session)
+    names = (
+        await session.scalars(
+            select(Organization.name).where(Organization.is_active.is_(True)).limit(2)
+        )
+    ).all()
+    return names[0] if len(names) == 1 else None
 
 
 async def get_organization(session: AsyncSession) -> Organization:

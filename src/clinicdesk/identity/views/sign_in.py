@@ -15,7 +15,7 @@ from clinicdesk.identity.auth import (
     SecondFactorStep,
 )
 from clinicdesk.identity.errors import NotAuthenticated
-from clinicdesk.identity.service import sessions
+from clinicdesk.identity.service import organizations, sessions
 from clinicdesk.identity.service.signin import (
     GENERIC_FAILURE,
     SignInStatus,
@@ -39,22 +39,36 @@ router = APIRouter(include_in_schema=False)
 def login_page(
     request: Request,
     *,
+    clinic: str | None,
     error: str | None = None,
     email: str = "",
     next_url: str = "/",
     status_code: int = 200,
 ) -> HTMLResponse:
+    """The sign-in form; ``clinic`` is ``organizations.sign_in_name``, looked up before
+    the sign-in itself scopes the session to the account's organization."""
     return render_public_form(
         request,
         "identity/login.html",
-        {"error": error, "email": email, "next": safe_next(next_url)},
+        {"error": error, "email": email, "next": safe_next(next_url), "clinic": clinic},
         status_code=status_code,
     )
 
 
+def _remembered_name(request: Request) -> str | None:
+    """The clinic's name as the last sign-in form this process served found it. A
+    refused sign-in re-renders the form with it rather than looking it up again: that
+    look-up would open the request's transaction before sign-in and its throttle have
+    decided what the request writes."""
+    name = getattr(request.app.state, "sign_in_name", None)
+    return name if isinstance(name, str) else None
+
+
 @public.get("/login", response_class=HTMLResponse)
-async def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    return login_page(request, next_url=next)
+async def login_form(request: Request, session: SessionDep, next: str = "/") -> HTMLResponse:
+    clinic = await organizations.sign_in_name(session)
+    request.app.state.sign_in_name = clinic
+    return login_page(request, clinic=clinic, next_url=next)
 
 
 @public.post("/login", response_class=HTMLResponse)
@@ -66,14 +80,22 @@ async def login(
     password: Text,
     next: Annotated[str, Form(max_length=2000)] = "/",
 ) -> Response:
+    clinic = _remembered_name(request)
     if not await check_public_csrf(request):
-        return login_page(request, error=NEXT_EXPIRED, email=email, next_url=next, status_code=403)
+        return login_page(
+            request, clinic=clinic, error=NEXT_EXPIRED, email=email, next_url=next, status_code=403
+        )
     result = await sign_in(
         session, email=email, password=password, second_factor=None, config=config, channel="web"
     )
     if result.status == SignInStatus.FAILED or result.user is None:
         return login_page(
-            request, error=GENERIC_FAILURE, email=email, next_url=next, status_code=401
+            request,
+            clinic=clinic,
+            error=GENERIC_FAILURE,
+            email=email,
+            next_url=next,
+            status_code=401,
         )
     verified = result.status == SignInStatus.SIGNED_IN
     token, _ = await sessions.start_web_session(

@@ -45,4 +45,49 @@
   document.addEventListener("clinicdesk:toast", function (event) {
     if (event.detail && event.detail.message) toast(event.detail.message, event.detail.kind);
   });
+
+  // The phone "Menu" (a <details>) closes on Escape and on a tap outside it, like
+  // any other menu; without this script it still opens and closes on its summary.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details[data-site-menu][open]").forEach(function (menu) {
+      menu.open = false;
+      menu.querySelector("summary").focus();
+    });
+  });
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details[data-site-menu][open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.open = false;
+    });
+  });
+
+  // Tables on a phone: each cell is labelled with its column's heading (data-label), so
+  // app.css can show a row as a small card of "heading: value" lines instead of a grid
+  // wider than the screen. Tables marked data-keep-grid (side-by-side comparisons)
+  // keep their columns and scroll inside their own box.
+  function labelTables() {
+    document.querySelectorAll("main table:not([data-keep-grid]):not(.compare)").forEach(function (table) {
+      // A table without a heading row still wraps its rows; its cells just have no label.
+      var headRow = table.tHead && table.tHead.rows[table.tHead.rows.length - 1];
+      var labels = [];
+      Array.prototype.forEach.call(headRow ? headRow.cells : [], function (cell) {
+        for (var i = 0; i < (cell.colSpan || 1); i++) labels.push(cell.textContent.trim());
+      });
+      Array.prototype.forEach.call(table.tBodies, function (body) {
+        Array.prototype.forEach.call(body.rows, function (row) {
+          var column = 0;
+          Array.prototype.forEach.call(row.cells, function (cell) {
+            if (labels[column] && !cell.hasAttribute("data-label")) cell.setAttribute("data-label", labels[column]);
+            column += cell.colSpan || 1;
+          });
+        });
+      });
+      table.setAttribute("data-stack", "");
+    });
+  }
+  document.addEventListener("DOMContentLoaded", labelTables);
+  // Right after a swap, in the same task: a swapped-in table or row is never drawn as a
+  // grid wider than the screen first.
+  document.addEventListener("htmx:afterSwap", labelTables);
+  document.addEventListener("htmx:oobAfterSwap", labelTables);
 })();

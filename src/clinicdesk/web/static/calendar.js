@@ -89,8 +89,21 @@
     });
   }
 
+  // Phones: the all-providers day becomes an agenda (one column, a line per
+  // appointment, with its provider) and a week keeps readable day columns that scroll
+  // sideways inside the calendar, never the page.
+  var phone = window.matchMedia("(max-width: 576px)");
+  function shownView() {
+    return phone.matches && config.view === "resourceTimeGridDay" ? "listDay" : config.view;
+  }
+  function columnWidth() { return phone.matches ? "minmax(5.75rem, 1fr)" : undefined; }
+  var providerNames = {};
+  (config.resources || []).forEach(function (r) { providerNames[r.id] = r.title; });
+
   var calendar = EventCalendar.create(el, {
-    view: config.view,
+    view: shownView(),
+    columnWidth: columnWidth(),
+    noEventsContent: "No appointments on this day.",
     date: config.date,
     resources: config.resources,
     firstDay: 1,
@@ -125,6 +138,14 @@
     }],
     eventDidMount: function (info) {
       if (info.event.display === "background") return;
+      var provider = providerNames[info.event.resourceIds && info.event.resourceIds[0]];
+      var title = info.el.querySelector(".ec-event-title");
+      if (info.view.type.indexOf("list") === 0 && provider && title) {
+        var who = document.createElement("span");
+        who.className = "cal-list-provider";
+        who.textContent = provider;
+        title.appendChild(who);
+      }
       info.el.setAttribute("role", "button");
       info.el.setAttribute("tabindex", "0");
       // The whole story on hover and for screen readers: a short event shows only the name.
@@ -167,6 +188,11 @@
         link.href = target.toString();
       }
     }
+  });
+
+  phone.addEventListener("change", function () {
+    calendar.setOption("columnWidth", columnWidth());
+    calendar.setOption("view", shownView());
   });
 
   document.body.addEventListener("calendar:changed", function () { calendar.refetchEvents(); });
