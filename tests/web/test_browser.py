@@ -71,7 +71,12 @@ async def test_sign_in_then_htmx_swaps_the_status_card(page: Page, live_clinic: 
     await expect(card).to_contain_text("SQLite")
     await expect(page.get_by_text("Loading system status")).to_have_count(0)
     assert fragment_requests == [live_clinic.url + "/system-status"]
-    await expect(page.get_by_role("navigation").get_by_role("link", name="Staff")).to_be_visible()
+    # The administrator's pages sit in the menu's "Admin" dropdown on a desktop.
+    nav = page.get_by_role("navigation", name="Main")
+    await expect(nav.get_by_role("link", name="Staff")).to_be_hidden()
+    await nav.get_by_text("Admin", exact=True).click()
+    await expect(nav.get_by_role("link", name="Staff")).to_be_visible()
+    await expect(nav.get_by_role("link", name="Audit trail")).to_be_visible()
     await snap(page, "home")
     assert problems(page) == []  # incl. Content-Security-Policy violations
 

@@ -31,6 +31,9 @@ class NavItem:
     href: str
     permission: str | None = None
     """Shown only to actors with this permission (None: to every signed-in user)."""
+    group: str | None = None
+    """On a desktop, shown in a dropdown of this name (the administrator's pages: eleven
+    links would not fit one row); the phone menu lists every item."""
 
 
 ContextProcessor = Callable[[Request], Mapping[str, Any]]

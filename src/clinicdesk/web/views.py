@@ -31,13 +31,13 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Patients", "/patients", Permission.PATIENTS_READ),
     NavItem("Calendar", "/calendar", Permission.SCHEDULING_READ),
     NavItem("Queue", "/queue", Permission.SCHEDULING_READ),
-    NavItem("Staff", "/admin/users", Permission.ADMIN_USERS),
-    NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS),
-    NavItem("Settings", "/admin/settings", Permission.ADMIN_SETTINGS),
-    NavItem("Audit trail", "/admin/audit", Permission.AUDIT_READ),
-    NavItem("Emergency access", "/admin/emergency-access", Permission.AUDIT_READ),
-    NavItem("System status", "/system-status", Permission.ADMIN_SETTINGS),
-    NavItem("Jobs", "/admin/jobs", Permission.ADMIN_SETTINGS),
+    NavItem("Staff", "/admin/users", Permission.ADMIN_USERS, group="Admin"),
+    NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS, group="Admin"),
+    NavItem("Settings", "/admin/settings", Permission.ADMIN_SETTINGS, group="Admin"),
+    NavItem("Audit trail", "/admin/audit", Permission.AUDIT_READ, group="Admin"),
+    NavItem("Emergency access", "/admin/emergency-access", Permission.AUDIT_READ, group="Admin"),
+    NavItem("System status", "/system-status", Permission.ADMIN_SETTINGS, group="Admin"),
+    NavItem("Jobs", "/admin/jobs", Permission.ADMIN_SETTINGS, group="Admin"),
 )
 
 router = APIRouter(include_in_schema=False)
