@@ -186,7 +186,8 @@ async def test_booking_form_books_and_a_taken_slot_answers_409(
     }
     booked = await client.post("/calendar/book", data=fields, headers=HTMX)
     assert booked.status_code == 200, booked.text
-    assert "Booked Ann Viewer at 10:00" in booked.text
+    monday = desk.monday  # written as the clinic writes dates (MM/DD/YYYY), not ISO
+    assert f"Booked Ann Viewer at 10:00 on {monday:%m/%d/%Y}." in booked.text
     assert "calendar:changed" in booked.headers["HX-Trigger"]
 
     taken = await client.post(

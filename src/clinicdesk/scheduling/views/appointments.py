@@ -34,6 +34,7 @@ from clinicdesk.scheduling.service.hours import location_zone
 from clinicdesk.scheduling.views.common import (
     ACTIVE,
     STATUS_WORDS,
+    clinic_day,
     from_wall_clock,
     open_book,
     wall_clock,
@@ -189,7 +190,8 @@ async def book_appointment(
         return await again(error.status_code, error.detail, error)
     patient = await get_patient(session, appointment.patient_id, actor=actor)
     local = wall_clock(appointment.starts_at, zone)
-    message = f"Booked {patient.display_name} at {local[11:16]} on {local[:10]}."
+    day = await clinic_day(session, appointment.starts_at.astimezone(zone).date())
+    message = f"Booked {patient.display_name} at {local[11:16]} on {day}."
     if not is_htmx(request):
         response = redirect(f"/calendar?location_id={appointment.location_id}&date={local[:10]}")
         flash(request, response, message)
@@ -394,10 +396,11 @@ async def move(
         expected_version=required_version(body.get("version")),
     )
     local = wall_clock(moved.starts_at, zone)
+    day = await clinic_day(session, moved.starts_at.astimezone(zone).date())
     return JSONResponse(
         {
             "version": moved.version,
             "starts_at": local,
-            "message": f"Moved to {local[11:16]} on {local[:10]}.",
+            "message": f"Moved to {local[11:16]} on {day}.",
         }
     )

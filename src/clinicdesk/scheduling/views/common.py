@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.core.dates import in_window
+from clinicdesk.core.dates import format_local_date, in_window
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.identity import public as identity
 from clinicdesk.identity.public import Location
@@ -225,3 +225,9 @@ def day_range(day: date, zone: ZoneInfo, days: int = 1) -> tuple[datetime, datet
     start = datetime.combine(day, time(), tzinfo=zone)
     end = datetime.combine(day + timedelta(days=days), time(), tzinfo=zone)
     return start, end
+
+
+async def clinic_day(session: AsyncSession, day: date) -> str:
+    """A date as the organization writes it (its date format), for messages."""
+    organization = await identity.get_organization(session)
+    return format_local_date(day, organization.date_format)

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from clinicdesk.core.dates import format_local_date
 from clinicdesk.core.errors import ClinicError, NotFound
 from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
@@ -25,6 +23,7 @@ from clinicdesk.identity.auth import AdminSettings
 from clinicdesk.scheduling.models import HoursException, Provider
 from clinicdesk.scheduling.schemas import HoursBlock, HoursExceptionWrite
 from clinicdesk.scheduling.service import setup
+from clinicdesk.scheduling.views.common import clinic_day
 
 router = APIRouter(include_in_schema=False)
 
@@ -46,12 +45,6 @@ LABELS = {
 
 def _provider_page(provider_id: uuid.UUID) -> str:
     return f"{PROVIDERS}/{provider_id}"
-
-
-async def _day(session: SessionDep, day: date) -> str:
-    """A date as the organization writes it."""
-    organization = await identity.get_organization(session)
-    return format_local_date(day, organization.date_format)
 
 
 async def _location_names(session: SessionDep) -> dict[uuid.UUID, str]:
@@ -208,7 +201,7 @@ async def add_time_off(
         return await _refused_on_provider(request, session, provider, "time-off", error, values)
     response = redirect(_provider_page(provider.id))
     what = "Extra hours" if row.kind == "extra" else "Time off"
-    flash(request, response, f"{what} on {await _day(session, row.on_date)} added.")
+    flash(request, response, f"{what} on {await clinic_day(session, row.on_date)} added.")
     return response
 
 
@@ -258,7 +251,7 @@ async def add_holiday(request: Request, actor: AdminSettings, session: SessionDe
         failed = Refused.of("holiday", error, values)
         return await _holidays(request, session, failed=failed, status_code=error.status_code)
     response = redirect(HOLIDAYS)
-    flash(request, response, f"Closure on {await _day(session, row.on_date)} added.")
+    flash(request, response, f"Closure on {await clinic_day(session, row.on_date)} added.")
     return response
 
 
@@ -287,5 +280,5 @@ async def remove_exception(
     except ClinicError as error:
         flash(request, response, error.detail, "error")
         return response
-    flash(request, response, f"{await _day(session, row.on_date)} removed.")
+    flash(request, response, f"{await clinic_day(session, row.on_date)} removed.")
     return response
