@@ -42,13 +42,10 @@ async def test_the_sign_in_page_names_the_only_clinic(
     async with client_for(app, accept=PAGE) as browser:
         page = await browser.get("/login")
         assert page.status_code == 200
-        if backend == "sqlite":
-            assert '<p class="sign-in-clinic">Riverside</p>' in page.text
-            assert "<title>Sign in · Riverside · ClinicDesk</title>" in page.text
-        else:
-            # PostgreSQL: before sign-in the server's role sees no organization at all
-            # (row-level security), so the page cannot name one.
-            assert '<p class="sign-in-clinic">ClinicDesk</p>' in page.text
+        # On PostgreSQL the server's role sees no organization before sign-in (row-level
+        # security): the name comes through clinicdesk_sole_organization_name().
+        assert '<p class="sign-in-clinic">Riverside</p>' in page.text
+        assert "<title>Sign in · Riverside · ClinicDesk</title>" in page.text
 
         # With two clinics on the server, the page cannot know whose staff is signing in.
         await create_org(session, "Hillside")
@@ -82,5 +79,4 @@ async def test_a_refused_sign_in_keeps_the_clinic_name(
             data={"email": "nobody@example.org", "password": "not it", "csrf_token": token},
         )
         assert refused.status_code == 401
-        name = "Riverside" if backend == "sqlite" else "ClinicDesk"
-        assert f'<p class="sign-in-clinic">{name}</p>' in refused.text
+        assert '<p class="sign-in-clinic">Riverside</p>' in refused.text

@@ -92,6 +92,15 @@ RETURNS SETOF uuid LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public AS $fn$
     SELECT DISTINCT chain_id FROM public.audit_events WHERE seq IS NULL
 $fn$""",
+    # The sign-in page names the clinic when the server holds exactly one (a public page,
+    # before anyone is signed in, so before any organization scope): the name, or NULL.
+    "clinicdesk_sole_organization_name()": """
+CREATE OR REPLACE FUNCTION clinicdesk_sole_organization_name()
+RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public AS $fn$
+    SELECT CASE WHEN count(*) = 1 THEN min(name) END
+    FROM public.organizations WHERE is_active
+$fn$""",
     "clinicdesk_purge_finished_jobs(timestamptz, timestamptz)": """
 CREATE OR REPLACE FUNCTION clinicdesk_purge_finished_jobs(
     succeeded_before timestamptz, dead_before timestamptz

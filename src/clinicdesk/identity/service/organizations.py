@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
@@ -58,9 +58,13 @@ async def create_organization(
 async def sign_in_name(session: AsyncSession) -> str | None:
     """The clinic the sign-in page names: the organization, when this server holds exactly
     one active organization. Sign-in finds the organization from the e-mail address, so
-    with several the page cannot know whose it is and names none. On PostgreSQL the
-    server's role sees no organization before sign-in (row-level security), so there
-    the page names none either; it never tells one clinic's name to another's staff."""
+    with several the page cannot know whose it is and names none (it never tells one
+    clinic's name to another's staff). On PostgreSQL the server's role sees no
+    organization before sign-in (row-level security): the database answers through
+    ``clinicdesk_sole_organization_name``, which tells that one name and nothing else."""
+    if session.get_bind().dialect.name == "postgresql":
+        name = await session.scalar(text("SELECT clinicdesk_sole_organization_name()"))
+        return str(name) if name is not None else None
     await use_system_scope(session)
     names = (
         await session.scalars(
