@@ -82,3 +82,21 @@ async def test_a_refused_settings_form_marks_each_field_and_keeps_what_was_typed
     assert 'id="new-time_zone-error" class="field-error"' in new_location.text
     assert 'value="Hilltop"' in new_location.text and 'value="A, B"' in new_location.text
     assert 'id="e-time_zone"' not in new_location.text  # the organization form is untouched
+
+
+async def test_the_location_form_holds_rooms_to_the_rooms_page_rule(
+    session: AsyncSession, clinic: Organization, sign_in_web: SignIn
+) -> None:
+    """Rooms typed in the location form obey what the Rooms page does: at most 40
+    characters, one name whatever its case."""
+    admin = await sign_in_web(await create_user(session, clinic, Role.ADMIN))
+    too_long = await admin.post("/admin/locations", data={"name": "Eastside", "rooms": "R" * 41})
+    assert too_long.status_code == 400
+    assert "40 characters" in too_long.text
+    twice = await admin.post(
+        "/admin/locations", data={"name": "Eastside", "rooms": "Room 1, room 1"}
+    )
+    assert twice.status_code == 400
+    assert "listed twice" in twice.text
+    await scope_to_tenant(session, clinic.id)
+    assert (await session.scalars(select(Location).where(Location.name == "Eastside"))).all() == []

@@ -9,7 +9,14 @@ from typing import Annotated
 from zoneinfo import available_timezones
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from clinicdesk.core.names import PersonName
 from clinicdesk.core.schemas import Strict, safe_text
@@ -141,11 +148,28 @@ class LocationRead(BaseModel):
     version: int
 
 
+MAX_ROOMS = 200
+RoomName = Annotated[str, StringConstraints(min_length=1, max_length=40), AfterValidator(safe_text)]
+"""A room as a call names it on the screens ("Room 3"): the Rooms page and the location
+form (its list of rooms) hold rooms to the same rule."""
+
+
+def _distinct_rooms(rooms: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for room in rooms:
+        if room.casefold() in seen:
+            raise ValueError(f"{room!r} is listed twice (rooms are the same whatever the case)")
+        seen.add(room.casefold())
+    return rooms
+
+
 class LocationWrite(Strict):
     name: str = Field(min_length=1, max_length=200)
     address: str = Field(default="", max_length=2000)
     phone: str = Field(default="", max_length=32)
-    rooms: list[str] = Field(default_factory=list, max_length=200)
+    rooms: Annotated[list[RoomName], AfterValidator(_distinct_rooms)] = Field(
+        default_factory=list, max_length=MAX_ROOMS
+    )
     # Empty: the organization's time zone.
     time_zone: str | None = Field(default=None, max_length=64)
     is_active: bool = True
@@ -204,7 +228,7 @@ class PasswordResetConfirm(Strict):
 class RoomWrite(Strict):
     """One room of a location, as a call names it on the screens ("Room 3")."""
 
-    name: Annotated[str, AfterValidator(safe_text)] = Field(min_length=1, max_length=40)
+    name: RoomName
 
     @field_validator("name", mode="before")
     @classmethod

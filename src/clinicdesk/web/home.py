@@ -22,9 +22,8 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.routing import Match
 
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import Actor
@@ -200,13 +199,6 @@ class SetupItem:
     link_text: str | None = None
 
 
-def has_page(app: FastAPI, path: str) -> bool:
-    """Whether the app answers ``GET path`` (a settings page that may not exist yet: the
-    checklist links to it once it does, and to the API reference until then)."""
-    scope = {"type": "http", "method": "GET", "path": path, "root_path": ""}
-    return any(route.matches(scope)[0] == Match.FULL for route in app.router.routes)
-
-
 def _plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else many or one + 's'}"
 
@@ -234,7 +226,7 @@ def _organization(org: identity.OrganizationSetup) -> SetupItem:
     )
 
 
-def _locations(org: identity.OrganizationSetup, page: Callable[[str], bool]) -> SetupItem:
+def _locations(org: identity.OrganizationSetup) -> SetupItem:
     if not org.locations:
         return SetupItem(
             "Locations",
@@ -254,9 +246,12 @@ def _locations(org: identity.OrganizationSetup, page: Callable[[str], bool]) -> 
             "Locations",
         )
     detail += f" No rooms listed at {', '.join(bare)}: a call cannot say where to go."
-    href, label = _settings_page(page, "/admin/settings/rooms", "Rooms", "/admin/organization")
     return SetupItem(
-        _plural(len(org.locations), "location").capitalize(), "check", detail, href, label
+        _plural(len(org.locations), "location").capitalize(),
+        "check",
+        detail,
+        "/admin/settings/rooms",
+        "Rooms",
     )
 
 
@@ -275,19 +270,8 @@ def _staff(org: identity.OrganizationSetup) -> SetupItem:
     return SetupItem("Staff", status, detail, "/admin/users", "Invite staff")
 
 
-def _settings_page(
-    page: Callable[[str], bool], path: str, label: str, fallback: str = "/docs#/scheduling"
-) -> tuple[str, str]:
-    """The settings page when this build has it, else where it is done until then."""
-    if page(path):
-        return path, label
-    if fallback.startswith("/docs"):
-        return fallback, f"{label} (in the API for now)"
-    return fallback, label
-
-
-def _providers(schedule: scheduling.ScheduleSetup, page: Callable[[str], bool]) -> SetupItem:
-    href, label = _settings_page(page, "/admin/settings/providers", "Providers and hours")
+def _providers(schedule: scheduling.ScheduleSetup) -> SetupItem:
+    href, label = "/admin/settings/providers", "Providers and hours"
     if not schedule.providers:
         return SetupItem(
             "Providers and working hours",
@@ -307,8 +291,8 @@ def _providers(schedule: scheduling.ScheduleSetup, page: Callable[[str], bool]) 
     )
 
 
-def _types(schedule: scheduling.ScheduleSetup, page: Callable[[str], bool]) -> SetupItem:
-    href, label = _settings_page(page, "/admin/settings/appointment-types", "Appointment types")
+def _types(schedule: scheduling.ScheduleSetup) -> SetupItem:
+    href, label = "/admin/settings/appointment-types", "Appointment types"
     if not schedule.types:
         detail = "No appointment type yet: nothing can be booked."
     else:
@@ -366,17 +350,15 @@ def setup_checklist(
     org: identity.OrganizationSetup,
     schedule: scheduling.ScheduleSetup,
     settings: Settings,
-    *,
-    page: Callable[[str], bool],
 ) -> list[SetupItem]:
     """What a clinic needs before its first morning, each item computed from what is
-    really there. ``page(path)``: whether that settings page exists in this build."""
+    really there, each linking to the page where it is done."""
     return [
         _organization(org),
-        _locations(org, page),
+        _locations(org),
         _staff(org),
-        _providers(schedule, page),
-        _types(schedule, page),
+        _providers(schedule),
+        _types(schedule),
         _mail(settings),
         _admin_mfa(org),
         _keys_and_backups(settings),
@@ -390,7 +372,6 @@ async def setup(seat: Seat) -> Shown | None:
         await identity.organization_setup(seat.session),
         await scheduling.schedule_setup(seat.session),
         seat.runtime.settings,
-        page=lambda path: has_page(seat.request.app, path),
     )
     done = sum(1 for item in items if item.status == "done")
     counted = sum(1 for item in items if item.status != "info")

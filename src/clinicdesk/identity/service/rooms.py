@@ -13,10 +13,8 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import check_version
 from clinicdesk.identity.errors import RoomRefused
 from clinicdesk.identity.models import Location
-from clinicdesk.identity.schemas import RoomWrite
+from clinicdesk.identity.schemas import MAX_ROOMS, RoomWrite
 from clinicdesk.identity.service.organizations import get_location
-
-MAX_ROOMS = 200
 
 
 async def _change(
