@@ -22,6 +22,8 @@ from fastapi.responses import RedirectResponse, Response
 from clinicdesk import __version__
 from clinicdesk.audit import api as audit_api
 from clinicdesk.audit import public as audit
+from clinicdesk.clinical import api as clinical_api
+from clinicdesk.clinical import views as clinical_views
 from clinicdesk.config import Settings
 from clinicdesk.core import health
 from clinicdesk.core.access import install_gate
@@ -91,6 +93,7 @@ TEMPLATE_DIRS = (
     patients_views.TEMPLATES_DIR,
     scheduling_views.TEMPLATES_DIR,
     queue_views.TEMPLATES_DIR,
+    clinical_views.TEMPLATES_DIR,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
@@ -146,6 +149,8 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     scheduling_views.router,
     queue_api.router,
     queue_views.router,
+    *clinical_api.routers,
+    clinical_views.router,
 )
 
 # Throttling classes by path (first match wins; everything else is "general"). Stricter

@@ -4,6 +4,7 @@ a handler may do; each domain's ``reactions`` module holds its handlers."""
 
 from __future__ import annotations
 
+from clinicdesk.clinical import reactions as clinical
 from clinicdesk.queue import reactions as queue
 from clinicdesk.scheduling import reactions as scheduling
 
@@ -12,3 +13,4 @@ def connect_reactions() -> None:
     """Connect every domain's handlers (idempotent: a second call changes nothing)."""
     scheduling.connect()
     queue.connect()
+    clinical.connect()

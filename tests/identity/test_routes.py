@@ -16,6 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
+from clinicdesk.clinical.schemas.encounters import EncounterStart
+from clinicdesk.clinical.service import encounters
+from clinicdesk.clinical.vocabulary import EncounterKind
 from clinicdesk.config import Settings
 from clinicdesk.core.access import Requirement, RequirePermission
 from clinicdesk.core.actor import SYSTEM
@@ -215,6 +218,9 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         actor=doctor,
         data=WalkInCheckIn(patient_id=patient.id, location_id=location_b.id),
     )
+    encounter = await encounters.start_encounter(
+        session, actor=doctor, data=EncounterStart(patient_id=patient.id, kind=EncounterKind.PHONE)
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -241,6 +247,8 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "field": "national_id",
         "kind": "allergies",
         "job_id": dead_job.id,
+        "encounter_id": encounter.id,
+        "name": "reason",
     }
 
 
@@ -284,6 +292,8 @@ API_BODIES.update(
         "/api/v1/queue/visits/{visit_id}/transfer": {"provider_id": None},
         "/api/v1/queue/visits/{visit_id}/priority": {"priority": 0},
         "/api/v1/queue/visits/{visit_id}/move": {"direction": "up"},
+        "/api/v1/encounters/{encounter_id}": {"reason": "x"},
+        "/api/v1/encounters/{encounter_id}/cancel": {"reason": "test"},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

@@ -14,8 +14,11 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -115,3 +118,45 @@ async def run_once(
     record.response = response
     await session.flush()
     return Outcome(status_code=status_code, body=response, replayed=False)
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=MAX_KEY_LENGTH,
+        description="Any unique string; a retry with the same key gets the first answer "
+        "again instead of creating a second record.",
+    ),
+]
+
+
+async def created_once(
+    session: AsyncSession,
+    *,
+    key: str | None,
+    user_id: uuid.UUID | None,
+    operation: str,
+    body: BaseModel,
+    create: Callable[[], Awaitable[BaseModel]],
+) -> JSONResponse:
+    """A creating POST of the JSON API, at most once per ``Idempotency-Key``: 201 with
+    the created record (and its ``ETag`` when it has a ``version``), or the first
+    answer again with ``Idempotency-Replayed: true``."""
+
+    async def use_case() -> tuple[int, Any]:
+        return 201, (await create()).model_dump(mode="json")
+
+    outcome = await run_once(
+        session,
+        key=key,
+        user_id=user_id,
+        operation=operation,
+        body=body.model_dump(mode="json"),
+        use_case=use_case,
+    )
+    headers: dict[str, str] = {}
+    if isinstance(outcome.body, dict) and isinstance(outcome.body.get("version"), int):
+        headers["ETag"] = f'W/"{outcome.body["version"]}"'
+    if outcome.replayed:
+        headers["Idempotency-Replayed"] = "true"
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)

@@ -1,27 +1,47 @@
 """What other domains may use of patients: finding a patient (by id, for a change, by a
-search), the record type they hand back, and what a merge asks of them.
+search), the record type they hand back, what a merge asks of them, and the chart lists
+the consultation reads and writes (allergies and medications for the safety checks, the
+medication list a prescription updates, the problem list a diagnosis feeds).
 
 Other domains hold and show ``Patient`` (a name on a board, a line on the day list); they
 never query the patients' tables themselves (an import-linter contract protects
 ``patients.models`` and ``patients.service``; tests/test_architecture.py checks queries).
 """
 
-from clinicdesk.patients.models import Patient
+from clinicdesk.patients.models import Allergy, Medication, Patient, Problem
 from clinicdesk.patients.policies import check_patient_access
+from clinicdesk.patients.schemas import MedicationWrite, ProblemWrite
+from clinicdesk.patients.service.chart import (
+    active_allergies,
+    add_entry,
+    banner_allergies,
+    list_entries,
+    update_entry,
+)
 from clinicdesk.patients.service.common import get_patient, get_writable_patient, patients_by_id
 from clinicdesk.patients.service.merge import move_records
 from clinicdesk.patients.service.search import SearchResult, search_patients
 from clinicdesk.patients.signals import PatientMerged, patient_merged
 
 __all__ = [
+    "Allergy",
+    "Medication",
+    "MedicationWrite",
     "Patient",
     "PatientMerged",
+    "Problem",
+    "ProblemWrite",
     "SearchResult",
+    "active_allergies",
+    "add_entry",
+    "banner_allergies",
     "check_patient_access",
     "get_patient",
     "get_writable_patient",
+    "list_entries",
     "move_records",
     "patient_merged",
     "patients_by_id",
     "search_patients",
+    "update_entry",
 ]

@@ -1,17 +1,20 @@
 """What other domains (and the house's live stream) may use of the queue: resolving the
 secret links of a waiting-room display and of a patient's status page, the day at a
 glance for the home page (a location's day, a provider's own day), and the signal that a
-visit finished (clinical and billing react to it).
+visit started or finished (the consultation's encounter follows it), a visit by id and the
+signed-in user's provider record.
 """
 
 from clinicdesk.queue.errors import NotAProvider
 from clinicdesk.queue.models import Visit
+from clinicdesk.queue.service.common import get_visit
 from clinicdesk.queue.service.links import (
     DisplayAccess,
     VisitAccess,
     resolve_display,
     resolve_visit,
 )
+from clinicdesk.queue.service.providers import provider_of
 from clinicdesk.queue.service.today import (
     LIVE_EVENTS,
     DayLine,
@@ -22,7 +25,7 @@ from clinicdesk.queue.service.today import (
     desk_day,
     provider_day,
 )
-from clinicdesk.queue.signals import VisitFinished, visit_finished
+from clinicdesk.queue.signals import VisitFinished, VisitStarted, visit_finished, visit_started
 
 __all__ = [
     "LIVE_EVENTS",
@@ -36,9 +39,13 @@ __all__ = [
     "Visit",
     "VisitAccess",
     "VisitFinished",
+    "VisitStarted",
     "desk_day",
+    "get_visit",
     "provider_day",
+    "provider_of",
     "resolve_display",
     "resolve_visit",
     "visit_finished",
+    "visit_started",
 ]

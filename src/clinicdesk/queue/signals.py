@@ -13,6 +13,22 @@ from clinicdesk.core.signals import Signal
 
 
 @dataclass(frozen=True, slots=True)
+class VisitStarted:
+    """A consultation began: the provider took the patient in (``provider_id`` is set)."""
+
+    actor: Actor
+    visit_id: uuid.UUID
+    patient_id: uuid.UUID
+    provider_id: uuid.UUID
+    location_id: uuid.UUID
+    appointment_id: uuid.UUID | None
+
+
+visit_started: Signal[VisitStarted, None] = Signal("visit_started")
+"""Sent once the visit is in consultation and audited; the consultation's encounter opens."""
+
+
+@dataclass(frozen=True, slots=True)
 class VisitFinished:
     """A consultation ended: the visit is done (its appointment, if any, fulfilled)."""
 

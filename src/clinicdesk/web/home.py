@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.clinical import public as clinical
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError
@@ -180,6 +181,16 @@ async def my_day(seat: Seat) -> Shown | None:
         live=True,
         wide=True,
     )
+
+
+@card("open-consultations", Role.DOCTOR)
+async def open_consultations(seat: Seat) -> Shown | None:
+    """Consultations the doctor has not finished (a visit done with the note unsigned
+    leaves its consultation open): each with what is left and a link back into it."""
+    found = await clinical.my_open_consultations(seat.session, actor=seat.actor)
+    if not found:
+        return None
+    return Shown("web/home/_open_consultations.html", {"open": found})
 
 
 # --- the administrator: set-up and system status --------------------------------------

@@ -24,7 +24,7 @@ from clinicdesk.queue.service import providers, rooms
 from clinicdesk.queue.service.board import forget_learned_lengths
 from clinicdesk.queue.service.common import get_changeable_visit, record_step
 from clinicdesk.queue.service.queues import waiting_in
-from clinicdesk.queue.signals import VisitFinished, visit_finished
+from clinicdesk.queue.signals import VisitFinished, VisitStarted, visit_finished, visit_started
 from clinicdesk.queue.vocabulary import Priority, VisitStatus, VisitStep
 from clinicdesk.scheduling import public as scheduling
 
@@ -151,6 +151,17 @@ async def start(
     )
     await providers.follow_consultation(
         session, actor=actor, provider_id=visit.provider_id, consulting=True
+    )
+    await visit_started.send(
+        session,
+        VisitStarted(
+            actor=actor,
+            visit_id=visit.id,
+            patient_id=visit.patient_id,
+            provider_id=visit.provider_id,
+            location_id=visit.location_id,
+            appointment_id=visit.appointment_id,
+        ),
     )
     return visit
 

@@ -20,6 +20,7 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.permissions import Permission
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.queue.access import QueueWrite
@@ -141,7 +142,12 @@ async def _start(
     session: SessionDep, actor: Actor, visit: Visit, form: FormData
 ) -> tuple[str, str | None]:
     started = await flow.start(session, actor=actor, visit_id=visit.id)
-    return f"{started.token}: consultation started.", None
+    # The doctor goes on to the consultation the start opened (served by clinical, which
+    # follows the visit through ``visit_started``); the front desk stays on its board.
+    consultation = None
+    if screen_of(form) == "mine" and actor.can(Permission.CLINICAL_WRITE):
+        consultation = f"/visits/{started.id}/consultation"
+    return f"{started.token}: consultation started.", consultation
 
 
 async def _finish(

@@ -1,0 +1,7 @@
+"""JSON API of the clinical domain: one router per part, gathered in ``routers``."""
+
+from clinicdesk.clinical.api import encounters
+
+routers = [encounters.router]
+
+__all__ = ["routers"]

@@ -1,0 +1,33 @@
+"""The clinical domain's handlers of signals, connected when the application is built:
+the encounter follows the queue's visit, and a patient merge moves clinical rows."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.clinical.models import Encounter
+from clinicdesk.clinical.service import closing, encounters
+from clinicdesk.patients.public import PatientMerged, move_records, patient_merged
+from clinicdesk.queue.public import VisitStarted, visit_finished, visit_started
+
+# Every clinical table that points at a patient, with the noun its audit entries use.
+# A new table joins here; tests/patients/test_merge.py fails while one is forgotten.
+MERGED_WITH_PATIENT = ((Encounter.patient_id, "encounter"),)
+
+
+async def open_encounter_for_visit(session: AsyncSession, started: VisitStarted) -> None:
+    await encounters.start_for_visit(session, started)
+
+
+async def move_to_kept_patient(session: AsyncSession, merge: PatientMerged) -> Mapping[str, int]:
+    """The duplicate's clinical record (open consultations included) follows the kept
+    record, each moved row with its own audit entry."""
+    return await move_records(session, merge, MERGED_WITH_PATIENT)
+
+
+def connect() -> None:
+    visit_started.connect(open_encounter_for_visit)
+    visit_finished.connect(closing.follow_finished_visit)
+    patient_merged.connect(move_to_kept_patient)

@@ -1,0 +1,1 @@
+"""Request and response shapes of the clinical API, one module per part."""

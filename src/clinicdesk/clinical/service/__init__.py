@@ -1,0 +1,1 @@
+"""The clinical use cases, one module per part (STYLE: a service splits by use case)."""

@@ -1,0 +1,110 @@
+"""Finishing a consultation. It finishes only when nothing is left undone: each part of
+the consultation says what is (``unfinished_work``: "the note is not signed" ...).
+
+The queue's visit finishing is not refused for that: the patient has left the room. The
+encounter then stays open with the reason kept in ``open_reason``, and the doctor's home
+lists it until the doctor closes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.audit import public as audit
+from clinicdesk.clinical.errors import EncounterStepRefused
+from clinicdesk.clinical.models import Encounter
+from clinicdesk.clinical.service.encounters import RESOURCE, get_open_encounter
+from clinicdesk.clinical.signals import EncounterFinished, encounter_finished
+from clinicdesk.clinical.vocabulary import OPEN_ENCOUNTER_STATUSES, EncounterStatus
+from clinicdesk.core.actor import Actor
+from clinicdesk.core.models import utcnow
+from clinicdesk.queue import public as queue
+
+
+async def unfinished_work(session: AsyncSession, encounter: Encounter) -> list[str]:
+    """What must be done before ``encounter`` can finish, in words for the doctor; empty
+    when it can. Each part of the consultation with such a rule adds its check here."""
+    return []
+
+
+async def _finish(session: AsyncSession, *, actor: Actor, encounter: Encounter) -> None:
+    before = audit.snapshot(encounter)
+    encounter.status = EncounterStatus.FINISHED
+    encounter.finished_at = utcnow()
+    encounter.open_reason = None
+    await session.flush()
+    await audit.record(
+        session,
+        action="encounter.finished",
+        actor=actor,
+        resource_type=RESOURCE,
+        resource_id=encounter.id,
+        patient_id=encounter.patient_id,
+        changes=audit.changes(before, audit.snapshot(encounter)),
+    )
+    await encounter_finished.send(
+        session,
+        EncounterFinished(
+            actor=actor,
+            encounter_id=encounter.id,
+            patient_id=encounter.patient_id,
+            provider_id=encounter.provider_id,
+            location_id=encounter.location_id,
+            appointment_id=encounter.appointment_id,
+        ),
+    )
+
+
+async def finish_encounter(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    encounter_id: uuid.UUID,
+    expected_version: int | None = None,
+) -> Encounter:
+    """Finish the consultation. Refused (409, with every reason) while work is left
+    undone; the queue's visit, if it is still in the room, is not touched here (the
+    doctor finishes it from the queue, which then finds this encounter finished)."""
+    encounter = await get_open_encounter(
+        session, encounter_id, actor=actor, expected_version=expected_version
+    )
+    undone = await unfinished_work(session, encounter)
+    if undone:
+        raise EncounterStepRefused(
+            "The consultation cannot be finished yet: " + " ".join(undone),
+            undone=undone,
+        )
+    await _finish(session, actor=actor, encounter=encounter)
+    return encounter
+
+
+async def follow_finished_visit(session: AsyncSession, finished: queue.VisitFinished) -> None:
+    """The queue's visit is done: its encounter finishes with it, or stays open saying
+    why (the patient has left the room either way)."""
+    encounter = await session.scalar(
+        select(Encounter).where(
+            Encounter.visit_id == finished.visit_id,
+            Encounter.status.in_(OPEN_ENCOUNTER_STATUSES),
+        )
+    )
+    if encounter is None:
+        return
+    undone = await unfinished_work(session, encounter)
+    if not undone:
+        await _finish(session, actor=finished.actor, encounter=encounter)
+        return
+    before = audit.snapshot(encounter)
+    encounter.open_reason = " ".join(undone)[:200]
+    await session.flush()
+    await audit.record(
+        session,
+        action="encounter.left_open",
+        actor=finished.actor,
+        resource_type=RESOURCE,
+        resource_id=encounter.id,
+        patient_id=encounter.patient_id,
+        changes=audit.changes(before, audit.snapshot(encounter)),
+    )

@@ -1,0 +1,17 @@
+"""The clinical pages: the consultation page with its sections, and the consultations
+list the chart loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter
+
+from clinicdesk.clinical.views import consultation
+
+TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
+
+router = APIRouter(include_in_schema=False)
+router.include_router(consultation.router)
+
+__all__ = ["TEMPLATES_DIR", "router"]

@@ -1,0 +1,41 @@
+"""The fixed vocabularies of the clinical domain."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class EncounterStatus(StrEnum):
+    """FHIR R4 Encounter.status, the subset a clinic uses."""
+
+    PLANNED = "planned"
+    IN_PROGRESS = "in-progress"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    ENTERED_IN_ERROR = "entered-in-error"
+
+
+OPEN_ENCOUNTER_STATUSES = frozenset({EncounterStatus.PLANNED, EncounterStatus.IN_PROGRESS})
+
+
+class EncounterKind(StrEnum):
+    """How the patient was seen. ``fhir_class`` is the HL7 v3 ActCode FHIR's
+    Encounter.class carries (a phone call and a video visit are both "virtual")."""
+
+    IN_PERSON = "in-person"
+    PHONE = "phone"
+    VIDEO = "video"
+    HOME = "home"
+
+    @property
+    def fhir_class(self) -> str:
+        return {"in-person": "AMB", "phone": "VR", "video": "VR", "home": "HH"}[self.value]
+
+    @property
+    def label(self) -> str:
+        return {
+            "in-person": "In person",
+            "phone": "Phone",
+            "video": "Video (telehealth)",
+            "home": "Home visit",
+        }[self.value]
