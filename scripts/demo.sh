@@ -6,6 +6,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_uv
 install_browser_libraries
+ensure_pdf_libraries
 say "uv sync (Python packages from uv.lock)"
 "${UV[@]}" sync --locked --no-dev --quiet
 exec "${UV[@]}" run --locked --no-dev clinicdesk demo "$@"

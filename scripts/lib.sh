@@ -61,3 +61,16 @@ install_browser_libraries() {
   say "npm ci (browser libraries: htmx, Pico CSS, Swagger UI)"
   npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
 }
+
+ensure_pdf_libraries() {
+  # WeasyPrint (prescriptions, invoices, receipts as PDF) draws text with Pango and
+  # HarfBuzz from Debian, and needs at least one font; Debian's chromium brings them,
+  # a server without a browser may not have them.
+  local missing=() libs
+  libs="$(PATH="$PATH:/sbin:/usr/sbin" ldconfig -p)"
+  grep -q 'libpango-1.0.so' <<<"$libs" || missing+=(libpango-1.0-0)
+  grep -q 'libpangoft2-1.0.so' <<<"$libs" || missing+=(libpangoft2-1.0-0)
+  grep -q 'libharfbuzz-subset.so' <<<"$libs" || missing+=(libharfbuzz-subset0)
+  [ -n "$(fc-list 2>/dev/null | head -n 1)" ] || missing+=(fonts-dejavu-core fontconfig)
+  [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+}

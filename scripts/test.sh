@@ -15,6 +15,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 
 ensure_uv
 install_browser_libraries
+ensure_pdf_libraries
 say "uv sync (Python packages from uv.lock, with the dev tools)"
 "${UV[@]}" sync --locked --quiet
 
