@@ -20,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditEvent
+from clinicdesk.clinical.models import Encounter
+from clinicdesk.clinical.vocabulary import EncounterStatus
 from clinicdesk.core.filetypes import PDF, PNG, sniff_document_type
 from clinicdesk.core.storage import LocalDirectoryStorage
 from clinicdesk.demo import seed_demo_clinic
@@ -346,3 +348,16 @@ async def test_the_demo_clinic_has_a_queue_with_history(
     assert clinic.queue.today_visits == len(today) >= 2
     assert any(v.priority > 0 and v.priority_reason for v in today)
     assert any(v.provider_id is None for v in today)  # an unassigned walk-in
+
+    # Every visit seen has its consultation: finished ones for the past, open ones for
+    # the patients in consultation now.
+    encounters = {e.visit_id: e for e in await session.scalars(select(Encounter))}
+    assert clinic.consultations.encounters == len(done)
+    for visit in visits:
+        if visit.status == VisitStatus.DONE:
+            assert encounters[visit.id].status == EncounterStatus.FINISHED
+            assert encounters[visit.id].reason
+        elif visit.status == VisitStatus.IN_CONSULTATION:
+            assert encounters[visit.id].status == EncounterStatus.IN_PROGRESS
+        else:
+            assert visit.id not in encounters

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.storage import DocumentStorage, storage_from_settings
+from clinicdesk.demo.consultations import DemoConsultations, seed_demo_consultations
 from clinicdesk.demo.patient_plan import (
     DEMO_PATIENT_COUNT,
 )
@@ -41,6 +42,7 @@ class DemoClinic:
     patients: DemoPatients
     schedule: DemoSchedule
     queue: DemoQueue
+    consultations: DemoConsultations
 
 
 # Short, unrelated, easy to type on any keyboard layout; all distinct.
@@ -205,6 +207,7 @@ async def seed_demo_clinic(
         main_location=locations[MAIN],
         zone=ZoneInfo(organization.time_zone),
     )
+    consultations = await seed_demo_consultations(session)
     return DemoClinic(
         organization_name=organization.name,
         password=password,
@@ -212,4 +215,5 @@ async def seed_demo_clinic(
         patients=patients,
         schedule=schedule,
         queue=queue,
+        consultations=consultations,
     )
