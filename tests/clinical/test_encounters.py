@@ -228,7 +228,20 @@ async def test_starting_from_the_chart_opens_an_ad_hoc_consultation(
     assert opened.status_code == 303
     assert opened.headers["location"].startswith("/encounters/")
     refused = await web.post(
-        f"/patients/{qc.patient_ids[4]}/encounters", data={"kind": "in-person"}
+        f"/patients/{qc.patient_ids[3]}/encounters", data={"kind": "in-person"}
     )
     assert refused.status_code == 303
     assert refused.headers["location"].endswith("#consultations")
+
+
+async def test_a_second_ad_hoc_start_goes_on_with_the_open_consultation(
+    people: People, qc: QueueClinic
+) -> None:
+    doctor = await people.api("doctor")
+    body = {"patient_id": str(qc.patient_ids[5]), "kind": "phone"}
+    first = await doctor.post("/api/v1/encounters", json=body)
+    second = await doctor.post("/api/v1/encounters", json={**body, "kind": "video"})
+    assert first.json()["id"] == second.json()["id"]
+    other = await people.api("other_doctor")
+    theirs = await other.post("/api/v1/encounters", json=body)
+    assert theirs.json()["id"] != first.json()["id"]

@@ -96,7 +96,8 @@ async def start_encounter(
 ) -> Encounter:
     """Open a consultation by the signed-in provider. With an appointment: the patient
     must be the appointment's, its location and reason are taken, and an encounter
-    already open for it is returned rather than a second one opened."""
+    already open for it is returned rather than a second one opened. Without one, the
+    provider's open ad hoc consultation with this patient, if any, is returned."""
     provider = await queue.provider_of(session, actor)
     patient = await patients.get_writable_patient(session, data.patient_id, actor=actor)
     location_id, reason = data.location_id, data.reason
@@ -114,6 +115,20 @@ async def start_encounter(
             return existing
         location_id = location_id or appointment.location_id
         reason = reason or appointment.reason
+    else:
+        # A second click, or a call back while the first is still open: the doctor goes
+        # on with the consultation they have open with this patient.
+        existing = await session.scalar(
+            select(Encounter).where(
+                Encounter.patient_id == patient.id,
+                Encounter.provider_id == provider.id,
+                Encounter.visit_id.is_(None),
+                Encounter.appointment_id.is_(None),
+                Encounter.status.in_(OPEN_ENCOUNTER_STATUSES),
+            )
+        )
+        if existing is not None:
+            return existing
     if location_id is not None:
         await scheduling.check_works_at(session, provider.id, location_id)
     elif data.kind in (EncounterKind.IN_PERSON,):
