@@ -245,3 +245,20 @@ async def test_a_second_ad_hoc_start_goes_on_with_the_open_consultation(
     other = await people.api("other_doctor")
     theirs = await other.post("/api/v1/encounters", json=body)
     assert theirs.json()["id"] != first.json()["id"]
+
+
+async def test_the_page_finishes_and_cancels_with_a_message(
+    people: People, qc: QueueClinic, session: AsyncSession
+) -> None:
+    web = await people.web("doctor")
+    opened = await web.post(f"/patients/{qc.patient_ids[2]}/encounters", data={"kind": "phone"})
+    page_url = opened.headers["location"]
+    encounter = await session.get_one(Encounter, uuid.UUID(page_url.rsplit("/", 1)[1]))
+    short = await web.post(f"{page_url}/cancel", data={"reason": "x", "version": "1"})
+    assert short.status_code == 303
+    assert "at least 3 characters" in (await web.get(page_url)).text
+    done = await web.post(f"{page_url}/finish", data={"version": str(encounter.version)})
+    assert done.status_code == 303
+    shown = await web.get(page_url)
+    assert "Consultation finished." in shown.text
+    assert "Finish consultation" not in shown.text  # closed: read-only

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import public as audit
 from clinicdesk.clinical.errors import EncounterStepRefused
 from clinicdesk.clinical.models import Encounter
-from clinicdesk.clinical.service.encounters import RESOURCE, get_open_encounter
+from clinicdesk.clinical.service.encounters import get_open_encounter, record_change
 from clinicdesk.clinical.signals import EncounterFinished, encounter_finished
 from clinicdesk.clinical.vocabulary import OPEN_ENCOUNTER_STATUSES, EncounterStatus
 from clinicdesk.core.actor import Actor
@@ -35,15 +35,8 @@ async def _finish(session: AsyncSession, *, actor: Actor, encounter: Encounter) 
     encounter.status = EncounterStatus.FINISHED
     encounter.finished_at = utcnow()
     encounter.open_reason = None
-    await session.flush()
-    await audit.record(
-        session,
-        action="encounter.finished",
-        actor=actor,
-        resource_type=RESOURCE,
-        resource_id=encounter.id,
-        patient_id=encounter.patient_id,
-        changes=audit.changes(before, audit.snapshot(encounter)),
+    await record_change(
+        session, actor=actor, action="encounter.finished", encounter=encounter, before=before
     )
     await encounter_finished.send(
         session,
@@ -98,13 +91,10 @@ async def follow_finished_visit(session: AsyncSession, finished: queue.VisitFini
         return
     before = audit.snapshot(encounter)
     encounter.open_reason = " ".join(undone)[:200]
-    await session.flush()
-    await audit.record(
+    await record_change(
         session,
-        action="encounter.left_open",
         actor=finished.actor,
-        resource_type=RESOURCE,
-        resource_id=encounter.id,
-        patient_id=encounter.patient_id,
-        changes=audit.changes(before, audit.snapshot(encounter)),
+        action="encounter.left_open",
+        encounter=encounter,
+        before=before,
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -79,15 +80,28 @@ async def get_open_encounter(
     return encounter
 
 
-async def _record_started(session: AsyncSession, actor: Actor, encounter: Encounter) -> None:
+async def record_change(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    action: str,
+    encounter: Encounter,
+    before: dict[str, Any] | None,
+) -> None:
+    """The audit entry of a change to ``encounter`` (``before``: its snapshot before the
+    change, None for a new one); nothing is recorded when nothing changed."""
+    await session.flush()
+    diff = audit.changes(before, audit.snapshot(encounter))
+    if not diff:
+        return
     await audit.record(
         session,
-        action="encounter.started",
+        action=action,
         actor=actor,
         resource_type=RESOURCE,
         resource_id=encounter.id,
         patient_id=encounter.patient_id,
-        changes=audit.changes(None, audit.snapshot(encounter)),
+        changes=diff,
     )
 
 
@@ -148,7 +162,9 @@ async def start_encounter(
     )
     session.add(encounter)
     await session.flush()
-    await _record_started(session, actor, encounter)
+    await record_change(
+        session, actor=actor, action="encounter.started", encounter=encounter, before=None
+    )
     return encounter
 
 
@@ -163,15 +179,12 @@ async def start_for_visit(session: AsyncSession, started: queue.VisitStarted) ->
             before = audit.snapshot(encounter)
             encounter.status = EncounterStatus.IN_PROGRESS
             encounter.finished_at = None
-            await session.flush()
-            await audit.record(
+            await record_change(
                 session,
-                action="encounter.resumed",
                 actor=started.actor,
-                resource_type=RESOURCE,
-                resource_id=encounter.id,
-                patient_id=encounter.patient_id,
-                changes=audit.changes(before, audit.snapshot(encounter)),
+                action="encounter.resumed",
+                encounter=encounter,
+                before=before,
             )
         return encounter
     reason = None
@@ -191,7 +204,9 @@ async def start_for_visit(session: AsyncSession, started: queue.VisitStarted) ->
     )
     session.add(encounter)
     await session.flush()
-    await _record_started(session, started.actor, encounter)
+    await record_change(
+        session, actor=started.actor, action="encounter.started", encounter=encounter, before=None
+    )
     return encounter
 
 
@@ -278,18 +293,9 @@ async def change_reason(
     )
     before = audit.snapshot(encounter)
     encounter.reason = reason
-    await session.flush()
-    diff = audit.changes(before, audit.snapshot(encounter))
-    if diff:
-        await audit.record(
-            session,
-            action="encounter.updated",
-            actor=actor,
-            resource_type=RESOURCE,
-            resource_id=encounter.id,
-            patient_id=encounter.patient_id,
-            changes=diff,
-        )
+    await record_change(
+        session, actor=actor, action="encounter.updated", encounter=encounter, before=before
+    )
     return encounter
 
 
@@ -321,14 +327,11 @@ async def cancel_encounter(
     encounter.cancel_reason = data.reason
     encounter.open_reason = None
     encounter.finished_at = encounter.finished_at or utcnow()
-    await session.flush()
-    await audit.record(
+    await record_change(
         session,
-        action="encounter.entered_in_error" if data.entered_in_error else "encounter.cancelled",
         actor=actor,
-        resource_type=RESOURCE,
-        resource_id=encounter.id,
-        patient_id=encounter.patient_id,
-        changes=audit.changes(before, audit.snapshot(encounter)),
+        action="encounter.entered_in_error" if data.entered_in_error else "encounter.cancelled",
+        encounter=encounter,
+        before=before,
     )
     return encounter

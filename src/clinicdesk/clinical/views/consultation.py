@@ -5,6 +5,7 @@ visit opened, change the reason for the visit, finish or cancel it."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -175,6 +176,26 @@ async def change_reason(
     return render(request, "clinical/_reason.html", context, block="section")
 
 
+async def _step(
+    request: Request,
+    session: SessionDep,
+    encounter_id: uuid.UUID,
+    done: str,
+    run: Callable[[], Awaitable[object]],
+) -> Response:
+    """A step of the consultation from its page: back to the page with what happened,
+    or with why it was refused (and nothing of it kept)."""
+    response = redirect(page_url(encounter_id))
+    try:
+        async with all_or_nothing(session):
+            await run()
+    except ClinicError as error:
+        flash(request, response, error.detail, "error")
+        return response
+    flash(request, response, done)
+    return response
+
+
 @router.post("/encounters/{encounter_id}/finish", response_class=HTMLResponse)
 async def finish(
     encounter_id: uuid.UUID,
@@ -183,17 +204,12 @@ async def finish(
     actor: ClinicalWrite,
     version: FormVersion,
 ) -> Response:
-    response = redirect(page_url(encounter_id))
-    try:
-        async with all_or_nothing(session):
-            await closing.finish_encounter(
-                session, actor=actor, encounter_id=encounter_id, expected_version=version
-            )
-    except ClinicError as error:
-        flash(request, response, error.detail, "error")
-        return response
-    flash(request, response, "Consultation finished.")
-    return response
+    async def run() -> object:
+        return await closing.finish_encounter(
+            session, actor=actor, encounter_id=encounter_id, expected_version=version
+        )
+
+    return await _step(request, session, encounter_id, "Consultation finished.", run)
 
 
 @router.post("/encounters/{encounter_id}/cancel", response_class=HTMLResponse)
@@ -205,30 +221,22 @@ async def cancel(
     version: FormVersion,
 ) -> Response:
     form = await request.form()
-    response = redirect(page_url(encounter_id))
-    try:
-        async with all_or_nothing(session):
-            data = parse_form(
-                EncounterCancel,
-                {
-                    "reason": str(form.get("reason") or "").strip(),
-                    "entered_in_error": form.get("entered_in_error") == "1",
-                },
-                labels={"reason": "Reason"},
-                hint="Say why (at least 3 characters).",
-            )
-            await encounters.cancel_encounter(
-                session,
-                actor=actor,
-                encounter_id=encounter_id,
-                data=data,
-                expected_version=version,
-            )
-    except ClinicError as error:
-        flash(request, response, error.detail, "error")
-        return response
-    flash(request, response, "Consultation cancelled.")
-    return response
+
+    async def run() -> object:
+        data = parse_form(
+            EncounterCancel,
+            {
+                "reason": str(form.get("reason") or "").strip(),
+                "entered_in_error": form.get("entered_in_error") == "1",
+            },
+            labels={"reason": "Reason"},
+            hint="Say why (at least 3 characters).",
+        )
+        return await encounters.cancel_encounter(
+            session, actor=actor, encounter_id=encounter_id, data=data, expected_version=version
+        )
+
+    return await _step(request, session, encounter_id, "Consultation cancelled.", run)
 
 
 @router.get("/patients/{patient_id}/consultations", response_class=HTMLResponse)
