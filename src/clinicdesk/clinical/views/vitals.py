@@ -128,8 +128,9 @@ async def _answer(desk: Desk, **shown: Any) -> HTMLResponse:
         "writable": desk.writable,
         **(await panel(desk, **shown)),
     }
-    status = 422 if shown.get("errors") else 200
-    return render(desk.request, SECTION, context, block="section", status_code=status)
+    # 200 even when refused: htmx swaps only successful answers, and the refusal is
+    # shown at the fields (as the reason section does).
+    return render(desk.request, SECTION, context, block="section")
 
 
 @router.post("/encounters/{encounter_id}/vitals", response_class=HTMLResponse)

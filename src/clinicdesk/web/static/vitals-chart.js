@@ -16,7 +16,7 @@
       borderColor: colour,
       backgroundColor: colour,
       borderDash: index === 1 ? [6, 4] : [],
-      tension: 0.2,
+      tension: 0, // straight segments: a curve would invent values between visits
       pointStyle: abnormal.map(function (a) { return a ? "triangle" : "circle"; }),
       pointRadius: abnormal.map(function (a) { return a ? 6 : 3; }),
       pointBackgroundColor: abnormal.map(function (a) { return a ? "#b42318" : colour; }),
@@ -46,7 +46,7 @@
             },
           },
         },
-        scales: { x: { ticks: { maxTicksLimit: 6, autoSkip: true } }, y: { title: { display: true, text: chart.unit } } },
+        scales: { x: { ticks: { maxTicksLimit: 6, autoSkip: true } }, y: { grace: "10%", title: { display: true, text: chart.unit } } },
       },
     });
   }
