@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
 from clinicdesk.clinical.schemas.encounters import EncounterStart
-from clinicdesk.clinical.service import encounters
+from clinicdesk.clinical.schemas.vitals import VitalsRecord
+from clinicdesk.clinical.service import encounters, vitals
 from clinicdesk.clinical.vocabulary import EncounterKind
 from clinicdesk.config import Settings
 from clinicdesk.core.access import Requirement, RequirePermission
@@ -221,6 +222,9 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     encounter = await encounters.start_encounter(
         session, actor=doctor, data=EncounterStart(patient_id=patient.id, kind=EncounterKind.PHONE)
     )
+    recorded = await vitals.record_vitals(
+        session, actor=doctor, data=VitalsRecord(heart_rate=72), patient_id=patient.id
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -249,6 +253,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "job_id": dead_job.id,
         "encounter_id": encounter.id,
         "name": "reason",
+        "observation_id": recorded.observations[0].id,
     }
 
 
@@ -294,6 +299,9 @@ API_BODIES.update(
         "/api/v1/queue/visits/{visit_id}/move": {"direction": "up"},
         "/api/v1/encounters/{encounter_id}": {"reason": "x"},
         "/api/v1/encounters/{encounter_id}/cancel": {"reason": "test"},
+        "/api/v1/encounters/{encounter_id}/vitals": {"heart_rate": 72},
+        "/api/v1/patients/{patient_id}/vitals": {"heart_rate": 72},
+        "/api/v1/observations/{observation_id}/entered-in-error": {"reason": "test"},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from clinicdesk.core.errors import Conflict, NotFound
+from clinicdesk.core.forms import FormInvalid
 
 
 class EncounterNotFound(NotFound):
@@ -23,3 +26,32 @@ class EncounterStepRefused(Conflict):
 
     title = "This step is not possible now"
     code = "encounter-step-refused"
+
+
+class ObservationNotFound(NotFound):
+    title = "Observation not found"
+    code = "observation-not-found"
+
+
+class ObservationStepRefused(Conflict):
+    """The observation is not in a state where this step makes sense (already marked
+    entered in error)."""
+
+    title = "This step is not possible now"
+    code = "observation-step-refused"
+
+
+class VitalsRefused(FormInvalid):
+    """A value no patient can have, or a set that does not hold together (half a blood
+    pressure): 422 with a message per field, each naming the valid range."""
+
+    title = "Some vital signs are not possible"
+    code = "vitals-refused"
+
+    def __init__(self, fields: Mapping[str, str]) -> None:
+        first = next(iter(fields.values()))
+        super().__init__(
+            fields,
+            first if len(fields) == 1 else "Check these values: " + " ".join(fields.values()),
+            first=first,
+        )

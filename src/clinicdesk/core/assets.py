@@ -17,6 +17,7 @@ VENDOR_DIRS: dict[str, str] = {
     "pico": "@picocss/pico/css",
     "swagger-ui": "swagger-ui-dist",
     "event-calendar": "@event-calendar/build/dist",
+    "chart.js": "chart.js/dist",
 }
 
 

@@ -7,11 +7,22 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from clinicdesk.clinical.views import consultation
+from clinicdesk.clinical.views import consultation, vitals
+from clinicdesk.core.settings_index import SettingsSection
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 
 router = APIRouter(include_in_schema=False)
 router.include_router(consultation.router)
+router.include_router(vitals.router)
 
-__all__ = ["TEMPLATES_DIR", "router"]
+# Sections of the settings area (``/admin/settings``).
+SETTINGS = (
+    SettingsSection(
+        "Vital signs",
+        vitals.SETTINGS_PAGE,
+        "The units staff type and read vitals in: metric (cm, kg, °C) or imperial.",
+    ),
+)
+
+__all__ = ["SETTINGS", "TEMPLATES_DIR", "router"]

@@ -15,7 +15,7 @@ from clinicdesk.clinical.access import ClinicalRead, ClinicalWrite
 from clinicdesk.clinical.errors import EncounterNotFound
 from clinicdesk.clinical.models import Encounter
 from clinicdesk.clinical.schemas.encounters import EncounterCancel, EncounterReason, EncounterStart
-from clinicdesk.clinical.service import closing, encounters
+from clinicdesk.clinical.service import closing, encounters, vitals
 from clinicdesk.clinical.views.sections import SECTIONS, Desk, section, visible_sections
 from clinicdesk.clinical.vocabulary import EncounterKind
 from clinicdesk.core.errors import ClinicError, Forbidden
@@ -62,6 +62,9 @@ async def page_context(desk: Desk) -> dict[str, Any]:
         "sections": shown,
         "writable": desk.writable,
         "kinds": EncounterKind,
+        "banner_facts": await vitals.banner_facts(
+            desk.session, actor=desk.actor, patient_id=desk.patient.id
+        ),
     }
 
 
