@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -223,7 +224,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         session, actor=doctor, data=EncounterStart(patient_id=patient.id, kind=EncounterKind.PHONE)
     )
     recorded = await vitals.record_vitals(
-        session, actor=doctor, data=VitalsRecord(heart_rate=72), patient_id=patient.id
+        session, actor=doctor, data=VitalsRecord(heart_rate=Decimal(72)), patient_id=patient.id
     )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
