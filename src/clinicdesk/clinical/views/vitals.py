@@ -248,6 +248,33 @@ def _chart(
     }
 
 
+def _figures(
+    series: list[vitals.Trend], system: UnitSystem, chart: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The chart's figures as table rows, newest first: when, the value(s) as text, the
+    flags (words), the centile."""
+    rows = []
+    for index in range(len(chart["labels"]) - 1, -1, -1):
+        values, flags = [], []
+        for trend in series:
+            if index >= len(trend.points):
+                continue
+            _when, value, flag = trend.points[index]
+            values.append(plain(trend.vital.shown(value, system)))
+            if flag in (Flag.LOW, Flag.HIGH) and Flag(flag) not in flags:
+                flags.append(Flag(flag))
+        centiles = chart["centiles"]
+        rows.append(
+            {
+                "when": chart["labels"][index],
+                "value": "/".join(values),
+                "flags": flags,
+                "centile": centiles[index] if centiles else "",
+            }
+        )
+    return rows
+
+
 @router.get("/patients/{patient_id}/vitals", response_class=HTMLResponse)
 async def trends_page(
     patient_id: uuid.UUID, request: Request, session: SessionDep, actor: ClinicalRead
@@ -267,7 +294,9 @@ async def trends_page(
         if trend.vital is SYSTOLIC:
             chart["label"] = "Blood pressure"
             chart["series"] = [_chart(t, system, zone, patient) for t in pressure]
-        charts.append({"key": trend.vital.key, "chart": chart, "trend": trend})
+        series = list(pressure) if trend.vital is SYSTOLIC else [trend]
+        figures = _figures(series, system, chart)
+        charts.append({"key": trend.vital.key, "chart": chart, "figures": figures})
     return render(
         request,
         "clinical/vitals_trends.html",
