@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 
 REFERENCE = "who"
-REFERENCE_NAME = "WHO (2006 standards to 5 y, 2007 reference to 19 y)"
+REFERENCE_NAME = "WHO: 2006 standards to 5 y, 2007 reference to 19 y"
 UNTIL_YEARS = 18
 # Our kinds -> rcpchgrowth's measurement methods ("ofc": occipitofrontal circumference).
 METHODS = {"height": "height", "weight": "weight", "bmi": "bmi", "head_circumference": "ofc"}
