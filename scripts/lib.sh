@@ -58,7 +58,7 @@ ensure_node() {
 
 install_browser_libraries() {
   ensure_node
-  say "npm ci (browser libraries: htmx, Pico CSS, Swagger UI)"
+  say "npm ci (browser libraries: htmx, Pico CSS, Swagger UI, Chart.js)"
   npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
 }
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from clinicdesk.clinical.kernel import growth
 from clinicdesk.clinical.kernel.units import Dimension, UnitSystem, from_metric, rounded, to_metric
 from clinicdesk.clinical.kernel.vital_ranges import (
     BY_KEY,
@@ -150,3 +151,22 @@ def test_body_mass_index() -> None:
     assert body_mass_index(Decimal("180.0"), Decimal("81.000")) == Decimal("25.0")
     assert BY_KEY["bmi"].computed
     assert "bmi" in check_entry({"bmi": Decimal(22)}, UnitSystem.METRIC).problems
+
+
+def test_growth_centiles_for_children_only() -> None:
+    born, on = date(2024, 3, 1), date(2026, 12, 1)
+    girl = growth.centile("weight", Decimal("12.5"), sex_at_birth="female", birth_date=born, on=on)
+    assert girl is not None and Decimal(25) < girl < Decimal(50)  # WHO weight-for-age
+    heavier = growth.centile(
+        "weight", Decimal("14.5"), sex_at_birth="female", birth_date=born, on=on
+    )
+    assert heavier is not None and heavier > girl
+    assert (
+        growth.centile("weight", Decimal(12), sex_at_birth="unknown", birth_date=born, on=on)
+        is None
+    )
+    adult = date(1990, 1, 1)
+    assert (
+        growth.centile("weight", Decimal(70), sex_at_birth="male", birth_date=adult, on=on) is None
+    )
+    assert growth.centile("pulse", Decimal(90), sex_at_birth="male", birth_date=born, on=on) is None

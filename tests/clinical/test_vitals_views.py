@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from html import unescape
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.core.tenancy import scope_to_tenant
 from tests.clinical.conftest import People
 from tests.clinical.test_vitals import open_phone_consultation
+from tests.support.patients import register_patient
 from tests.support.queue import QueueClinic
 
 HTMX = {"HX-Request": "true"}
@@ -123,3 +126,21 @@ async def test_the_trends_page_charts_each_vital_from_data_attributes(
     assert (await web.get("/static/vitals-chart.js")).status_code == 200
     desk = await people.web("desk")
     assert (await desk.get(f"/patients/{patient}/vitals")).status_code == 403
+
+    # A child's weight shows its growth centile (WHO), in the heading and the table.
+    await scope_to_tenant(session, qc.organization_id)
+    today = datetime.now(UTC).date()
+    child = await register_patient(
+        session,
+        given_name="Mia",
+        family_name="Small",
+        sex_at_birth="female",
+        birth_date=today - timedelta(days=2 * 365 + 200),
+    )
+    await session.commit()
+    assert (
+        await doctor_api.post(f"/api/v1/patients/{child.id}/vitals", json={"weight": "12.5"})
+    ).status_code == 201
+    grown = await web.get(f"/patients/{child.id}/vitals")
+    assert re.search(r"Latest on the <strong>\d+(\.\d)?</strong> centile", grown.text)
+    assert "<th>Centile</th>" in grown.text

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.clinical.access import ClinicalRead, VitalsWrite
+from clinicdesk.clinical.kernel import growth
 from clinicdesk.clinical.kernel.units import UNIT_LABELS, UnitSystem, plain
 from clinicdesk.clinical.kernel.vital_ranges import (
     BMI,
@@ -208,9 +209,35 @@ async def mark_entered_in_error(
 # --- trends -----------------------------------------------------------------------------
 
 
-def _chart(trend: vitals.Trend, system: UnitSystem, zone: ZoneInfo) -> dict[str, Any]:
+# Centiles for the latest points only: each takes milliseconds, a chart holds up to 200.
+CENTILE_POINTS = 24
+
+
+def _centiles(trend: vitals.Trend, patient: patients.Patient) -> list[str]:
+    """Each point's growth centile ("31.4"), "" where none applies or for older points."""
+    shown: list[str] = []
+    first = len(trend.points) - CENTILE_POINTS
+    for index, (when, value, _flag) in enumerate(trend.points):
+        found = None
+        if index >= first:
+            found = growth.centile(
+                trend.vital.key,
+                value,
+                sex_at_birth=patient.sex_at_birth,
+                birth_date=patient.birth_date,
+                on=when.date(),
+            )
+        shown.append(plain(found) if found is not None else "")
+    return shown
+
+
+def _chart(
+    trend: vitals.Trend, system: UnitSystem, zone: ZoneInfo, patient: patients.Patient
+) -> dict[str, Any]:
     vital = trend.vital
+    child = growth.applies(vital.key, patient.sex_at_birth, patient.birth_date, utcnow().date())
     return {
+        "centiles": _centiles(trend, patient) if child else [],
         "label": vital.label,
         "unit": _unit(vital, system),
         "labels": [
@@ -219,6 +246,33 @@ def _chart(trend: vitals.Trend, system: UnitSystem, zone: ZoneInfo) -> dict[str,
         "values": [float(vital.shown(value, system)) for _w, value, _f in trend.points],
         "flags": [flag or "" for _w, _v, flag in trend.points],
     }
+
+
+def _figures(
+    series: list[vitals.Trend], system: UnitSystem, chart: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The chart's figures as table rows, newest first: when, the value(s) as text, the
+    flags (words), the centile."""
+    rows = []
+    for index in range(len(chart["labels"]) - 1, -1, -1):
+        values, flags = [], []
+        for trend in series:
+            if index >= len(trend.points):
+                continue
+            _when, value, flag = trend.points[index]
+            values.append(plain(trend.vital.shown(value, system)))
+            if flag in (Flag.LOW, Flag.HIGH) and Flag(flag) not in flags:
+                flags.append(Flag(flag))
+        centiles = chart["centiles"]
+        rows.append(
+            {
+                "when": chart["labels"][index],
+                "value": "/".join(values),
+                "flags": flags,
+                "centile": centiles[index] if centiles else "",
+            }
+        )
+    return rows
 
 
 @router.get("/patients/{patient_id}/vitals", response_class=HTMLResponse)
@@ -236,15 +290,23 @@ async def trends_page(
     for trend in found:
         if trend.vital is DIASTOLIC:
             continue
-        chart = _chart(trend, system, zone)
+        chart = _chart(trend, system, zone, patient)
         if trend.vital is SYSTOLIC:
             chart["label"] = "Blood pressure"
-            chart["series"] = [_chart(t, system, zone) for t in pressure]
-        charts.append({"key": trend.vital.key, "chart": chart, "trend": trend})
+            chart["series"] = [_chart(t, system, zone, patient) for t in pressure]
+        series = list(pressure) if trend.vital is SYSTOLIC else [trend]
+        figures = _figures(series, system, chart)
+        charts.append({"key": trend.vital.key, "chart": chart, "figures": figures})
     return render(
         request,
         "clinical/vitals_trends.html",
-        {"patient": patient, "charts": charts, "system": system, "flags": Flag},
+        {
+            "patient": patient,
+            "charts": charts,
+            "system": system,
+            "flags": Flag,
+            "growth_reference": growth.REFERENCE_NAME,
+        },
     )
 
 
