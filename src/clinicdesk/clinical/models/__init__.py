@@ -2,5 +2,6 @@
 them all (``clinicdesk.models`` does, for Alembic and the drift test)."""
 
 from clinicdesk.clinical.models.encounters import Encounter
+from clinicdesk.clinical.models.notes import ClinicalNote, NoteAddendum, NoteTemplate, QuickPhrase
 
-__all__ = ["Encounter"]
+__all__ = ["ClinicalNote", "Encounter", "NoteAddendum", "NoteTemplate", "QuickPhrase"]

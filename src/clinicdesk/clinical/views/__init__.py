@@ -7,11 +7,13 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from clinicdesk.clinical.views import consultation
+from clinicdesk.clinical.views import consultation, notes, notes_settings
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 
 router = APIRouter(include_in_schema=False)
 router.include_router(consultation.router)
+router.include_router(notes.router)
+router.include_router(notes_settings.router)
 
 __all__ = ["TEMPLATES_DIR", "router"]
