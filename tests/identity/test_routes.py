@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
 from clinicdesk.clinical.schemas.encounters import EncounterStart
-from clinicdesk.clinical.service import encounters
+from clinicdesk.clinical.schemas.notes import NoteCreate, NoteTemplateWrite, QuickPhraseWrite
+from clinicdesk.clinical.service import encounters, note_templates, notes, phrases
 from clinicdesk.clinical.vocabulary import EncounterKind
 from clinicdesk.config import Settings
 from clinicdesk.core.access import Requirement, RequirePermission
@@ -221,6 +222,15 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     encounter = await encounters.start_encounter(
         session, actor=doctor, data=EncounterStart(patient_id=patient.id, kind=EncounterKind.PHONE)
     )
+    note = await notes.create_note(
+        session, actor=doctor, encounter_id=encounter.id, data=NoteCreate(subjective="B main")
+    )
+    note_template = await note_templates.create_template(
+        session, actor=doctor, data=NoteTemplateWrite(name="B template")
+    )
+    phrase = await phrases.create_phrase(
+        session, actor=doctor, data=QuickPhraseWrite(trigger="bb", expansion="B", shared=True)
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -249,6 +259,9 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "job_id": dead_job.id,
         "encounter_id": encounter.id,
         "name": "reason",
+        "note_id": note.id,
+        "note_template_id": note_template.id,
+        "phrase_id": phrase.id,
     }
 
 
@@ -294,6 +307,13 @@ API_BODIES.update(
         "/api/v1/queue/visits/{visit_id}/move": {"direction": "up"},
         "/api/v1/encounters/{encounter_id}": {"reason": "x"},
         "/api/v1/encounters/{encounter_id}/cancel": {"reason": "test"},
+        "/api/v1/encounters/{encounter_id}/notes": {"subjective": "x"},
+        "/api/v1/notes/{note_id}": {"subjective": "x"},
+        "/api/v1/notes/{note_id}/addenda": {"text": "x"},
+        "/api/v1/notes/{note_id}/template": {"template_id": str(uuid.uuid4())},
+        "/api/v1/notes/{note_id}/expand": {"text": ".meds"},
+        "/api/v1/note-templates/{note_template_id}": {"name": "x"},
+        "/api/v1/quick-phrases/{phrase_id}": {"trigger": "x", "expansion": "x"},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

@@ -6,14 +6,36 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from clinicdesk.clinical.vocabulary import NoteAddendumKind, NoteKind, NoteStatus
-from clinicdesk.core.schemas import SafeText, Strict
+from clinicdesk.core.schemas import Strict, safe_text
 
 # A note section is long free text; the limit only stops a runaway paste.
 NOTE_TEXT_MAX = 20_000
-NoteText = Annotated[SafeText, Field(default=None, max_length=NOTE_TEXT_MAX)]
+# The length limit sits on the text inside the optional, so an explicit null is fine.
+NoteText = Annotated[
+    Annotated[str, StringConstraints(max_length=NOTE_TEXT_MAX)] | None,
+    AfterValidator(safe_text),
+]
+Title = Annotated[
+    Annotated[str, StringConstraints(max_length=200)] | None, AfterValidator(safe_text)
+]
+Reason = Annotated[
+    Annotated[str, StringConstraints(max_length=300)] | None, AfterValidator(safe_text)
+]
+RequiredText = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NOTE_TEXT_MAX),
+    AfterValidator(safe_text),
+]
 Trigger = Annotated[
     str,
     StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^\.?[a-z][a-z0-9_-]{0,29}$"),
@@ -23,7 +45,7 @@ Trigger = Annotated[
 class NoteTexts(Strict):
     """What a draft holds: the four SOAP parts, or a free-form body, and a title."""
 
-    title: SafeText = Field(default=None, max_length=200)
+    title: Title = None
     subjective: NoteText = None
     objective: NoteText = None
     assessment: NoteText = None
@@ -53,8 +75,8 @@ class AddendumWrite(Strict):
     """Appended to a signed note and signed on saving. An amendment says why."""
 
     kind: NoteAddendumKind = NoteAddendumKind.ADDENDUM
-    text: SafeText = Field(min_length=1, max_length=NOTE_TEXT_MAX)
-    reason: SafeText = Field(default=None, max_length=300)
+    text: RequiredText
+    reason: Reason = None
 
     @model_validator(mode="after")
     def _amendment_says_why(self) -> AddendumWrite:
@@ -144,7 +166,11 @@ class QuickPhraseWrite(Strict):
     ``shared``: the organization's phrase for everyone, rather than one's own."""
 
     trigger: Trigger
-    expansion: SafeText = Field(min_length=1, max_length=5_000)
+    expansion: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=5_000),
+        AfterValidator(safe_text),
+    ]
     shared: bool = False
 
 
@@ -163,7 +189,7 @@ class QuickPhraseList(BaseModel):
 
 
 class ExpandRequest(Strict):
-    text: SafeText = Field(max_length=NOTE_TEXT_MAX)
+    text: NoteText = None
 
 
 class ExpandAnswer(BaseModel):

@@ -246,9 +246,9 @@ async def expand(
 ) -> JSONResponse:
     """``static/notes.js`` sends the trigger just typed; the answer is its text (the
     same text when nothing is known by that name)."""
+    encounter = await encounters.get_encounter(session, encounter_id, actor=actor)
     form = await request.form()
     data = parse_form(ExpandRequest, {"text": str(form.get("text") or "")})
-    encounter = await encounters.get_encounter(session, encounter_id, actor=actor)
     text = await phrases.expand(
         session, actor=actor, patient_id=encounter.patient_id, text=data.text or ""
     )
