@@ -37,6 +37,7 @@ from clinicdesk.clinical.models import ClinicalNote, Encounter, NoteAddendum
 from clinicdesk.clinical.models.notes import NOTE_TEXT_FIELDS
 from clinicdesk.clinical.schemas.notes import AddendumWrite, NoteCreate, NoteDraft
 from clinicdesk.clinical.service.encounters import get_open_encounter
+from clinicdesk.clinical.service.note_templates import get_template
 from clinicdesk.clinical.vocabulary import NoteAddendumKind, NoteKind, NoteStatus
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import check_version, utcnow
@@ -348,8 +349,6 @@ async def apply_template(
     expected_version: int | None,
 ) -> ClinicalNote:
     """Fill the draft's empty fields from the template; what is already written stays."""
-    from clinicdesk.clinical.service.note_templates import get_template
-
     note, encounter = await _draft_to_change(session, actor=actor, note_id=note_id)
     check_version(note, expected_version)
     template = await get_template(session, template_id)

@@ -28,12 +28,13 @@ from clinicdesk.clinical.service import encounters, note_templates, notes, phras
 from clinicdesk.clinical.views.consultation import page_url
 from clinicdesk.clinical.views.sections import Desk, section
 from clinicdesk.clinical.vocabulary import NoteAddendumKind, NoteKind
-from clinicdesk.core.errors import ClinicError, PreconditionFailed
+from clinicdesk.core.errors import ClinicError, NotFound, PreconditionFailed
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.permissions import Permission
 from clinicdesk.core.runtime import SessionDep
+from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity import public as identity
 
 router = APIRouter(include_in_schema=False)
@@ -145,7 +146,7 @@ async def _save(
 @router.post("/encounters/{encounter_id}/note", response_class=HTMLResponse)
 async def autosave(
     encounter_id: uuid.UUID, request: Request, session: SessionDep, actor: ClinicalWrite
-) -> HTMLResponse:
+) -> Response:
     """The draft saved as typed (htmx): answers with the save status and the version
     to send next; a stale save answers with the saved text beside the typed one."""
     form = await request.form()
@@ -154,6 +155,8 @@ async def autosave(
         async with all_or_nothing(session):
             note = await _save(session, actor, encounter_id, form)
         context["status_note"] = note
+    except NotFound:
+        raise
     except PreconditionFailed:
         current = await notes.main_note(session, encounter_id)
         context.update(
@@ -165,6 +168,11 @@ async def autosave(
     except ClinicError as refused:
         current = await notes.main_note(session, encounter_id)
         context.update(status_note=current, posted_version=_version(form), error=refused.detail)
+    if not is_htmx(request):
+        # Not from the page's script (no JavaScript, or an address opened by hand): back
+        # to the page, where the section shows what the server holds.
+        refused_save = None if context["error"] is None else NoteStepRefused(context["error"])
+        return await _then_back(request, encounter_id, "Note saved.", refused_save)
     return render(request, PARTIAL, context, block="status")
 
 
