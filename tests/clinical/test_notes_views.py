@@ -64,6 +64,15 @@ async def test_the_note_saves_as_typed_and_a_stale_save_shows_both_texts(
     )
     assert "Saved" in kept.text and _version(kept.text) == "3"
 
+    # Signing from a stale page does not drop what was typed: the page again, both texts.
+    refused = await web.post(
+        f"/encounters/{encounter_id}/note/sign",
+        data={"subjective": "Typed, then signed too late", "version": "1"},
+    )
+    assert refused.status_code == 412
+    assert "Typed, then signed too late" in refused.text
+    assert "Keep mine" in refused.text and "Headache, worse at night" in refused.text
+
     # A closed tab reopens the server's draft.
     again = await web.get(f"/encounters/{encounter_id}/sections/note", headers=HX)
     assert "Headache, worse at night" in again.text

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,6 +25,7 @@ from clinicdesk.clinical.errors import NoteStepRefused
 from clinicdesk.clinical.models import ClinicalNote, NoteAddendum, NoteTemplate
 from clinicdesk.clinical.schemas.notes import AddendumWrite, ExpandRequest, NoteDraft
 from clinicdesk.clinical.service import encounters, note_templates, notes, phrases
+from clinicdesk.clinical.views import consultation
 from clinicdesk.clinical.views.consultation import page_url
 from clinicdesk.clinical.views.sections import Desk, section
 from clinicdesk.clinical.vocabulary import NoteAddendumKind, NoteKind
@@ -67,6 +68,7 @@ class NoteDesk:
     templates: Sequence[NoteTemplate] = ()
     triggers: Sequence[str] = ()
     names: dict[uuid.UUID, str] = field(default_factory=dict)
+    typed: dict[str, str] | None = None  # what was typed, shown instead of the saved text
 
     @property
     def kind(self) -> str:
@@ -150,30 +152,61 @@ async def autosave(
     """The draft saved as typed (htmx): answers with the save status and the version
     to send next; a stale save answers with the saved text beside the typed one."""
     form = await request.form()
-    context: dict[str, Any] = {"encounter_id": encounter_id, "error": None, "stale": None}
+    context: dict[str, Any] = {"encounter_id": encounter_id, "note_error": None}
+    failure: ClinicError | None = None
     try:
         async with all_or_nothing(session):
             note = await _save(session, actor, encounter_id, form)
         context["status_note"] = note
     except NotFound:
         raise
-    except PreconditionFailed:
+    except PreconditionFailed as stale:
+        failure = stale
         current = await notes.main_note(session, encounter_id)
         context.update(
             status_note=current,
-            stale=current,
-            posted_version=_version(form),
-            error=STALE_MESSAGE,
+            note_stale=current,
+            note_posted_version=_version(form),
+            note_error=STALE_MESSAGE,
         )
     except ClinicError as refused:
+        failure = refused
         current = await notes.main_note(session, encounter_id)
-        context.update(status_note=current, posted_version=_version(form), error=refused.detail)
+        context.update(
+            status_note=current, note_posted_version=_version(form), note_error=refused.detail
+        )
     if not is_htmx(request):
-        # Not from the page's script (no JavaScript, or an address opened by hand): back
-        # to the page, where the section shows what the server holds.
-        refused_save = None if context["error"] is None else NoteStepRefused(context["error"])
-        return await _then_back(request, encounter_id, "Note saved.", refused_save)
+        # Not from the page's script (no JavaScript, or an address opened by hand).
+        if failure is not None:
+            return await _page_keeping_typed(request, session, actor, encounter_id, form, failure)
+        return await _then_back(request, encounter_id, "Note saved.", None)
     return render(request, PARTIAL, context, block="status")
+
+
+async def _page_keeping_typed(
+    request: Request,
+    session: SessionDep,
+    actor: Any,
+    encounter_id: uuid.UUID,
+    form: FormData,
+    error: ClinicError,
+) -> Response:
+    """A save that was refused inside a whole-page post (sign, template, switch): the
+    page again with what was typed still in the fields, never a redirect that drops it;
+    a stale save shows the saved text beside it."""
+    desk = await consultation._desk(request, session, actor, encounter_id)
+    context = await consultation.page_context(desk)
+    typed = {name: str(form.get(name) or "") for name in FIELDS if name in form}
+    stale = isinstance(error, PreconditionFailed)
+    for shown in context["sections"]:
+        if shown["section"].name == "note":
+            shown["note_desk"] = replace(shown["note_desk"], typed=typed)
+    context.update(
+        note_error=STALE_MESSAGE if stale else error.detail,
+        note_stale=await notes.main_note(session, encounter_id) if stale else None,
+        note_posted_version=_version(form),
+    )
+    return render(request, consultation.PAGE, context, status_code=error.status_code)
 
 
 async def _then_back(
@@ -199,8 +232,10 @@ async def save_and_sign(
             await notes.sign_note(
                 session, actor=actor, note_id=note.id, expected_version=note.version
             )
+    except NotFound:
+        raise
     except ClinicError as error:
-        return await _then_back(request, encounter_id, "", error)
+        return await _page_keeping_typed(request, session, actor, encounter_id, form, error)
     return await _then_back(request, encounter_id, "Note signed.", None)
 
 
@@ -224,8 +259,10 @@ async def save_and_apply_template(
                 template_id=template_id,
                 expected_version=note.version,
             )
+    except NotFound:
+        raise
     except ClinicError as error:
-        return await _then_back(request, encounter_id, "", error)
+        return await _page_keeping_typed(request, session, actor, encounter_id, form, error)
     return await _then_back(request, encounter_id, "Template applied to the empty fields.", None)
 
 
@@ -242,8 +279,10 @@ async def save_and_switch(
             await notes.change_kind(
                 session, actor=actor, note_id=note.id, kind=target, expected_version=note.version
             )
+    except NotFound:
+        raise
     except ClinicError as error:
-        return await _then_back(request, encounter_id, "", error)
+        return await _page_keeping_typed(request, session, actor, encounter_id, form, error)
     words = "free text" if target == NoteKind.FREE else "SOAP"
     return await _then_back(request, encounter_id, f"The note is now {words}.", None)
 
