@@ -28,7 +28,7 @@ async def test_the_note_saves_as_typed_and_a_stale_save_shows_both_texts(
     page = await web.get(f"/encounters/{encounter_id}")
     assert page.status_code == 200
     assert 'id="section-note"' in page.text
-    assert 'hx-trigger="keyup changed delay:3s, blur"' in page.text
+    assert 'hx-trigger="keyup changed delay:3s, blur changed"' in page.text
     assert "/static/notes.js" in page.text
     assert _version(page.text.split('id="note-status"')[1]) == ""
 

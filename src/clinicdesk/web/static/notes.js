@@ -43,6 +43,25 @@
     });
   }
 
+  // Text typed since the last save: leaving the page then asks first (the autosave runs
+  // 3 s after typing stops; a click on "Finish" or a link may come sooner).
+  var unsaved = false;
+  document.addEventListener("input", function (event) {
+    if (event.target.closest && event.target.closest("form[data-note-phrases]")) unsaved = true;
+  });
+  document.addEventListener("htmx:afterSettle", function () {
+    var status = document.getElementById("note-status");
+    if (status && !status.querySelector(".note-error")) unsaved = false;
+  });
+  document.addEventListener("submit", function (event) {
+    if (event.target.matches("form[data-note-phrases]")) unsaved = false;
+  });
+  window.addEventListener("beforeunload", function (event) {
+    if (!unsaved) return;
+    event.preventDefault();
+    event.returnValue = "";
+  });
+
   document.addEventListener("keydown", function (event) {
     if (event.key !== " " && event.key !== "Tab") return;
     if (event.shiftKey || event.ctrlKey || event.altKey || event.metaKey) return;
