@@ -49,9 +49,10 @@
   document.addEventListener("input", function (event) {
     if (event.target.closest && event.target.closest("form[data-note-phrases]")) unsaved = true;
   });
-  document.addEventListener("htmx:afterSettle", function () {
-    var status = document.getElementById("note-status");
-    if (status && !status.querySelector(".note-error")) unsaved = false;
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var path = event.detail.pathInfo && event.detail.pathInfo.requestPath;
+    if (!path || !/\/note$/.test(path) || !event.detail.successful) return;
+    if (event.detail.xhr.responseText.indexOf("note-error") === -1) unsaved = false;
   });
   document.addEventListener("submit", function (event) {
     if (event.target.matches("form[data-note-phrases]")) unsaved = false;
