@@ -94,6 +94,12 @@ async def test_sign_from_the_page_then_addenda_show_under_the_note_and_in_the_hi
     assert 'id="note-form"' not in page.text  # locked: no editing form
     note_id = re.search(r"/notes/([0-9a-f-]{36})/addenda", page.text)
     assert note_id is not None
+    no_reason = await web.post(
+        f"/notes/{note_id.group(1)}/addenda",
+        data={"kind": "amendment", "text": "Left arm, not right."},
+    )
+    assert no_reason.status_code == 422  # the page again, the text kept in the form
+    assert ">Left arm, not right.</textarea>" in no_reason.text
     added = await web.post(
         f"/notes/{note_id.group(1)}/addenda",
         data={"kind": "amendment", "text": "Left arm, not right.", "reason": "Wrong side"},

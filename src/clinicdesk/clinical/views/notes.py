@@ -323,7 +323,16 @@ async def add_addendum(
             )
             await notes.add_addendum(session, actor=actor, note_id=note_id, data=data)
     except ClinicError as error:
-        return await _then_back(request, view.note.encounter_id, "", error)
+        # The page again with the addendum's text still in its form.
+        desk = await consultation._desk(request, session, actor, view.note.encounter_id)
+        context = await consultation.page_context(desk)
+        context["addendum_failed"] = {
+            "message": error.detail,
+            "kind": kind,
+            "text": str(form.get("text") or ""),
+            "reason": str(form.get("reason") or ""),
+        }
+        return render(request, consultation.PAGE, context, status_code=error.status_code)
     done = "Amendment signed and added." if kind == "amendment" else "Addendum signed and added."
     return await _then_back(request, view.note.encounter_id, done, None)
 
