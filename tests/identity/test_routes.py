@@ -18,8 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
 from clinicdesk.clinical.schemas.encounters import EncounterStart
+from clinicdesk.clinical.schemas.notes import NoteCreate, NoteTemplateWrite, QuickPhraseWrite
 from clinicdesk.clinical.schemas.vitals import VitalsRecord
-from clinicdesk.clinical.service import encounters, vitals
+from clinicdesk.clinical.service import encounters, note_templates, notes, phrases, vitals
 from clinicdesk.clinical.vocabulary import EncounterKind
 from clinicdesk.config import Settings
 from clinicdesk.core.access import Requirement, RequirePermission
@@ -226,6 +227,15 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     recorded = await vitals.record_vitals(
         session, actor=doctor, data=VitalsRecord(heart_rate=Decimal(72)), patient_id=patient.id
     )
+    note = await notes.create_note(
+        session, actor=doctor, encounter_id=encounter.id, data=NoteCreate(subjective="B main")
+    )
+    note_template = await note_templates.create_template(
+        session, actor=doctor, data=NoteTemplateWrite(name="B template")
+    )
+    phrase = await phrases.create_phrase(
+        session, actor=doctor, data=QuickPhraseWrite(trigger="bb", expansion="B", shared=True)
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -255,6 +265,9 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "encounter_id": encounter.id,
         "name": "reason",
         "observation_id": recorded.observations[0].id,
+        "note_id": note.id,
+        "note_template_id": note_template.id,
+        "phrase_id": phrase.id,
     }
 
 
@@ -303,6 +316,13 @@ API_BODIES.update(
         "/api/v1/encounters/{encounter_id}/vitals": {"heart_rate": 72},
         "/api/v1/patients/{patient_id}/vitals": {"heart_rate": 72},
         "/api/v1/observations/{observation_id}/entered-in-error": {"reason": "test"},
+        "/api/v1/encounters/{encounter_id}/notes": {"subjective": "x"},
+        "/api/v1/notes/{note_id}": {"subjective": "x"},
+        "/api/v1/notes/{note_id}/addenda": {"text": "x"},
+        "/api/v1/notes/{note_id}/template": {"template_id": str(uuid.uuid4())},
+        "/api/v1/notes/{note_id}/expand": {"text": ".meds"},
+        "/api/v1/note-templates/{note_template_id}": {"name": "x"},
+        "/api/v1/quick-phrases/{phrase_id}": {"trigger": "x", "expansion": "x"},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

@@ -65,6 +65,8 @@ class AuditEvent(Base, IdMixin, TenantScoped):
         Index("ix_audit_events_organization_id_occurred_at", "organization_id", "occurred_at"),
         Index("ix_audit_events_patient_id", "patient_id"),
         Index("ix_audit_events_actor_user_id", "actor_user_id"),
+        # A record's history (a note's versions): ``report.resource_trail``.
+        Index("ix_audit_events_resource", "resource_type", "resource_id"),
         # The chaining step's queue: only entries still waiting are in it.
         Index(
             "ix_audit_events_waiting",

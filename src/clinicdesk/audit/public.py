@@ -7,7 +7,7 @@ the service module are audit's own (an import-linter contract keeps it so).
 
 from clinicdesk.audit.chaining import running_chainer
 from clinicdesk.audit.models import Outcome
-from clinicdesk.audit.report import export_csv, list_events, patient_trail
+from clinicdesk.audit.report import export_csv, list_events, patient_trail, resource_trail
 from clinicdesk.audit.schemas import AuditPage, AuditQuery
 from clinicdesk.audit.service import (
     VerifyReport,
@@ -41,6 +41,7 @@ __all__ = [
     "record_moved_by_merge",
     "record_read",
     "register_namer",
+    "resource_trail",
     "running_chainer",
     "snapshot",
     "start_chain",

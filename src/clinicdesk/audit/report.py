@@ -175,3 +175,22 @@ async def patient_trail(
         statement = statement.where(AuditEvent.action.not_in(except_actions))
     statement = statement.order_by(AuditEvent.occurred_at.desc(), AuditEvent.id.desc())
     return list((await session.scalars(statement.offset(offset).limit(limit))).all())
+
+
+async def resource_trail(
+    session: AsyncSession,
+    *,
+    resource_type: str,
+    resource_id: uuid.UUID,
+    actions: Sequence[str] | None = None,
+    limit: int = 500,
+) -> list[AuditEvent]:
+    """Entries about one record, oldest first: its history, version by version (a note's
+    drafts and signature). The caller checks access and records the read."""
+    statement = select(AuditEvent).where(
+        AuditEvent.resource_type == resource_type, AuditEvent.resource_id == str(resource_id)
+    )
+    if actions is not None:
+        statement = statement.where(AuditEvent.action.in_(actions))
+    statement = statement.order_by(AuditEvent.occurred_at, AuditEvent.id)
+    return list((await session.scalars(statement.limit(limit))).all())

@@ -55,3 +55,39 @@ class VitalsRefused(FormInvalid):
             first if len(fields) == 1 else "Check these values: " + " ".join(fields.values()),
             first=first,
         )
+
+
+class NoteNotFound(NotFound):
+    title = "Note not found"
+    code = "note-not-found"
+
+
+class NoteLocked(Conflict):
+    """The note is signed: it is never changed in place; an addendum or an amendment is
+    appended instead."""
+
+    title = "This note is signed"
+    code = "note-signed"
+
+
+class NoteStepRefused(Conflict):
+    """The note is not in a state where this step makes sense (sign an empty note,
+    co-sign without being the named co-signer, a second main note ...)."""
+
+    title = "This step is not possible for this note"
+    code = "note-step-refused"
+
+
+class NoteTemplateNotFound(NotFound):
+    title = "Note template not found"
+    code = "note-template-not-found"
+
+
+class QuickPhraseNotFound(NotFound):
+    title = "Quick phrase not found"
+    code = "quick-phrase-not-found"
+
+
+class QuickPhraseTaken(Conflict):
+    title = "This trigger is taken"
+    code = "quick-phrase-taken"

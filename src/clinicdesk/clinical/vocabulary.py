@@ -39,3 +39,20 @@ class EncounterKind(StrEnum):
             "video": "Video (telehealth)",
             "home": "Home visit",
         }[self.value]
+
+
+class NoteKind(StrEnum):
+    SOAP = "soap"
+    FREE = "free"
+
+
+class NoteStatus(StrEnum):
+    DRAFT = "draft"
+    SIGNED = "signed"
+
+
+class NoteAddendumKind(StrEnum):
+    """An addendum adds to a signed note; an amendment corrects it (with a reason)."""
+
+    ADDENDUM = "addendum"
+    AMENDMENT = "amendment"

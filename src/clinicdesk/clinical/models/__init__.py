@@ -2,6 +2,15 @@
 them all (``clinicdesk.models`` does, for Alembic and the drift test)."""
 
 from clinicdesk.clinical.models.encounters import Encounter
+from clinicdesk.clinical.models.notes import ClinicalNote, NoteAddendum, NoteTemplate, QuickPhrase
 from clinicdesk.clinical.models.vitals import ClinicalSettings, Observation
 
-__all__ = ["ClinicalSettings", "Encounter", "Observation"]
+__all__ = [
+    "ClinicalNote",
+    "ClinicalSettings",
+    "Encounter",
+    "NoteAddendum",
+    "NoteTemplate",
+    "Observation",
+    "QuickPhrase",
+]

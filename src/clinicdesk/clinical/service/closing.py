@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import public as audit
 from clinicdesk.clinical.errors import EncounterStepRefused
 from clinicdesk.clinical.models import Encounter
+from clinicdesk.clinical.service import notes
 from clinicdesk.clinical.service.encounters import get_open_encounter, record_change
 from clinicdesk.clinical.signals import EncounterFinished, encounter_finished
 from clinicdesk.clinical.vocabulary import OPEN_ENCOUNTER_STATUSES, EncounterStatus
@@ -27,7 +28,10 @@ from clinicdesk.queue import public as queue
 async def unfinished_work(session: AsyncSession, encounter: Encounter) -> list[str]:
     """What must be done before ``encounter`` can finish, in words for the doctor; empty
     when it can. Each part of the consultation with such a rule adds its check here."""
-    return []
+    undone: list[str] = []
+    if await notes.unsigned_notes(session, encounter.id):
+        undone.append("The note is not signed.")
+    return undone
 
 
 async def _finish(session: AsyncSession, *, actor: Actor, encounter: Encounter) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from clinicdesk.clinical.views import consultation, vitals
+from clinicdesk.clinical.views import consultation, notes, notes_settings, vitals
 from clinicdesk.core.settings_index import SettingsSection
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
@@ -15,6 +15,8 @@ TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 router = APIRouter(include_in_schema=False)
 router.include_router(consultation.router)
 router.include_router(vitals.router)
+router.include_router(notes.router)
+router.include_router(notes_settings.router)
 
 # Sections of the settings area (``/admin/settings``).
 SETTINGS = (
