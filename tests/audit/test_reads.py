@@ -55,6 +55,8 @@ from tests.support.walk import Endpoint
 NOT_WALKED = {
     "/api/v1/events": "a stream that does not end; it carries ids, tokens and rooms only",
     "/verify-email": "needs a one-time token; shows no patient data",
+    "/visits/{visit_id}/consultation": "a redirect to the visit's consultation page "
+    "(/encounters/{encounter_id}, walked itself); shows no patient data",
 }
 # Query parameters a route needs before it answers.
 _DAY = {"start": "2030-01-07T00:00:00Z", "end": "2030-01-08T00:00:00Z"}

@@ -262,3 +262,20 @@ async def test_the_page_finishes_and_cancels_with_a_message(
     shown = await web.get(page_url)
     assert "Consultation finished." in shown.text
     assert "Finish consultation" not in shown.text  # closed: read-only
+
+
+async def test_finishing_the_consultation_finishes_its_visit(
+    people: People, qc: QueueClinic, session: AsyncSession
+) -> None:
+    visit_id = await _in_consultation(people, qc, session)
+    encounter = await _encounter_of(session, visit_id)
+    doctor = await people.api("doctor")
+    finished = await doctor.post(
+        f"/api/v1/encounters/{encounter.id}/finish",
+        headers={"If-Match": f'W/"{encounter.version}"'},
+    )
+    assert finished.status_code == 200, finished.text
+    assert finished.json()["status"] == "finished"
+    session.expire_all()
+    visit = await session.get_one(Visit, uuid.UUID(visit_id))
+    assert visit.status == "done"

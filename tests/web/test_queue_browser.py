@@ -220,14 +220,16 @@ async def run_the_morning(
     ada = desk.locator("section.q-col", has=desk.get_by_role("heading", name="Dr. Ada"))
     await expect(ada.locator(".q-card-called")).to_contain_text("M-001", timeout=LIVE)
 
-    # Start, finish: on to the chart.
+    # Start: on to the consultation it opened; the queue sees the patient in the room.
     await doctor.get_by_role("button", name="Start consultation").click()
-    await expect(mine).to_contain_text("In consultation since")
+    await doctor.wait_for_url(re.compile(r"/encounters/[0-9a-f-]+$"))
+    await expect(doctor.get_by_role("heading", name=re.compile("Ann Queuea"))).to_be_visible()
     await expect(status).to_contain_text("You are with the doctor", timeout=LIVE)
     await expect(ada.locator(".q-state")).to_contain_text("In consultation", timeout=LIVE)
-    await doctor.get_by_role("button", name="Finish → chart").click()
-    await doctor.wait_for_url(re.compile(rf"/patients/{morning.qc.patient_ids[0]}$"))
-    await expect(doctor.get_by_role("heading", name=re.compile("Ann Queuea"))).to_be_visible()
+    # Finishing the consultation finishes the visit: back to the queue for the next one.
+    await doctor.get_by_role("button", name="Finish consultation").click()
+    await doctor.wait_for_url(re.compile(r"/queue/mine"))
+    await expect(doctor.locator("#flash-messages")).to_contain_text("Consultation finished")
     await expect(status).to_contain_text("Your visit is finished", timeout=LIVE)
     await expect(desk.locator(".q-counts")).to_contain_text(re.compile(r"Done today\s*1"))
 

@@ -8,6 +8,7 @@ signed-in user's provider record.
 from clinicdesk.queue.errors import NotAProvider
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.service.common import get_visit
+from clinicdesk.queue.service.flow import finish as finish_visit
 from clinicdesk.queue.service.links import (
     DisplayAccess,
     VisitAccess,
@@ -26,6 +27,7 @@ from clinicdesk.queue.service.today import (
     provider_day,
 )
 from clinicdesk.queue.signals import VisitFinished, VisitStarted, visit_finished, visit_started
+from clinicdesk.queue.vocabulary import VisitStatus
 
 __all__ = [
     "LIVE_EVENTS",
@@ -40,7 +42,9 @@ __all__ = [
     "VisitAccess",
     "VisitFinished",
     "VisitStarted",
+    "VisitStatus",
     "desk_day",
+    "finish_visit",
     "get_visit",
     "provider_day",
     "provider_of",

@@ -63,8 +63,9 @@ async def finish_encounter(
     expected_version: int | None = None,
 ) -> Encounter:
     """Finish the consultation. Refused (409, with every reason) while work is left
-    undone; the queue's visit, if it is still in the room, is not touched here (the
-    doctor finishes it from the queue, which then finds this encounter finished)."""
+    undone. A consultation of a queue visit still in the room finishes that visit too
+    (the patient leaves; the visit's signal then finishes this encounter), so the doctor
+    finishes once, from either screen."""
     encounter = await get_open_encounter(
         session, encounter_id, actor=actor, expected_version=expected_version
     )
@@ -74,6 +75,11 @@ async def finish_encounter(
             "The consultation cannot be finished yet: " + " ".join(undone),
             undone=undone,
         )
+    if encounter.visit_id is not None:
+        visit = await queue.get_visit(session, encounter.visit_id)
+        if visit.status == queue.VisitStatus.IN_CONSULTATION:
+            await queue.finish_visit(session, actor=actor, visit_id=visit.id)
+            return encounter
     await _finish(session, actor=actor, encounter=encounter)
     return encounter
 

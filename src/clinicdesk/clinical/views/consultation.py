@@ -184,17 +184,19 @@ async def _step(
     session: SessionDep,
     encounter_id: uuid.UUID,
     done: str,
-    run: Callable[[], Awaitable[object]],
+    run: Callable[[], Awaitable[str | None]],
 ) -> Response:
-    """A step of the consultation from its page: back to the page with what happened,
-    or with why it was refused (and nothing of it kept)."""
-    response = redirect(page_url(encounter_id))
+    """A step of the consultation from its page: on to where ``run`` says (None: the
+    page again) with what happened, or back to the page with why it was refused (and
+    nothing of it kept)."""
     try:
         async with all_or_nothing(session):
-            await run()
+            go_to = await run()
     except ClinicError as error:
+        response = redirect(page_url(encounter_id))
         flash(request, response, error.detail, "error")
         return response
+    response = redirect(go_to or page_url(encounter_id))
     flash(request, response, done)
     return response
 
@@ -207,10 +209,14 @@ async def finish(
     actor: ClinicalWrite,
     version: FormVersion,
 ) -> Response:
-    async def run() -> object:
-        return await closing.finish_encounter(
+    async def run() -> str | None:
+        encounter = await closing.finish_encounter(
             session, actor=actor, encounter_id=encounter_id, expected_version=version
         )
+        # From the queue's visit: back to the queue, for the next patient.
+        if encounter.visit_id is not None and encounter.location_id is not None:
+            return f"/queue/mine?location_id={encounter.location_id}"
+        return None
 
     return await _step(request, session, encounter_id, "Consultation finished.", run)
 
@@ -225,7 +231,7 @@ async def cancel(
 ) -> Response:
     form = await request.form()
 
-    async def run() -> object:
+    async def run() -> str | None:
         data = parse_form(
             EncounterCancel,
             {
@@ -235,9 +241,10 @@ async def cancel(
             labels={"reason": "Reason"},
             hint="Say why (at least 3 characters).",
         )
-        return await encounters.cancel_encounter(
+        await encounters.cancel_encounter(
             session, actor=actor, encounter_id=encounter_id, data=data, expected_version=version
         )
+        return None
 
     return await _step(request, session, encounter_id, "Consultation cancelled.", run)
 
