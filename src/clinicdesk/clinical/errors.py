@@ -23,3 +23,16 @@ class EncounterStepRefused(Conflict):
 
     title = "This step is not possible now"
     code = "encounter-step-refused"
+
+
+class DiagnosisNotFound(NotFound):
+    title = "Diagnosis not found"
+    code = "diagnosis-not-found"
+
+
+class DiagnosisRefused(Conflict):
+    """The diagnosis cannot change this way in its current state (entered in error,
+    already on the problem list, a code the consultation already has)."""
+
+    title = "This diagnosis cannot change this way"
+    code = "diagnosis-refused"
