@@ -16,8 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
+from clinicdesk.clinical.schemas.diagnoses import DiagnosisWrite
 from clinicdesk.clinical.schemas.encounters import EncounterStart
-from clinicdesk.clinical.service import encounters
+from clinicdesk.clinical.service import diagnoses, encounters
 from clinicdesk.clinical.vocabulary import EncounterKind
 from clinicdesk.config import Settings
 from clinicdesk.core.access import Requirement, RequirePermission
@@ -221,6 +222,9 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     encounter = await encounters.start_encounter(
         session, actor=doctor, data=EncounterStart(patient_id=patient.id, kind=EncounterKind.PHONE)
     )
+    diagnosis = await diagnoses.add_diagnosis(
+        session, actor=doctor, encounter_id=encounter.id, data=DiagnosisWrite(icd10_code="I10")
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -248,6 +252,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "kind": "allergies",
         "job_id": dead_job.id,
         "encounter_id": encounter.id,
+        "diagnosis_id": diagnosis.id,
         "name": "reason",
     }
 
@@ -294,6 +299,9 @@ API_BODIES.update(
         "/api/v1/queue/visits/{visit_id}/move": {"direction": "up"},
         "/api/v1/encounters/{encounter_id}": {"reason": "x"},
         "/api/v1/encounters/{encounter_id}/cancel": {"reason": "test"},
+        "/api/v1/encounters/{encounter_id}/diagnoses": {"icd10_code": "I10"},
+        "/api/v1/diagnoses/{diagnosis_id}": {"note": "x"},
+        "/api/v1/diagnoses/{diagnosis_id}/entered-in-error": {"reason": "test"},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {
