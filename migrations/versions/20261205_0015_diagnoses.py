@@ -16,14 +16,14 @@ Create Date: 2026-12-04 23:44:47.461227
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import fields
 from itertools import islice
 
 import sqlalchemy as sa
 from alembic import op
 
 from clinicdesk.core.rls import enable_tenant_rls
-from clinicdesk.patients.icd10 import classification
+from clinicdesk.patients.icd10 import Icd10Row, classification
 
 revision: str = "0015_diagnoses"
 down_revision: str | None = "0012_encounters"
@@ -124,24 +124,12 @@ def upgrade() -> None:
 
 
 def _fill_icd10_codes() -> None:
-    codes = sa.table(
-        "icd10_codes",
-        *(
-            sa.column(name)
-            for name in (
-                "position",
-                "code",
-                "compact",
-                "title",
-                "search_words",
-                "word_count",
-                "billable",
-            )
-        ),
-    )
+    names = [f.name for f in fields(Icd10Row)]
+    codes = sa.table("icd10_codes", *(sa.column(name) for name in names))
     bind = op.get_bind()
     rows = classification()
-    while chunk := [asdict(row) for row in islice(rows, 10_000)]:
+    # Plain dicts built by hand: dataclasses.asdict deep-copies, 98,186 times.
+    while chunk := [{name: getattr(row, name) for name in names} for row in islice(rows, 10_000)]:
         bind.execute(codes.insert(), chunk)
     if bind.dialect.name == "postgresql":
         op.execute(

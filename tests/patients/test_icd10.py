@@ -59,6 +59,17 @@ async def test_the_table_holds_the_whole_classification(session: AsyncSession) -
         )
     ).one()
     assert (total, leaves) == (98_186, 74_719)
+    # Every code is found without its dot and in lower case: compact is the code so.
+    misfiled = await session.scalar(
+        select(func.count()).where(
+            Icd10Entry.compact != func.upper(func.replace(Icd10Entry.code, ".", ""))
+        )
+    )
+    assert misfiled == 0
+    for code in ("a000", "s72001a", "z9981", "u071", "c7a00"):
+        found = await lookup(session, code)
+        assert found is not None
+        assert found.code.replace(".", "").lower() == code
 
 
 async def test_a_code_comes_first_then_the_codes_under_it_in_order(session: AsyncSession) -> None:
