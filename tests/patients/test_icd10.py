@@ -9,7 +9,8 @@ from functools import cache
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.patients import icd10 as rules
@@ -70,6 +71,24 @@ async def test_the_table_holds_the_whole_classification(session: AsyncSession) -
         found = await lookup(session, code)
         assert found is not None
         assert found.code.replace(".", "").lower() == code
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE icd10_codes SET title = 'x' WHERE code = 'I10'",
+        "DELETE FROM icd10_codes WHERE code = 'I10'",
+        "INSERT INTO icd10_codes VALUES (-1, 'X', 'X', 'x', ' x ', 1, true)",
+    ],
+)
+async def test_the_application_role_only_reads_the_classification(
+    session: AsyncSession, statement: str
+) -> None:
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with session.begin_nested():
+            await session.execute(text(statement))
+    assert await lookup(session, "I10") is not None
 
 
 async def test_a_code_comes_first_then_the_codes_under_it_in_order(session: AsyncSession) -> None:
