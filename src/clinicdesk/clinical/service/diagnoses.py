@@ -105,6 +105,14 @@ async def list_diagnoses(
     """The consultation's diagnoses, primary first; the read is recorded (through the
     encounter's)."""
     encounter = await get_encounter(session, encounter_id, actor=actor)
+    return await diagnoses_of(session, actor=actor, encounter=encounter)
+
+
+async def diagnoses_of(
+    session: AsyncSession, *, actor: Actor, encounter: Encounter
+) -> list[DiagnosisView]:
+    """The diagnoses of an encounter the caller has already read (``get_encounter``, which
+    recorded the read): the consultation page's section."""
     return await _views(session, actor, encounter.patient_id, await _rows(session, encounter.id))
 
 

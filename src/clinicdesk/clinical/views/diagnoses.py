@@ -42,9 +42,7 @@ LABELS = {
 
 @section("diagnoses", "Diagnoses", template=TEMPLATE, order=40)
 async def diagnoses_section(desk: Desk) -> dict[str, Any]:
-    views = await diagnoses.list_diagnoses(
-        desk.session, actor=desk.actor, encounter_id=desk.encounter.id
-    )
+    views = await diagnoses.diagnoses_of(desk.session, actor=desk.actor, encounter=desk.encounter)
     return {"diagnoses": views, "ranks": DiagnosisRank}
 
 
