@@ -8,6 +8,7 @@ a transaction that is rolled back afterwards.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 from collections.abc import AsyncIterator, Iterator
 from contextlib import nullcontext
@@ -29,6 +30,7 @@ from clinicdesk.core.db import ClinicSession, Database, create_database, reading
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.runtime import get_session, is_read
 from clinicdesk.core.tenancy import clear_scope
+from clinicdesk.patients import icd10
 from clinicdesk.reactions import connect_reactions
 from tests.support.postgres import APP_ROLE, ThrowawayPostgres, start_throwaway_postgres
 
@@ -190,6 +192,17 @@ def make_settings(tmp_path: Path, **overrides: object) -> Settings:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str, owner_url: str) -> Settings:
     return make_settings(tmp_path, database_url=database_url, database_owner_url=owner_url)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def icd10_classification_read_once() -> Iterator[None]:
+    """Migration 0015 reads the ICD-10-CM classification in a child process (~2 s) and
+    the suite migrates many fresh databases: each test process reads it once."""
+    original = icd10.classification
+    read = functools.cache(lambda: tuple(original()))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(icd10, "classification", lambda: iter(read()))
+        yield
 
 
 @pytest.fixture(autouse=True, scope="session")

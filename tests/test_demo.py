@@ -44,10 +44,9 @@ from clinicdesk.demo.schedule import (
 )
 from clinicdesk.identity.models import User
 from clinicdesk.identity.service.common import actor_for
-from clinicdesk.patients import icd10
 from clinicdesk.patients.models import Allergy, Document, HistoryEntry, Medication, Patient, Problem
 from clinicdesk.patients.phones import normalize_phone
-from clinicdesk.patients.service import documents
+from clinicdesk.patients.service import documents, icd10
 from clinicdesk.patients.service.duplicates import facts_of_patient, find_duplicates
 from clinicdesk.patients.service.records import is_valid_mrn
 from clinicdesk.queue.models import Visit
@@ -103,9 +102,11 @@ def test_every_phone_is_a_valid_us_number(plan: list[PlannedPatient]) -> None:
                 assert e164.startswith("+1") and e164[5:8] != "555", raw
 
 
-def test_every_problem_code_is_an_icd10_cm_code(plan: list[PlannedPatient]) -> None:
+async def test_every_problem_code_is_an_icd10_cm_code(
+    plan: list[PlannedPatient], session: AsyncSession
+) -> None:
     for condition in CONDITIONS:
-        found = icd10.lookup(condition.icd10)
+        found = await icd10.lookup(session, condition.icd10)
         assert found is not None, condition
         assert found.code == condition.icd10
     planned = {problem.icd10_code for p in plan for problem in p.problems}

@@ -17,10 +17,18 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
+from clinicdesk.clinical.schemas.diagnoses import DiagnosisWrite
 from clinicdesk.clinical.schemas.encounters import EncounterStart
 from clinicdesk.clinical.schemas.notes import NoteCreate, NoteTemplateWrite, QuickPhraseWrite
 from clinicdesk.clinical.schemas.vitals import VitalsRecord
-from clinicdesk.clinical.service import encounters, note_templates, notes, phrases, vitals
+from clinicdesk.clinical.service import (
+    diagnoses,
+    encounters,
+    note_templates,
+    notes,
+    phrases,
+    vitals,
+)
 from clinicdesk.clinical.vocabulary import EncounterKind
 from clinicdesk.config import Settings
 from clinicdesk.core.access import Requirement, RequirePermission
@@ -236,6 +244,9 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     phrase = await phrases.create_phrase(
         session, actor=doctor, data=QuickPhraseWrite(trigger="bb", expansion="B", shared=True)
     )
+    diagnosis = await diagnoses.add_diagnosis(
+        session, actor=doctor, encounter_id=encounter.id, data=DiagnosisWrite(icd10_code="I10")
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -263,6 +274,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "kind": "allergies",
         "job_id": dead_job.id,
         "encounter_id": encounter.id,
+        "diagnosis_id": diagnosis.id,
         "name": "reason",
         "observation_id": recorded.observations[0].id,
         "note_id": note.id,
@@ -323,6 +335,9 @@ API_BODIES.update(
         "/api/v1/notes/{note_id}/expand": {"text": ".meds"},
         "/api/v1/note-templates/{note_template_id}": {"name": "x"},
         "/api/v1/quick-phrases/{phrase_id}": {"trigger": "x", "expansion": "x"},
+        "/api/v1/encounters/{encounter_id}/diagnoses": {"icd10_code": "I10"},
+        "/api/v1/diagnoses/{diagnosis_id}": {"note": "x"},
+        "/api/v1/diagnoses/{diagnosis_id}/entered-in-error": {"reason": "test"},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

@@ -91,3 +91,16 @@ class QuickPhraseNotFound(NotFound):
 class QuickPhraseTaken(Conflict):
     title = "This trigger is taken"
     code = "quick-phrase-taken"
+
+
+class DiagnosisNotFound(NotFound):
+    title = "Diagnosis not found"
+    code = "diagnosis-not-found"
+
+
+class DiagnosisRefused(Conflict):
+    """The diagnosis cannot change this way in its current state (entered in error,
+    already on the problem list, a code the consultation already has)."""
+
+    title = "This diagnosis cannot change this way"
+    code = "diagnosis-refused"

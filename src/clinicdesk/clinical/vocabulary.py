@@ -56,3 +56,19 @@ class NoteAddendumKind(StrEnum):
 
     ADDENDUM = "addendum"
     AMENDMENT = "amendment"
+
+
+class DiagnosisRank(StrEnum):
+    """Encounter.diagnosis.rank: the primary diagnosis is the main reason for the
+    consultation (one per encounter); the others are secondary."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+
+
+class DiagnosisStatus(StrEnum):
+    """FHIR Condition.verificationStatus, the two a clinic records here: a diagnosis
+    stands, or it was entered in error (kept, struck through)."""
+
+    ACTIVE = "active"
+    ENTERED_IN_ERROR = "entered-in-error"

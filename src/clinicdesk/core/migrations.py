@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 VersionApplied = Callable[[str], None]
 
-HEAD_REVISION: Final = "0014_notes"
+HEAD_REVISION: Final = "0015_diagnoses"
 """The newest migration. A new migration changes it (``tests/core/test_migrations.py``
 fails until it does)."""
 
@@ -40,11 +40,17 @@ HAND_WRITTEN_INDEX_PREFIX = "pgx_"
 """PostgreSQL-only indexes the models cannot describe for both databases (a GIN trigram
 index) are written by hand in migrations under this prefix; autogenerate leaves them be."""
 
+FULL_TEXT_TABLE_PREFIXES = ("icd10_search",)
+"""SQLite FTS5 tables made by hand in migrations (with their ``_data``, ``_idx`` ...)."""
+
 
 def include_object(
     obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
 ) -> bool:
-    """Alembic ``include_object`` hook: skip the hand-written PostgreSQL indexes."""
+    """Alembic ``include_object`` hook: skip the hand-written PostgreSQL indexes and
+    SQLite full-text tables (``icd10_search`` and the shadow tables FTS5 keeps)."""
+    if type_ == "table" and (name or "").startswith(FULL_TEXT_TABLE_PREFIXES):
+        return False
     return not (type_ == "index" and (name or "").startswith(HAND_WRITTEN_INDEX_PREFIX))
 
 

@@ -27,6 +27,8 @@ from sqlalchemy.engine import Connection
 
 POLICY = "tenant_isolation"
 APPEND_ONLY_TABLES = ("audit_events",)
+# Reference data, written only by migrations: the application role reads it.
+READ_ONLY_TABLES = ("icd10_codes",)
 TENANT_SETTING = "app.organization_id"
 
 # Rows that belong to no organization, per table: visible to every transaction.
@@ -188,6 +190,10 @@ def grant_application_role(connection: Connection, role: str) -> None:
     ]
     for table in APPEND_ONLY_TABLES:
         statements.append(f'REVOKE UPDATE, DELETE, TRUNCATE ON "{table}" FROM {quoted}')
+    for table in READ_ONLY_TABLES:
+        # A database migrated only part of the way may not have it yet.
+        if connection.execute(text("SELECT to_regclass(:t) IS NOT NULL"), {"t": table}).scalar():
+            statements.append(f'REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON "{table}" FROM {quoted}')
     # The chaining step fills in an entry's place once (``CHAINED_ONCE`` refuses more).
     # After the REVOKE, which would take column privileges with it.
     statements.append(f"GRANT UPDATE ({', '.join(CHAIN_COLUMNS)}) ON audit_events TO {quoted}")

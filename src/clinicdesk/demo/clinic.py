@@ -17,7 +17,7 @@ from clinicdesk.demo.consultations import DemoConsultations, seed_demo_consultat
 from clinicdesk.demo.patient_plan import (
     DEMO_PATIENT_COUNT,
 )
-from clinicdesk.demo.patients import DemoPatients, load_codes_in_background, seed_demo_patients
+from clinicdesk.demo.patients import DemoPatients, seed_demo_patients
 from clinicdesk.demo.queue import DemoQueue, seed_demo_queue
 from clinicdesk.demo.schedule import HILLVIEW, MAIN, DemoSchedule, seed_demo_schedule
 from clinicdesk.identity.permissions import Role
@@ -136,7 +136,6 @@ async def seed_demo_clinic(
     (see ``patient_plan``) with a month of past and two weeks of coming appointments
     (``schedule``). Documents go to ``storage``; by default the one the
     environment's settings choose (the CLI has pointed them at the demo directory)."""
-    codes_ready = load_codes_in_background()  # alongside the password hashing below
     organization = await organizations.create_organization(
         session,
         name="Riverside Family Clinic",
@@ -187,7 +186,6 @@ async def seed_demo_clinic(
         clinician=actors[Role.DOCTOR],
         storage=storage or storage_from_settings(Settings()),
         count=patient_count,
-        codes_ready=codes_ready,
     )
     schedule = await seed_demo_schedule(
         session,

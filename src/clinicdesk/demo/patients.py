@@ -3,7 +3,6 @@ with small generated PDFs and PNGs (``documents``) as their documents."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from clinicdesk.demo.patient_plan import (
     PlannedPatient,
     plan_patients,
 )
-from clinicdesk.patients import icd10, policies
+from clinicdesk.patients import policies
 from clinicdesk.patients.models import Patient
 from clinicdesk.patients.schemas import DocumentMeta, PatientUpdate
 from clinicdesk.patients.service import chart, documents, records
@@ -36,13 +35,6 @@ class DemoPatients:
     no_known_allergies: int
     documents: tuple[uuid.UUID, ...]
     near_duplicates: tuple[tuple[uuid.UUID, uuid.UUID], ...]  # (first, second) registration
-
-
-def load_codes_in_background() -> asyncio.Task[object]:
-    """Build the ICD-10-CM index in a worker thread. Problems are checked against it, and
-    its first use takes seconds (a child process reads the classification) during which
-    the event loop would stand still; built here, it overlaps the registrations."""
-    return asyncio.create_task(asyncio.to_thread(icd10.lookup, "I10"))
 
 
 async def _fill_chart(
@@ -80,21 +72,14 @@ async def seed_demo_patients(
     clinician: Actor,
     storage: DocumentStorage,
     count: int = DEMO_PATIENT_COUNT,
-    codes_ready: asyncio.Task[object] | None = None,
 ) -> DemoPatients:
     """Register the planned patients in the session's organization (the front desk), then
-    fill in their charts and documents (the clinician; the front desk scans the cards).
-    ``codes_ready``: from ``load_codes_in_background``, if the caller started it earlier."""
-    codes_ready = codes_ready or load_codes_in_background()
-    try:
-        plan = plan_patients(count)
-        patients = [
-            await records.register_patient(session, actor=front_desk, data=planned.data)
-            for planned in plan
-        ]
-        await codes_ready
-    finally:
-        codes_ready.cancel()  # only matters when a registration failed
+    fill in their charts and documents (the clinician; the front desk scans the cards)."""
+    plan = plan_patients(count)
+    patients = [
+        await records.register_patient(session, actor=front_desk, data=planned.data)
+        for planned in plan
+    ]
     document_ids: list[uuid.UUID] = []
     for planned, patient in zip(plan, patients, strict=True):
         await _fill_chart(session, clinician=clinician, patient=patient, planned=planned)

@@ -257,3 +257,28 @@ class AccessGrant(Base, IdMixin, TenantScoped):
         Index("ix_patient_access_grants_user_patient", "user_id", "patient_id"),
         Index("ix_patient_access_grants_org_kind_created", "organization_id", "kind", "created_at"),
     )
+
+
+# Byte order on PostgreSQL whatever the database's locale: code prefix ranges end at
+# "\x7f" (``icd10.AFTER_CODE_CHARS``), which a linguistic collation would ignore.
+_CODE_ORDER = String(8).with_variant(String(8, collation="C"), "postgresql")
+
+
+class Icd10Entry(Base):
+    """One ICD-10-CM code (``patients/icd10.py``): reference data shared by every
+    organization, filled by migration 0015 and never written by the application.
+
+    Searched by ``compact`` prefix ranges (codes) and by word prefixes of
+    ``search_words``: SQLite through the FTS5 table ``icd10_search`` (rowid =
+    ``position``), PostgreSQL through a trigram index (both made by the migration, which
+    the models cannot describe for both databases)."""
+
+    __tablename__ = "icd10_codes"
+
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    code: Mapped[str] = mapped_column(String(10), unique=True)
+    compact: Mapped[str] = mapped_column(_CODE_ORDER, unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    search_words: Mapped[str] = mapped_column(String(320))
+    word_count: Mapped[int] = mapped_column(Integer)
+    billable: Mapped[bool] = mapped_column(Boolean)

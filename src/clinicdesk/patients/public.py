@@ -8,6 +8,7 @@ never query the patients' tables themselves (an import-linter contract protects
 ``patients.models`` and ``patients.service``; tests/test_architecture.py checks queries).
 """
 
+from clinicdesk.patients.icd10 import Icd10Code
 from clinicdesk.patients.models import Allergy, Medication, Patient, Problem
 from clinicdesk.patients.policies import check_patient_access
 from clinicdesk.patients.schemas import MedicationWrite, ProblemWrite
@@ -19,12 +20,15 @@ from clinicdesk.patients.service.chart import (
     update_entry,
 )
 from clinicdesk.patients.service.common import get_patient, get_writable_patient, patients_by_id
+from clinicdesk.patients.service.icd10 import lookup as lookup_icd10
+from clinicdesk.patients.service.icd10 import search as search_icd10
 from clinicdesk.patients.service.merge import move_records
 from clinicdesk.patients.service.search import SearchResult, search_patients
 from clinicdesk.patients.signals import PatientMerged, patient_merged
 
 __all__ = [
     "Allergy",
+    "Icd10Code",
     "Medication",
     "MedicationWrite",
     "Patient",
@@ -39,9 +43,11 @@ __all__ = [
     "get_patient",
     "get_writable_patient",
     "list_entries",
+    "lookup_icd10",
     "move_records",
     "patient_merged",
     "patients_by_id",
+    "search_icd10",
     "search_patients",
     "update_entry",
 ]

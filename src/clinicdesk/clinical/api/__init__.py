@@ -1,7 +1,7 @@
 """JSON API of the clinical domain: one router per part, gathered in ``routers``."""
 
-from clinicdesk.clinical.api import encounters, notes, vitals
+from clinicdesk.clinical.api import diagnoses, encounters, notes, vitals
 
-routers = [encounters.router, vitals.router, notes.router]
+routers = [encounters.router, vitals.router, notes.router, diagnoses.router]
 
 __all__ = ["routers"]

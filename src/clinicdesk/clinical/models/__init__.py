@@ -1,6 +1,7 @@
 """Tables of the clinical domain, one module per part; importing this package registers
 them all (``clinicdesk.models`` does, for Alembic and the drift test)."""
 
+from clinicdesk.clinical.models.diagnoses import Diagnosis
 from clinicdesk.clinical.models.encounters import Encounter
 from clinicdesk.clinical.models.notes import ClinicalNote, NoteAddendum, NoteTemplate, QuickPhrase
 from clinicdesk.clinical.models.vitals import ClinicalSettings, Observation
@@ -8,6 +9,7 @@ from clinicdesk.clinical.models.vitals import ClinicalSettings, Observation
 __all__ = [
     "ClinicalNote",
     "ClinicalSettings",
+    "Diagnosis",
     "Encounter",
     "NoteAddendum",
     "NoteTemplate",

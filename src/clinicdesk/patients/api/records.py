@@ -9,14 +9,13 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.pagination import MAX_LIMIT
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
-from clinicdesk.patients import icd10, schemas
+from clinicdesk.patients import schemas
 from clinicdesk.patients.access import (
     ClinicalRead,
     ClinicalWrite,
@@ -30,6 +29,7 @@ from clinicdesk.patients.service import (
     chart,
     documents,
     duplicates,
+    icd10,
     merge,
     pages,
     records,
@@ -344,10 +344,12 @@ for _kind, _spec in chart.CHART_LISTS.items():
 
 @router.get("/icd10", summary="Find ICD-10-CM codes by code or words")
 async def find_icd10_codes(
-    actor: ClinicalRead, q: Annotated[str, Query(min_length=1, max_length=100)], limit: int = 20
+    session: SessionDep,
+    actor: ClinicalRead,
+    q: Annotated[str, Query(min_length=1, max_length=100)],
+    limit: int = 20,
 ) -> list[schemas.Icd10Code]:
-    # In a worker thread: the first call in a process builds the index (about 2 s).
-    found = await run_in_threadpool(icd10.search, q, limit=min(limit, 50))
+    found = await icd10.search(session, q, limit=min(limit, 50))
     return [schemas.Icd10Code(code=c.code, title=c.title) for c in found]
 
 

@@ -8,7 +8,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 from pydantic import BaseModel
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,10 +16,10 @@ from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.models import check_version
-from clinicdesk.patients import icd10
 from clinicdesk.patients.errors import ChartEntryNotFound, DuplicateAllergy
 from clinicdesk.patients.models import Allergy, ChartRecord, HistoryEntry, Medication, Problem
 from clinicdesk.patients.schemas import AllergyWrite, HistoryWrite, MedicationWrite, ProblemWrite
+from clinicdesk.patients.service import icd10
 from clinicdesk.patients.service.common import get_patient, get_writable_patient
 from clinicdesk.patients.vocabulary import AllergySeverity, ClinicalStatus, MedicationStatus
 
@@ -61,11 +60,10 @@ def _order(model: type[ChartRecord]) -> list[Any]:
     return order
 
 
-async def _check_codes(data: BaseModel) -> dict[str, Any]:
+async def _check_codes(session: AsyncSession, data: BaseModel) -> dict[str, Any]:
     values = data.model_dump()
     if isinstance(data, ProblemWrite) and data.icd10_code:
-        # In a worker thread: the first look-up in a process loads the code list (~2 s).
-        code = await anyio.to_thread.run_sync(icd10.lookup, data.icd10_code)
+        code = await icd10.lookup(session, data.icd10_code)
         if code is None:
             raise InvalidField(
                 "icd10_code", f"{data.icd10_code} is not an ICD-10-CM code; pick one from the list."
@@ -138,7 +136,7 @@ async def add_entry(
 ) -> ChartRecord:
     spec = CHART_LISTS[kind]
     patient = await get_writable_patient(session, patient_id, actor=actor)
-    entry = spec.model(**(await _check_codes(data)))
+    entry = spec.model(**(await _check_codes(session, data)))
     entry.patient_id = patient.id
     entry.recorded_by_id = actor.user_id
     if isinstance(entry, Allergy):
@@ -175,7 +173,7 @@ async def update_entry(
     entry = await _get_entry(session, spec, patient.id, entry_id)
     check_version(entry, expected_version)
     before = audit.snapshot(entry)
-    for field, value in (await _check_codes(data)).items():
+    for field, value in (await _check_codes(session, data)).items():
         setattr(entry, field, value)
     if isinstance(entry, Allergy):
         await _refuse_duplicate_allergy(session, patient_id=patient.id, entry=entry)

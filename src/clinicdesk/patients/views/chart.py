@@ -8,17 +8,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.patients import icd10
 from clinicdesk.patients.access import ClinicalRead, ClinicalWrite
 from clinicdesk.patients.errors import ChartEntryNotFound
-from clinicdesk.patients.service import chart
+from clinicdesk.patients.service import chart, icd10
 from clinicdesk.patients.service.common import get_writable_patient
 
 router = APIRouter(include_in_schema=False)
@@ -35,6 +33,7 @@ SECTIONS = {
 @router.get("/patients/icd10-codes", response_class=HTMLResponse)
 async def icd10_options(
     request: Request,
+    session: SessionDep,
     actor: ClinicalRead,
     fragment: Annotated[None, Depends(FragmentOf("/patients"))],
     q: Annotated[str, Query(max_length=100)] = "",
@@ -43,8 +42,7 @@ async def icd10_options(
     """``<option>``s for the problem form's datalist, as the user types (the code input
     sends its own name, ``icd10_code``)."""
     text = (q or icd10_code).strip()
-    # In a worker thread: the first search in a process builds the index (about 2 s).
-    found = await run_in_threadpool(icd10.search, text, limit=10) if text else []
+    found = await icd10.search(session, text, limit=10) if text else []
     return render(request, "patients/_icd10_options.html", {"codes": found})
 
 
