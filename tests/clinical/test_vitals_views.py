@@ -127,6 +127,18 @@ async def test_the_trends_page_charts_each_vital_from_data_attributes(
     desk = await people.web("desk")
     assert (await desk.get(f"/patients/{patient}/vitals")).status_code == 403
 
+    # Outside a consultation (triage in the waiting room), from the same page.
+    refused = await web.post(f"/patients/{patient}/vitals", data={"spo2": "40", "heart_rate": "80"})
+    assert refused.status_code == 422
+    assert (
+        'id="v-spo2-error"' in refused.text and "SpO2 must be between 50 and 100 %." in refused.text
+    )
+    assert 'value="80"' in refused.text
+    saved = await web.post(f"/patients/{patient}/vitals", data={"spo2": "91", "heart_rate": "80"})
+    assert saved.status_code == 303
+    shown = await web.get(saved.headers["location"])
+    assert "Vitals saved." in shown.text and "SpO2" in shown.text
+
     # A child's weight shows its growth centile (WHO), in the heading and the table.
     await scope_to_tenant(session, qc.organization_id)
     today = datetime.now(UTC).date()

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.clinical.access import ClinicalRead, VitalsWrite
 from clinicdesk.clinical.kernel import growth
@@ -30,6 +31,7 @@ from clinicdesk.clinical.schemas.vitals import ClinicalSettingsWrite, EnteredInE
 from clinicdesk.clinical.service import vitals
 from clinicdesk.clinical.views.consultation import _desk
 from clinicdesk.clinical.views.sections import Desk, section
+from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
@@ -86,6 +88,23 @@ def shown_rows(latest: vitals.VitalsSet | None, system: UnitSystem) -> list[dict
     return lines
 
 
+def form_fields(
+    patient: patients.Patient,
+    system: UnitSystem,
+    errors: Mapping[str, str] | None = None,
+    typed: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The form's fields (head circumference for the youngest only), their units in the
+    organization's system, what was typed and the message at each refused field."""
+    young = years_old(patient.birth_date, utcnow().date()) < HEAD_CIRCUMFERENCE_UNTIL_YEARS
+    return {
+        "fields": [v for v in ENTERED if v is not HEAD or young],
+        "unit": {v.key: _unit(v, system) for v in [*ENTERED, BMI]},
+        "errors": errors or {},
+        "typed": typed or {},
+    }
+
+
 async def panel(
     desk: Desk,
     *,
@@ -98,17 +117,12 @@ async def panel(
     their units, what was typed and the message at each refused field."""
     system = await vitals.unit_system(desk.session)
     latest = await vitals.latest_set(desk.session, actor=desk.actor, patient_id=desk.patient.id)
-    young = years_old(desk.patient.birth_date, utcnow().date()) < HEAD_CIRCUMFERENCE_UNTIL_YEARS
-    fields = [v for v in ENTERED if v is not HEAD or young]
     return {
         "vitals": {
+            **form_fields(desk.patient, system, errors, typed),
             "system": system,
             "latest": latest,
             "lines": shown_rows(latest, system),
-            "fields": fields,
-            "unit": {v.key: _unit(v, system) for v in [*ENTERED, BMI]},
-            "errors": errors or {},
-            "typed": typed or {},
             "saved": saved,
             "message": message,
             "trends": trends_url(desk.patient.id),
@@ -280,7 +294,50 @@ async def trends_page(
     patient_id: uuid.UUID, request: Request, session: SessionDep, actor: ClinicalRead
 ) -> HTMLResponse:
     """One chart per kind of vital sign over time (the blood pressure's two numbers in
-    one), with the same figures in a table for readers without the chart."""
+    one), with the same figures in a table for readers without the chart; for nurses and
+    doctors, a form to record a set outside a consultation (triage in the waiting room)."""
+    return await _trends(request, session, actor, patient_id)
+
+
+@router.post("/patients/{patient_id}/vitals", response_class=HTMLResponse)
+async def record_outside_consultation(
+    patient_id: uuid.UUID, request: Request, session: SessionDep, actor: VitalsWrite
+) -> Response:
+    typed = form_text(await request.form(), FIELDS)
+    try:
+        async with all_or_nothing(session):
+            data = parse_form(
+                VitalsRecord,
+                {k: v.replace(",", ".") for k, v in typed.items()},
+                labels={v.key: v.label for v in ENTERED},
+            )
+            await vitals.record_vitals(session, actor=actor, data=data, patient_id=patient_id)
+    except ClinicError as refused:
+        errors = refused.fields if isinstance(refused, FormInvalid) else {}
+        return await _trends(
+            request,
+            session,
+            actor,
+            patient_id,
+            form={"errors": {k: _readable(v) for k, v in errors.items()}, "typed": typed},
+            message=refused.detail,
+            status_code=refused.status_code,
+        )
+    response = redirect(trends_url(patient_id))
+    flash(request, response, "Vitals saved.")
+    return response
+
+
+async def _trends(
+    request: Request,
+    session: AsyncSession,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    *,
+    form: Mapping[str, Any] | None = None,
+    message: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     patient = await patients.get_patient(session, patient_id, actor=actor)
     found = await vitals.trends(session, actor=actor, patient_id=patient.id)
     system = await vitals.unit_system(session)
@@ -306,7 +363,11 @@ async def trends_page(
             "system": system,
             "flags": Flag,
             "growth_reference": growth.REFERENCE_NAME,
+            "form": form_fields(patient, system, **(form or {})),
+            "message": message,
+            "can_write": actor.can(Permission.VITALS_WRITE),
         },
+        status_code=status_code,
     )
 
 
