@@ -23,3 +23,28 @@ class EncounterStepRefused(Conflict):
 
     title = "This step is not possible now"
     code = "encounter-step-refused"
+
+
+class DrugNotFound(NotFound):
+    title = "Drug not found"
+    code = "drug-not-found"
+
+
+class PrescriptionNotFound(NotFound):
+    title = "Prescription not found"
+    code = "prescription-not-found"
+
+
+class PrescriptionStepRefused(Conflict):
+    """The prescription is not in a state where this step makes sense."""
+
+    title = "This step is not possible now"
+    code = "prescription-step-refused"
+
+
+class SafetyCheckRequired(Conflict):
+    """The safety checks found something: prescribing again with an ``override_reason``
+    goes ahead (the reason is audited with the findings). Carries ``findings``."""
+
+    title = "Safety checks need your decision"
+    code = "safety-check"

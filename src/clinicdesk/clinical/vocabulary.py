@@ -39,3 +39,12 @@ class EncounterKind(StrEnum):
             "video": "Video (telehealth)",
             "home": "Home visit",
         }[self.value]
+
+
+class PrescriptionStatus(StrEnum):
+    """A prescription's state (FHIR MedicationRequest.status calls "discontinued"
+    "stopped"): discontinued carries its reason; entered-in-error never counted."""
+
+    ACTIVE = "active"
+    DISCONTINUED = "discontinued"
+    ENTERED_IN_ERROR = "entered-in-error"
