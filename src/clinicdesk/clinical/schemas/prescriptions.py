@@ -71,12 +71,16 @@ class PrescriptionStop(Strict):
 
 
 class PrescriptionRenew(Strict):
+    """Prescribe the same again in the open consultation ``encounter_id``."""
+
+    encounter_id: uuid.UUID
     override_reason: SafeText = Field(default=None, min_length=3, max_length=500)
 
 
 class PrescriptionChange(Strict):
     """Discontinue this prescription (``reason``) and prescribe ``new`` in its place."""
 
+    encounter_id: uuid.UUID
     reason: Annotated[str, AfterValidator(safe_text)] = Field(min_length=3, max_length=300)
     new: PrescriptionWrite
 

@@ -100,7 +100,7 @@ async def drugs_by_name(session: AsyncSession, names: Iterable[str]) -> dict[str
         .join(Drug, Drug.id == DrugName.drug_id)
         .where(DrugName.key.in_(keys))
     )
-    return dict(rows.tuples().all())
+    return {key: drug for key, drug in rows.all()}  # noqa: C416 - rows, not pairs
 
 
 async def resolve(
@@ -132,7 +132,7 @@ async def resolve(
             .join(Drug, Drug.id == DrugTreeNumber.drug_id)
             .where(DrugTreeNumber.tree_number.in_(wanted))
         )
-        names = dict(rows.tuples().all())
+        names = {tree: key for tree, key in rows.all()}  # noqa: C416 - rows, not pairs
     k = knowledge()
     facts: list[DrugFacts] = []
     for (label, _), drug in zip(named, drugs, strict=True):

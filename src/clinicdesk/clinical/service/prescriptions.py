@@ -287,8 +287,8 @@ async def prescribe(
             resource_id=rx.id,
             patient_id=rx.patient_id,
             changes={
-                "override_reason": [None, data.override_reason],
-                "findings": [None, rx.findings],
+                "override_reason": {"after": data.override_reason},
+                "findings": {"after": rx.findings},
             },
             details={"rules": [f.rule for f in outcome.findings]},
         )
