@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -17,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
 from clinicdesk.clinical.schemas.encounters import EncounterStart
-from clinicdesk.clinical.service import encounters
+from clinicdesk.clinical.schemas.prescriptions import PrescriptionWrite
+from clinicdesk.clinical.service import encounters, prescriptions
 from clinicdesk.clinical.vocabulary import EncounterKind
 from clinicdesk.config import Settings
 from clinicdesk.core.access import Requirement, RequirePermission
@@ -221,6 +223,12 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     encounter = await encounters.start_encounter(
         session, actor=doctor, data=EncounterStart(patient_id=patient.id, kind=EncounterKind.PHONE)
     )
+    prescription = await prescriptions.prescribe(
+        session,
+        actor=doctor,
+        encounter_id=encounter.id,
+        data=PrescriptionWrite(drug_name="B drug", dose=Decimal(1)),
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -249,6 +257,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "job_id": dead_job.id,
         "encounter_id": encounter.id,
         "name": "reason",
+        "prescription_id": prescription.id,
     }
 
 
@@ -294,6 +303,15 @@ API_BODIES.update(
         "/api/v1/queue/visits/{visit_id}/move": {"direction": "up"},
         "/api/v1/encounters/{encounter_id}": {"reason": "x"},
         "/api/v1/encounters/{encounter_id}/cancel": {"reason": "test"},
+        "/api/v1/encounters/{encounter_id}/prescriptions": {"drug_name": "x", "dose": "1"},
+        "/api/v1/prescriptions/{prescription_id}/discontinue": {"reason": "test"},
+        "/api/v1/prescriptions/{prescription_id}/entered-in-error": {"reason": "test"},
+        "/api/v1/prescriptions/{prescription_id}/renew": {"encounter_id": str(uuid.uuid4())},
+        "/api/v1/prescriptions/{prescription_id}/change": {
+            "encounter_id": str(uuid.uuid4()),
+            "reason": "test",
+            "new": {"drug_name": "x", "dose": "1"},
+        },
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {
