@@ -82,6 +82,14 @@ async def list_for_encounter(
     return await _of_encounter(session, encounter.id)
 
 
+async def list_for_encounter_unaudited(
+    session: AsyncSession, encounter_id: uuid.UUID
+) -> Sequence[Prescription]:
+    """The consultation's prescriptions for a caller that has already read (and
+    recorded the read of) the encounter: the consultation page."""
+    return await _of_encounter(session, encounter_id)
+
+
 async def _of_encounter(session: AsyncSession, encounter_id: uuid.UUID) -> Sequence[Prescription]:
     return (
         await session.scalars(
