@@ -4,17 +4,19 @@ numbers, 107,360 names that resolve to them, brand flags). MIT licence; the name
 from the DrugBank open vocabulary (CC0), MeSH (NLM, public domain) and Wikipedia.
 
 Read once, by the migration that fills ``drugs`` / ``drug_names`` / ``drug_tree_numbers``
-— never when the server starts. The package module itself is not imported: its
-``__init__`` loads the dictionary and an OMOP cache from the home directory at import.
+— never when the server starts. The package module itself is never imported: its
+``__init__`` loads the dictionary, builds an n-gram index (~7 s) and reads an OMOP cache
+from the home directory.
 """
 
 from __future__ import annotations
 
 import bz2
+import importlib.util
 import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 PACKAGE = "drug_named_entity_recognition"
@@ -28,9 +30,17 @@ class VocabularyRows:
     tree_numbers: list[dict[str, Any]]
 
 
+def _dictionary_path() -> Path:
+    """The data file, found without importing the package (``importlib.resources`` would
+    import it, and its ``__init__`` spends ~7 s building its own n-gram index)."""
+    spec = importlib.util.find_spec(PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{PACKAGE} is not installed: run `uv sync`")
+    return Path(next(iter(spec.submodule_search_locations))) / DICTIONARY
+
+
 def _load_dictionary() -> dict[str, Any]:
-    path = resources.files(PACKAGE).joinpath(DICTIONARY)
-    with path.open("rb") as raw, bz2.open(raw, "rb") as unpacked:
+    with _dictionary_path().open("rb") as raw, bz2.open(raw, "rb") as unpacked:
         # The package's own data file, installed from the lock file's pinned hash.
         loaded: dict[str, Any] = pickle.load(unpacked)  # noqa: S301
     return loaded
