@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-from sqlalchemy import and_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.clinical.errors import DrugNotFound
@@ -57,20 +57,20 @@ async def search_drugs(session: AsyncSession, query: str, *, limit: int = 12) ->
     if len(key) < 2:
         return []
     escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    rows = (
-        await session.execute(
-            select(DrugName.key, DrugName.is_brand, Drug)
-            .join(Drug, Drug.id == DrugName.drug_id)
-            .where(
-                # The range lets SQLite use the index; LIKE does on PostgreSQL
-                # (varchar_pattern_ops) and keeps the result exact on both.
-                and_(DrugName.key >= key, DrugName.key < key + "\uffff"),
-                DrugName.key.like(escaped + "%", escape="\\"),
-            )
-            .order_by(DrugName.key)
-            .limit(200)
-        )
-    ).all()
+    statement = (
+        select(DrugName.key, DrugName.is_brand, Drug)
+        .join(Drug, Drug.id == DrugName.drug_id)
+        .where(DrugName.key.like(escaped + "%", escape="\\"))
+        .order_by(DrugName.key)
+        .limit(200)
+    )
+    if session.get_bind().dialect.name == "sqlite":
+        # SQLite's LIKE ignores a BINARY index; the key range uses it (keys are lower
+        # case, so byte order is the prefix order). PostgreSQL's LIKE 'q%' uses the
+        # varchar_pattern_ops index, where a range under the database's collation would
+        # not be a prefix.
+        statement = statement.where(DrugName.key >= key, DrugName.key < key + "\U0010ffff")
+    rows = (await session.execute(statement)).all()
     best: dict[int, DrugMatch] = {}
     for matched, is_brand, drug in rows:
         current = best.get(drug.id)
