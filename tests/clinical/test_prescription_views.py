@@ -67,6 +67,23 @@ async def test_prescribing_from_the_consultation_page(
     rx = await session.scalar(select(Prescription))
     assert rx is not None and rx.override_reason == "Tolerated amoxicillin last year"
 
+    renewed = await web.post(
+        f"/encounters/{encounter_id}/prescriptions/{rx.id}/renew",
+        data={"version": str(rx.version)},
+        headers=HTMX,
+    )
+    assert "Renewing needs a reason to override these findings." in renewed.text
+    assert "Recorded allergy: Penicillin" in renewed.text
+    renewed = await web.post(
+        f"/encounters/{encounter_id}/prescriptions/{rx.id}/renew",
+        data={"version": str(rx.version), "override_reason": "Still tolerated"},
+        headers=HTMX,
+    )
+    assert "Renewed Amoxicillin." in renewed.text
+    await session.refresh(rx)
+    rx = await session.scalar(select(Prescription).where(Prescription.replaces_id == rx.id))
+    assert rx is not None and rx.override_reason == "Still tolerated"
+
     stopped = await web.post(
         f"/encounters/{encounter_id}/prescriptions/{rx.id}/discontinue",
         data={"reason": "Course changed", "version": str(rx.version)},
