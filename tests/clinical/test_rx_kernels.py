@@ -54,6 +54,9 @@ def test_a_plain_course_reads_as_a_pharmacist_writes_it() -> None:
     assert sig_text(puffs) == "Inhale 2 puffs by inhalation every 6 hours as needed for wheeze."
     assert course_quantity(puffs) is None
     assert amount_text(Decimal("2.500")) == "2.5" and amount_text(Decimal("100")) == "100"
+    patches = Directions(Decimal(2), DoseForm.PATCH, Route.TRANSDERMAL, Frequency.WEEKLY)
+    assert sig_text(patches) == "Apply 2 patches to the skin once weekly."
+    assert DoseForm.SUPPOSITORY.words(Decimal(2)) == "suppositories"
 
 
 @given(directions)

@@ -26,15 +26,14 @@ class DoseForm(StrEnum):
     SACHET = "sachet"
 
     def words(self, amount: Decimal) -> str:
-        """The unit as it reads after the amount: "1 tablet", "2 tablets", "5 mL"."""
-        one = {
-            "ml": "mL",
-            "application": "application",
-            "unit": "unit",
-        }.get(self.value, self.value)
+        """The unit as it reads after the amount: "1 tablet", "2 patches", "5 mL"."""
         if self is DoseForm.ML:
-            return one
-        return one if amount == 1 else f"{one}s"
+            return "mL"
+        if amount == 1:
+            return self.value
+        return {"patch": "patches", "suppository": "suppositories"}.get(
+            self.value, f"{self.value}s"
+        )
 
     @property
     def label(self) -> str:
