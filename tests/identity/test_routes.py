@@ -20,6 +20,7 @@ from clinicdesk.app import PUBLIC_PATHS, create_app
 from clinicdesk.clinical.schemas.diagnoses import DiagnosisWrite
 from clinicdesk.clinical.schemas.encounters import EncounterStart
 from clinicdesk.clinical.schemas.notes import NoteCreate, NoteTemplateWrite, QuickPhraseWrite
+from clinicdesk.clinical.schemas.prescriptions import PrescriptionWrite
 from clinicdesk.clinical.schemas.vitals import VitalsRecord
 from clinicdesk.clinical.service import (
     diagnoses,
@@ -27,6 +28,7 @@ from clinicdesk.clinical.service import (
     note_templates,
     notes,
     phrases,
+    prescriptions,
     vitals,
 )
 from clinicdesk.clinical.vocabulary import EncounterKind
@@ -247,6 +249,12 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     diagnosis = await diagnoses.add_diagnosis(
         session, actor=doctor, encounter_id=encounter.id, data=DiagnosisWrite(icd10_code="I10")
     )
+    prescription = await prescriptions.prescribe(
+        session,
+        actor=doctor,
+        encounter_id=encounter.id,
+        data=PrescriptionWrite(drug_name="B drug", dose=Decimal(1)),
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -280,6 +288,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "note_id": note.id,
         "note_template_id": note_template.id,
         "phrase_id": phrase.id,
+        "prescription_id": prescription.id,
     }
 
 
@@ -338,6 +347,15 @@ API_BODIES.update(
         "/api/v1/encounters/{encounter_id}/diagnoses": {"icd10_code": "I10"},
         "/api/v1/diagnoses/{diagnosis_id}": {"note": "x"},
         "/api/v1/diagnoses/{diagnosis_id}/entered-in-error": {"reason": "test"},
+        "/api/v1/encounters/{encounter_id}/prescriptions": {"drug_name": "x", "dose": "1"},
+        "/api/v1/prescriptions/{prescription_id}/discontinue": {"reason": "test"},
+        "/api/v1/prescriptions/{prescription_id}/entered-in-error": {"reason": "test"},
+        "/api/v1/prescriptions/{prescription_id}/renew": {"encounter_id": str(uuid.uuid4())},
+        "/api/v1/prescriptions/{prescription_id}/change": {
+            "encounter_id": str(uuid.uuid4()),
+            "reason": "test",
+            "new": {"drug_name": "x", "dose": "1"},
+        },
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

@@ -104,3 +104,28 @@ class DiagnosisRefused(Conflict):
 
     title = "This diagnosis cannot change this way"
     code = "diagnosis-refused"
+
+
+class DrugNotFound(NotFound):
+    title = "Drug not found"
+    code = "drug-not-found"
+
+
+class PrescriptionNotFound(NotFound):
+    title = "Prescription not found"
+    code = "prescription-not-found"
+
+
+class PrescriptionStepRefused(Conflict):
+    """The prescription is not in a state where this step makes sense."""
+
+    title = "This step is not possible now"
+    code = "prescription-step-refused"
+
+
+class SafetyCheckRequired(Conflict):
+    """The safety checks found something: prescribing again with an ``override_reason``
+    goes ahead (the reason is audited with the findings). Carries ``findings``."""
+
+    title = "Safety checks need your decision"
+    code = "safety-check"

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.clinical.models import Diagnosis, Encounter, Observation
+from clinicdesk.clinical.models import Diagnosis, Encounter, Observation, Prescription
 from clinicdesk.clinical.service import closing, encounters
 from clinicdesk.patients.public import PatientMerged, move_records, patient_merged
 from clinicdesk.queue.public import VisitStarted, visit_finished, visit_started
@@ -18,6 +18,7 @@ MERGED_WITH_PATIENT = (
     (Encounter.patient_id, "encounter"),
     (Observation.patient_id, "observation"),
     (Diagnosis.patient_id, "diagnosis"),
+    (Prescription.patient_id, "prescription"),
 )
 
 

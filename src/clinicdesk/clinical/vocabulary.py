@@ -72,3 +72,12 @@ class DiagnosisStatus(StrEnum):
 
     ACTIVE = "active"
     ENTERED_IN_ERROR = "entered-in-error"
+
+
+class PrescriptionStatus(StrEnum):
+    """A prescription's state (FHIR MedicationRequest.status calls "discontinued"
+    "stopped"): discontinued carries its reason; entered-in-error never counted."""
+
+    ACTIVE = "active"
+    DISCONTINUED = "discontinued"
+    ENTERED_IN_ERROR = "entered-in-error"

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 VersionApplied = Callable[[str], None]
 
-HEAD_REVISION: Final = "0015_diagnoses"
+HEAD_REVISION: Final = "0016_prescriptions"
 """The newest migration. A new migration changes it (``tests/core/test_migrations.py``
 fails until it does)."""
 

@@ -1,7 +1,13 @@
 """JSON API of the clinical domain: one router per part, gathered in ``routers``."""
 
-from clinicdesk.clinical.api import diagnoses, encounters, notes, vitals
+from clinicdesk.clinical.api import diagnoses, encounters, notes, prescriptions, vitals
 
-routers = [encounters.router, vitals.router, notes.router, diagnoses.router]
+routers = [
+    encounters.router,
+    vitals.router,
+    notes.router,
+    diagnoses.router,
+    prescriptions.router,
+]
 
 __all__ = ["routers"]

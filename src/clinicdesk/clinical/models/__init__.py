@@ -2,17 +2,23 @@
 them all (``clinicdesk.models`` does, for Alembic and the drift test)."""
 
 from clinicdesk.clinical.models.diagnoses import Diagnosis
+from clinicdesk.clinical.models.drugs import Drug, DrugName, DrugTreeNumber
 from clinicdesk.clinical.models.encounters import Encounter
 from clinicdesk.clinical.models.notes import ClinicalNote, NoteAddendum, NoteTemplate, QuickPhrase
+from clinicdesk.clinical.models.prescriptions import Prescription
 from clinicdesk.clinical.models.vitals import ClinicalSettings, Observation
 
 __all__ = [
     "ClinicalNote",
     "ClinicalSettings",
     "Diagnosis",
+    "Drug",
+    "DrugName",
+    "DrugTreeNumber",
     "Encounter",
     "NoteAddendum",
     "NoteTemplate",
     "Observation",
+    "Prescription",
     "QuickPhrase",
 ]

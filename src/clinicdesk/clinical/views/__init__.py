@@ -7,7 +7,14 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from clinicdesk.clinical.views import consultation, diagnoses, notes, notes_settings, vitals
+from clinicdesk.clinical.views import (
+    consultation,
+    diagnoses,
+    notes,
+    notes_settings,
+    prescriptions,
+    vitals,
+)
 from clinicdesk.core.settings_index import SettingsSection
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
@@ -18,6 +25,7 @@ router.include_router(vitals.router)
 router.include_router(notes.router)
 router.include_router(notes_settings.router)
 router.include_router(diagnoses.router)
+router.include_router(prescriptions.router)
 
 # Sections of the settings area (``/admin/settings``).
 SETTINGS = (
