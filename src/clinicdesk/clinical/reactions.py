@@ -7,14 +7,18 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.clinical.models import Encounter
+from clinicdesk.clinical.models import Encounter, Order, Result
 from clinicdesk.clinical.service import closing, encounters
 from clinicdesk.patients.public import PatientMerged, move_records, patient_merged
 from clinicdesk.queue.public import VisitStarted, visit_finished, visit_started
 
 # Every clinical table that points at a patient, with the noun its audit entries use.
 # A new table joins here; tests/patients/test_merge.py fails while one is forgotten.
-MERGED_WITH_PATIENT = ((Encounter.patient_id, "encounter"),)
+MERGED_WITH_PATIENT = (
+    (Encounter.patient_id, "encounter"),
+    (Order.patient_id, "order"),
+    (Result.patient_id, "result"),
+)
 
 
 async def open_encounter_for_visit(session: AsyncSession, started: VisitStarted) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from clinicdesk.clinical import views as clinical_views
 from clinicdesk.core.pages import render
 from clinicdesk.core.settings_index import SettingsSection
 from clinicdesk.identity import views as identity_views
@@ -15,6 +16,7 @@ from clinicdesk.scheduling import views as scheduling_views
 SECTIONS: tuple[SettingsSection, ...] = (
     *identity_views.SETTINGS,
     *scheduling_views.SETTINGS,
+    *clinical_views.SETTINGS,
 )
 
 router = APIRouter(include_in_schema=False)

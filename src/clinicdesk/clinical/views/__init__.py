@@ -7,11 +7,23 @@ from pathlib import Path
 
 from fastapi import APIRouter
 
-from clinicdesk.clinical.views import consultation
+from clinicdesk.clinical.views import catalogue, consultation, orders
+from clinicdesk.core.settings_index import SettingsSection
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 
 router = APIRouter(include_in_schema=False)
 router.include_router(consultation.router)
+router.include_router(orders.router)
+router.include_router(catalogue.router)
 
-__all__ = ["TEMPLATES_DIR", "router"]
+# Sections of the settings area (``/admin/settings``).
+SETTINGS = (
+    SettingsSection(
+        "Lab and imaging tests",
+        catalogue.TESTS,
+        "The tests doctors order: kind, code, unit and reference ranges by sex and age.",
+    ),
+)
+
+__all__ = ["SETTINGS", "TEMPLATES_DIR", "router"]
