@@ -17,7 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
 from clinicdesk.clinical.schemas.encounters import EncounterStart
-from clinicdesk.clinical.service import encounters
+from clinicdesk.clinical.schemas.orders import CatalogueItemWrite, OrderPlace, ResultsEntry
+from clinicdesk.clinical.service import catalogue, encounters, orders, results
 from clinicdesk.clinical.vocabulary import EncounterKind
 from clinicdesk.config import Settings
 from clinicdesk.core.access import Requirement, RequirePermission
@@ -221,6 +222,22 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     encounter = await encounters.start_encounter(
         session, actor=doctor, data=EncounterStart(patient_id=patient.id, kind=EncounterKind.PHONE)
     )
+    test = await catalogue.create_catalogue_item(
+        session, actor=SYSTEM, data=CatalogueItemWrite(name="B main", kind="lab")
+    )
+    order = await orders.place_order(
+        session,
+        actor=doctor,
+        encounter_id=encounter.id,
+        data=OrderPlace(catalogue_item_id=test.id),
+    )
+    resulted = await results.enter_results(
+        session,
+        actor=doctor,
+        order_id=order.id,
+        data=ResultsEntry.model_validate({"results": [{"value_numeric": "4.2"}]}),
+        expected_version=None,
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -249,6 +266,9 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "job_id": dead_job.id,
         "encounter_id": encounter.id,
         "name": "reason",
+        "test_id": test.id,
+        "order_id": order.id,
+        "result_id": resulted.results[0].id,
     }
 
 
@@ -294,6 +314,10 @@ API_BODIES.update(
         "/api/v1/queue/visits/{visit_id}/move": {"direction": "up"},
         "/api/v1/encounters/{encounter_id}": {"reason": "x"},
         "/api/v1/encounters/{encounter_id}/cancel": {"reason": "test"},
+        "/api/v1/encounters/{encounter_id}/orders": {"name": "x", "kind": "lab"},
+        "/api/v1/orders/{order_id}/results": {"results": [{"value_numeric": "1"}]},
+        "/api/v1/orders/{order_id}/cancel": {"reason": "test"},
+        "/api/v1/results/{result_id}/review": {},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {
