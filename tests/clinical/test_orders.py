@@ -74,7 +74,7 @@ async def _results(
     return found
 
 
-async def test_an_order_is_collected_resulted_and_reviewed(
+async def test_an_order_is_collected_resulted_reviewed_and_the_inbox_order(
     people: People, qc: QueueClinic, session: AsyncSession
 ) -> None:
     test_id = await _catalogue_test(people)
@@ -159,12 +159,7 @@ async def test_an_order_is_collected_resulted_and_reviewed(
     )
     assert "order" in views
 
-
-async def test_the_inbox_puts_critical_then_abnormal_results_first(
-    people: People, qc: QueueClinic
-) -> None:
-    test_id = await _catalogue_test(people)
-    doctor = await people.api("doctor")
+    # The inbox: critical, then abnormal, then the rest.
     encounter_id = await _encounter(doctor, qc.patient_ids[1])
     normal = await _order(doctor, encounter_id, {"name": "Glucose", "kind": "lab"})
     high = await _order(doctor, encounter_id, {"name": "CRP", "kind": "lab"})
@@ -203,7 +198,9 @@ async def test_the_inbox_puts_critical_then_abnormal_results_first(
     assert (await desk.get(f"/api/v1/orders/{normal['id']}")).status_code == 403
 
 
-async def test_cancelling_and_what_is_refused(people: People, qc: QueueClinic) -> None:
+async def test_cancelling_what_is_refused_and_a_patients_series(
+    people: People, qc: QueueClinic
+) -> None:
     doctor = await people.api("doctor")
     encounter_id = await _encounter(doctor, qc.patient_ids[2])
     order = await _order(doctor, encounter_id, {"name": "Lipid panel", "kind": "lab"})
@@ -251,28 +248,10 @@ async def test_cancelling_and_what_is_refused(people: People, qc: QueueClinic) -
         )
         assert response.status_code == 422, bad
 
-    # Nothing more is ordered into a closed consultation.
-    closed = await doctor.post(
-        f"/api/v1/encounters/{encounter_id}/cancel",
-        json={"reason": "Opened by mistake"},
-        headers={"If-Match": "*"},
-    )
-    assert closed.status_code == 200, closed.text
-    refused_order = await doctor.post(
-        f"/api/v1/encounters/{encounter_id}/orders", json={"name": "TSH", "kind": "lab"}
-    )
-    assert refused_order.status_code == 409
-    free_text_without_name = await doctor.post(
-        f"/api/v1/encounters/{encounter_id}/orders", json={"kind": "lab"}
-    )
-    assert free_text_without_name.status_code == 422
-
-
-async def test_a_patients_series_of_one_analyte(people: People, qc: QueueClinic) -> None:
-    doctor = await people.api("doctor")
-    encounter_id = await _encounter(doctor, qc.patient_ids[3])
+    # A patient's series of one analyte, newest first.
+    series_encounter = await _encounter(doctor, qc.patient_ids[3])
     for value, when in (("7.1", "2026-01-10T09:00:00+00:00"), ("6.4", "2026-03-10T09:00:00+00:00")):
-        order = await _order(doctor, encounter_id, {"name": "HbA1c", "kind": "lab"})
+        order = await _order(doctor, series_encounter, {"name": "HbA1c", "kind": "lab"})
         entered = await doctor.post(
             f"/api/v1/orders/{order['id']}/results",
             json={
@@ -282,7 +261,7 @@ async def test_a_patients_series_of_one_analyte(people: People, qc: QueueClinic)
             headers=_if_match(order),
         )
         assert entered.status_code == 201, entered.text
-    other = await _order(doctor, encounter_id, {"name": "TSH", "kind": "lab"})
+    other = await _order(doctor, series_encounter, {"name": "TSH", "kind": "lab"})
     await _results(doctor, other, [{"value_numeric": "0.1"}])
 
     series = await doctor.get(
@@ -302,6 +281,22 @@ async def test_a_patients_series_of_one_analyte(people: People, qc: QueueClinic)
         headers={"If-Match": "*"},
     )
     assert future.status_code == 422
+
+    # Nothing more is ordered into a closed consultation.
+    closed = await doctor.post(
+        f"/api/v1/encounters/{encounter_id}/cancel",
+        json={"reason": "Opened by mistake"},
+        headers={"If-Match": "*"},
+    )
+    assert closed.status_code == 200, closed.text
+    refused_order = await doctor.post(
+        f"/api/v1/encounters/{encounter_id}/orders", json={"name": "TSH", "kind": "lab"}
+    )
+    assert refused_order.status_code == 409
+    free_text_without_name = await doctor.post(
+        f"/api/v1/encounters/{encounter_id}/orders", json={"kind": "lab"}
+    )
+    assert free_text_without_name.status_code == 422
 
 
 async def test_the_pages_order_enter_sign_off_and_show_the_trend(
