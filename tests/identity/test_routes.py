@@ -223,7 +223,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         session, actor=doctor, data=EncounterStart(patient_id=patient.id, kind=EncounterKind.PHONE)
     )
     test = await catalogue.create_catalogue_item(
-        session, actor=SYSTEM, data=CatalogueItemWrite(name="B main", kind="lab")
+        session, actor=SYSTEM, data=CatalogueItemWrite(name="B main")
     )
     order = await orders.place_order(
         session,

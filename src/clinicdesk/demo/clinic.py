@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.storage import DocumentStorage, storage_from_settings
+from clinicdesk.demo.orders import seed_demo_catalogue
 from clinicdesk.demo.patient_plan import (
     DEMO_PATIENT_COUNT,
 )
@@ -205,6 +206,7 @@ async def seed_demo_clinic(
         main_location=locations[MAIN],
         zone=ZoneInfo(organization.time_zone),
     )
+    await seed_demo_catalogue(session, admin=actors[Role.ADMIN])
     return DemoClinic(
         organization_name=organization.name,
         password=password,
