@@ -373,3 +373,33 @@ async def test_the_pages_order_enter_sign_off_and_show_the_trend(
     desk = await people.web("desk")
     assert (await desk.get("/results/inbox")).status_code == 403
     assert (await web.get("/admin/settings/tests")).status_code == 403
+
+
+async def test_the_catalogue_page_refuses_contradicting_ranges_and_stale_saves(
+    people: People, qc: QueueClinic
+) -> None:
+    test_id = await _catalogue_test(people)
+    admin = await people.web("admin")
+    upside_down = {**POTASSIUM, "version": "1", "low_0": "5.1", "high_0": "3.5"}
+    refused = await admin.post(f"/admin/settings/tests/{test_id}", data=upside_down)
+    assert refused.status_code == 422
+    assert "The low limit (5.1) is above the high limit (3.5)." in refused.text
+    assert 'value="5.1"' in refused.text  # what was typed stays on the form
+    taken = await admin.post("/admin/settings/tests", data={**POTASSIUM, "name": "potassium"})
+    assert taken.status_code == 409
+    assert "already has a test named" in taken.text
+
+    renamed = {**POTASSIUM, "version": "1", "name": "Potassium (serum)", "is_active": ""}
+    saved = await admin.post(f"/admin/settings/tests/{test_id}", data=renamed)
+    assert saved.status_code == 303, saved.text
+    stale = await admin.post(f"/admin/settings/tests/{test_id}", data=renamed)
+    assert stale.status_code == 412
+
+    # Taken off the order form: ordering it is refused, free text still works.
+    doctor = await people.api("doctor")
+    encounter_id = await _encounter(doctor, qc.patient_ids[5])
+    inactive = await doctor.post(
+        f"/api/v1/encounters/{encounter_id}/orders", json={"catalogue_item_id": test_id}
+    )
+    assert inactive.status_code == 409
+    assert "no longer offered" in inactive.json()["detail"]
