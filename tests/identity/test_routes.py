@@ -20,15 +20,19 @@ from clinicdesk.app import PUBLIC_PATHS, create_app
 from clinicdesk.clinical.schemas.diagnoses import DiagnosisWrite
 from clinicdesk.clinical.schemas.encounters import EncounterStart
 from clinicdesk.clinical.schemas.notes import NoteCreate, NoteTemplateWrite, QuickPhraseWrite
+from clinicdesk.clinical.schemas.orders import CatalogueItemWrite, OrderPlace, ResultsEntry
 from clinicdesk.clinical.schemas.prescriptions import PrescriptionWrite
 from clinicdesk.clinical.schemas.vitals import VitalsRecord
 from clinicdesk.clinical.service import (
+    catalogue,
     diagnoses,
     encounters,
     note_templates,
     notes,
+    orders,
     phrases,
     prescriptions,
+    results,
     vitals,
 )
 from clinicdesk.clinical.vocabulary import EncounterKind
@@ -255,6 +259,22 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         encounter_id=encounter.id,
         data=PrescriptionWrite(drug_name="B drug", dose=Decimal(1)),
     )
+    test = await catalogue.create_catalogue_item(
+        session, actor=SYSTEM, data=CatalogueItemWrite(name="B main")
+    )
+    order = await orders.place_order(
+        session,
+        actor=doctor,
+        encounter_id=encounter.id,
+        data=OrderPlace(catalogue_item_id=test.id),
+    )
+    resulted = await results.enter_results(
+        session,
+        actor=doctor,
+        order_id=order.id,
+        data=ResultsEntry.model_validate({"results": [{"value_numeric": "4.2"}]}),
+        expected_version=None,
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -289,6 +309,9 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "note_template_id": note_template.id,
         "phrase_id": phrase.id,
         "prescription_id": prescription.id,
+        "test_id": test.id,
+        "order_id": order.id,
+        "result_id": resulted.results[0].id,
     }
 
 
@@ -356,6 +379,10 @@ API_BODIES.update(
             "reason": "test",
             "new": {"drug_name": "x", "dose": "1"},
         },
+        "/api/v1/encounters/{encounter_id}/orders": {"name": "x", "kind": "lab"},
+        "/api/v1/orders/{order_id}/results": {"results": [{"value_numeric": "1"}]},
+        "/api/v1/orders/{order_id}/cancel": {"reason": "test"},
+        "/api/v1/results/{result_id}/review": {},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

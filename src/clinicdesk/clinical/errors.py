@@ -129,3 +129,31 @@ class SafetyCheckRequired(Conflict):
 
     title = "Safety checks need your decision"
     code = "safety-check"
+
+
+class OrderNotFound(NotFound):
+    title = "Order not found"
+    code = "order-not-found"
+
+
+class ResultNotFound(NotFound):
+    title = "Result not found"
+    code = "result-not-found"
+
+
+class CatalogueItemNotFound(NotFound):
+    title = "Test not found"
+    code = "test-not-found"
+
+
+class OrderStepRefused(Conflict):
+    """The order is not in a state where this step makes sense (results on a cancelled
+    order, cancelling one whose results are in)."""
+
+    title = "This step is not possible for this order"
+    code = "order-step-refused"
+
+
+class CatalogueNameTaken(Conflict):
+    title = "A test with this name exists"
+    code = "test-name-taken"

@@ -7,7 +7,14 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.clinical.models import Diagnosis, Encounter, Observation, Prescription
+from clinicdesk.clinical.models import (
+    Diagnosis,
+    Encounter,
+    Observation,
+    Order,
+    Prescription,
+    Result,
+)
 from clinicdesk.clinical.service import closing, encounters
 from clinicdesk.patients.public import PatientMerged, move_records, patient_merged
 from clinicdesk.queue.public import VisitStarted, visit_finished, visit_started
@@ -19,6 +26,8 @@ MERGED_WITH_PATIENT = (
     (Observation.patient_id, "observation"),
     (Diagnosis.patient_id, "diagnosis"),
     (Prescription.patient_id, "prescription"),
+    (Order.patient_id, "order"),
+    (Result.patient_id, "result"),
 )
 
 

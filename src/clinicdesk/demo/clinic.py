@@ -14,6 +14,7 @@ from clinicdesk.config import Settings
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.storage import DocumentStorage, storage_from_settings
 from clinicdesk.demo.consultations import DemoConsultations, seed_demo_consultations
+from clinicdesk.demo.orders import seed_demo_catalogue
 from clinicdesk.demo.patient_plan import (
     DEMO_PATIENT_COUNT,
 )
@@ -205,6 +206,7 @@ async def seed_demo_clinic(
         main_location=locations[MAIN],
         zone=ZoneInfo(organization.time_zone),
     )
+    await seed_demo_catalogue(session, admin=actors[Role.ADMIN])
     consultations = await seed_demo_consultations(session)
     return DemoClinic(
         organization_name=organization.name,

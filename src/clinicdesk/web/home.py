@@ -193,6 +193,15 @@ async def open_consultations(seat: Seat) -> Shown | None:
     return Shown("web/home/_open_consultations.html", {"open": found})
 
 
+@card("results-to-review", Role.DOCTOR)
+async def results_to_review(seat: Seat) -> Shown | None:
+    """Results of the doctor's orders not yet signed off, critical and abnormal first."""
+    found = await clinical.results_to_review(seat.session, actor=seat.actor, limit=6)
+    if not found:
+        return None
+    return Shown("web/home/_results_to_review.html", {"results": found})
+
+
 # --- the administrator: set-up and system status --------------------------------------
 
 

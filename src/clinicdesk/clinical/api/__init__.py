@@ -1,6 +1,6 @@
 """JSON API of the clinical domain: one router per part, gathered in ``routers``."""
 
-from clinicdesk.clinical.api import diagnoses, encounters, notes, prescriptions, vitals
+from clinicdesk.clinical.api import diagnoses, encounters, notes, orders, prescriptions, vitals
 
 routers = [
     encounters.router,
@@ -8,6 +8,7 @@ routers = [
     notes.router,
     diagnoses.router,
     prescriptions.router,
+    orders.router,
 ]
 
 __all__ = ["routers"]

@@ -5,6 +5,7 @@ from clinicdesk.clinical.models.diagnoses import Diagnosis
 from clinicdesk.clinical.models.drugs import Drug, DrugName, DrugTreeNumber
 from clinicdesk.clinical.models.encounters import Encounter
 from clinicdesk.clinical.models.notes import ClinicalNote, NoteAddendum, NoteTemplate, QuickPhrase
+from clinicdesk.clinical.models.orders import Order, Result, TestCatalogueItem
 from clinicdesk.clinical.models.prescriptions import Prescription
 from clinicdesk.clinical.models.vitals import ClinicalSettings, Observation
 
@@ -19,6 +20,9 @@ __all__ = [
     "NoteAddendum",
     "NoteTemplate",
     "Observation",
+    "Order",
     "Prescription",
     "QuickPhrase",
+    "Result",
+    "TestCatalogueItem",
 ]

@@ -8,10 +8,12 @@ from pathlib import Path
 from fastapi import APIRouter
 
 from clinicdesk.clinical.views import (
+    catalogue,
     consultation,
     diagnoses,
     notes,
     notes_settings,
+    orders,
     prescriptions,
     vitals,
 )
@@ -26,6 +28,8 @@ router.include_router(notes.router)
 router.include_router(notes_settings.router)
 router.include_router(diagnoses.router)
 router.include_router(prescriptions.router)
+router.include_router(orders.router)
+router.include_router(catalogue.router)
 
 # Sections of the settings area (``/admin/settings``).
 SETTINGS = (
@@ -33,6 +37,11 @@ SETTINGS = (
         "Vital signs",
         vitals.SETTINGS_PAGE,
         "The units staff type and read vitals in: metric (cm, kg, °C) or imperial.",
+    ),
+    SettingsSection(
+        "Lab and imaging tests",
+        catalogue.TESTS,
+        "The tests doctors order: kind, code, unit and reference ranges by sex and age.",
     ),
 )
 
