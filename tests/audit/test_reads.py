@@ -69,6 +69,7 @@ _SLOTS = {
 _HERE = {"location_id": "{visit_location_id}"}
 GET_PARAMS: dict[str, dict[str, str]] = {
     "/api/v1/appointments": _DAY,
+    "/api/v1/drugs": {"q": "amox"},
     "/calendar/events": {
         "location_id": "{visit_location_id}",
         "start": "2030-01-07T00:00",
