@@ -105,6 +105,7 @@ PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
     queue_api.public,
     web_live.public,
     queue_views.public,
+    clinical_views.public,
 )
 # The routes anyone may call without signing in. The route test checks that the app's
 # public routes are exactly these.
@@ -134,6 +135,9 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
         "/display/{secret}/board",
         "/v/{secret}",
         "/v/{secret}/status",
+        # A pharmacy checks a printed prescription by its code (the minimal answer).
+        "/rx",
+        "/rx/{code}",
     }
 )
 

@@ -31,6 +31,7 @@ from clinicdesk.clinical.service import (
     notes,
     orders,
     phrases,
+    prescription_sheets,
     prescriptions,
     results,
     vitals,
@@ -259,6 +260,9 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         encounter_id=encounter.id,
         data=PrescriptionWrite(drug_name="B drug", dose=Decimal(1)),
     )
+    printed = await prescription_sheets.issue_sheet(
+        session, actor=doctor, encounter_id=encounter.id
+    )
     test = await catalogue.create_catalogue_item(
         session, actor=SYSTEM, data=CatalogueItemWrite(name="B main")
     )
@@ -309,6 +313,8 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "note_template_id": note_template.id,
         "phrase_id": phrase.id,
         "prescription_id": prescription.id,
+        "sheet_id": printed.sheet.id,
+        "code": printed.sheet.code,
         "test_id": test.id,
         "order_id": order.id,
         "result_id": resulted.results[0].id,

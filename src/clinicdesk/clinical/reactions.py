@@ -13,6 +13,7 @@ from clinicdesk.clinical.models import (
     Observation,
     Order,
     Prescription,
+    PrescriptionSheet,
     Result,
 )
 from clinicdesk.clinical.service import closing, encounters
@@ -28,6 +29,7 @@ MERGED_WITH_PATIENT = (
     (Prescription.patient_id, "prescription"),
     (Order.patient_id, "order"),
     (Result.patient_id, "result"),
+    (PrescriptionSheet.patient_id, "prescription_sheet"),
 )
 
 

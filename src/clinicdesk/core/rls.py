@@ -48,6 +48,7 @@ LOOKUPS = (
     ("providers", "feed_token_hash"),
     ("queue_displays", "secret_hash"),
     ("visits", "status_link_hash"),
+    ("prescription_sheets", "code"),
 )
 
 _DUE_JOB = (

@@ -1,6 +1,14 @@
 """JSON API of the clinical domain: one router per part, gathered in ``routers``."""
 
-from clinicdesk.clinical.api import diagnoses, encounters, notes, orders, prescriptions, vitals
+from clinicdesk.clinical.api import (
+    diagnoses,
+    encounters,
+    notes,
+    orders,
+    prescription_sheets,
+    prescriptions,
+    vitals,
+)
 
 routers = [
     encounters.router,
@@ -9,6 +17,7 @@ routers = [
     diagnoses.router,
     prescriptions.router,
     orders.router,
+    prescription_sheets.router,
 ]
 
 __all__ = ["routers"]

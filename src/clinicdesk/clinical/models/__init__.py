@@ -6,6 +6,7 @@ from clinicdesk.clinical.models.drugs import Drug, DrugName, DrugTreeNumber
 from clinicdesk.clinical.models.encounters import Encounter
 from clinicdesk.clinical.models.notes import ClinicalNote, NoteAddendum, NoteTemplate, QuickPhrase
 from clinicdesk.clinical.models.orders import Order, Result, TestCatalogueItem
+from clinicdesk.clinical.models.prescription_sheets import PrescriptionSheet
 from clinicdesk.clinical.models.prescriptions import Prescription
 from clinicdesk.clinical.models.vitals import ClinicalSettings, Observation
 
@@ -22,6 +23,7 @@ __all__ = [
     "Observation",
     "Order",
     "Prescription",
+    "PrescriptionSheet",
     "QuickPhrase",
     "Result",
     "TestCatalogueItem",

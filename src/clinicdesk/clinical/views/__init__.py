@@ -14,6 +14,7 @@ from clinicdesk.clinical.views import (
     notes,
     notes_settings,
     orders,
+    prescription_sheets,
     prescriptions,
     vitals,
 )
@@ -30,6 +31,11 @@ router.include_router(diagnoses.router)
 router.include_router(prescriptions.router)
 router.include_router(orders.router)
 router.include_router(catalogue.router)
+router.include_router(prescription_sheets.router)
+
+# Opened without signing in: a pharmacy checks a printed prescription's code.
+public = APIRouter(include_in_schema=False)
+public.include_router(prescription_sheets.public)
 
 # Sections of the settings area (``/admin/settings``).
 SETTINGS = (
@@ -45,4 +51,4 @@ SETTINGS = (
     ),
 )
 
-__all__ = ["SETTINGS", "TEMPLATES_DIR", "router"]
+__all__ = ["SETTINGS", "TEMPLATES_DIR", "public", "router"]

@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import segno
 from fastapi import Request
 from fastapi.responses import Response
 from starlette.datastructures import FormData
 
 from clinicdesk.core.errors import InvalidField
+from clinicdesk.core.qr import qr_data_uri
 from clinicdesk.queue.service.common import EVENT_PREFIX
 from clinicdesk.queue.service.providers import PROVIDER_STATUS_EVENT
 from clinicdesk.queue.vocabulary import (
@@ -97,7 +97,7 @@ def initials(name: str) -> str:
 
 def qr_image(link: str) -> str:
     """The link as a QR code, an SVG data URI (the CSP allows ``img-src data:``)."""
-    return str(segno.make(link, error="m").svg_data_uri(scale=5, border=2))
+    return qr_data_uri(link)
 
 
 def site_link(request: Request, path: str) -> str:
