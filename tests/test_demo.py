@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditEvent
-from clinicdesk.clinical.models import Encounter
+from clinicdesk.clinical.models import ClinicalNote, Diagnosis, Encounter, Observation, Prescription
 from clinicdesk.clinical.vocabulary import EncounterStatus
 from clinicdesk.core.filetypes import PDF, PNG, sniff_document_type
 from clinicdesk.core.storage import LocalDirectoryStorage
@@ -46,6 +46,7 @@ from clinicdesk.identity.models import User
 from clinicdesk.identity.service.common import actor_for
 from clinicdesk.patients.models import Allergy, Document, HistoryEntry, Medication, Patient, Problem
 from clinicdesk.patients.phones import normalize_phone
+from clinicdesk.patients.public import lookup_icd10
 from clinicdesk.patients.service import documents, icd10
 from clinicdesk.patients.service.duplicates import facts_of_patient, find_duplicates
 from clinicdesk.patients.service.records import is_valid_mrn
@@ -362,3 +363,19 @@ async def test_the_demo_clinic_has_a_queue_with_history(
             assert encounters[visit.id].status == EncounterStatus.IN_PROGRESS
         else:
             assert visit.id not in encounters
+
+    # Each past consultation left its vital signs and a signed note; the doctor's left
+    # diagnoses with real ICD-10-CM codes and prescriptions with their sig.
+    past = [e for e in encounters.values() if e.status == EncounterStatus.FINISHED]
+    notes = {n.encounter_id: n for n in await session.scalars(select(ClinicalNote))}
+    assert all(notes[e.id].status == "signed" for e in past)
+    with_vitals = set(await session.scalars(select(Observation.encounter_id)))
+    assert {e.id for e in past} <= with_vitals
+    codes = set(await session.scalars(select(Diagnosis.icd10_code)))
+    assert codes
+    for code in codes:
+        assert code is not None and await lookup_icd10(session, code) is not None, code
+    prescribed = list(await session.scalars(select(Prescription)))
+    assert prescribed and all(
+        rx.sig.startswith(("Take", "Apply", "Inhale", "Use")) for rx in prescribed
+    )

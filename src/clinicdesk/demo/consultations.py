@@ -1,6 +1,7 @@
 """The demo clinic's consultations: every past visit of the month gets its finished
-encounter, so every clinical screen (the chart's consultations, the doctor's history)
-has history whenever the demo is started.
+encounter with what it left (vital signs, a signed note, diagnoses, prescriptions:
+``consultation_content``), so every clinical screen (the chart's consultations, the
+trends, the doctor's history) has history whenever the demo is started.
 
 Like the past visits (``queue``), they are written as plain rows without audit entries:
 they stand for history from before the demo existed. Today's consultations open through
@@ -10,16 +11,20 @@ the queue's signals like real ones (``queue._today`` starts them).
 from __future__ import annotations
 
 import random
+import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.clinical.models import Encounter
 from clinicdesk.clinical.vocabulary import EncounterKind, EncounterStatus
+from clinicdesk.demo.consultation_content import Body, clinical_rows
+from clinicdesk.patients.models import Patient
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.vocabulary import VisitStatus
-from clinicdesk.scheduling.models import Appointment, AppointmentType
+from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
 
 SEED = 20_261_205
 
@@ -67,25 +72,53 @@ async def seed_demo_consultations(session: AsyncSession, *, seed: int = SEED) ->
         )
     ).all()
     opened = set(await session.scalars(select(Encounter.visit_id)))
+    authors = {
+        r.id: r.user_id for r in await session.execute(select(Provider.id, Provider.user_id))
+    }
+    births = {
+        r.id: r.birth_date for r in await session.execute(select(Patient.id, Patient.birth_date))
+    }
+    bodies: dict[uuid.UUID, Body] = {}
+    made: list[Encounter] = []
     written = 0
     for visit, booked_reason, type_name in rows:
         if visit.id in opened or visit.started_at is None or visit.provider_id is None:
             continue
         choices = REASONS.get(type_name or "", DEFAULT_REASONS)
-        session.add(
-            Encounter(
-                patient_id=visit.patient_id,
-                provider_id=visit.provider_id,
-                location_id=visit.location_id,
-                appointment_id=visit.appointment_id,
-                visit_id=visit.id,
-                kind=EncounterKind.IN_PERSON,
-                status=EncounterStatus.FINISHED,
-                reason=booked_reason or rng.choice(choices),
-                started_at=visit.started_at,
-                finished_at=visit.finished_at,
+        encounter = Encounter(
+            patient_id=visit.patient_id,
+            provider_id=visit.provider_id,
+            location_id=visit.location_id,
+            appointment_id=visit.appointment_id,
+            visit_id=visit.id,
+            kind=EncounterKind.IN_PERSON,
+            status=EncounterStatus.FINISHED,
+            reason=booked_reason or rng.choice(choices),
+            started_at=visit.started_at,
+            finished_at=visit.finished_at,
+            started_by_id=authors.get(visit.provider_id),
+        )
+        session.add(encounter)
+        made.append(encounter)
+        written += 1
+    await session.flush()
+    # What each consultation left: vital signs, the signed note, diagnoses, prescriptions.
+    for encounter in made:
+        body = bodies.setdefault(
+            encounter.patient_id,
+            Body(
+                height_cm=Decimal(rng.randint(152, 192)),
+                weight_kg=Decimal(rng.randint(52, 104)),
+            ),
+        )
+        session.add_all(
+            clinical_rows(
+                encounter,
+                author_id=authors[encounter.provider_id],
+                birth=births[encounter.patient_id],
+                body=body,
+                rng=rng,
             )
         )
-        written += 1
     await session.flush()
     return DemoConsultations(encounters=written)
