@@ -167,6 +167,29 @@ async def record(
     return event
 
 
+async def record_change(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    row: Any,
+    before: Mapping[str, Any] | None,
+    *,
+    resource_type: str,
+) -> AuditEvent:
+    """The entry of a change to ``row`` (an ORM row with an ``id``, and a
+    ``patient_id`` when it belongs to a patient's record): what changed since ``before``
+    (its ``snapshot`` before the change; None for a new record)."""
+    return await record(
+        session,
+        action=action,
+        actor=actor,
+        resource_type=resource_type,
+        resource_id=row.id,
+        patient_id=getattr(row, "patient_id", None),
+        changes=changes(before, snapshot(row)),
+    )
+
+
 def start_chain(session: AsyncSession, chain_id: uuid.UUID) -> None:
     """Open the audit chain of a new organization (its first entry links to genesis)."""
     session.add(AuditChainHead(chain_id=chain_id))

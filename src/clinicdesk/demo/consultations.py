@@ -53,6 +53,15 @@ REASONS: dict[str, tuple[str, ...]] = {
 DEFAULT_REASONS = ("Check-up", "Review", "New problem")
 
 
+def _body(rng: random.Random) -> Body:
+    """A height, and a weight for a BMI of 20 to 31 (most adults of a family practice)."""
+    height = rng.randint(152, 192)
+    bmi = rng.uniform(20, 31)
+    return Body(
+        height_cm=Decimal(height), weight_kg=Decimal(str(round(bmi * (height / 100) ** 2, 1)))
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class DemoConsultations:
     encounters: int
@@ -106,10 +115,7 @@ async def seed_demo_consultations(session: AsyncSession, *, seed: int = SEED) ->
     for encounter in made:
         body = bodies.setdefault(
             encounter.patient_id,
-            Body(
-                height_cm=Decimal(rng.randint(152, 192)),
-                weight_kg=Decimal(rng.randint(52, 104)),
-            ),
+            _body(rng),
         )
         session.add_all(
             clinical_rows(

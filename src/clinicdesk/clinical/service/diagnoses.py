@@ -21,6 +21,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -120,22 +121,8 @@ async def view_of(session: AsyncSession, *, actor: Actor, diagnosis: Diagnosis) 
     return (await _views(session, actor, diagnosis.patient_id, [diagnosis]))[0]
 
 
-async def _record(
-    session: AsyncSession,
-    actor: Actor,
-    action: str,
-    diagnosis: Diagnosis,
-    before: dict[str, object] | None,
-) -> None:
-    await audit.record(
-        session,
-        action=action,
-        actor=actor,
-        resource_type=RESOURCE,
-        resource_id=diagnosis.id,
-        patient_id=diagnosis.patient_id,
-        changes=audit.changes(before, audit.snapshot(diagnosis)),
-    )
+# The audit entry of a change: ``_record(session, actor, action, row, before)``.
+_record = partial(audit.record_change, resource_type=RESOURCE)
 
 
 async def _demote_primary(

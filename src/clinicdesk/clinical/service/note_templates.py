@@ -5,7 +5,7 @@ notes), offered on the consultation's note, the appointment type's first."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,21 +46,8 @@ async def templates_for(session: AsyncSession, encounter: Encounter) -> list[Not
     return sorted(templates, key=lambda t: t.appointment_type_id != type_id or type_id is None)
 
 
-async def _record(
-    session: AsyncSession,
-    actor: Actor,
-    action: str,
-    template: NoteTemplate,
-    before: dict[str, Any] | None,
-) -> None:
-    await audit.record(
-        session,
-        action=action,
-        actor=actor,
-        resource_type=RESOURCE,
-        resource_id=template.id,
-        changes=audit.changes(before, audit.snapshot(template)),
-    )
+# The audit entry of a change: ``_record(session, actor, action, row, before)``.
+_record = partial(audit.record_change, resource_type=RESOURCE)
 
 
 async def _check_type(session: AsyncSession, type_id: uuid.UUID | None) -> None:

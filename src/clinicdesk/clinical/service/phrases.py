@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -199,21 +199,8 @@ async def _refuse_taken(
         raise QuickPhraseTaken(f".{trigger} is already a phrase of {whose}; change that one.")
 
 
-async def _record(
-    session: AsyncSession,
-    actor: Actor,
-    action: str,
-    phrase: QuickPhrase,
-    before: dict[str, Any] | None,
-) -> None:
-    await audit.record(
-        session,
-        action=action,
-        actor=actor,
-        resource_type=RESOURCE,
-        resource_id=phrase.id,
-        changes=audit.changes(before, audit.snapshot(phrase)),
-    )
+# The audit entry of a change: ``_record(session, actor, action, row, before)``.
+_record = partial(audit.record_change, resource_type=RESOURCE)
 
 
 async def create_phrase(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -202,22 +202,8 @@ def _display_name(name: str, strength: str | None) -> str:
     return f"{name} {strength}" if strength else name
 
 
-async def _record(
-    session: AsyncSession,
-    actor: Actor,
-    action: str,
-    rx: Prescription,
-    before: dict[str, Any] | None,
-) -> None:
-    await audit.record(
-        session,
-        action=action,
-        actor=actor,
-        resource_type=RESOURCE,
-        resource_id=rx.id,
-        patient_id=rx.patient_id,
-        changes=audit.changes(before, audit.snapshot(rx)),
-    )
+# The audit entry of a change: ``_record(session, actor, action, row, before)``.
+_record = partial(audit.record_change, resource_type=RESOURCE)
 
 
 async def prescribe(
