@@ -15,7 +15,7 @@ HX = {"HX-Request": "true"}
 
 
 def _version(html: str) -> str:
-    found = re.search(r'name="version" value="(\d*)"', html)
+    found = re.search(r'name="draft_version" value="(\d*)"', html)
     assert found is not None, html
     return found.group(1)
 
@@ -34,7 +34,7 @@ async def test_the_note_saves_as_typed_and_a_stale_save_shows_both_texts(
 
     first = await web.post(
         f"/encounters/{encounter_id}/note",
-        data={"subjective": "Headache", "version": ""},
+        data={"subjective": "Headache", "draft_version": ""},
         headers=HX,
     )
     assert first.status_code == 200
@@ -44,12 +44,12 @@ async def test_the_note_saves_as_typed_and_a_stale_save_shows_both_texts(
     # Another tab saves on version 1; this tab, still on 1, is told and shown both.
     await web.post(
         f"/encounters/{encounter_id}/note",
-        data={"subjective": "Headache since Monday", "version": "1"},
+        data={"subjective": "Headache since Monday", "draft_version": "1"},
         headers=HX,
     )
     stale = await web.post(
         f"/encounters/{encounter_id}/note",
-        data={"subjective": "Headache, worse at night", "version": "1"},
+        data={"subjective": "Headache, worse at night", "draft_version": "1"},
         headers=HX,
     )
     assert stale.status_code == 200
@@ -59,7 +59,7 @@ async def test_the_note_saves_as_typed_and_a_stale_save_shows_both_texts(
     assert _version(stale.text) == "1"  # still stale: the next autosave does not overwrite
     kept = await web.post(
         f"/encounters/{encounter_id}/note",
-        data={"subjective": "Headache, worse at night", "version": "1", "overwrite": "2"},
+        data={"subjective": "Headache, worse at night", "draft_version": "1", "overwrite": "2"},
         headers=HX,
     )
     assert "Saved" in kept.text and _version(kept.text) == "3"
@@ -67,7 +67,7 @@ async def test_the_note_saves_as_typed_and_a_stale_save_shows_both_texts(
     # Signing from a stale page does not drop what was typed: the page again, both texts.
     refused = await web.post(
         f"/encounters/{encounter_id}/note/sign",
-        data={"subjective": "Typed, then signed too late", "version": "1"},
+        data={"subjective": "Typed, then signed too late", "draft_version": "1"},
     )
     assert refused.status_code == 412
     assert "Typed, then signed too late" in refused.text
@@ -86,7 +86,7 @@ async def test_sign_from_the_page_then_addenda_show_under_the_note_and_in_the_hi
     web = await people.web("doctor")
     signed = await web.post(
         f"/encounters/{encounter_id}/note/sign",
-        data={"subjective": "Rash on arm", "plan": "Emollient", "version": ""},
+        data={"subjective": "Rash on arm", "plan": "Emollient", "draft_version": ""},
     )
     assert signed.status_code == 303
     page = await web.get(f"/encounters/{encounter_id}")
@@ -155,7 +155,7 @@ async def test_doctors_keep_templates_and_phrases_and_the_picker_fills_the_note(
     assert "rest" in re.search(r'data-triggers="([^"]*)"', note_page.text).group(1)  # type: ignore[union-attr]
     applied = await web.post(
         f"/encounters/{encounter_id}/note/template",
-        data={"template_id": template_id.group(1), "plan": "Paracetamol", "version": ""},
+        data={"template_id": template_id.group(1), "plan": "Paracetamol", "draft_version": ""},
     )
     assert applied.status_code == 303
     section = await web.get(f"/encounters/{encounter_id}/sections/note", headers=HX)

@@ -314,7 +314,10 @@ async def test_doctor_calls_next_starts_and_finishes_on_to_the_chart(
     assert "Called to <strong>Room 3</strong>" in called.text
     ids = await visit_ids(await staff.as_("desk"), qc)
     started = await step(doctor, ids["M-001"], "start", screen="mine")
-    assert "In consultation since" in started.text and "Finish → chart" in started.text
+    # On to the consultation the start opened; the queue shows the patient in the room.
+    assert started.headers["HX-Redirect"] == f"/visits/{ids['M-001']}/consultation"
+    mine = await doctor.get("/queue/mine")
+    assert "In consultation since" in mine.text and "Finish → chart" in mine.text
     finished = await step(doctor, ids["M-001"], "finish", screen="mine")
     assert finished.status_code == 200
     assert finished.headers["HX-Redirect"] == f"/patients/{qc.patient_ids[0]}"
@@ -331,7 +334,7 @@ async def test_doctor_calls_next_starts_and_finishes_on_to_the_chart(
     plain = await doctor.post(
         f"/queue/visits/{ids['M-002']}/start", data={"screen": "mine"}, follow_redirects=False
     )
-    assert plain.headers["location"] == f"/queue/mine?location_id={qc.location_id}"
+    assert plain.headers["location"] == f"/visits/{ids['M-002']}/consultation"
     done = await doctor.post(
         f"/queue/visits/{ids['M-002']}/finish", data={"screen": "mine"}, follow_redirects=False
     )

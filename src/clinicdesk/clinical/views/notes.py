@@ -118,7 +118,7 @@ def _draft(form: FormData) -> NoteDraft:
     return parse_form(NoteDraft, values, labels={**LABELS, "title": "Title"})
 
 
-def _version(form: FormData, name: str = "version") -> int | None:
+def _version(form: FormData, name: str = "draft_version") -> int | None:
     value = str(form.get(name) or "").strip()
     return int(value) if value.isdigit() else None
 
