@@ -42,7 +42,7 @@ async def start_encounter(
     body: EncounterStart,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """By the signed-in provider (403-style 409 for an account that is not a provider).
+    """By the signed-in provider (403 `not-a-provider` for an account that is not one).
     A consultation from the queue opens by itself when the visit starts."""
 
     async def create() -> EncounterRead:
