@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core.actor import Actor, ActorKind
-from clinicdesk.core.errors import InvalidField, PreconditionFailed
+from clinicdesk.core.errors import Forbidden, InvalidField, PreconditionFailed
 from clinicdesk.core.permissions import Permission
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
@@ -34,7 +34,15 @@ from clinicdesk.patients.vocabulary import (
 from tests.support.identity import create_org, create_user
 from tests.support.patients import register_patient
 
-CLINICAL = frozenset({Permission.PATIENTS_READ, Permission.PATIENTS_WRITE})
+CLINICAL = frozenset(
+    {
+        Permission.PATIENTS_READ,
+        Permission.PATIENTS_WRITE,
+        Permission.CLINICAL_READ,
+        Permission.CLINICAL_WRITE,
+        Permission.ALLERGIES_WRITE,
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -368,3 +376,50 @@ async def test_another_organizations_chart_and_entries_are_not_found(
         await c.remove("allergies", their_entry.id, version=1, patient_id=theirs.patient.id)
     with pytest.raises(ChartEntryNotFound):
         await c.update("allergies", their_entry.id, AllergyWrite(substance="Morphine"), version=1)
+
+
+async def test_a_nurse_keeps_the_allergy_list_but_not_the_doctors_lists(
+    session: AsyncSession, clinic: Organization
+) -> None:
+    """Allergies are taken at triage: a nurse's permissions add, change and remove them;
+    the problems, medications and history stay the doctor's, refused at the use case
+    whoever calls it, with nothing written."""
+    c = await open_chart(session, clinic)
+    nurse = Actor(
+        kind=ActorKind.STAFF,
+        organization_id=clinic.id,
+        user_id=(await create_user(session, clinic, Role.NURSE)).id,
+        permissions=frozenset(
+            {Permission.PATIENTS_READ, Permission.CLINICAL_READ, Permission.ALLERGIES_WRITE}
+        ),
+    )
+    allergy = await c.add("allergies", AllergyWrite(substance="Latex"), actor=nurse)
+    assert allergy.recorded_by_id == nurse.user_id
+    for kind in KINDS[1:]:
+        with pytest.raises(Forbidden):
+            await c.add(kind.name, kind.first, actor=nurse)
+        assert await c.entries(kind.name) == []
+    reader = Actor(
+        kind=ActorKind.STAFF,
+        organization_id=clinic.id,
+        user_id=nurse.user_id,
+        permissions=frozenset({Permission.PATIENTS_READ, Permission.CLINICAL_READ}),
+    )
+    with pytest.raises(Forbidden):
+        await chart.remove_entry(
+            session,
+            actor=reader,
+            patient_id=c.patient.id,
+            kind="allergies",
+            entry_id=allergy.id,
+            expected_version=allergy.version,
+        )
+    await chart.remove_entry(
+        session,
+        actor=nurse,
+        patient_id=c.patient.id,
+        kind="allergies",
+        entry_id=allergy.id,
+        expected_version=allergy.version,
+    )
+    assert await c.entries("allergies") == []

@@ -159,6 +159,28 @@ async def test_receptionist_chart_hides_the_clinical_lists(
     assert (await desk.post(f"/patients/{patient_id}/chart/allergies", data={})).status_code == 403
 
 
+async def test_a_nurse_records_an_allergy_on_the_chart_and_nothing_else(
+    session: AsyncSession, clinic: Organization, sign_in_web: SignIn
+) -> None:
+    nurse = await sign_in_web(await create_user(session, clinic, Role.NURSE))
+    patient_id = await register(nurse)
+    page = await nurse.get(f"/patients/{patient_id}")
+    assert f'action="/patients/{patient_id}/chart/allergies"' in page.text
+    assert f'action="/patients/{patient_id}/chart/problems"' not in page.text
+    added = await nurse.post(
+        f"/patients/{patient_id}/chart/allergies",
+        data={"substance": "Penicillin", "severity": "severe", "status": "active"},
+    )
+    assert added.status_code == 303
+    assert "Penicillin" in (await nurse.get(f"/patients/{patient_id}")).text
+    refused = await nurse.post(
+        f"/patients/{patient_id}/chart/problems",
+        data={"description": "Asthma", "icd10_code": "J45.909", "status": "active"},
+    )
+    assert refused.status_code == 403
+    assert "Asthma" not in (await nurse.get(f"/patients/{patient_id}")).text
+
+
 async def test_upload_and_download_a_document(
     session: AsyncSession, clinic: Organization, sign_in_web: SignIn
 ) -> None:

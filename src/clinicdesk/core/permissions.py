@@ -14,6 +14,7 @@ class Permission(StrEnum):
     CLINICAL_READ = "clinical:read"
     CLINICAL_WRITE = "clinical:write"
     VITALS_WRITE = "clinical:vitals"
+    ALLERGIES_WRITE = "clinical:allergies"
     PRESCRIBE = "clinical:prescribe"
     SCHEDULING_READ = "scheduling:read"
     SCHEDULING_WRITE = "scheduling:write"

@@ -50,6 +50,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CLINICAL_READ,
             P.CLINICAL_WRITE,
             P.VITALS_WRITE,
+            P.ALLERGIES_WRITE,
             P.PRESCRIBE,
             P.SCHEDULING_READ,
             P.SCHEDULING_WRITE,
@@ -64,6 +65,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PATIENTS_WRITE,
             P.CLINICAL_READ,
             P.VITALS_WRITE,
+            # Allergies are taken at triage as often as by the doctor, and the
+            # prescribing checks are only as good as the list.
+            P.ALLERGIES_WRITE,
             P.SCHEDULING_READ,
             P.QUEUE_WRITE,
             P.ORGANIZATION_READ,

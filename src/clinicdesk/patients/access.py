@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
@@ -16,6 +16,12 @@ PatientsRead = Annotated[Actor, Depends(require(Permission.PATIENTS_READ))]
 PatientsWrite = Annotated[Actor, Depends(require(Permission.PATIENTS_WRITE))]
 ClinicalRead = Annotated[Actor, Depends(require(Permission.CLINICAL_READ))]
 ClinicalWrite = Annotated[Actor, Depends(require(Permission.CLINICAL_WRITE))]
+
+
+def actor_needing(permission: Permission) -> Any:
+    """The ``actor`` annotation of a route built per chart list, whose permission is
+    known only when the route is made (allergies: ``ALLERGIES_WRITE``)."""
+    return Annotated[Actor, Depends(require(permission))]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
+from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.pagination import MAX_LIMIT
@@ -18,10 +19,10 @@ from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
 from clinicdesk.patients import schemas
 from clinicdesk.patients.access import (
     ClinicalRead,
-    ClinicalWrite,
     PatientsConfigDep,
     PatientsRead,
     PatientsWrite,
+    actor_needing,
 )
 from clinicdesk.patients.policies import readable_categories, sees_clinical, writable_categories
 from clinicdesk.patients.service import (
@@ -271,7 +272,7 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
         patient_id: uuid.UUID,
         response: Response,
         session: SessionDep,
-        actor: ClinicalWrite,
+        actor: Actor,  # the list's write permission, set below
         body: BaseModel,
     ) -> BaseModel:
         entry = await chart.add_entry(
@@ -285,7 +286,7 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
         entry_id: uuid.UUID,
         response: Response,
         session: SessionDep,
-        actor: ClinicalWrite,
+        actor: Actor,  # the list's write permission, set below
         body: BaseModel,
         if_match: IfMatch,
     ) -> BaseModel:
@@ -305,7 +306,7 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
         patient_id: uuid.UUID,
         entry_id: uuid.UUID,
         session: SessionDep,
-        actor: ClinicalWrite,
+        actor: Actor,  # the list's write permission, set below
         if_match: IfMatch,
     ) -> Response:
         await chart.remove_entry(
@@ -318,7 +319,11 @@ def _chart_list_routes(kind: str, write: type[BaseModel], read: type[BaseModel])
         )
         return Response(status_code=status.HTTP_204_NO_CONTENT)
 
-    # The body's schema differs per list; annotations are read when the route is added.
+    # The body's schema and the permission differ per list; annotations are read when
+    # the route is added.
+    writer = actor_needing(chart.CHART_LISTS[kind].write_permission)
+    for change in (add_entry, update_entry, remove_entry):
+        change.__annotations__["actor"] = writer
     add_entry.__annotations__["body"] = write
     update_entry.__annotations__["body"] = write
     path = f"/patients/{{patient_id}}/{kind}"

@@ -1,5 +1,6 @@
 """The chart lists: allergies, medications, problems, history. One set of use cases
-serves all four; ``CHART_LISTS`` says which table and which audit name each uses."""
+serves all four; ``CHART_LISTS`` says which table, which audit name and which permission
+each uses (a nurse records allergies at triage; the other lists are the doctor's)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor
-from clinicdesk.core.errors import InvalidField
+from clinicdesk.core.errors import Forbidden, InvalidField
 from clinicdesk.core.models import check_version
+from clinicdesk.core.permissions import Permission
 from clinicdesk.patients.errors import ChartEntryNotFound, DuplicateAllergy
 from clinicdesk.patients.models import Allergy, ChartRecord, HistoryEntry, Medication, Problem
 from clinicdesk.patients.schemas import AllergyWrite, HistoryWrite, MedicationWrite, ProblemWrite
@@ -30,14 +32,29 @@ class ChartList:
     schema: type[BaseModel]
     noun: str  # for audit actions and messages: "allergy" -> "allergy.added"
     title: str  # the list's heading on the chart
+    write_permission: Permission = Permission.CLINICAL_WRITE
 
 
 CHART_LISTS: dict[str, ChartList] = {
-    "allergies": ChartList(Allergy, AllergyWrite, "allergy", "Allergies"),
+    "allergies": ChartList(
+        Allergy, AllergyWrite, "allergy", "Allergies", Permission.ALLERGIES_WRITE
+    ),
     "medications": ChartList(Medication, MedicationWrite, "medication", "Medications"),
     "problems": ChartList(Problem, ProblemWrite, "problem", "Problems"),
     "history": ChartList(HistoryEntry, HistoryWrite, "history", "History"),
 }
+
+
+def may_change(actor: Actor, kind: str) -> bool:
+    """Whether ``actor`` may add, change or remove entries of the ``kind`` list."""
+    return actor.can(CHART_LISTS[kind].write_permission)
+
+
+def _check_may_change(actor: Actor, kind: str) -> None:
+    # The routes check this too; the use case holds it whoever calls it. After the
+    # patient look-up, so a portal user learns nothing of another record.
+    if not may_change(actor, kind):
+        raise Forbidden(f"You may not change the {CHART_LISTS[kind].title.lower()} list.")
 
 
 def _order(model: type[ChartRecord]) -> list[Any]:
@@ -136,6 +153,7 @@ async def add_entry(
 ) -> ChartRecord:
     spec = CHART_LISTS[kind]
     patient = await get_writable_patient(session, patient_id, actor=actor)
+    _check_may_change(actor, kind)
     entry = spec.model(**(await _check_codes(session, data)))
     entry.patient_id = patient.id
     entry.recorded_by_id = actor.user_id
@@ -170,6 +188,7 @@ async def update_entry(
 ) -> ChartRecord:
     spec = CHART_LISTS[kind]
     patient = await get_writable_patient(session, patient_id, actor=actor)
+    _check_may_change(actor, kind)
     entry = await _get_entry(session, spec, patient.id, entry_id)
     check_version(entry, expected_version)
     before = audit.snapshot(entry)
@@ -205,6 +224,7 @@ async def remove_entry(
     status instead). The audit entry keeps what was removed."""
     spec = CHART_LISTS[kind]
     patient = await get_writable_patient(session, patient_id, actor=actor)
+    _check_may_change(actor, kind)
     entry = await _get_entry(session, spec, patient.id, entry_id)
     check_version(entry, expected_version)
     before = audit.snapshot(entry)

@@ -1,5 +1,5 @@
-"""The chart lists on the chart page: add, change and remove allergies, medications,
-problems and history lines (clinical staff), and the ICD-10 picker."""
+"""The chart lists on the chart page: add, change and remove allergies (doctors and
+nurses), medications, problems and history lines (doctors), and the ICD-10 picker."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.patients.access import ClinicalRead, ClinicalWrite
-from clinicdesk.patients.errors import ChartEntryNotFound
+from clinicdesk.patients.access import ClinicalRead, actor_needing
 from clinicdesk.patients.service import chart, icd10
 from clinicdesk.patients.service.common import get_writable_patient
 
@@ -57,7 +57,7 @@ async def _form_data(request: Request, kind: str) -> dict[str, Any]:
 async def _change(
     request: Request,
     session: SessionDep,
-    actor: ClinicalWrite,
+    actor: Actor,
     patient_id: uuid.UUID,
     kind: str,
     entry_id: uuid.UUID | None,
@@ -67,8 +67,6 @@ async def _change(
 ) -> Response:
     """Add (no entry, no version), change or remove an entry; changing and removing
     carry the version the form was built from (``FormVersion``)."""
-    if kind not in chart.CHART_LISTS:
-        raise ChartEntryNotFound("No such list on a chart.")
     patient = await get_writable_patient(session, patient_id, actor=actor)
     response = redirect(f"/patients/{patient.id}#{SECTIONS[kind]}")
     data = await _form_data(request, kind)
@@ -116,34 +114,48 @@ async def _change(
     return response
 
 
-@router.post("/patients/{patient_id}/chart/{kind}")
-async def add_entry(
-    patient_id: uuid.UUID, kind: str, request: Request, session: SessionDep, actor: ClinicalWrite
-) -> Response:
-    return await _change(request, session, actor, patient_id, kind, None, None)
+def _chart_list_routes(kind: str) -> None:
+    """Add, change and remove routes of one list, each requiring that list's permission
+    (a nurse may change the allergies, not the problems)."""
+
+    async def add_entry(
+        patient_id: uuid.UUID,
+        request: Request,
+        session: SessionDep,
+        actor: Actor,  # the list's write permission, set below
+    ) -> Response:
+        return await _change(request, session, actor, patient_id, kind, None, None)
+
+    async def update_entry(
+        patient_id: uuid.UUID,
+        entry_id: uuid.UUID,
+        request: Request,
+        session: SessionDep,
+        actor: Actor,  # the list's write permission, set below
+        version: FormVersion,
+    ) -> Response:
+        return await _change(request, session, actor, patient_id, kind, entry_id, version)
+
+    async def remove_entry(
+        patient_id: uuid.UUID,
+        entry_id: uuid.UUID,
+        request: Request,
+        session: SessionDep,
+        actor: Actor,  # the list's write permission, set below
+        version: FormVersion,
+    ) -> Response:
+        return await _change(
+            request, session, actor, patient_id, kind, entry_id, version, remove=True
+        )
+
+    writer = actor_needing(chart.CHART_LISTS[kind].write_permission)
+    for change in (add_entry, update_entry, remove_entry):
+        change.__annotations__["actor"] = writer
+    path = f"/patients/{{patient_id}}/chart/{kind}"
+    router.post(path, name=f"chart_add_{kind}")(add_entry)
+    router.post(f"{path}/{{entry_id}}", name=f"chart_update_{kind}")(update_entry)
+    router.post(f"{path}/{{entry_id}}/remove", name=f"chart_remove_{kind}")(remove_entry)
 
 
-@router.post("/patients/{patient_id}/chart/{kind}/{entry_id}")
-async def update_entry(
-    patient_id: uuid.UUID,
-    kind: str,
-    entry_id: uuid.UUID,
-    request: Request,
-    session: SessionDep,
-    actor: ClinicalWrite,
-    version: FormVersion,
-) -> Response:
-    return await _change(request, session, actor, patient_id, kind, entry_id, version)
-
-
-@router.post("/patients/{patient_id}/chart/{kind}/{entry_id}/remove")
-async def remove_entry(
-    patient_id: uuid.UUID,
-    kind: str,
-    entry_id: uuid.UUID,
-    request: Request,
-    session: SessionDep,
-    actor: ClinicalWrite,
-    version: FormVersion,
-) -> Response:
-    return await _change(request, session, actor, patient_id, kind, entry_id, version, remove=True)
+for _kind in chart.CHART_LISTS:
+    _chart_list_routes(_kind)

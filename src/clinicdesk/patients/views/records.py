@@ -18,7 +18,7 @@ from clinicdesk.identity.auth import IdentityConfigDep
 from clinicdesk.patients.access import PatientsRead, PatientsWrite
 from clinicdesk.patients.errors import RestrictedRecord
 from clinicdesk.patients.schemas import PatientCreate, PatientUpdate
-from clinicdesk.patients.service import activity, duplicates, pages, records, search
+from clinicdesk.patients.service import activity, chart, duplicates, pages, records, search
 from clinicdesk.patients.views.common import DEMOGRAPHIC_FIELDS, LABELS, form_values, me_of
 from clinicdesk.patients.views.restricted import refusal_page
 from clinicdesk.patients.vocabulary import HistoryKind, SexAtBirth
@@ -168,6 +168,7 @@ async def patient_chart(
             "history": page.history,
             "documents": page.documents,
             "clinical": page.clinical,
+            "changeable": {kind for kind in chart.CHART_LISTS if chart.may_change(actor, kind)},
             "merged_from": page.merged_from,
             "portal": page.portal,
             "history_kinds": list(HistoryKind),
