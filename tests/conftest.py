@@ -7,19 +7,24 @@ a transaction that is rolled back afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import functools
 import os
-from collections.abc import AsyncIterator, Iterator
-from contextlib import nullcontext
+import sqlite3
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, nullcontext
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 from fastapi import FastAPI, Request
 from hypothesis import settings as hypothesis_settings
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from clinicdesk.app import create_app
 from clinicdesk.config import Settings
@@ -41,6 +46,8 @@ hypothesis_settings.register_profile("clinicdesk", deadline=None)
 hypothesis_settings.load_profile("clinicdesk")
 
 pytest_plugins = ["tests.support.identity"]
+
+T = TypeVar("T")
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -256,21 +263,128 @@ async def fresh_database_url(
     if backend == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'fresh.db'}"
         return
-    from sqlalchemy import text
+    owner_url = str(request.getfixturevalue("postgres_owner_url"))
+    async with postgres_database(owner_url, "clinicdesk_fresh") as url:
+        yield url
 
-    base = make_url(str(request.getfixturevalue("postgres_owner_url")))
-    name = f"clinicdesk_fresh_{os.urandom(4).hex()}"
-    admin = create_database(base.render_as_string(hide_password=False), pool_size=1)
+
+def run_apart(work: Coroutine[Any, Any, T]) -> T:
+    """Run ``work`` to the end on an event loop of its own, in another thread: for the
+    template fixtures, which synchronous code and other fixtures call while the test
+    session's loop is already running."""
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, work).result()
+
+
+async def _migrate(url: str, *, grant_to: str | None = None) -> None:
+    database = create_database(url, pool_size=1)
+    try:
+        await migrations.upgrade(database, grant_to=grant_to)
+    finally:
+        await database.dispose()  # a template has no open connection when it is copied
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated to head once per test process: the original that
+    ``migrated_database_url`` and ``migrated_data_dir`` copy. Migrating from empty takes
+    seconds (the ICD-10-CM and drug vocabulary loads); copying it, milliseconds."""
+    path = tmp_path_factory.mktemp("template") / "clinicdesk.db"
+    run_apart(_migrate(f"sqlite+aiosqlite:///{path}"))
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_owner_url: str, postgres_url: str) -> Iterator[str]:
+    """The PostgreSQL counterpart: a database migrated once (its tables granted to the
+    application role), copied by ``CREATE DATABASE ... TEMPLATE``."""
+    app_role = make_url(postgres_url).username
+    grant = app_role if app_role != make_url(postgres_owner_url).username else None
+    name = run_apart(create_postgres_database(postgres_owner_url, "clinicdesk_template"))
+    try:
+        url = make_url(postgres_owner_url).set(database=name)
+        run_apart(_migrate(url.render_as_string(hide_password=False), grant_to=grant))
+        yield name
+    finally:
+        run_apart(drop_postgres_database(postgres_owner_url, name))
+
+
+@asynccontextmanager
+async def _postgres_admin(owner_url: str) -> AsyncIterator[AsyncConnection]:
+    """An autocommit connection for CREATE and DROP DATABASE."""
+    admin = create_database(owner_url, pool_size=1)
     try:
         async with admin.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'CREATE DATABASE "{name}"'))
-        yield base.set(database=name).render_as_string(hide_password=False)
-        async with admin.engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            yield await conn.execution_options(isolation_level="AUTOCOMMIT")
     finally:
         await admin.dispose()
+
+
+def copy_sqlite_database(source: Path, target: Path) -> None:
+    """A consistent copy through SQLite's backup API (a plain file copy could miss what
+    waits in the write-ahead log)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(source) as original, sqlite3.connect(target) as copy:
+        original.backup(copy)
+    copy.close()
+    original.close()
+
+
+@pytest.fixture
+async def migrated_database_url(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[str]:
+    """A database of the current backend of its own, already at the newest revision (as
+    the tables' owner on PostgreSQL), dropped afterwards. For tests that need commits that
+    really land; tests of the migrations themselves start from ``fresh_database_url``."""
+    if backend == "sqlite":
+        target = tmp_path / "migrated.db"
+        copy_sqlite_database(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    owner_url = str(request.getfixturevalue("postgres_owner_url"))
+    template = request.getfixturevalue("postgres_template")
+    async with postgres_database(owner_url, "clinicdesk_migrated", template=template) as url:
+        yield url
+
+
+@asynccontextmanager
+async def postgres_database(
+    owner_url: str, prefix: str, *, template: str | None = None
+) -> AsyncIterator[str]:
+    """A new database (empty, or a copy of ``template``) on the owner's server, dropped
+    afterwards; yields its URL as the owner."""
+    name = await create_postgres_database(owner_url, prefix, template=template)
+    try:
+        yield make_url(owner_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        await drop_postgres_database(owner_url, name)
+
+
+async def create_postgres_database(
+    owner_url: str, prefix: str, *, template: str | None = None
+) -> str:
+    name = f"{prefix}_{os.urandom(4).hex()}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    async with _postgres_admin(owner_url) as admin:
+        await admin.execute(text(f'CREATE DATABASE "{name}"{copy}'))
+    return name
+
+
+async def drop_postgres_database(owner_url: str, name: str) -> None:
+    async with _postgres_admin(owner_url) as admin:
+        await admin.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def migrated_data_dir(tmp_path: Path, sqlite_template: Path) -> Path:
+    """A data directory whose embedded SQLite database is already at the newest revision,
+    for tests that start a server process and are not about its first start (the web
+    tests' ``live_clinic`` keeps the README's literal first start)."""
+    data_dir = tmp_path / "data"
+    data_dir.mkdir(mode=0o700)
+    copy_sqlite_database(sqlite_template, data_dir / "clinicdesk.db")
+    return data_dir
 
 
 @pytest.fixture

@@ -73,14 +73,14 @@ def base_env(data_dir: Path, **values: str | None) -> dict[str, str | None]:
 
 
 @pytest.fixture
-async def database_url(fresh_database_url: str) -> str:
+async def database_url(migrated_database_url: str) -> str:
     """A fresh, migrated database of the backend under test (its owner's URL)."""
-    db = create_database(fresh_database_url, pool_size=1)
+    db = create_database(migrated_database_url, pool_size=1)
     try:
         await migrations.upgrade(db)
     finally:
         await db.dispose()
-    return fresh_database_url
+    return migrated_database_url
 
 
 @pytest.fixture

@@ -18,9 +18,9 @@ from tests.test_cli_identity import base_env, run
 
 
 async def test_an_operator_lists_and_retries_a_dead_job(
-    fresh_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
-    db = create_database(fresh_database_url, pool_size=1)
+    db = create_database(migrated_database_url, pool_size=1)
     try:
         await migrations.upgrade(db)
         async with session_scope(db) as session:
@@ -31,7 +31,7 @@ async def test_an_operator_lists_and_retries_a_dead_job(
             )
         env = base_env(
             tmp_path,
-            CLINICDESK_DATABASE_URL=fresh_database_url,
+            CLINICDESK_DATABASE_URL=migrated_database_url,
             CLINICDESK_SECRET_KEY=TEST_SECRET_KEY,
             CLINICDESK_FIELD_ENCRYPTION_KEY=TEST_FIELD_KEY,
         )

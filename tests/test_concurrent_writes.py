@@ -17,8 +17,8 @@ from clinicdesk.identity.service import organizations
 WRITERS = 20
 
 
-async def test_parallel_requests_extend_one_unbroken_chain(fresh_database_url: str) -> None:
-    db = create_database(fresh_database_url, pool_size=WRITERS)
+async def test_parallel_requests_extend_one_unbroken_chain(migrated_database_url: str) -> None:
+    db = create_database(migrated_database_url, pool_size=WRITERS)
     try:
         await migrations.upgrade(db)
         async with session_scope(db) as session:

@@ -27,15 +27,15 @@ WRITERS = 20
 
 
 @pytest.fixture
-async def app_db(fresh_database_url: str) -> AsyncIterator[Database]:
+async def app_db(migrated_database_url: str) -> AsyncIterator[Database]:
     """A migrated database of its own whose writes commit, connected as the server
     connects: on PostgreSQL the application role, which owns no table."""
-    owner = create_database(fresh_database_url, pool_size=2)
-    url = fresh_database_url
+    owner = create_database(migrated_database_url, pool_size=2)
+    url = migrated_database_url
     try:
         if owner.kind == "postgresql":
             await migrations.upgrade(owner, grant_to=APP_ROLE)
-            app_role = make_url(fresh_database_url).set(username=APP_ROLE, password=None)
+            app_role = make_url(migrated_database_url).set(username=APP_ROLE, password=None)
             url = app_role.render_as_string(hide_password=False)
         else:
             await migrations.upgrade(owner)
@@ -49,10 +49,10 @@ async def app_db(fresh_database_url: str) -> AsyncIterator[Database]:
 
 
 @pytest.fixture
-async def owner_db(fresh_database_url: str, app_db: Database) -> AsyncIterator[Database]:
+async def owner_db(migrated_database_url: str, app_db: Database) -> AsyncIterator[Database]:
     """The same database as the tables' owner, as `clinicdesk audit verify` connects: on
     PostgreSQL only the owner sees every organization's chain."""
-    owner = create_database(fresh_database_url, pool_size=2)
+    owner = create_database(migrated_database_url, pool_size=2)
     try:
         yield owner
     finally:
@@ -259,9 +259,9 @@ async def test_the_application_role_cannot_change_a_chained_entry(
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 async def test_not_even_the_owner_changes_a_chained_entry_while_the_trigger_stands(
-    fresh_database_url: str,
+    migrated_database_url: str,
 ) -> None:
-    owner = create_database(fresh_database_url, pool_size=2)
+    owner = create_database(migrated_database_url, pool_size=2)
     try:
         await migrations.upgrade(owner)
         await new_clinic(owner)

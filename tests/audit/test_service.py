@@ -250,10 +250,10 @@ async def test_secrets_are_only_marked_changed_and_never_stored(session: AsyncSe
 
 
 @pytest.fixture
-async def committed_db(fresh_database_url: str) -> AsyncIterator[Database]:
+async def committed_db(migrated_database_url: str) -> AsyncIterator[Database]:
     """A migrated database of its own whose writes really commit (the tamper tests alter
     committed rows as the tables' owner, outside any test transaction)."""
-    database = create_database(fresh_database_url, pool_size=2)
+    database = create_database(migrated_database_url, pool_size=2)
     try:
         await migrations.upgrade(database)
         yield database

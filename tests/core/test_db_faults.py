@@ -165,12 +165,12 @@ async def serving(
 
 @ONLY_POSTGRES  # SQLite writers queue for the lock: the check itself refuses the others
 async def test_parallel_invitations_of_one_address_make_one_account(
-    fresh_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
     """The check for a taken address and the insert race on PostgreSQL; the loser's unique
     violation is a 409 like the check's, never a 500."""
-    ids = await seed(fresh_database_url)
-    async with serving(fresh_database_url, tmp_path, ids, user=ADMIN) as live:
+    ids = await seed(migrated_database_url)
+    async with serving(migrated_database_url, tmp_path, ids, user=ADMIN) as live:
         body = {
             "email": "new.nurse@faults.example.org",
             "full_name": "N. Nurse",
@@ -185,8 +185,10 @@ async def test_parallel_invitations_of_one_address_make_one_account(
 
 
 @pytest.fixture
-async def live(fresh_database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
-    async with serving(fresh_database_url, tmp_path, await seed(fresh_database_url)) as started:
+async def live(migrated_database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
+    async with serving(
+        migrated_database_url, tmp_path, await seed(migrated_database_url)
+    ) as started:
         yield started
 
 
@@ -335,14 +337,14 @@ def assert_fault(answer: httpx.Response, code: str) -> None:
 
 @ONLY_SQLITE
 async def test_a_write_that_waits_past_the_sqlite_lock_gets_503(
-    fresh_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
-    ids = await seed(fresh_database_url)
-    async with serving(fresh_database_url, tmp_path, ids, sqlite_busy_timeout_ms=200) as live:
+    ids = await seed(migrated_database_url)
+    async with serving(migrated_database_url, tmp_path, ids, sqlite_busy_timeout_ms=200) as live:
         patient_url = f"/api/v1/patients/{ids['patient_id']}"
         version = await current_version(live)
         holder = bundled_sqlite.connect(
-            make_url(fresh_database_url).database, isolation_level=None, timeout=0
+            make_url(migrated_database_url).database, isolation_level=None, timeout=0
         )
         holder.execute("BEGIN IMMEDIATE")  # another process writing for longer than 200 ms
         try:
@@ -357,10 +359,10 @@ async def test_a_write_that_waits_past_the_sqlite_lock_gets_503(
 
 @ONLY_SQLITE
 async def test_a_full_database_gets_503_and_readiness_says_so(
-    fresh_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
-    ids = await seed(fresh_database_url)
-    async with serving(fresh_database_url, tmp_path, ids) as live:
+    ids = await seed(migrated_database_url)
+    async with serving(migrated_database_url, tmp_path, ids) as live:
         assert (await live.client.get("/health/ready")).status_code == 200
         engine = live.app.state.runtime.db.engine
 
@@ -395,10 +397,10 @@ async def test_a_full_database_gets_503_and_readiness_says_so(
 
 @ONLY_POSTGRES
 async def test_postgres_away_answers_503_and_service_resumes_when_it_is_back(
-    fresh_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
-    ids = await seed(fresh_database_url)
-    real = make_url(fresh_database_url)
+    ids = await seed(migrated_database_url)
+    real = make_url(migrated_database_url)
     assert real.host is not None and real.port is not None
     proxy = TcpProxy(real.host, real.port)
     await proxy.start()
@@ -434,14 +436,14 @@ async def test_postgres_away_answers_503_and_service_resumes_when_it_is_back(
 
 @ONLY_POSTGRES
 async def test_a_request_whose_connection_the_server_ends_gets_503(
-    fresh_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
     """PostgreSQL stopping (or an administrator) ends the backend mid-request: 57P01."""
-    ids = await seed(fresh_database_url)
-    async with serving(fresh_database_url, tmp_path, ids) as live:
+    ids = await seed(migrated_database_url)
+    async with serving(migrated_database_url, tmp_path, ids) as live:
         patient_url = f"/api/v1/patients/{ids['patient_id']}"
         version = await current_version(live)
-        admin = create_database(fresh_database_url, pool_size=1)
+        admin = create_database(migrated_database_url, pool_size=1)
         try:
             async with admin.engine.connect() as locker:
                 await locker.execute(
@@ -479,11 +481,11 @@ class Nothing(BaseModel):
 
 @ONLY_SQLITE
 async def test_a_running_jobs_lease_is_renewed_again_after_the_database_was_busy(
-    fresh_database_url: str,
+    migrated_database_url: str,
 ) -> None:
     """The heartbeat misses its beats while another process holds the write lock past the
     lock wait, and renews the lease once the lock is free (it used to stop for good)."""
-    db = create_database(fresh_database_url, pool_size=3, sqlite_busy_timeout_ms=50)
+    db = create_database(migrated_database_url, pool_size=3, sqlite_busy_timeout_ms=50)
     release = asyncio.Event()
     working = asyncio.Event()
 
@@ -505,7 +507,7 @@ async def test_a_running_jobs_lease_is_renewed_again_after_the_database_was_busy
             await working.wait()
 
         holder = bundled_sqlite.connect(
-            make_url(fresh_database_url).database, isolation_level=None, timeout=0
+            make_url(migrated_database_url).database, isolation_level=None, timeout=0
         )
         holder.execute("BEGIN IMMEDIATE")
         await asyncio.sleep(0.7)  # beats fail with "database is locked"

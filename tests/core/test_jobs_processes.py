@@ -35,13 +35,13 @@ LEASE_SECONDS = 1.0
 
 
 @pytest.fixture
-async def jobs_url(backend: str, fresh_database_url: str, request: pytest.FixtureRequest) -> str:
+async def jobs_url(backend: str, migrated_database_url: str, request: pytest.FixtureRequest) -> str:
     """A fresh, migrated database with the trace table; the URL of the application role
     (on PostgreSQL: no table owner, row-level security applies)."""
     app_role = None
     if backend == "postgresql":
         app_role = make_url(str(request.getfixturevalue("postgres_url"))).username
-    owner = create_database(fresh_database_url, pool_size=1)
+    owner = create_database(migrated_database_url, pool_size=1)
     try:
         await migrations.upgrade(owner, grant_to=app_role)
         async with owner.engine.begin() as conn:
@@ -54,8 +54,8 @@ async def jobs_url(backend: str, fresh_database_url: str, request: pytest.Fixtur
     finally:
         await owner.dispose()
     if app_role is None:
-        return fresh_database_url
-    url = make_url(fresh_database_url).set(username=app_role)
+        return migrated_database_url
+    url = make_url(migrated_database_url).set(username=app_role)
     return url.render_as_string(hide_password=False)
 
 
@@ -246,10 +246,10 @@ async def test_a_job_that_finishes_within_the_grace_period_completes(
     assert (finished.status, finished.attempts) == (JobStatus.SUCCEEDED, 1)
 
 
-async def test_serve_runs_mail_jobs_in_process(tmp_path: Path) -> None:
+async def test_serve_runs_mail_jobs_in_process(migrated_data_dir: Path) -> None:
     """The embedded default: `clinicdesk serve` on SQLite sends a reset mail by itself,
     moments after the request that queued it committed."""
-    data_dir = tmp_path / "served"
+    data_dir = migrated_data_dir
     with running_server(data_dir) as url:
         run_cli(
             data_dir,

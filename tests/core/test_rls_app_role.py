@@ -216,7 +216,7 @@ async def test_the_lookup_tells_an_organization_for_a_listed_secret_only(
 
 
 async def test_the_migration_turns_the_bypass_policies_into_plain_ones(
-    fresh_database_url: str,
+    migrated_database_url: str,
 ) -> None:
     """A database at 0006 has the old policies (the bypass setting, FORCE); 0007 leaves
     none of it, and undoing it brings it back. (A fresh database gets the new policies
@@ -238,7 +238,7 @@ async def test_the_migration_turns_the_bypass_policies_into_plain_ones(
         config.attributes["connection"] = connection
         command.downgrade(config, "0006_jobs")
 
-    db = create_database(fresh_database_url, pool_size=1)
+    db = create_database(migrated_database_url, pool_size=1)
     try:
         await migrations.upgrade(db)
         assert await state(db) == (0, 0)

@@ -30,10 +30,10 @@ def wait_for_exit(process: subprocess.Popen[bytes], seconds: float) -> None:
     process.wait(timeout=seconds)  # TimeoutExpired: it did not stop
 
 
-def test_serve_stops_within_seconds_with_a_request_still_open(tmp_path: Path) -> None:
+def test_serve_stops_within_seconds_with_a_request_still_open(migrated_data_dir: Path) -> None:
     """A request whose body never finishes arriving holds its connection open: the server
     cancels it after the grace period and stops."""
-    with server_process(tmp_path / "data") as server:
+    with server_process(migrated_data_dir) as server:
         address = urlsplit(server.url)
         assert address.hostname is not None
         assert address.port is not None
@@ -54,14 +54,14 @@ def test_serve_stops_within_seconds_with_a_request_still_open(tmp_path: Path) ->
 
 
 async def test_open_event_streams_end_at_once_when_serve_is_stopped(
-    db: Database, database_url: str, tmp_path: Path
+    db: Database, database_url: str, migrated_data_dir: Path
 ) -> None:
     """A server with a live-event stream open stops on SIGTERM without waiting for the
     grace period: the stream ends cleanly (the browser reconnects elsewhere). On
     PostgreSQL the server's relay also delivers what another process commits."""
     env = {"CLINICDESK_DATABASE_URL": database_url} if db.kind == "postgresql" else None
     with server_process(
-        tmp_path / "data", env=env, app_factory="tests.support.server:app_with_test_stream"
+        migrated_data_dir, env=env, app_factory="tests.support.server:app_with_test_stream"
     ) as server:
         async with (
             httpx.AsyncClient(base_url=server.url, timeout=30) as client,

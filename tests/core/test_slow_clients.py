@@ -60,12 +60,14 @@ async def trickle(port: int, head: bytes, drip: bytes) -> tuple[bytes, float]:
     return answer, time.monotonic() - started
 
 
-async def test_slow_requests_get_408_within_the_bound_and_stay_bounded(tmp_path: Path) -> None:
+async def test_slow_requests_get_408_within_the_bound_and_stay_bounded(
+    migrated_data_dir: Path,
+) -> None:
     env = {
         "CLINICDESK_REQUEST_HEADER_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
         "CLINICDESK_REQUEST_BODY_TIMEOUT_SECONDS": str(TIMEOUT_SECONDS),
     }
-    with server_process(tmp_path / "data", env=env) as server:
+    with server_process(migrated_data_dir, env=env) as server:
         port = int(server.url.rsplit(":", 1)[1])
         async with httpx.AsyncClient(base_url=server.url) as client:
             for _ in range(20):  # warm up, so the memory figure is the steady state's

@@ -88,12 +88,12 @@ def address(server: ServerProcess) -> tuple[str, int]:
 
 
 async def test_two_workers_serve_and_stop_on_sigterm(
-    db: Database, database_url: str, tmp_path: Path
+    db: Database, database_url: str, migrated_data_dir: Path
 ) -> None:
     env = {**TWO_WORKERS, "CLINICDESK_REQUEST_HEADER_TIMEOUT_SECONDS": "1"}
     if db.kind == "postgresql":
         env["CLINICDESK_DATABASE_URL"] = database_url
-    await asyncio.to_thread(serve_two_workers_then_stop, tmp_path / "data", env)
+    await asyncio.to_thread(serve_two_workers_then_stop, migrated_data_dir, env)
 
 
 def serve_two_workers_then_stop(data_dir: Path, env: dict[str, str]) -> None:
@@ -194,8 +194,10 @@ async def test_pending_migrations_on_postgresql_are_refused_before_any_worker_st
     assert "supervisor.started" not in stdout
 
 
-def test_a_dead_worker_is_replaced_and_workers_outlive_no_supervisor(tmp_path: Path) -> None:
-    with server_process(tmp_path / "data", env=TWO_WORKERS) as server:
+def test_a_dead_worker_is_replaced_and_workers_outlive_no_supervisor(
+    migrated_data_dir: Path,
+) -> None:
+    with server_process(migrated_data_dir, env=TWO_WORKERS) as server:
         wait_for(lambda: len(named(server, "worker.ready")) == 2, 60, "both workers ready")
         first, second = sorted(children(server.process.pid))
 

@@ -24,11 +24,11 @@ async def _signed_in(client: httpx.AsyncClient, email: str) -> dict[str, str]:
 
 
 async def test_simultaneous_check_ins_get_distinct_tokens(
-    fresh_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
-    qc = await seed_queue_database(fresh_database_url, patients=CHECK_INS)
+    qc = await seed_queue_database(migrated_database_url, patients=CHECK_INS)
     env = {
-        "CLINICDESK_DATABASE_URL": fresh_database_url,
+        "CLINICDESK_DATABASE_URL": migrated_database_url,
         "CLINICDESK_SECRET_KEY": TEST_SECRET_KEY,
         "CLINICDESK_FIELD_ENCRYPTION_KEY": TEST_FIELD_KEY,
         "CLINICDESK_DB_POOL_SIZE": "10",

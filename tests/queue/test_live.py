@@ -155,10 +155,10 @@ async def _bearer(client: httpx.AsyncClient, email: str) -> dict[str, str]:
 
 
 async def test_streams_over_http_are_scoped_and_replay_on_reconnect(
-    fresh_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
-    qc = await seed_queue_database(fresh_database_url, patients=4)
-    with running_server(tmp_path / "data", env=_env(fresh_database_url)) as url:
+    qc = await seed_queue_database(migrated_database_url, patients=4)
+    with running_server(tmp_path / "data", env=_env(migrated_database_url)) as url:
         async with httpx.AsyncClient(base_url=url, timeout=30) as client:
             desk = await _bearer(client, qc.desk_email)
             admin = await _bearer(client, qc.admin_email)

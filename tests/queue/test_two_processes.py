@@ -18,10 +18,10 @@ from tests.support.sse import open_stream
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 async def test_a_check_in_on_one_process_reaches_a_stream_on_another(
-    fresh_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
-    qc = await seed_queue_database(fresh_database_url, patients=3, appointments=3)
-    env = _env(fresh_database_url)
+    qc = await seed_queue_database(migrated_database_url, patients=3, appointments=3)
+    env = _env(migrated_database_url)
     with (
         running_server(tmp_path / "a", env=env) as process_a,
         running_server(tmp_path / "b", env=env) as process_b,

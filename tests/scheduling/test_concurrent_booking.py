@@ -100,13 +100,13 @@ async def seed(url: str) -> dict[str, str]:
 
 
 async def test_fifty_simultaneous_bookings_make_one_appointment(
-    fresh_database_url: str, tmp_path: Path
+    migrated_database_url: str, tmp_path: Path
 ) -> None:
-    ids = await seed(fresh_database_url)
+    ids = await seed(migrated_database_url)
     day = datetime.now(UTC).date() + timedelta(days=3)
     base = datetime.combine(day, time(9), tzinfo=UTC)
     env = {
-        "CLINICDESK_DATABASE_URL": fresh_database_url,
+        "CLINICDESK_DATABASE_URL": migrated_database_url,
         "CLINICDESK_SECRET_KEY": TEST_SECRET_KEY,
         "CLINICDESK_FIELD_ENCRYPTION_KEY": TEST_FIELD_KEY,
         "CLINICDESK_DB_POOL_SIZE": "10",
