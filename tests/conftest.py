@@ -35,6 +35,7 @@ from clinicdesk.core.db import ClinicSession, Database, create_database, reading
 from clinicdesk.core.logs import configure_logging
 from clinicdesk.core.runtime import get_session, is_read
 from clinicdesk.core.tenancy import clear_scope
+from clinicdesk.identity import passwords
 from clinicdesk.patients import icd10
 from clinicdesk.reactions import connect_reactions
 from tests.support.postgres import APP_ROLE, ThrowawayPostgres, start_throwaway_postgres
@@ -209,6 +210,25 @@ def icd10_classification_read_once() -> Iterator[None]:
     read = functools.cache(lambda: tuple(original()))
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(icd10, "classification", lambda: iter(read()))
+        yield
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_password_hash_per_password() -> Iterator[None]:
+    """An argon2id hash costs ~0.15 s by design (more on a loaded machine), and the suite
+    creates thousands of users with a handful of passwords: each test process hashes each
+    password once and reuses the hash. It is a real hash with the production parameters,
+    so signing in verifies it exactly as it would in production."""
+    original = passwords.hash_password
+    hashed: dict[str, str] = {}
+
+    async def hash_once(password: str) -> str:
+        if password not in hashed:
+            hashed[password] = await original(password)
+        return hashed[password]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(passwords, "hash_password", hash_once)
         yield
 
 
