@@ -143,6 +143,10 @@ async def _answer(desk: Desk, **shown: Any) -> HTMLResponse:
         "writable": desk.writable,
         **(await panel(desk, **shown)),
     }
+    # The banner shows the latest weight: after a change here it is swapped in too.
+    context["vitals"]["banner"] = await vitals.banner_facts(
+        desk.session, actor=desk.actor, patient_id=desk.patient.id
+    )
     # 200 even when refused: htmx swaps only successful answers, and the refusal is
     # shown at the fields (as the reason section does).
     return render(desk.request, SECTION, context, block="section")
