@@ -14,12 +14,13 @@ import io
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
 from pypdf import PdfReader
 
-from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY
+from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY, copy_sqlite_database
 from tests.support.consultation import LICENCE, CheckedIn, ready_for_consultation
 from tests.support.identity import PASSWORD
 from tests.support.queue import QueueClinic, seed_queue_database
@@ -42,10 +43,11 @@ class Clinic:
 
 
 @pytest.fixture(scope="module")
-def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
+def clinic(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Clinic]:
     """A server on its own SQLite database: Dr. Ada at Main Street (licence on file),
     Ann Queuea allergic to penicillin and checked in for her."""
     root = tmp_path_factory.mktemp("consultation")
+    copy_sqlite_database(sqlite_template, root / "clinic.db")  # already migrated
     url = f"sqlite+aiosqlite:///{root / 'clinic.db'}"
     qc = asyncio.run(seed_queue_database(url, patients=1))
     env = {

@@ -12,12 +12,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
-from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY
+from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY, copy_sqlite_database
 from tests.support.http import ANY_VERSION
 from tests.support.identity import PASSWORD
 from tests.support.queue import QueueClinic, seed_queue_database
@@ -39,10 +40,11 @@ class Morning:
 
 
 @pytest.fixture(scope="module")
-def morning(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Morning]:
+def morning(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Morning]:
     """A server on its own SQLite database: Dr. Ada and Dr. Bo at Main Street, three
     patients booked with Dr. Ada this morning (Ann, Ben, Cleo), three more patients."""
     root = tmp_path_factory.mktemp("queue-morning")
+    copy_sqlite_database(sqlite_template, root / "queue.db")  # already migrated
     url = f"sqlite+aiosqlite:///{root / 'queue.db'}"
     qc = asyncio.run(seed_queue_database(url, patients=6, appointments=3))
     env = {
