@@ -17,7 +17,7 @@ from clinicdesk.clinical.schemas.encounters import (
     EncounterReason,
     EncounterStart,
 )
-from clinicdesk.clinical.service import closing, encounters
+from clinicdesk.clinical.service import cancelling, closing, encounters
 from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.idempotency import IdempotencyKey, created_once
 from clinicdesk.core.runtime import SessionDep
@@ -125,7 +125,7 @@ async def cancel_encounter(
 ) -> EncounterRead:
     """Cancel an open consultation, or (``entered_in_error``) mark any consultation as
     one that should never have existed. Nothing is deleted."""
-    encounter = await encounters.cancel_encounter(
+    encounter = await cancelling.cancel_consultation(
         session, actor=actor, encounter_id=encounter_id, data=body, expected_version=if_match
     )
     return _answer(response, encounter)

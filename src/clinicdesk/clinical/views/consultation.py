@@ -15,7 +15,7 @@ from clinicdesk.clinical.access import ClinicalRead, ClinicalWrite
 from clinicdesk.clinical.errors import EncounterNotFound
 from clinicdesk.clinical.models import Encounter
 from clinicdesk.clinical.schemas.encounters import EncounterCancel, EncounterReason, EncounterStart
-from clinicdesk.clinical.service import closing, encounters, vitals
+from clinicdesk.clinical.service import cancelling, closing, encounters, vitals
 from clinicdesk.clinical.views.sections import SECTIONS, Desk, section, visible_sections
 from clinicdesk.clinical.vocabulary import EncounterKind
 from clinicdesk.core.errors import ClinicError, Forbidden
@@ -241,7 +241,7 @@ async def cancel(
             labels={"reason": "Reason"},
             hint="Say why (at least 3 characters).",
         )
-        await encounters.cancel_encounter(
+        await cancelling.cancel_consultation(
             session, actor=actor, encounter_id=encounter_id, data=data, expected_version=version
         )
         return None
