@@ -20,7 +20,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditEvent
-from clinicdesk.clinical.models import ClinicalNote, Diagnosis, Encounter, Observation, Prescription
+from clinicdesk.clinical.models import (
+    ClinicalNote,
+    Diagnosis,
+    Encounter,
+    Observation,
+    Order,
+    Prescription,
+    Result,
+)
 from clinicdesk.clinical.vocabulary import EncounterStatus
 from clinicdesk.core.filetypes import PDF, PNG, sniff_document_type
 from clinicdesk.core.storage import LocalDirectoryStorage
@@ -379,3 +387,15 @@ async def test_the_demo_clinic_has_a_queue_with_history(
     assert prescribed and all(
         rx.sig.startswith(("Take", "Apply", "Inhale", "Use")) for rx in prescribed
     )
+
+    # Blood tests of the consultations that call for them: results flagged against the
+    # catalogue, the older ones signed off, the last days' waiting in the inbox.
+    results = list(await session.scalars(select(Result)))
+    assert clinic.consultations.lab_results == len(results) > 0
+    assert any(r.flag for r in results) and any(r.flag is None for r in results)
+    assert all(r.reference_low is not None or r.reference_high is not None for r in results)
+    orders = {o.id: o for o in await session.scalars(select(Order))}
+    waiting = [r for r in results if r.reviewed_at is None]
+    assert waiting and len(waiting) < len(results)
+    assert all(orders[r.order_id].status == "resulted" for r in waiting)
+    assert {orders[r.order_id].encounter_id for r in results} <= {e.id for e in past}

@@ -1,7 +1,8 @@
 """The demo clinic's consultations: every past visit of the month gets its finished
 encounter with what it left (vital signs, a signed note, diagnoses, prescriptions:
-``consultation_content``), so every clinical screen (the chart's consultations, the
-trends, the doctor's history) has history whenever the demo is started.
+``consultation_content``; blood tests and their results: ``lab_results``), so every
+clinical screen (the chart's consultations, the trends, the results inbox, the doctor's
+history) has history whenever the demo is started.
 
 Like the past visits (``queue``), they are written as plain rows without audit entries:
 they stand for history from before the demo existed. Today's consultations open through
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.clinical.models import Encounter
 from clinicdesk.clinical.vocabulary import EncounterKind, EncounterStatus
 from clinicdesk.demo.consultation_content import Body, clinical_rows
+from clinicdesk.demo.lab_results import seed_demo_results
 from clinicdesk.patients.models import Patient
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.vocabulary import VisitStatus
@@ -65,6 +67,7 @@ def _body(rng: random.Random) -> Body:
 @dataclass(frozen=True, slots=True)
 class DemoConsultations:
     encounters: int
+    lab_results: int
 
 
 async def seed_demo_consultations(session: AsyncSession, *, seed: int = SEED) -> DemoConsultations:
@@ -127,4 +130,5 @@ async def seed_demo_consultations(session: AsyncSession, *, seed: int = SEED) ->
             )
         )
     await session.flush()
-    return DemoConsultations(encounters=written)
+    # Blood tests ordered in them (the catalogue is in place by now) and their results.
+    return DemoConsultations(encounters=written, lab_results=await seed_demo_results(session))
