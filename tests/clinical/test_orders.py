@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import AuditEvent
+from clinicdesk.clinical.service import results
 from tests.clinical.conftest import People
 from tests.support.queue import QueueClinic
 
@@ -191,6 +194,13 @@ async def test_an_order_is_collected_resulted_reviewed_and_the_inbox_order(
         ("Glucose", None),
     ]
     assert inbox[0]["patient_id"] == str(qc.patient_ids[1])
+    # The page shows the most urgent first and says how many more wait.
+    page = await (await people.web("doctor")).get("/results/inbox")
+    assert "results waiting" not in page.text
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(results, "results_to_review", partial(results.results_to_review, limit=2))
+        page = await (await people.web("doctor")).get("/results/inbox")
+    assert "The 2 most urgent of 4 results waiting" in page.text
 
     # Receptionists see no clinical data; the inbox is a doctor's.
     desk = await people.api("desk")

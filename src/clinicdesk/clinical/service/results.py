@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
 
 from clinicdesk.audit import public as audit
 from clinicdesk.clinical.errors import OrderStepRefused, ResultNotFound
@@ -276,6 +277,22 @@ SEVERITY = case(
 )
 
 
+def _waiting_for(actor: Actor) -> list[ColumnElement[bool]]:
+    return [
+        Order.ordered_by_id == actor.user_id,
+        Order.status != OrderStatus.CANCELLED,
+        Result.reviewed_at.is_(None),
+    ]
+
+
+async def count_to_review(session: AsyncSession, *, actor: Actor) -> int:
+    """How many results of ``actor``'s orders wait for sign-off (the inbox shows a page)."""
+    statement = (
+        select(func.count()).select_from(Result).join(Order, Order.id == Result.order_id)
+    ).where(*_waiting_for(actor))
+    return int(await session.scalar(statement) or 0)
+
+
 async def results_to_review(
     session: AsyncSession, *, actor: Actor, limit: int = 50
 ) -> list[InboxEntry]:
@@ -286,11 +303,7 @@ async def results_to_review(
         await session.execute(
             select(Result, Order)
             .join(Order, Order.id == Result.order_id)
-            .where(
-                Order.ordered_by_id == actor.user_id,
-                Order.status != OrderStatus.CANCELLED,
-                Result.reviewed_at.is_(None),
-            )
+            .where(*_waiting_for(actor))
             .order_by(SEVERITY.desc(), Result.resulted_at, Result.id)
             .limit(limit)
         )

@@ -347,10 +347,15 @@ async def review_result(
 @router.get("/results/inbox", response_class=HTMLResponse)
 async def inbox_page(request: Request, session: SessionDep, actor: ClinicalWrite) -> HTMLResponse:
     found = await results.results_to_review(session, actor=actor)
+    waiting = await results.count_to_review(session, actor=actor)
     pending: dict[uuid.UUID, int] = {}
     for entry in found:
         pending[entry.order.id] = pending.get(entry.order.id, 0) + 1
-    return render(request, "clinical/inbox.html", {"entries": found, "pending": pending, **HELPERS})
+    return render(
+        request,
+        "clinical/inbox.html",
+        {"entries": found, "waiting": waiting, "pending": pending, **HELPERS},
+    )
 
 
 @router.get("/patients/{patient_id}/results", response_class=HTMLResponse)
