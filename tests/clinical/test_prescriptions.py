@@ -226,6 +226,10 @@ async def test_renew_and_change(people: People, qc: QueueClinic, session: AsyncS
     assert renewed.json()["replaces_id"] == old["id"] and renewed.json()["findings"] == []
     session.expire_all()
     assert (await session.get_one(Prescription, uuid.UUID(old["id"]))).status == "discontinued"
+    # The patient stays on amlodipine: one line on the medication list, still active.
+    assert renewed.json()["medication_entry_id"] == old["medication_entry_id"]
+    meds = (await doctor.get(f"/api/v1/patients/{qc.patient_ids[0]}/medications")).json()
+    assert [(m["id"], m["status"]) for m in meds] == [(old["medication_entry_id"], "active")]
 
     changed = await doctor.post(
         f"/api/v1/prescriptions/{renewed.json()['id']}/change",

@@ -213,10 +213,13 @@ async def prescribe(
     encounter_id: uuid.UUID,
     data: PrescriptionWrite,
     replaces: Prescription | None = None,
+    continues: patients.Medication | None = None,
 ) -> Prescription:
     """Prescribe in an open consultation. Refused with the findings (409
     ``safety-check``) while the checks find something and no ``override_reason`` is
-    given. Adds the drug to the chart's medication list and keeps the entry's id."""
+    given. Adds the drug to the chart's medication list and keeps the entry's id; a
+    renewal ``continues`` the entry of the prescription it renews instead (the patient
+    has been on the drug all along: one line on the list, since the first start)."""
     encounter = await get_open_encounter(session, encounter_id, actor=actor)
     drug = await drugs.get_drug(session, data.drug_id) if data.drug_id is not None else None
     name = drug.name if drug is not None else (data.drug_name or "")
@@ -231,7 +234,7 @@ async def prescribe(
         )
     way = directions(data)
     sig = sig_text(way)
-    entry = await patients.add_entry(
+    entry = continues or await patients.add_entry(
         session,
         actor=actor,
         patient_id=encounter.patient_id,
@@ -289,16 +292,26 @@ async def prescribe(
     return rx
 
 
-async def _stop_entry(session: AsyncSession, actor: Actor, rx: Prescription) -> None:
-    """Stop the medication list entry this prescription added, if it is still active (the
-    chart may have changed it since)."""
+async def _active_entry(
+    session: AsyncSession, actor: Actor, rx: Prescription
+) -> patients.Medication | None:
+    """The medication list entry of this prescription, if it is still active (the chart
+    may have changed it since)."""
     if rx.medication_entry_id is None:
-        return
+        return None
     entries = await patients.list_entries(
         session, actor=actor, patient_id=rx.patient_id, kind="medications"
     )
     entry = next((e for e in entries if e.id == rx.medication_entry_id), None)
     if not isinstance(entry, patients.Medication) or entry.status != "active":
+        return None
+    return entry
+
+
+async def _stop_entry(session: AsyncSession, actor: Actor, rx: Prescription) -> None:
+    """Stop the medication list entry of this prescription, if it is still active."""
+    entry = await _active_entry(session, actor, rx)
+    if entry is None:
         return
     today = utcnow().date()
     await patients.update_entry(
@@ -338,6 +351,7 @@ async def _end(
     status: PrescriptionStatus,
     reason: str,
     action: str,
+    stop_entry: bool = True,
 ) -> None:
     before = audit.snapshot(rx)
     rx.status = status
@@ -345,7 +359,8 @@ async def _end(
     rx.status_changed_at = utcnow()
     await session.flush()
     await _record(session, actor, action, rx, before)
-    await _stop_entry(session, actor, rx)
+    if stop_entry:
+        await _stop_entry(session, actor, rx)
 
 
 async def discontinue(
@@ -425,17 +440,23 @@ async def renew(
 ) -> Prescription:
     """A new prescription, the same as ``prescription_id``, in the open consultation
     ``encounter_id`` (of the same patient); the old one, if still active, is ended as
-    "renewed". The checks run again (the patient may have changed since)."""
+    "renewed" and its medication list entry carries on under the new one. The checks
+    run again (the patient may have changed since)."""
     old = await _writable(session, actor, prescription_id, expected_version)
     if old.status == PrescriptionStatus.ENTERED_IN_ERROR:
         raise PrescriptionStepRefused("A prescription entered in error cannot be renewed.")
     await _same_patient(session, actor, old, encounter_id)
+    # An active prescription's entry carries on; a stopped drug started again gets a
+    # new line (the list shows the gap).
+    active = old.status == PrescriptionStatus.ACTIVE
+    continued = await _active_entry(session, actor, old) if active else None
     new = await prescribe(
         session,
         actor=actor,
         encounter_id=encounter_id,
         data=_as_write(old, override_reason),
         replaces=old,
+        continues=continued,
     )
     if old.status == PrescriptionStatus.ACTIVE:
         await _end(
@@ -445,6 +466,7 @@ async def renew(
             status=PrescriptionStatus.DISCONTINUED,
             reason="Renewed",
             action="prescription.renewed",
+            stop_entry=continued is None,
         )
     return new
 
