@@ -467,11 +467,22 @@ async def latest_blood_pressure_text(session: AsyncSession, *, patient_id: uuid.
     return f"{text} ({await _day(session, found.effective_at)})"
 
 
-async def banner_facts(session: AsyncSession, *, actor: Actor, patient_id: uuid.UUID) -> list[str]:
+async def banner_facts(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    patient_id: uuid.UUID,
+    latest: VitalsSet | None = None,
+    system: UnitSystem | None = None,
+) -> list[str]:
     """What the consultation's patient banner adds: the latest weight and its day
-    ("Weight 72.5 kg (2026-12-04)"), in the organization's units."""
-    weight = await latest_value(session, actor=actor, patient_id=patient_id, vital=WEIGHT)
+    ("Weight 72.5 kg (2026-12-04)"), in the organization's units. A caller holding the
+    patient's latest set (``latest``) and the units saves the look-ups: a weight in the
+    latest set is the latest weight."""
+    weight = latest.of(WEIGHT) if latest is not None else None
+    if weight is None:
+        weight = await latest_value(session, actor=actor, patient_id=patient_id, vital=WEIGHT)
     if weight is None:
         return []
-    shown = WEIGHT.text(weight.value, await unit_system(session))
+    shown = WEIGHT.text(weight.value, system or await unit_system(session))
     return [f"Weight {shown} ({await _day(session, weight.effective_at)})"]

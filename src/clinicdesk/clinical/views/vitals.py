@@ -111,12 +111,16 @@ async def panel(
     errors: Mapping[str, str] | None = None,
     typed: Mapping[str, str] | None = None,
     saved: bool = False,
+    newest: vitals.VitalsSet | None = None,
     message: str | None = None,
 ) -> dict[str, Any]:
-    """What the section shows: the latest set (flag words), and the form's fields with
-    their units, what was typed and the message at each refused field."""
+    """What the section shows: the latest set (flag words; ``newest`` when the caller
+    has just recorded it), and the form's fields with their units, what was typed and
+    the message at each refused field."""
     system = await vitals.unit_system(desk.session)
-    latest = await vitals.latest_set(desk.session, actor=desk.actor, patient_id=desk.patient.id)
+    latest = newest or await vitals.latest_set(
+        desk.session, actor=desk.actor, patient_id=desk.patient.id
+    )
     return {
         "vitals": {
             **form_fields(desk.patient, system, errors, typed),
@@ -144,8 +148,13 @@ async def _answer(desk: Desk, **shown: Any) -> HTMLResponse:
         **(await panel(desk, **shown)),
     }
     # The banner shows the latest weight: after a change here it is swapped in too.
-    context["vitals"]["banner"] = await vitals.banner_facts(
-        desk.session, actor=desk.actor, patient_id=desk.patient.id
+    shown_vitals = context["vitals"]
+    shown_vitals["banner"] = await vitals.banner_facts(
+        desk.session,
+        actor=desk.actor,
+        patient_id=desk.patient.id,
+        latest=shown_vitals["latest"],
+        system=shown_vitals["system"],
     )
     # 200 even when refused: htmx swaps only successful answers, and the refusal is
     # shown at the fields (as the reason section does).
@@ -167,7 +176,9 @@ async def record_vitals(
                 {k: v.replace(",", ".") for k, v in typed.items()},
                 labels={v.key: v.label for v in ENTERED},
             )
-            await vitals.record_vitals(session, actor=actor, data=data, encounter_id=encounter_id)
+            recorded = await vitals.record_vitals(
+                session, actor=actor, data=data, encounter_id=encounter_id
+            )
     except FormInvalid as refused:
         desk = await _desk(request, session, actor, encounter_id)
         errors = {k: _readable(v) for k, v in refused.fields.items()}
@@ -176,7 +187,10 @@ async def record_vitals(
         desk = await _desk(request, session, actor, encounter_id)
         return await _answer(desk, typed=typed, message=refused.detail)
     desk = await _desk(request, session, actor, encounter_id)
-    return await _answer(desk, saved=True)
+    # Recorded now, so the newest set (a set back-dated by the API is not, and the
+    # section reads the latest one again).
+    newest = recorded if data.effective_at is None else None
+    return await _answer(desk, saved=True, newest=newest)
 
 
 def _readable(message: str) -> str:
