@@ -37,7 +37,10 @@ def _desk(qc: QueueClinic) -> Actor:
         kind=ActorKind.STAFF,
         organization_id=qc.organization_id,
         user_id=qc.user_ids["desk"],
-        permissions=frozenset({Permission.PATIENTS_WRITE, Permission.SCHEDULING_WRITE}),
+        # Recording the allergy the merge moves takes the allergy list's permission.
+        permissions=frozenset(
+            {Permission.PATIENTS_WRITE, Permission.SCHEDULING_WRITE, Permission.ALLERGIES_WRITE}
+        ),
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from tests.support.server import run_cli, running_server
 
@@ -120,6 +120,22 @@ async def browser(chromium: str) -> AsyncIterator[Browser]:
 
 class ConsoleProblems(list[str]):
     """Console errors and CSP violations seen by a page."""
+
+
+async def new_page(browser: Browser, contexts: list[BrowserContext], **options: object) -> Page:
+    """A page in a new context of its own (kept in ``contexts`` for the test to close),
+    noting its console errors and warnings in ``page.console_problems``."""
+    context = await browser.new_context(**options)  # type: ignore[arg-type]
+    context.set_default_timeout(ACTION_TIMEOUT_MS)
+    contexts.append(context)
+    page = await context.new_page()
+    seen = ConsoleProblems()
+    page.on(
+        "console", lambda msg: seen.append(msg.text) if msg.type in ("error", "warning") else None
+    )
+    page.on("pageerror", lambda exc: seen.append(str(exc)))
+    page.console_problems = seen  # type: ignore[attr-defined]
+    return page
 
 
 @pytest.fixture

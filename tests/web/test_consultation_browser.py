@@ -25,7 +25,7 @@ from tests.support.consultation import LICENCE, CheckedIn, ready_for_consultatio
 from tests.support.identity import PASSWORD
 from tests.support.queue import QueueClinic, seed_queue_database
 from tests.support.server import running_server
-from tests.web.conftest import ACTION_TIMEOUT_MS
+from tests.web.conftest import new_page
 from tests.web.test_browser import problems
 from tests.web.test_browser import snap as screenshot
 
@@ -68,20 +68,6 @@ async def contexts(browser: Browser) -> AsyncIterator[list[BrowserContext]]:
     finally:
         for context in opened:
             await context.close()
-
-
-async def new_page(browser: Browser, contexts: list[BrowserContext], **options: object) -> Page:
-    context = await browser.new_context(**options)  # type: ignore[arg-type]
-    context.set_default_timeout(ACTION_TIMEOUT_MS)
-    contexts.append(context)
-    page = await context.new_page()
-    seen: list[str] = []
-    page.on(
-        "console", lambda msg: seen.append(msg.text) if msg.type in ("error", "warning") else None
-    )
-    page.on("pageerror", lambda exc: seen.append(str(exc)))
-    page.console_problems = seen  # type: ignore[attr-defined]
-    return page
 
 
 async def snap(page: Page, name: str) -> None:

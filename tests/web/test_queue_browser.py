@@ -23,6 +23,7 @@ from tests.support.http import ANY_VERSION
 from tests.support.identity import PASSWORD
 from tests.support.queue import QueueClinic, seed_queue_database
 from tests.support.server import running_server
+from tests.web.conftest import new_page
 from tests.web.test_browser import problems, snap
 
 pytestmark = pytest.mark.browser
@@ -71,19 +72,6 @@ async def display_link(morning: Morning) -> str:
         )
         assert made.status_code == 201, made.text
         return str(made.json()["link"])
-
-
-async def new_page(browser: Browser, contexts: list[BrowserContext], **options: object) -> Page:
-    context = await browser.new_context(**options)  # type: ignore[arg-type]
-    contexts.append(context)
-    page = await context.new_page()
-    seen: list[str] = []
-    page.on(
-        "console", lambda msg: seen.append(msg.text) if msg.type in ("error", "warning") else None
-    )
-    page.on("pageerror", lambda exc: seen.append(str(exc)))
-    page.console_problems = seen  # type: ignore[attr-defined]
-    return page
 
 
 async def sign_in(page: Page, morning: Morning, email: str, then: str) -> None:
