@@ -58,6 +58,9 @@
     if (dialog.open) dialog.close();
   }
   dialog.addEventListener("close", function () {
+    // The close event arrives a task after close(): a time clicked at once may already
+    // have filled and reopened the dialog, whose new content must stay.
+    if (dialog.open) return;
     dialogBody.innerHTML = "";
     if (opener && opener.focus) opener.focus();
   });
