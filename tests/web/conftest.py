@@ -41,6 +41,13 @@ LIVE_PASSWORD = "browser-test-password-2026"
 # loaded two-core CI machine, where a first render (Swagger UI, the calendar) or an
 # htmx swap can take many seconds: a passing test returns as soon as its condition
 # holds, so only a failing one pays for the length.
+# A common phone, with touch: the browser_phone fixture and the tests' phone pages.
+PHONE_CONTEXT: dict[str, object] = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 2,
+    "is_mobile": True,
+    "has_touch": True,
+}
 EXPECT_TIMEOUT_MS = 20_000  # expect(...).to_...: a swap, a render, a live update
 ACTION_TIMEOUT_MS = 30_000  # clicks, fills, page loads
 
@@ -169,12 +176,7 @@ def screenshot_dir() -> Path | None:
 @pytest.fixture
 async def browser_phone(browser: Browser) -> AsyncIterator[Page]:
     """A page the size of a common phone, with touch."""
-    context = await browser.new_context(
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
+    context = await browser.new_context(**PHONE_CONTEXT)  # type: ignore[arg-type]
     context.set_default_timeout(ACTION_TIMEOUT_MS)
     page = await context.new_page()
     try:

@@ -25,7 +25,7 @@ from tests.support.consultation import LICENCE, CheckedIn, ready_for_consultatio
 from tests.support.identity import PASSWORD
 from tests.support.queue import QueueClinic, seed_queue_database
 from tests.support.server import running_server
-from tests.web.conftest import new_page
+from tests.web.conftest import PHONE_CONTEXT, new_page
 from tests.web.test_browser import problems
 from tests.web.test_browser import snap as screenshot
 
@@ -352,10 +352,7 @@ async def test_a_whole_consultation(
     phone = await new_page(
         browser,
         contexts,
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
+        **PHONE_CONTEXT,
         storage_state=await doctor.context.storage_state(),
     )
     await phone.goto(encounter_url)

@@ -23,7 +23,7 @@ from tests.support.http import ANY_VERSION
 from tests.support.identity import PASSWORD
 from tests.support.queue import QueueClinic, seed_queue_database
 from tests.support.server import running_server
-from tests.web.conftest import new_page
+from tests.web.conftest import PHONE_CONTEXT, new_page
 from tests.web.test_browser import problems, snap
 
 pytestmark = pytest.mark.browser
@@ -145,10 +145,7 @@ async def run_the_morning(
     phone = await new_page(
         browser,
         contexts,
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
+        **PHONE_CONTEXT,
     )
     await phone.goto(status_link)
     status = phone.locator("#pub-status")
