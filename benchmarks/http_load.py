@@ -255,6 +255,8 @@ async def prepare(spec: dict[str, Any]) -> dict[str, Any]:
                             location_id=main_location,
                             type_id=consultation.id,
                             starts_at=at(today, first_slot + k),
+                            # The first six are before now: the morning so far.
+                            record_past_visit=at(today, first_slot + k) < now,
                         ),
                     )
                     if k < 8:

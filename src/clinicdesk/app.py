@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from clinicdesk import __version__
@@ -52,6 +52,7 @@ from clinicdesk.core.observability import HttpMetrics, RequestStats
 from clinicdesk.core.permissions import Permission
 from clinicdesk.core.ratelimit import RateLimiter
 from clinicdesk.core.read_timeout import BodyReadTimeoutMiddleware
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import Runtime
 from clinicdesk.core.sse import live_updates
 from clinicdesk.core.storage import storage_from_settings

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 
 from clinicdesk.audit import public as audit
 from clinicdesk.audit.schemas import AuditListQuery, AuditPage, AuditQuery, filters_of
 from clinicdesk.audit.web import AuditRead, csv_attachment, known_parameters
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["audit"])

@@ -10,12 +10,13 @@ import hmac
 from typing import Any, Literal
 
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import Runtime, RuntimeDep
 
 log = structlog.get_logger(__name__)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import Header, Query, Request, Response
 from fastapi.sse import EventSourceResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,6 +26,7 @@ from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.db import unit_of_work
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.live import Listener, LiveRules
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep, get_runtime
 from clinicdesk.core.sse import STREAM_HEADERS, STREAM_RESPONSES, event_stream
 from clinicdesk.identity import public as identity

@@ -3,11 +3,12 @@ package), those the signed-in person may open."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from clinicdesk.clinical import views as clinical_views
 from clinicdesk.core.pages import render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.settings_index import SettingsSection
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import AdminSettings

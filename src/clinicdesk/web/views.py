@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 
 from clinicdesk.core.actor import ActorKind
@@ -18,6 +18,7 @@ from clinicdesk.core.errors import NotFound
 from clinicdesk.core.health import readiness
 from clinicdesk.core.pages import FragmentOf, pages
 from clinicdesk.core.permissions import Permission
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import RuntimeDep, SessionDep
 from clinicdesk.core.templating import NavItem
 from clinicdesk.identity.auth import AdminSettings, SignedIn

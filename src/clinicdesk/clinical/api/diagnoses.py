@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import JSONResponse
 
 from clinicdesk.clinical.access import ClinicalRead, ClinicalWrite
@@ -20,6 +20,7 @@ from clinicdesk.clinical.service import diagnoses
 from clinicdesk.clinical.service.diagnoses import DiagnosisView
 from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.idempotency import IdempotencyKey, created_once
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["diagnoses"])

@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -34,6 +34,7 @@ from clinicdesk.clinical.schemas.notes import (
 from clinicdesk.clinical.service import note_templates, notes, phrases
 from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.idempotency import IdempotencyKey, created_once
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["notes"])

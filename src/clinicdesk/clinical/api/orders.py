@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from fastapi.responses import JSONResponse
 
 from clinicdesk.clinical.access import ClinicalRead, ClinicalWrite, VitalsWrite
@@ -27,6 +27,7 @@ from clinicdesk.clinical.service import orders, results
 from clinicdesk.clinical.service.orders import OrderWithResults
 from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.idempotency import IdempotencyKey, created_once
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])

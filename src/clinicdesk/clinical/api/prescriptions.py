@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from fastapi.responses import JSONResponse
 
 from clinicdesk.clinical.access import ClinicalRead, Prescribe
@@ -32,6 +32,7 @@ from clinicdesk.clinical.schemas.prescriptions import (
 from clinicdesk.clinical.service import drugs, prescriptions
 from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.idempotency import IdempotencyKey, created_once
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["prescriptions"])

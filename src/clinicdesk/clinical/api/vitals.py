@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +25,7 @@ from clinicdesk.clinical.service import vitals
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.idempotency import IdempotencyKey, created_once
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 
 router = APIRouter(prefix="/api/v1", tags=["vitals"])

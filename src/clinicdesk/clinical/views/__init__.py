@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
-
 from clinicdesk.clinical.views import (
     catalogue,
     consultation,
@@ -18,6 +16,7 @@ from clinicdesk.clinical.views import (
     prescriptions,
     vitals,
 )
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.settings_index import SettingsSection
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"

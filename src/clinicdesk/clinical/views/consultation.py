@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.clinical.access import ClinicalRead, ClinicalWrite
@@ -22,6 +22,7 @@ from clinicdesk.core.errors import ClinicError, Forbidden
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import public as identity
 from clinicdesk.patients import public as patients

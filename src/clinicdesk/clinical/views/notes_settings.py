@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.clinical.access import ClinicalWrite
@@ -19,6 +19,7 @@ from clinicdesk.core.errors import ClinicError, NotFound
 from clinicdesk.core.forms import form_text, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.settings_index import Refused
 from clinicdesk.scheduling import public as scheduling

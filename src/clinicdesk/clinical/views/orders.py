@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 from types import SimpleNamespace
 from typing import Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.clinical.access import ClinicalRead, ClinicalWrite, VitalsWrite
@@ -28,6 +28,7 @@ from clinicdesk.core.forms import parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.permissions import Permission
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.patients import public as patients

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.clinical.access import ClinicalRead, Prescribe
@@ -18,6 +18,7 @@ from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.pages import all_or_nothing, flash, pages, redirect, render
 from clinicdesk.core.pdf import html_to_pdf
 from clinicdesk.core.qr import qr_data_uri
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import format_local_time
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
 
 from clinicdesk.clinical.access import ClinicalRead, Prescribe
@@ -25,6 +25,7 @@ from clinicdesk.core.forms import parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import FragmentOf, all_or_nothing, render
 from clinicdesk.core.permissions import Permission
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.patients import public as patients
 

@@ -3,8 +3,7 @@ its locations, sessions (``accounts``), and the background jobs' admin (``jobs``
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.identity.api import accounts, jobs
 
 public = accounts.public

@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request, Response, status
+from fastapi import Form, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from clinicdesk.core.errors import ClinicError, problem_response
 from clinicdesk.core.http import IfMatch, etag
 from clinicdesk.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.schemas import Accepted
 from clinicdesk.identity import schemas

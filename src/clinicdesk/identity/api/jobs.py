@@ -6,11 +6,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from clinicdesk.core.jobs import JobStatus
 from clinicdesk.core.jobs.admin import JobPage, JobRead
 from clinicdesk.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import AdminSettings
 from clinicdesk.identity.service import jobs

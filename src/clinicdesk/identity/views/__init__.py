@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
-
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.settings_index import SettingsSection
 from clinicdesk.identity.views import account, admin, jobs, recovery, rooms, sign_in
 from clinicdesk.identity.views.sign_in import login_page

@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from clinicdesk.core.errors import ClinicError, InvalidField
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep, writes_when_read
 from clinicdesk.identity.auth import (
     CurrentPrincipal,

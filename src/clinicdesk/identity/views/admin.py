@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Annotated, get_args
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from clinicdesk.audit import public as audit
@@ -21,6 +21,7 @@ from clinicdesk.core.errors import ClinicError, NotFound
 from clinicdesk.core.forms import FormInvalid, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import schemas
 from clinicdesk.identity.auth import AdminSettings, AdminUsers, IdentityConfigDep

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from clinicdesk.core.errors import ClinicError, NotFound
 from clinicdesk.core.jobs import JobStatus
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import AdminSettings
 from clinicdesk.identity.service import jobs

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile, status
+from fastapi import File, Form, Query, Response, UploadFile, status
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
@@ -14,6 +14,7 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.http import IfMatch, with_etag
 from clinicdesk.core.pagination import MAX_LIMIT
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal
 from clinicdesk.patients import schemas

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, status
+from fastapi import status
 
 from clinicdesk.audit.web import AuditRead
 from clinicdesk.core.http import IfMatch
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.patients import schemas
 from clinicdesk.patients.access import ClinicalRead, ClinicalWrite, PatientsConfigDep

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
-
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.patients.views import chart, documents, merge, portal, records, restricted
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.actor import Actor
@@ -14,6 +14,7 @@ from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.patients.access import ClinicalRead, actor_needing
 from clinicdesk.patients.service import chart, icd10

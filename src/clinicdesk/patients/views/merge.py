@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.dates import format_local_date
@@ -13,6 +13,7 @@ from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import FormInvalid, parse_form
 from clinicdesk.core.labels import label
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import Me
 from clinicdesk.patients.access import PatientsRead, PatientsWrite

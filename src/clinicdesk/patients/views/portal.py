@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.pages import render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import PatientPortal
 from clinicdesk.patients.access import PatientsConfigDep

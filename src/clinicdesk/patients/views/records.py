@@ -6,13 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.errors import ClinicError, InvalidField, PreconditionFailed
 from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import IdentityConfigDep
 from clinicdesk.patients.access import PatientsRead, PatientsWrite

@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.audit.web import AuditRead
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.patients.access import ClinicalRead, PatientsConfigDep
 from clinicdesk.patients.errors import RestrictedRecord

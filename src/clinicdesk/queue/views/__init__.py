@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
-
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.queue.views import actions, board, displays, doctor, status
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"

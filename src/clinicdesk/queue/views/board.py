@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.actor import Actor
@@ -19,6 +19,7 @@ from clinicdesk.core.errors import ClinicError, InvalidField
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
 from clinicdesk.core.permissions import Permission
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.patients.public import patients_by_id

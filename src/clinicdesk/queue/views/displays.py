@@ -13,12 +13,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import Path, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.pages import all_or_nothing, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity import public as identity

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.actor import Actor
@@ -15,6 +15,7 @@ from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.permissions import Permission
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.queue.access import QueueRead, QueueWrite

@@ -3,8 +3,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.scheduling.api import appointments, portal, series
 
 router = APIRouter()

@@ -7,13 +7,14 @@ import uuid
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import Header, Query, Response, status
 from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.dates import Moment
 from clinicdesk.core.http import IfMatch, etag, with_etag
 from clinicdesk.core.idempotency import run_once
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.schemas import Created
 from clinicdesk.identity.auth import AdminSettings

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import Query, Response, status
 
 from clinicdesk.core.http import IfMatch, etag
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity.auth import AdminSettings, IdentityConfigDep, PatientPortal
 from clinicdesk.scheduling import schemas

@@ -6,12 +6,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, status
+from fastapi import Header, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from clinicdesk.core.errors import ClinicError, problem_response
 from clinicdesk.core.http import IfMatch
 from clinicdesk.core.idempotency import run_once
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.scheduling import series_schemas as schemas
 from clinicdesk.scheduling.access import SchedulingRead, SchedulingWrite

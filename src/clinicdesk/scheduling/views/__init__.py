@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import APIRouter
-
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.settings_index import SettingsSection
 from clinicdesk.scheduling.views import (
     appointments,

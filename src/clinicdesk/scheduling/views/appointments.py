@@ -12,7 +12,7 @@ import json
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from clinicdesk.core.errors import ClinicError, InvalidField
@@ -21,6 +21,7 @@ from clinicdesk.core.http import FormVersion, required_version
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.permissions import Permission
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
 from clinicdesk.patients.public import get_patient

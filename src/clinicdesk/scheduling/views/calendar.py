@@ -13,13 +13,14 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.pages import render
 from clinicdesk.core.permissions import Permission
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import public as identity
 from clinicdesk.patients.public import patients_by_id

@@ -7,7 +7,7 @@ import uuid
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import Depends, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.dates import Day
@@ -15,6 +15,7 @@ from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.flash import Category
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.pages import FragmentOf, all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.identity import public as identity
 from clinicdesk.identity.auth import IdentityConfigDep, PatientPortal

@@ -9,13 +9,14 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.errors import ClinicError, NotFound
 from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.settings_index import Refused
 from clinicdesk.identity import public as identity

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.errors import ClinicError, NotFound
 from clinicdesk.core.forms import form_text, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
+from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.settings_index import Refused
 from clinicdesk.identity.auth import AdminSettings
