@@ -8,8 +8,9 @@ How a query is answered, all through indexes, never by loading the patient list:
 2. The name channel. Each remaining token must meet one of the patient's name tokens
    (``patient_name_terms``) by prefix, sound (Metaphone), sorted letters (transposed
    typos) or, for longer tokens, a shared three-letter start; the per-token patient sets
-   are intersected in SQL. On PostgreSQL, ``pg_trgm`` similarity over the whole name adds
-   candidates that differ in ways the keys miss.
+   are intersected in SQL. On PostgreSQL, when no candidate has every query word as the
+   start of a name word, ``pg_trgm`` similarity over the whole name adds candidates that
+   differ in ways the keys miss.
 3. At most ``CANDIDATE_LIMIT`` candidates are ranked in Python with RapidFuzz against
    their name tokens; weak matches are dropped.
 """
@@ -44,6 +45,9 @@ TRIGRAM_LIMIT = 100
 # rules the patient out: "smith" keeps "smyth" (80) and drops "smart" (60).
 MIN_TOKEN_SCORE = 70.0
 MAX_QUERY_TOKENS = 6
+# A patient scoring this (every query word starts one of their name's words) is what was
+# typed: the trigram step is then left out.
+WHOLE_WORDS_SCORE = 95.0
 _TRIGRAM_READY = "clinicdesk.trigram_ready"
 
 
@@ -210,33 +214,58 @@ async def _trigram_candidates(session: AsyncSession, query: ParsedQuery) -> list
     return list((await session.scalars(statement)).all())
 
 
-async def _name_matches(session: AsyncSession, query: ParsedQuery) -> list[Hit]:
+@dataclass
+class _Ranked:
+    """A name match before its patient is loaded: only the page's patients are."""
+
+    id: uuid.UUID
+    score: float
+    family_name: str
+    given_name: str
+
+
+async def _name_matches(session: AsyncSession, query: ParsedQuery) -> list[_Ranked]:
     if not query.name_tokens:
         return []
-    organization_id = current_tenant(session)
-    candidates = _name_candidates(query, organization_id)
+    candidates = _name_candidates(query, current_tenant(session))
     if query.birth_date is not None:
         # The date of birth is the selective part: its index leads, names filter.
-        statement = select(Patient).where(
-            Patient.birth_date == query.birth_date, Patient.id.in_(candidates)
+        return await _ranked(
+            session,
+            query,
+            Patient.birth_date == query.birth_date,
+            Patient.id.in_(candidates),
         )
-    else:
-        # Ids first, then rows by primary key: an IN over the subquery lets planners
-        # (PostgreSQL's especially) scan the whole patients table for common names.
-        ids = set(await session.scalars(candidates.limit(CANDIDATE_LIMIT)))
-        ids.update(await _trigram_candidates(session, query))
-        if not ids:
-            return []
-        statement = select(Patient).where(Patient.id.in_(ids))
-    statement = statement.where(Patient.merged_into_id.is_(None))
-    patients = (await session.scalars(statement.limit(CANDIDATE_LIMIT))).all()
-    hits = []
-    for patient in patients:
-        score = _score(query.name_tokens, patient.search_name)
+    # Ids first, then rows by primary key: an IN over the subquery lets planners
+    # (PostgreSQL's especially) scan the whole patients table for common names.
+    ids = set(await session.scalars(candidates.limit(CANDIDATE_LIMIT)))
+    ranked = await _ranked(session, query, Patient.id.in_(ids)) if ids else []
+    if any(match.score >= WHOLE_WORDS_SCORE for match in ranked):
+        # Every word of the query starts a word of some name: the name keys found what
+        # was typed, and the trigram step (the search's costliest statement: it compares
+        # the query with every name) would only add names further off.
+        return ranked
+    more = set(await _trigram_candidates(session, query)) - ids
+    if more:
+        ranked.extend(await _ranked(session, query, Patient.id.in_(more)))
+    return ranked
+
+
+async def _ranked(session: AsyncSession, query: ParsedQuery, *conditions: Any) -> list[_Ranked]:
+    """The patients meeting ``conditions`` that match the query's words well enough,
+    scored on four columns: a patient's whole row (decrypted identifiers and all) is
+    read only when it lands on the page, and a common prefix has 400 candidates."""
+    statement = (
+        select(Patient.id, Patient.search_name, Patient.family_name, Patient.given_name)
+        .where(Patient.merged_into_id.is_(None), *conditions)
+        .limit(CANDIDATE_LIMIT)
+    )
+    ranked = []
+    for row in (await session.execute(statement)).all():
+        score = _score(query.name_tokens, row.search_name)
         if score is not None:
-            matched = ["name", "birth_date"] if query.birth_date else ["name"]
-            hits.append(Hit(patient=patient, score=round(score, 1), matched_on=matched))
-    return hits
+            ranked.append(_Ranked(row.id, round(score, 1), row.family_name, row.given_name))
+    return ranked
 
 
 async def search_patients(
@@ -266,16 +295,41 @@ async def _search(
     if not query.text:
         return await _recent(session, limit=limit, offset=offset)
     exact = await _exact_matches(session, query)
-    ranked = list(exact.values())
-    for hit in await _name_matches(session, query):
-        if hit.patient.id in exact:
-            exact[hit.patient.id].matched_on.append("name")
+    ranked: list[Hit | _Ranked] = list(exact.values())
+    for match in await _name_matches(session, query):
+        if match.id in exact:
+            exact[match.id].matched_on.append("name")
         else:
-            ranked.append(hit)
-    ranked.sort(key=lambda h: (-h.score, h.patient.family_name, h.patient.given_name))
-    page = ranked[offset : offset + limit]
+            ranked.append(match)
+    ranked.sort(key=_rank_order)
+    page = await _loaded(session, ranked[offset : offset + limit], query)
     more = len(ranked) > offset + limit
     return SearchResult(hits=page, next_cursor=encode_cursor(offset + limit) if more else None)
+
+
+def _rank_order(match: Hit | _Ranked) -> tuple[float, str, str]:
+    if isinstance(match, Hit):
+        return (-match.score, match.patient.family_name, match.patient.given_name)
+    return (-match.score, match.family_name, match.given_name)
+
+
+async def _loaded(
+    session: AsyncSession, page: list[Hit | _Ranked], query: ParsedQuery
+) -> list[Hit]:
+    """The page's hits with their patients, in rank order."""
+    wanted = [match.id for match in page if isinstance(match, _Ranked)]
+    found = {}
+    if wanted:
+        statement = select(Patient).where(Patient.id.in_(wanted))
+        found = {patient.id: patient for patient in await session.scalars(statement)}
+    matched = ["name", "birth_date"] if query.birth_date else ["name"]
+    hits = []
+    for match in page:
+        if isinstance(match, Hit):
+            hits.append(match)
+        elif match.id in found:  # gone since it was ranked (another request, committed meanwhile)
+            hits.append(Hit(patient=found[match.id], score=match.score, matched_on=list(matched)))
+    return hits
 
 
 async def _recent(session: AsyncSession, *, limit: int, offset: int) -> SearchResult:
