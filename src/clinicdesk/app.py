@@ -3,7 +3,7 @@
 ``uvicorn --factory clinicdesk.app:create_app`` (what ``clinicdesk serve`` runs) builds one
 per worker process.
 
-Deny by default: every router hangs under ``protected``, whose dependency requires a
+Deny by default: every router hangs under ``PROTECTED``, whose dependency requires a
 signed-in caller, except the routes of ``PUBLIC_ROUTERS`` (listed in ``PUBLIC_PATHS``).
 """
 
@@ -157,6 +157,20 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     *clinical_api.routers,
     clinical_views.router,
 )
+
+
+def _protected(routers: tuple[APIRouter, ...]) -> APIRouter:
+    protected = APIRouter(dependencies=[Depends(authenticate)])
+    for router in routers:
+        protected.include_router(router)
+    return protected
+
+
+PROTECTED = _protected(PROTECTED_ROUTERS)
+"""Built once per process, not per app: including a router makes FastAPI build every
+route beneath it again (its dependencies and models, ~1 s for ~330 routes), and an app
+that includes this same router finds them built (the test suite builds hundreds of apps;
+a server's workers, forked after the import, share them)."""
 
 # Throttling classes by path (first match wins; everything else is "general"). Stricter
 # limits for what is costly or sends mail; CLINICDESK_RATE_LIMIT_* set them.
@@ -364,10 +378,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     install_gate(app, IdentityGate())
     for router in PUBLIC_ROUTERS:
         app.include_router(router)
-    protected = APIRouter(dependencies=[Depends(authenticate)])
-    for router in PROTECTED_ROUTERS:
-        protected.include_router(router)
-    app.include_router(protected)
+    app.include_router(PROTECTED)
     mount_static(
         app,
         own_static=web_views.STATIC_DIR,
