@@ -6,24 +6,31 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
+from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.actor import SYSTEM
+from clinicdesk.core.db import create_database, session_scope
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
 from clinicdesk.patients.service.search import search_patients
+from tests.conftest import copy_sqlite_database
+from tests.support.identity import create_org
 from tests.support.patients import register_patient
 
 
 @contextmanager
-def statements_of(session: AsyncSession) -> Iterator[list[str]]:
-    seen: list[str] = []
+def statements_of(session: AsyncSession, *, with_parameters: bool = False) -> Iterator[list[Any]]:
+    """The SQL the session runs meanwhile (with its parameters, if asked)."""
+    seen: list[Any] = []
     engine = session.bind.sync_engine  # type: ignore[union-attr]
 
-    def record(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        seen.append(" ".join(statement.split()))
+    def record(_c: object, _cursor: object, statement: str, parameters: Any, *_: object) -> None:
+        flat = " ".join(statement.split())
+        seen.append((flat, parameters) if with_parameters else flat)
 
     event.listen(engine, "before_cursor_execute", record)
     try:
@@ -81,3 +88,56 @@ async def test_only_the_page_s_patients_are_read_whole(
     whole_rows = [s for s in seen if s.startswith("SELECT patients.mrn")]
     assert len(whole_rows) == 1  # the page's five, by id
     assert page == sorted(page)  # equal scores: by family name, then given name
+
+
+async def test_on_sqlite_candidates_are_looked_up_by_key_whatever_the_statistics_say(
+    tmp_path: Path, sqlite_template: Path
+) -> None:
+    """SQLite's sampled statistics (analysis_limit) rate the tenant's criterion as
+    matching ~400 rows; with ``id IN (...)`` the planner then read every patient of the
+    organization (60 ms at 100,000). The ranking joins its ids as a table instead."""
+    path = tmp_path / "clinic.db"
+    copy_sqlite_database(sqlite_template, path)
+    db = create_database(f"sqlite+aiosqlite:///{path}")
+    try:
+        async with session_scope(db) as session:
+            organization = await create_org(session, "Sampled")
+            await scope_to_tenant(session, organization.id)
+            letters = "abcdefghijklmnopqrstuvwxyz"
+            for n in range(400):  # as many candidates as a search ranks
+                given = "Ann" + letters[n % 26] + letters[n // 26]
+                await register_patient(session, given_name=given, family_name="Whitmore")
+        async with session_scope(db) as session:
+            await session.execute(text("ANALYZE"))
+            # As sampled at 100,000 patients: ~400 rows per organization (and per
+            # "not merged"), one per id.
+            rows = await session.execute(
+                text("SELECT idx, stat FROM sqlite_stat1 WHERE tbl = 'patients' AND idx NOT NULL")
+            )
+            for index, stat in rows.all():
+                numbers = ["100000", *stat.split()[1:]]
+                if index.startswith("ix_patients_") or index == "sqlite_autoindex_patients_2":
+                    numbers[1] = "401"
+                await session.execute(
+                    text("UPDATE sqlite_stat1 SET stat = :stat WHERE idx = :idx"),
+                    {"stat": " ".join(numbers), "idx": index},
+                )
+            await session.execute(text("ANALYZE sqlite_schema"))  # the planner rereads them
+        async with session_scope(db) as session:
+            await scope_to_tenant(session, organization.id)
+            with statements_of(session, with_parameters=True) as seen:
+                assert len(await names_found(session, "whi")) == 20
+            ranking = [
+                (s, p) for s, p in seen if s.startswith("SELECT patients.id, patients.search_name")
+            ]
+            assert len(ranking) == 1
+            statement, parameters = ranking[0]
+            connection = await session.connection()
+            explained = await connection.exec_driver_sql(
+                "EXPLAIN QUERY PLAN " + statement, parameters
+            )
+            plan = " / ".join(str(row._mapping["detail"]) for row in explained)
+        assert "(id=?)" in plan, plan
+        assert "organization_id" not in plan, plan
+    finally:
+        await db.dispose()
