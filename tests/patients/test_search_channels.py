@@ -3,13 +3,10 @@ no one with every typed word, and whole patient rows only for the page."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.actor import SYSTEM
@@ -20,23 +17,7 @@ from clinicdesk.patients.service.search import search_patients
 from tests.conftest import copy_sqlite_database
 from tests.support.identity import create_org
 from tests.support.patients import register_patient
-
-
-@contextmanager
-def statements_of(session: AsyncSession, *, with_parameters: bool = False) -> Iterator[list[Any]]:
-    """The SQL the session runs meanwhile (with its parameters, if asked)."""
-    seen: list[Any] = []
-    engine = session.bind.sync_engine  # type: ignore[union-attr]
-
-    def record(_c: object, _cursor: object, statement: str, parameters: Any, *_: object) -> None:
-        flat = " ".join(statement.split())
-        seen.append((flat, parameters) if with_parameters else flat)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
+from tests.support.sql import statements_of
 
 
 async def names_found(session: AsyncSession, text: str, *, limit: int = 20) -> list[str]:

@@ -4,6 +4,8 @@ turned into UTC intervals in the location's time zone."""
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -41,36 +43,59 @@ async def open_time(
 ) -> list[Interval]:
     """When the provider sees patients at the location between ``start`` and ``end``;
     none outside the window of ``core.dates``."""
-    if not (in_window(start) and in_window(end)):
+    found = await open_times(
+        session,
+        provider_ids=[provider_id],
+        location_id=location_id,
+        start=start,
+        end=end,
+        zone=zone,
+    )
+    return found[provider_id]
+
+
+async def open_times(
+    session: AsyncSession,
+    *,
+    provider_ids: Sequence[uuid.UUID],
+    location_id: uuid.UUID,
+    start: datetime,
+    end: datetime,
+    zone: ZoneInfo | None = None,
+) -> dict[uuid.UUID, list[Interval]]:
+    """``open_time`` of several providers at the location, read in two statements
+    whatever their number (a location's slot search asks for all of them)."""
+    if not provider_ids or not (in_window(start) and in_window(end)):
         # No one keeps hours outside the dates the application accepts, and the margins
         # below would overflow next to year 1 or 9999.
-        return []
+        return {provider_id: [] for provider_id in provider_ids}
     zone = zone or await location_zone(session, location_id)
     # A day of margin on each side: local dates differ from UTC dates near midnight.
     first_day = (start.astimezone(zone) - timedelta(days=1)).date()
     last_day = (end.astimezone(zone) + timedelta(days=1)).date()
+    blocks: dict[uuid.UUID, list[WeeklyBlock]] = defaultdict(list)
     rows = await session.scalars(
         select(WeeklyHours).where(
-            WeeklyHours.provider_id == provider_id, WeeklyHours.location_id == location_id
+            WeeklyHours.provider_id.in_(provider_ids), WeeklyHours.location_id == location_id
         )
     )
-    blocks = [
-        WeeklyBlock(
-            weekday=r.weekday,
-            start=r.start_time,
-            end=r.end_time,
-            valid_from=r.valid_from,
-            valid_until=r.valid_until,
+    for weekly in rows:
+        blocks[weekly.provider_id].append(
+            WeeklyBlock(
+                weekday=weekly.weekday,
+                start=weekly.start_time,
+                end=weekly.end_time,
+                valid_from=weekly.valid_from,
+                valid_until=weekly.valid_until,
+            )
         )
-        for r in rows
-    ]
     exception_rows = await session.scalars(
         select(HoursException).where(
             HoursException.on_date >= first_day,
             HoursException.on_date <= last_day,
             or_(
-                # The provider's own exceptions here or anywhere, and location holidays.
-                (HoursException.provider_id == provider_id)
+                # The providers' own exceptions here or anywhere, and location holidays.
+                HoursException.provider_id.in_(provider_ids)
                 & (
                     HoursException.location_id.is_(None)
                     | (HoursException.location_id == location_id)
@@ -79,13 +104,23 @@ async def open_time(
             ),
         )
     )
-    exceptions = [
-        DateException(
+    holidays: list[DateException] = []
+    exceptions: dict[uuid.UUID, list[DateException]] = defaultdict(list)
+    for r in exception_rows:
+        exception = DateException(
             on=r.on_date,
             kind="extra" if r.kind == "extra" else "off",
             start=r.start_time,
             end=r.end_time,
         )
-        for r in exception_rows
-    ]
-    return open_intervals(blocks, exceptions, zone=zone, start=start, end=end)
+        (holidays if r.provider_id is None else exceptions[r.provider_id]).append(exception)
+    return {
+        provider_id: open_intervals(
+            blocks[provider_id],
+            [*exceptions[provider_id], *holidays],
+            zone=zone,
+            start=start,
+            end=end,
+        )
+        for provider_id in provider_ids
+    }

@@ -9,6 +9,7 @@ the start of an open block, so a 20-minute visit after a 10-minute one fits at o
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -21,7 +22,7 @@ from clinicdesk.scheduling.errors import BookingRefused
 from clinicdesk.scheduling.models import Appointment
 from clinicdesk.scheduling.schemas import Slot, SlotQuery
 from clinicdesk.scheduling.service.booking import LONGEST
-from clinicdesk.scheduling.service.hours import location_zone, open_time
+from clinicdesk.scheduling.service.hours import location_zone, open_times
 from clinicdesk.scheduling.service.setup import get_type, providers_at
 from clinicdesk.scheduling.vocabulary import PartOfDay
 
@@ -38,18 +39,31 @@ async def busy_times(
     session: AsyncSession, *, provider_id: uuid.UUID, start: datetime, end: datetime
 ) -> list[Interval]:
     """The time the provider's appointments hold (with their buffers), in order."""
+    found = await busy_times_of(session, provider_ids=[provider_id], start=start, end=end)
+    return found[provider_id]
+
+
+async def busy_times_of(
+    session: AsyncSession, *, provider_ids: Sequence[uuid.UUID], start: datetime, end: datetime
+) -> dict[uuid.UUID, list[Interval]]:
+    """``busy_times`` of several providers, in one indexed statement."""
+    found: dict[uuid.UUID, list[Interval]] = {provider_id: [] for provider_id in provider_ids}
+    if not provider_ids:
+        return found
     rows = await session.execute(
-        select(Appointment.starts_at, Appointment.busy_until)
+        select(Appointment.provider_id, Appointment.starts_at, Appointment.busy_until)
         .where(
-            Appointment.provider_id == provider_id,
+            Appointment.provider_id.in_(provider_ids),
             Appointment.holds_slot.is_(True),
             Appointment.starts_at < end,
             Appointment.starts_at > start - LONGEST,
             Appointment.busy_until > start,
         )
-        .order_by(Appointment.starts_at)
+        .order_by(Appointment.provider_id, Appointment.starts_at)
     )
-    return [(s, e) for s, e in rows]
+    for provider_id, starts_at, busy_until in rows:
+        found[provider_id].append((starts_at, busy_until))
+    return found
 
 
 async def find_slots(
@@ -68,25 +82,27 @@ async def find_slots(
     start = datetime.combine(query.start, time(0), tzinfo=zone)
     end = datetime.combine(query.end + timedelta(days=1), time(0), tzinfo=zone)
     earliest = max(not_before or utcnow(), start)
+    provider_ids = [
+        provider.id
+        for provider in await providers_at(session, query.location_id)
+        if query.provider_id is None or provider.id == query.provider_id
+    ]
+    # Every provider's hours and appointments in three statements, not three each.
+    hours = await open_times(
+        session,
+        provider_ids=provider_ids,
+        location_id=query.location_id,
+        start=start,
+        end=end,
+        zone=zone,
+    )
+    open_ids = [provider_id for provider_id in provider_ids if hours[provider_id]]
+    busy = await busy_times_of(session, provider_ids=open_ids, start=start, end=end)
     found: list[Slot] = []
-    for provider in await providers_at(session, query.location_id):
-        if query.provider_id is not None and provider.id != query.provider_id:
-            continue
-        provider_id = provider.id
-        hours = await open_time(
-            session,
-            provider_id=provider_id,
-            location_id=query.location_id,
-            start=start,
-            end=end,
-            zone=zone,
-        )
-        if not hours:
-            continue
-        busy = await busy_times(session, provider_id=provider_id, start=start, end=end)
+    for provider_id in open_ids:
         for slot_start, slot_end in free_slots(
-            hours,
-            busy,
+            hours[provider_id],
+            busy[provider_id],
             duration=timedelta(minutes=kind.duration_minutes),
             buffer_after=timedelta(minutes=kind.buffer_after_minutes),
             step=STEP,
