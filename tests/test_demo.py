@@ -91,7 +91,8 @@ def test_the_patients_look_like_a_family_practice(plan: list[PlannedPatient]) ->
     assert 5 <= sum(p.no_known_allergies for p in plan) <= 40
     assert not any(p.no_known_allergies and p.allergies for p in plan)
     assert 0.4 <= fraction([p.national_id is not None for p in people]) <= 0.6
-    assert 0.4 <= fraction([p.insurance_payer is not None for p in people]) <= 0.6
+    assert 0.4 <= fraction([p.insurance is not None for p in plan]) <= 0.6
+    assert len({p.insurance.payer for p in plan if p.insurance}) >= 4
     assert fraction([p.email is not None for p in people]) >= 0.6
     assert fraction([p.emergency_contact_name is not None for p in people]) >= 0.5
     adults = [p for p in people if (date(2025, 7, 1) - p.birth_date).days >= 18 * 365]
