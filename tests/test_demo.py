@@ -52,7 +52,16 @@ from clinicdesk.demo.schedule import (
 )
 from clinicdesk.identity.models import User
 from clinicdesk.identity.service.common import actor_for
-from clinicdesk.patients.models import Allergy, Document, HistoryEntry, Medication, Patient, Problem
+from clinicdesk.patients.models import (
+    Allergy,
+    Document,
+    HistoryEntry,
+    InsurancePolicy,
+    Medication,
+    Patient,
+    Payer,
+    Problem,
+)
 from clinicdesk.patients.phones import normalize_phone
 from clinicdesk.patients.public import lookup_icd10
 from clinicdesk.patients.service import documents, icd10
@@ -198,6 +207,9 @@ async def test_the_demo_clinic_has_its_patients(session: AsyncSession, tmp_path:
     assert await session.scalar(created) == DEMO_PATIENT_COUNT
     identified = select(func.count()).where(Patient.national_id_hash.is_not(None))
     assert (await session.scalar(identified) or 0) > DEMO_PATIENT_COUNT // 3
+    # About half are insured: a primary policy each, with one of a few payers.
+    assert await count(session, InsurancePolicy) == seeded.policies > DEMO_PATIENT_COUNT // 3
+    assert 4 <= (await count(session, Payer)) <= 10
 
     # Each planted pair: registering the second person again would show the first as likely.
     assert len(seeded.near_duplicates) == len(NEAR_DUPLICATES)
