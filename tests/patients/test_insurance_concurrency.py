@@ -5,7 +5,10 @@ checked on PostgreSQL; SQLite writes one transaction at a time)."""
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from clinicdesk.core import migrations
@@ -23,7 +26,26 @@ from tests.support.patients import register_patient
 DESKS = 6
 
 
-async def test_parallel_primary_policies_one_wins(migrated_database_url: str) -> None:
+async def test_parallel_primary_policies_one_wins(
+    migrated_database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each desk waits (up to half a second) for all the others to reach the overlap check
+    # with their own policy inserted: without the patient lock, all of them would check,
+    # see no other, and be added.
+    original = insurance._refuse_overlap
+    everyone = asyncio.Event()
+    arrived = 0
+
+    async def all_at_once(*args: Any) -> None:
+        nonlocal arrived
+        arrived += 1
+        if arrived == DESKS:
+            everyone.set()
+        with suppress(TimeoutError):
+            await asyncio.wait_for(everyone.wait(), 0.5)
+        await original(*args)
+
+    monkeypatch.setattr(insurance, "_refuse_overlap", all_at_once)
     db = create_database(migrated_database_url, pool_size=DESKS)
     try:
         await migrations.upgrade(db)
