@@ -398,6 +398,24 @@ async def test_keys_rotate_rehashes_lookup_columns(
                     "hash": old.lookup_hash("123456789"),
                 },
             )
+            # An insurance policy's member number, the same way.
+            await conn.execute(
+                text(
+                    "INSERT INTO payers (id, organization_id, name, active, version) VALUES"
+                    " ('00000000000000000000000000000002', :org, 'Aetna', 1, 1)"
+                ),
+                {"org": org},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO insurance_policies (id, organization_id, patient_id, payer_id,"
+                    " priority, relationship, member_number, member_number_hash, version)"
+                    " VALUES ('00000000000000000000000000000003', :org,"
+                    " '00000000000000000000000000000001', '00000000000000000000000000000002',"
+                    " 'primary', 'self', :token, :hash, 1)"
+                ),
+                {"org": org, "token": old.encrypt("W123"), "hash": old.lookup_hash("W123")},
+            )
 
         code, output = await run(["keys", "rotate"], env)
 
@@ -409,5 +427,13 @@ async def test_keys_rotate_rehashes_lookup_columns(
             ).one()
         assert new.decrypt(token) == "123456789"
         assert hashed == new.lookup_hash("123456789") != old.lookup_hash("123456789")
+        async with db.engine.connect() as conn:
+            token, hashed = (
+                await conn.execute(
+                    text("SELECT member_number, member_number_hash FROM insurance_policies")
+                )
+            ).one()
+        assert new.decrypt(token) == "W123"
+        assert hashed == new.lookup_hash("W123")
     finally:
         await db.dispose()

@@ -52,7 +52,16 @@ from clinicdesk.demo.schedule import (
 )
 from clinicdesk.identity.models import User
 from clinicdesk.identity.service.common import actor_for
-from clinicdesk.patients.models import Allergy, Document, HistoryEntry, Medication, Patient, Problem
+from clinicdesk.patients.models import (
+    Allergy,
+    Document,
+    HistoryEntry,
+    InsurancePolicy,
+    Medication,
+    Patient,
+    Payer,
+    Problem,
+)
 from clinicdesk.patients.phones import normalize_phone
 from clinicdesk.patients.public import lookup_icd10
 from clinicdesk.patients.service import documents, icd10
@@ -91,7 +100,8 @@ def test_the_patients_look_like_a_family_practice(plan: list[PlannedPatient]) ->
     assert 5 <= sum(p.no_known_allergies for p in plan) <= 40
     assert not any(p.no_known_allergies and p.allergies for p in plan)
     assert 0.4 <= fraction([p.national_id is not None for p in people]) <= 0.6
-    assert 0.4 <= fraction([p.insurance_payer is not None for p in people]) <= 0.6
+    assert 0.4 <= fraction([p.insurance is not None for p in plan]) <= 0.6
+    assert len({p.insurance.payer for p in plan if p.insurance}) >= 4
     assert fraction([p.email is not None for p in people]) >= 0.6
     assert fraction([p.emergency_contact_name is not None for p in people]) >= 0.5
     adults = [p for p in people if (date(2025, 7, 1) - p.birth_date).days >= 18 * 365]
@@ -197,6 +207,9 @@ async def test_the_demo_clinic_has_its_patients(session: AsyncSession, tmp_path:
     assert await session.scalar(created) == DEMO_PATIENT_COUNT
     identified = select(func.count()).where(Patient.national_id_hash.is_not(None))
     assert (await session.scalar(identified) or 0) > DEMO_PATIENT_COUNT // 3
+    # About half are insured: a primary policy each, with one of a few payers.
+    assert await count(session, InsurancePolicy) == seeded.policies > DEMO_PATIENT_COUNT // 3
+    assert 4 <= (await count(session, Payer)) <= 10
 
     # Each planted pair: registering the second person again would show the first as likely.
     assert len(seeded.near_duplicates) == len(NEAR_DUPLICATES)

@@ -51,8 +51,8 @@ from clinicdesk.identity.permissions import Role, roles_with
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations, sessions, users
 from clinicdesk.identity.service.common import actor_for
-from clinicdesk.patients.schemas import AllergyWrite
-from clinicdesk.patients.service import chart
+from clinicdesk.patients.schemas import AllergyWrite, PayerWrite, PolicyWrite
+from clinicdesk.patients.service import chart, insurance
 from clinicdesk.queue.schemas import DisplayWrite, WalkInCheckIn
 from clinicdesk.queue.service import checkin, links
 from clinicdesk.scheduling.schemas import (
@@ -187,6 +187,11 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         kind="allergies",
         data=AllergyWrite(substance="B main"),
     )
+    billing = actor_for(await create_user(session, other, Role.BILLING))
+    payer = await insurance.add_payer(session, actor=billing, data=PayerWrite(name="B payer"))
+    policy = await insurance.add_policy(
+        session, actor=billing, patient_id=patient.id, data=PolicyWrite(payer_id=payer.id)
+    )
     location_b = await organizations.create_location(
         session, actor=SYSTEM, data=LocationWrite(name="B second")
     )
@@ -318,6 +323,8 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "test_id": test.id,
         "order_id": order.id,
         "result_id": resulted.results[0].id,
+        "payer_id": payer.id,
+        "policy_id": policy.id,
     }
 
 
@@ -339,6 +346,10 @@ API_BODIES: dict[str, object] = {
     "/api/v1/patients/{patient_id}/history/{entry_id}": {"kind": "social", "description": "x"},
     "/api/v1/patients/{patient_id}/restriction": {"restricted": True},
     "/api/v1/patients/{patient_id}/emergency-access": {"reason": "An emergency, reason given"},
+    "/api/v1/payers/{payer_id}": {"name": "Renamed"},
+    "/api/v1/patients/{patient_id}/insurance-policies": {"payer_id": str(uuid.uuid4())},
+    "/api/v1/patients/{patient_id}/insurance-policies/{policy_id}": {"payer_id": str(uuid.uuid4())},
+    "/api/v1/patients/{patient_id}/insurance-policies/{policy_id}/end": {"reason": "test"},
 }
 _LATER = "2030-01-07T10:00:00+00:00"
 API_BODIES.update(

@@ -11,6 +11,8 @@ from enum import StrEnum
 class Permission(StrEnum):
     PATIENTS_READ = "patients:read"
     PATIENTS_WRITE = "patients:write"
+    PATIENTS_INSURANCE = "patients:insurance"
+    PAYERS_MANAGE = "patients:payers"
     CLINICAL_READ = "clinical:read"
     CLINICAL_WRITE = "clinical:write"
     VITALS_WRITE = "clinical:vitals"

@@ -185,6 +185,7 @@ async def seed_demo_clinic(
         session,
         front_desk=actors[Role.RECEPTIONIST],
         clinician=actors[Role.DOCTOR],
+        billing=actors[Role.BILLING],
         storage=storage or storage_from_settings(Settings()),
         count=patient_count,
     )

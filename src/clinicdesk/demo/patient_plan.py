@@ -124,6 +124,17 @@ COMMERCIAL_PAYERS: tuple[tuple[str, str], ...] = (
     ("Kaiser Permanente", "#########"),
 )
 MEDICAID = ("Medicaid", "##########")
+# The plan name printed on each payer's card (one per payer keeps the demo small).
+PLANS = {
+    "Medicare": "Original Medicare Part B",
+    "Medicaid": "Medicaid Managed Care",
+    "Aetna": "Aetna Choice POS II",
+    "Blue Cross Blue Shield": "Blue Choice PPO",
+    "Cigna": "Open Access Plus",
+    "UnitedHealthcare": "Choice Plus",
+    "Humana": "Gold Plus HMO",
+    "Kaiser Permanente": "Kaiser HMO",
+}
 # Medicare Beneficiary Identifiers leave out letters that look like digits (S L O I B Z).
 MBI_LETTERS = "ACDEFGHJKMNPQRTUVWXY"
 
@@ -168,8 +179,18 @@ class PlannedDocument:
 
 
 @dataclass(frozen=True, slots=True)
+class PlannedPolicy:
+    """The patient's primary insurance policy (the payer by name)."""
+
+    payer: str
+    member_number: str
+    plan_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class PlannedPatient:
     data: PatientCreate
+    insurance: PlannedPolicy | None = None
     allergies: tuple[AllergyWrite, ...] = ()
     no_known_allergies: bool = False
     medications: tuple[MedicationWrite, ...] = ()
@@ -225,7 +246,7 @@ class _Planner:
         if locale == "en_US" and rng.random() < 0.3:
             middle = person.first_name_female() if sex == _F else person.first_name_male()
         age = self._age()
-        data = self._demographics(
+        data, policy = self._demographics(
             given=given,
             family=family,
             middle=middle,
@@ -234,11 +255,11 @@ class _Planner:
             language=language,
             locale=locale,
         )
-        return self._chart(data, age)
+        return self._chart(data, age, policy)
 
     def first_registration(self, person: NearDuplicate) -> PlannedPatient:
         age = (AS_OF - person.birth_date).days // 365
-        data = self._demographics(
+        data, policy = self._demographics(
             given=person.given_name,
             family=person.family_name,
             middle=person.middle_name,
@@ -247,7 +268,7 @@ class _Planner:
             language=person.preferred_language,
             locale=LANGUAGE_LOCALES.get(person.preferred_language or "", "en_US"),
         )
-        return self._chart(data, age)
+        return self._chart(data, age, policy)
 
     def second_registration(
         self, first_index: int, plan: list[PlannedPatient], person: NearDuplicate
@@ -325,7 +346,7 @@ class _Planner:
         birth_date: date,
         language: str | None,
         locale: str,
-    ) -> PatientCreate:
+    ) -> tuple[PatientCreate, PlannedPolicy | None]:
         rng, us = self.rng, self.us
         age = (AS_OF - birth_date).days // 365
         adult = age >= 18
@@ -351,6 +372,7 @@ class _Planner:
         note = rng.choice(FRONT_DESK_NOTES) if rng.random() < 0.06 else None
         if language == "es" and rng.random() < 0.5:
             note = "Prefers a Spanish-speaking interpreter."
+        policy = PlannedPolicy(payer, member, PLANS.get(payer)) if payer and member else None
         return PatientCreate(
             given_name=given,
             middle_name=middle,
@@ -370,10 +392,8 @@ class _Planner:
             preferred_language=language,
             front_desk_notes=note,
             national_id=self._ssn() if rng.random() < (0.55 if adult else 0.25) else None,
-            insurance_payer=payer,
-            insurance_member_number=member,
             **contact,
-        )
+        ), policy
 
     def _relative(self, relationship: str, family: str, locale: str) -> str:
         """A name that fits: a woman's name for a mother, the family name for close kin."""
@@ -385,7 +405,9 @@ class _Planner:
 
     # -- the chart --
 
-    def _chart(self, data: PatientCreate, age: int) -> PlannedPatient:
+    def _chart(
+        self, data: PatientCreate, age: int, policy: PlannedPolicy | None = None
+    ) -> PlannedPatient:
         rng = self.rng
         problems: list[ProblemWrite] = []
         medications: list[MedicationWrite] = []
@@ -437,12 +459,15 @@ class _Planner:
             no_known_allergies = rng.random() < 0.08
         return PlannedPatient(
             data=data,
+            insurance=policy,
             allergies=tuple(allergies),
             no_known_allergies=no_known_allergies,
             medications=tuple(medications),
             problems=tuple(problems),
             history=self._history(data, age),
-            documents=self._documents(data, age, {p.icd10_code for p in problems}),
+            documents=self._documents(
+                age, {p.icd10_code for p in problems}, insured=policy is not None
+            ),
         )
 
     def _since(self, birth_date: date, years: int) -> date:
@@ -474,7 +499,7 @@ class _Planner:
         return tuple(lines)
 
     def _documents(
-        self, data: PatientCreate, age: int, codes: set[str | None]
+        self, age: int, codes: set[str | None], *, insured: bool
     ) -> tuple[PlannedDocument, ...]:
         # One patient in sixteen or so has a scanned report that fits them; the first two
         # insured patients also have a photo and their insurance card on file.
@@ -483,7 +508,7 @@ class _Planner:
         if self.rng.random() < 0.06:
             title, category, filename, *_ = self.rng.choice(fitting)
             planned.append(PlannedDocument(title, category, filename))
-        if data.insurance_payer and self.documents_planned < 2:
+        if insured and self.documents_planned < 2:
             self.documents_planned += 1
             planned.append(PlannedDocument("Patient photo", DocumentCategory.PHOTO, "photo.png"))
             card = PlannedDocument("Insurance card", DocumentCategory.INSURANCE_CARD, "card.png")

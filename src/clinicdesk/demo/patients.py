@@ -20,8 +20,8 @@ from clinicdesk.demo.patient_plan import (
 )
 from clinicdesk.patients import policies
 from clinicdesk.patients.models import Patient
-from clinicdesk.patients.schemas import DocumentMeta, PatientUpdate
-from clinicdesk.patients.service import chart, documents, records
+from clinicdesk.patients.schemas import DocumentMeta, PatientUpdate, PayerWrite, PolicyWrite
+from clinicdesk.patients.service import chart, documents, insurance, records
 from clinicdesk.patients.service.documents import Upload
 
 
@@ -33,6 +33,7 @@ class DemoPatients:
     problems: int
     history: int
     no_known_allergies: int
+    policies: int
     documents: tuple[uuid.UUID, ...]
     near_duplicates: tuple[tuple[uuid.UUID, uuid.UUID], ...]  # (first, second) registration
 
@@ -61,6 +62,41 @@ async def _fill_chart(
             )
 
 
+async def _add_policies(
+    session: AsyncSession,
+    *,
+    front_desk: Actor,
+    billing: Actor,
+    plan: list[PlannedPatient],
+    patients: list[Patient],
+) -> int:
+    """Billing keeps the payer list; the front desk files each insured patient's card as
+    their primary policy."""
+    names = sorted({p.insurance.payer for p in plan if p.insurance is not None})
+    payer_ids: dict[str, uuid.UUID] = {}
+    for index, name in enumerate(names):
+        payer = await insurance.add_payer(
+            session, actor=billing, data=PayerWrite(name=name, code=f"P{index + 1:04d}")
+        )
+        payer_ids[name] = payer.id
+    added = 0
+    for planned, patient in zip(plan, patients, strict=True):
+        if planned.insurance is None:
+            continue
+        await insurance.add_policy(
+            session,
+            actor=front_desk,
+            patient_id=patient.id,
+            data=PolicyWrite(
+                payer_id=payer_ids[planned.insurance.payer],
+                member_number=planned.insurance.member_number,
+                plan_name=planned.insurance.plan_name,
+            ),
+        )
+        added += 1
+    return added
+
+
 async def _once(content: bytes) -> AsyncIterator[bytes]:
     yield content
 
@@ -70,16 +106,21 @@ async def seed_demo_patients(
     *,
     front_desk: Actor,
     clinician: Actor,
+    billing: Actor,
     storage: DocumentStorage,
     count: int = DEMO_PATIENT_COUNT,
 ) -> DemoPatients:
-    """Register the planned patients in the session's organization (the front desk), then
-    fill in their charts and documents (the clinician; the front desk scans the cards)."""
+    """Register the planned patients in the session's organization (the front desk), file
+    the insured ones' policies (billing adds the payers), then fill in their charts and
+    documents (the clinician; the front desk scans the cards)."""
     plan = plan_patients(count)
     patients = [
         await records.register_patient(session, actor=front_desk, data=planned.data)
         for planned in plan
     ]
+    policy_count = await _add_policies(
+        session, front_desk=front_desk, billing=billing, plan=plan, patients=patients
+    )
     document_ids: list[uuid.UUID] = []
     for planned, patient in zip(plan, patients, strict=True):
         await _fill_chart(session, clinician=clinician, patient=patient, planned=planned)
@@ -105,6 +146,7 @@ async def seed_demo_patients(
         problems=sum(len(p.problems) for p in plan),
         history=sum(len(p.history) for p in plan),
         no_known_allergies=sum(p.no_known_allergies for p in plan),
+        policies=policy_count,
         documents=tuple(document_ids),
         near_duplicates=tuple(
             (patients[p.duplicate_of].id, patients[index].id)

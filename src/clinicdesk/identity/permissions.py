@@ -36,6 +36,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.REPORTS_READ,
             P.ORGANIZATION_READ,
             P.PATIENTS_READ,
+            # The payers a clinic bills are part of how it is set up.
+            P.PAYERS_MANAGE,
             P.SCHEDULING_READ,
             P.SCHEDULING_WRITE,
             P.SCHEDULING_OVERBOOK,
@@ -82,6 +84,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.QUEUE_WRITE,
             # The front desk sets up the waiting-room screen it works next to.
             P.QUEUE_DISPLAYS,
+            # The front desk takes the insurance card at registration and check-in.
+            P.PATIENTS_INSURANCE,
             P.BILLING_READ,
             P.BILLING_WRITE,
             P.ORGANIZATION_READ,
@@ -90,6 +94,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.BILLING: frozenset(
         {
             P.PATIENTS_READ,
+            # Billing corrects policies when a claim is refused, and keeps the payer list.
+            P.PATIENTS_INSURANCE,
+            P.PAYERS_MANAGE,
             P.BILLING_READ,
             P.BILLING_WRITE,
             P.REPORTS_READ,

@@ -64,3 +64,28 @@ class DuplicateAllergy(Conflict):
 
     title = "This allergy is already recorded"
     code = "allergy-duplicate"
+
+
+class PayerNotFound(NotFound):
+    title = "Payer not found"
+    code = "payer-not-found"
+
+
+class DuplicatePayer(Conflict):
+    title = "This payer is already on the list"
+    code = "duplicate-payer"
+
+
+class PolicyNotFound(NotFound):
+    title = "Insurance policy not found"
+    code = "insurance-policy-not-found"
+
+
+class PolicyOverlap(Conflict):
+    title = "Another policy of this priority covers these dates"
+    code = "insurance-policy-overlap"
+
+
+class PolicyEnded(Conflict):
+    title = "This policy has ended"
+    code = "insurance-policy-ended"

@@ -25,7 +25,9 @@ from clinicdesk.patients.vocabulary import (
     ClinicalStatus,
     DocumentCategory,
     MedicationStatus,
+    PolicyPriority,
     SexAtBirth,
+    SubscriberRelationship,
 )
 
 
@@ -79,13 +81,6 @@ class Patient(Base, Entity, TenantScoped):
     national_id_hash: Mapped[str | None] = mapped_column(
         String(80), default=None, info={"audit": "derived", "lookup_hash_of": "national_id"}
     )
-    insurance_payer: Mapped[str | None] = mapped_column(String(100), default=None)
-    insurance_member_number: Mapped[str | None] = mapped_column(EncryptedText(), default=None)
-    insurance_member_hash: Mapped[str | None] = mapped_column(
-        String(80),
-        default=None,
-        info={"audit": "derived", "lookup_hash_of": "insurance_member_number"},
-    )
     no_known_allergies: Mapped[bool] = mapped_column(Boolean, default=False)
     search_name: Mapped[str] = mapped_column(String(500), default="", info={"audit": "derived"})
     merged_into_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -102,7 +97,6 @@ class Patient(Base, Entity, TenantScoped):
         _present("ix_patients_org_phone", "phone"),
         _present("ix_patients_org_phone_alt", "phone_alt"),
         _present("ix_patients_org_national_id_hash", "national_id_hash"),
-        _present("ix_patients_org_insurance_hash", "insurance_member_hash"),
         _present("ix_patients_org_email", "email"),
         Index("ix_patients_merged_into_id", "merged_into_id"),
     )
@@ -236,6 +230,71 @@ class Document(Base, Entity, TenantScoped):
         ForeignKey("users.id", ondelete="SET NULL"), default=None
     )
     delete_reason: Mapped[str | None] = mapped_column(String(300), default=None)
+
+
+class Payer(Base, Entity, TenantScoped):
+    """An insurer or other third party that pays for care, as this clinic knows it. A payer
+    is never deleted (policies and claims point at it); one no longer used is made
+    inactive and leaves the pick lists."""
+
+    __tablename__ = "payers"
+
+    name: Mapped[str] = mapped_column(String(100))
+    code: Mapped[str | None] = mapped_column(String(40), default=None)
+    """The payer's identifier for claims (a national payer id, an insurer code)."""
+    phone: Mapped[str | None] = mapped_column(String(20), default=None)
+    email: Mapped[str | None] = mapped_column(String(254), default=None)
+    address: Mapped[str | None] = mapped_column(String(300), default=None)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    __table_args__ = (UniqueConstraint("organization_id", "name"),)
+
+
+class InsurancePolicy(Base, Entity, TenantScoped):
+    """One insurance policy of a patient (FHIR Coverage).
+
+    Never deleted: ending a policy sets ``ended_at`` (and closes ``valid_to``), so past
+    claims keep the policy they were made under. Among a patient's policies that are not
+    ended, two of the same ``priority`` never have overlapping validity
+    (``service/insurance.py`` holds the rule). The member number is encrypted, with a
+    keyed hash so the search box finds the patient by it.
+    """
+
+    __tablename__ = "insurance_policies"
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id", ondelete="RESTRICT"))
+    payer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payers.id", ondelete="RESTRICT"))
+    priority: Mapped[str] = mapped_column(String(16), default=PolicyPriority.PRIMARY)
+    member_number: Mapped[str | None] = mapped_column(EncryptedText(), default=None)
+    member_number_hash: Mapped[str | None] = mapped_column(
+        String(80), default=None, info={"audit": "derived", "lookup_hash_of": "member_number"}
+    )
+    group_number: Mapped[str | None] = mapped_column(String(64), default=None)
+    plan_name: Mapped[str | None] = mapped_column(String(100), default=None)
+    relationship: Mapped[str] = mapped_column(String(16), default=SubscriberRelationship.SELF)
+    subscriber_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    valid_from: Mapped[date | None] = mapped_column(Date, default=None)
+    valid_to: Mapped[date | None] = mapped_column(Date, default=None)
+    eligibility_notes: Mapped[str | None] = mapped_column(Text, default=None)
+    eligibility_checked_on: Mapped[date | None] = mapped_column(Date, default=None)
+    recorded_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    ended_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    end_reason: Mapped[str | None] = mapped_column(String(300), default=None)
+
+    __table_args__ = (
+        Index("ix_insurance_policies_patient_id", "patient_id"),
+        Index("ix_insurance_policies_payer_id", "payer_id"),
+        _present("ix_insurance_policies_org_member_hash", "member_number_hash"),
+    )
+
+    @property
+    def is_ended(self) -> bool:
+        return self.ended_at is not None
 
 
 class AccessGrant(Base, IdMixin, TenantScoped):

@@ -26,7 +26,9 @@ from clinicdesk.patients.vocabulary import (
     DocumentCategory,
     HistoryKind,
     MedicationStatus,
+    PolicyPriority,
     SexAtBirth,
+    SubscriberRelationship,
 )
 
 OLDEST_BIRTH_YEAR = 1880
@@ -106,8 +108,6 @@ class Demographics(Strict):
     emergency_contact_phone: Phone = None
     front_desk_notes: SafeText = Field(default=None, max_length=2000)
     national_id: SafeText = Field(default=None, max_length=64)
-    insurance_payer: SafeText = Field(default=None, max_length=100)
-    insurance_member_number: SafeText = Field(default=None, max_length=64)
 
     @field_validator("country")
     @classmethod
@@ -179,8 +179,6 @@ class PortalPatientRead(BaseModel):
     emergency_contact_relationship: str | None
     emergency_contact_phone: str | None
     national_id_masked: str | None = None
-    insurance_payer: str | None
-    insurance_member_masked: str | None = None
     no_known_allergies: bool
     photo_document_id: uuid.UUID | None
     merged_into_id: uuid.UUID | None
@@ -197,6 +195,90 @@ class PatientRead(PortalPatientRead):
 class IdentifierReveal(BaseModel):
     field: str
     value: str | None
+
+
+class PayerWrite(Strict):
+    """A payer as the settings page and ``/api/v1/payers`` send it (full replacement)."""
+
+    name: Annotated[str, AfterValidator(safe_text)] = Field(min_length=1, max_length=100)
+    code: SafeText = Field(default=None, max_length=40)
+    phone: SafeText = Field(default=None, max_length=20)
+    email: Email = Field(default=None, max_length=254)
+    address: SafeText = Field(default=None, max_length=300)
+    active: bool = True
+
+
+class PayerRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    code: str | None
+    phone: str | None
+    email: str | None
+    address: str | None
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class PolicyWrite(Strict):
+    """A policy to add, or the full replacement of one. ``member_number`` left out (or
+    empty) on a change keeps the one on file: forms show it masked."""
+
+    payer_id: uuid.UUID
+    priority: PolicyPriority = PolicyPriority.PRIMARY
+    member_number: SafeText = Field(default=None, max_length=64)
+    group_number: SafeText = Field(default=None, max_length=64)
+    plan_name: SafeText = Field(default=None, max_length=100)
+    relationship: SubscriberRelationship = SubscriberRelationship.SELF
+    subscriber_name: Annotated[str | None, _name("subscriber name", required=False)] = Field(
+        default=None, max_length=200
+    )
+    valid_from: Day | None = None
+    valid_to: Day | None = None
+    eligibility_notes: SafeText = Field(default=None, max_length=2000)
+    eligibility_checked_on: PastDate = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PolicyWrite:
+        if self.valid_from and self.valid_to and self.valid_to < self.valid_from:
+            raise ValueError("the policy ends (valid to) before it starts (valid from)")
+        if self.relationship != SubscriberRelationship.SELF and not self.subscriber_name:
+            raise ValueError("name the subscriber when the patient is not the subscriber")
+        return self
+
+
+class PolicyEnd(Strict):
+    """Ending a policy: its last valid day (today if not given) and why."""
+
+    ended_on: Day | None = None
+    reason: Annotated[str, AfterValidator(safe_text)] = Field(min_length=1, max_length=300)
+
+
+class PolicyRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    patient_id: uuid.UUID
+    payer_id: uuid.UUID
+    payer_name: str
+    priority: str
+    member_number_masked: str | None
+    group_number: str | None
+    plan_name: str | None
+    relationship: str
+    subscriber_name: str | None
+    valid_from: date | None
+    valid_to: date | None
+    eligibility_notes: str | None
+    eligibility_checked_on: date | None
+    ended_at: datetime | None
+    end_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    version: int
 
 
 class AllergyWrite(Strict):

@@ -63,6 +63,23 @@ class GrantKind(StrEnum):
     BREAK_GLASS = "break_glass"
 
 
+class PolicyPriority(StrEnum):
+    """Which insurer pays first; at most one active policy of each per patient at a time."""
+
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+    TERTIARY = "tertiary"
+
+
+class SubscriberRelationship(StrEnum):
+    """The patient's relationship to the policy's subscriber (FHIR Coverage.relationship)."""
+
+    SELF = "self"
+    SPOUSE = "spouse"
+    CHILD = "child"
+    OTHER = "other"
+
+
 # What pages show for these values (registered with ``core.labels`` when the app is built).
 LABELS: dict[str, dict[str, str]] = {
     "sex_at_birth": {
@@ -87,5 +104,7 @@ LABELS: dict[str, dict[str, str]] = {
         DocumentCategory.CORRESPONDENCE: "Correspondence",
         DocumentCategory.OTHER: "Other",
     },
+    "policy_priority": {p: p.value.capitalize() for p in PolicyPriority},
+    "subscriber_relationship": {r: r.value.capitalize() for r in SubscriberRelationship},
     "grant_kind": {GrantKind.CARE_TEAM: "Care team", GrantKind.BREAK_GLASS: "Emergency access"},
 }

@@ -12,12 +12,14 @@ from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.settings_index import SettingsSection
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import AdminSettings
+from clinicdesk.patients import views as patients_views
 from clinicdesk.scheduling import views as scheduling_views
 
 SECTIONS: tuple[SettingsSection, ...] = (
     *identity_views.SETTINGS,
     *scheduling_views.SETTINGS,
     *clinical_views.SETTINGS,
+    *patients_views.SETTINGS,
 )
 
 router = APIRouter(include_in_schema=False)

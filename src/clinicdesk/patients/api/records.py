@@ -158,7 +158,7 @@ async def update_patient(
 )
 async def reveal_identifier(
     patient_id: uuid.UUID,
-    field: Literal["national_id", "insurance_member_number"],
+    field: Literal["national_id"],
     session: SessionDep,
     actor: PatientsRead,
 ) -> schemas.IdentifierReveal:

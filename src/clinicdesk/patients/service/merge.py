@@ -24,7 +24,14 @@ from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.models import check_version, repoint, utcnow
 from clinicdesk.identity import public as identity
 from clinicdesk.patients.errors import MergeRefused
-from clinicdesk.patients.models import AccessGrant, Document, Patient, PatientNameTerm
+from clinicdesk.patients.models import (
+    AccessGrant,
+    Document,
+    InsurancePolicy,
+    Patient,
+    PatientNameTerm,
+)
+from clinicdesk.patients.service import insurance
 from clinicdesk.patients.service.chart import CHART_LISTS
 from clinicdesk.patients.service.common import get_writable_patient
 from clinicdesk.patients.service.terms import index_names
@@ -50,9 +57,6 @@ FILLED_FROM_DUPLICATE = (
     "emergency_contact_phone",
     "national_id",
     "national_id_hash",
-    "insurance_payer",
-    "insurance_member_number",
-    "insurance_member_hash",
     "photo_document_id",
 )
 # What the person merging may take from the duplicate instead of the kept record: each
@@ -75,7 +79,6 @@ MERGE_CHOICES: dict[str, tuple[str, ...]] = {
         "emergency_contact_phone",
     ),
     "national_id": ("national_id", "national_id_hash"),
-    "insurance": ("insurance_payer", "insurance_member_number", "insurance_member_hash"),
     "front_desk_notes": ("front_desk_notes",),
 }
 _COMPLETENESS_FIELDS = (
@@ -114,6 +117,7 @@ _OWN_RECORDS = (
     *((chart_list.model.patient_id, chart_list.noun) for chart_list in CHART_LISTS.values()),
     (Document.patient_id, "document"),
     (AccessGrant.patient_id, "access_grant"),
+    (InsurancePolicy.patient_id, "insurance_policy"),
 )
 
 
@@ -183,7 +187,12 @@ async def merge_patients(
     keep_before = audit.snapshot(keep)
 
     merge = PatientMerged(actor=actor, kept_id=keep.id, duplicate_id=duplicate.id, reason=reason)
+    moving_policies = await insurance.open_policy_ids(session, patient_id=duplicate.id)
     report = await move_records(session, merge, _OWN_RECORDS)
+    # Both records may have had a primary policy: the kept record's stays in force.
+    await insurance.end_clashes_after_merge(
+        session, actor=actor, kept_id=keep.id, moved_ids=moving_policies
+    )
     report |= await identity.rebind_to_kept_patient(
         session, actor=actor, duplicate_id=duplicate.id, kept_id=keep.id, reason=reason
     )

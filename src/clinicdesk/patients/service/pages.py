@@ -14,9 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.core.actor import Actor
 from clinicdesk.identity.public import User
 from clinicdesk.patients.errors import PatientNotFound
-from clinicdesk.patients.models import Allergy, ChartRecord, Document, Patient
+from clinicdesk.patients.models import Allergy, ChartRecord, Document, Patient, Payer
 from clinicdesk.patients.policies import readable_categories, sees_clinical
-from clinicdesk.patients.service import activity, chart, documents, records
+from clinicdesk.patients.schemas import PolicyRead
+from clinicdesk.patients.service import activity, chart, documents, insurance, records
 from clinicdesk.patients.vocabulary import DocumentCategory
 
 
@@ -35,6 +36,9 @@ class ChartPage:
     categories: list[DocumentCategory] = field(default_factory=list)  # the reader may see
     merged_from: list[str | None] = field(default_factory=list)  # MRNs merged into this record
     portal: list[User] = field(default_factory=list)  # the patient's portal accounts
+    policies: list[PolicyRead] = field(default_factory=list)  # open first, primary first
+    may_change_policies: bool = False
+    payers: Sequence[Payer] = ()  # the active ones, for the policy forms (if may change)
 
 
 async def chart_page(session: AsyncSession, *, actor: Actor, patient_id: uuid.UUID) -> ChartPage:
@@ -64,6 +68,10 @@ async def chart_page(session: AsyncSession, *, actor: Actor, patient_id: uuid.UU
         if item.action == "patient.merged" and item.details
     ]
     page.portal = await activity.portal_accounts(session, patient_id=patient.id)
+    page.policies = await insurance.policies_of(session, patient_id=patient.id)
+    page.may_change_policies = insurance.may_change_policies(actor)
+    if page.may_change_policies:
+        page.payers = await insurance.list_payers(session)
     return page
 
 

@@ -33,10 +33,8 @@ MRN_COUNTER = "patient_mrn"
 # up to 899,999 patients) and none starts with 0, which spreadsheets would drop.
 MRN_BASE = 100_000
 PHONE_FIELDS = ("phone", "phone_alt", "emergency_contact_phone")
-IDENTIFIERS = {
-    "national_id": "national_id_hash",
-    "insurance_member_number": "insurance_member_hash",
-}
+# Insurance member numbers live on the policies (``service/insurance.py``).
+IDENTIFIERS = {"national_id": "national_id_hash"}
 _IDENTIFIER_NOISE = re.compile(r"[\s\-./]")
 
 
@@ -111,7 +109,6 @@ def _apply(patient: Patient, data: Demographics, locale: Locale) -> None:
 def to_read(patient: Patient) -> PatientRead:
     read = PatientRead.model_validate(patient)
     read.national_id_masked = mask_identifier(patient.national_id)
-    read.insurance_member_masked = mask_identifier(patient.insurance_member_number)
     return read
 
 
@@ -214,7 +211,10 @@ async def reveal_identifier(
 ) -> str | None:
     """The clear value of an encrypted identifier; every reveal is on the audit trail."""
     if field not in IDENTIFIERS:
-        raise InvalidField("field", "Only national_id and insurance_member_number can be revealed.")
+        raise InvalidField(
+            "field",
+            "Only national_id can be revealed here; a member number is revealed on its policy.",
+        )
     patient = await get_patient(session, patient_id, actor=actor)
     await audit.record(
         session,

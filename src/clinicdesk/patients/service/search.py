@@ -33,7 +33,7 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.dates import parse_local_date
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.core.tenancy import current_tenant
-from clinicdesk.patients.models import Patient, PatientNameTerm
+from clinicdesk.patients.models import InsurancePolicy, Patient, PatientNameTerm
 from clinicdesk.patients.names import search_key
 from clinicdesk.patients.phones import normalize_phone, phone_search_digits
 from clinicdesk.patients.service.common import organization_locale
@@ -178,7 +178,10 @@ async def _exact_matches(session: AsyncSession, query: ParsedQuery) -> dict[obje
     if query.identifier:
         hashes = identifier_hashes(query.identifier)
         await add(Patient.national_id_hash.in_(hashes), "national_id")
-        await add(Patient.insurance_member_hash.in_(hashes), "insurance_member_number")
+        policy_holders = select(InsurancePolicy.patient_id).where(
+            InsurancePolicy.member_number_hash.in_(hashes)
+        )
+        await add(Patient.id.in_(policy_holders), "insurance_member_number")
     if query.birth_date is not None and not query.name_tokens and not hits:
         await add(Patient.birth_date == query.birth_date, "birth_date")
     return hits

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from clinicdesk.core.routing import APIRouter
-from clinicdesk.patients.views import chart, documents, merge, portal, records, restricted
+from clinicdesk.patients.views import (
+    chart,
+    documents,
+    insurance,
+    merge,
+    portal,
+    records,
+    restricted,
+)
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 
@@ -17,5 +25,9 @@ router.include_router(merge.router)
 router.include_router(documents.router)
 router.include_router(portal.router)
 router.include_router(restricted.router)
+router.include_router(insurance.router)
 
-__all__ = ["TEMPLATES_DIR", "router"]
+# The settings pages this domain owns (the settings index lists them).
+SETTINGS = insurance.SETTINGS
+
+__all__ = ["SETTINGS", "TEMPLATES_DIR", "router"]

@@ -18,6 +18,8 @@ from clinicdesk.patients.vocabulary import (
     AllergySeverity,
     ClinicalStatus,
     MedicationStatus,
+    PolicyPriority,
+    SubscriberRelationship,
 )
 
 # The fields of the registration and edit forms, in form order, with their labels. The
@@ -46,12 +48,10 @@ LABELS = {
     "emergency_contact_phone": "Emergency contact phone",
     "front_desk_notes": "Front-desk notes",
     "national_id": "National ID",
-    "insurance_payer": "Insurance payer",
-    "insurance_member_number": "Member number",
     "no_known_allergies": "No known allergies",
 }
 DEMOGRAPHIC_FIELDS = tuple(name for name in LABELS if name in PatientCreate.model_fields)
-IDENTIFIER_FIELDS = ("national_id", "insurance_member_number")
+IDENTIFIER_FIELDS = ("national_id",)
 
 # The chart's lists and the choices their forms offer, for the templates (a template
 # global: the chart page and its htmx fragments share them).
@@ -62,6 +62,8 @@ CHART_VOCABULARY = {
     "clinical_statuses": [s.value for s in ClinicalStatus],
     "medication_statuses": [s.value for s in MedicationStatus],
     "active": ClinicalStatus.ACTIVE.value,
+    "policy_priorities": [p.value for p in PolicyPriority],
+    "subscriber_relationships": [r.value for r in SubscriberRelationship],
 }
 
 

@@ -38,7 +38,6 @@ CHOICE_LABELS = {
     "preferred_language": "Preferred language",
     "emergency_contact": "Emergency contact",
     "national_id": "National ID",
-    "insurance": "Insurance",
     "front_desk_notes": "Front-desk notes",
 }
 SURVIVOR_AS_GIVEN = "given"  # ?keep=given: keep the record of the URL, not the default
@@ -55,10 +54,6 @@ def _shown(patient: Patient, key: str, me: Me) -> str:
         return masked[key]
     if key == "national_id":
         return masked["national_id_masked"]
-    if key == "insurance":
-        return " · ".join(
-            v for v in (patient.insurance_payer, masked["insurance_member_number_masked"]) if v
-        )
     if key == "emergency_contact":
         phone = phone_text(patient.emergency_contact_phone, me.country)
         who = patient.emergency_contact_name or ""
