@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 VersionApplied = Callable[[str], None]
 
-HEAD_REVISION: Final = "0018_prescription_sheets"
+HEAD_REVISION: Final = "0019_billing"
 """The newest migration. A new migration changes it (``tests/core/test_migrations.py``
 fails until it does)."""
 
