@@ -11,6 +11,7 @@ signal sent twice never drafts two.
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -43,7 +44,7 @@ def _line_of(item: FeeItem, *, source: LineSource, order_id: uuid.UUID | None) -
         code=item.code,
         billing_code=item.billing_code,
         name=item.name,
-        quantity=1,
+        quantity=Decimal(1),
         unit_price=item.unit_price,
         tax_rates=item.tax_rates,
     )
