@@ -227,7 +227,9 @@ async def test_money_creating_posts_honour_idempotency_keys(
     assert first.status_code == second.status_code == 201
     assert first.json()["id"] == second.json()["id"]
     assert second.headers["Idempotency-Replayed"] == "true"
-    listed = (await desk.get("/api/v1/invoices", params={"patient_id": body["patient_id"]})).json()
+    listed = (
+        await desk.get("/api/v1/invoices", params={"patient_id": str(qc.patient_ids[0])})
+    ).json()
     assert len(listed["items"]) == 1
 
     issue_key = {**if_match(first.json()), "Idempotency-Key": f"issue-{uuid.uuid4()}"}
