@@ -34,9 +34,6 @@ class TaxRate(Strict):
     rate: PercentValue
 
 
-TaxRates = Annotated[list[TaxRate], Field(default_factory=list, max_length=5)]
-
-
 class Discounted(Strict):
     """A percentage or an amount, not both; a discount needs its reason."""
 
@@ -62,7 +59,7 @@ class FeeItemCreate(Strict):
     billing_code: Annotated[str | None, Field(max_length=40)] = None
     name: Name
     unit_price: Amount
-    tax_rates: TaxRates
+    tax_rates: list[TaxRate] = Field(default_factory=list, max_length=5)
     active_from: date | None = Field(default=None, description="Today when not given.")
     appointment_type_id: uuid.UUID | None = None
     catalogue_item_id: uuid.UUID | None = None

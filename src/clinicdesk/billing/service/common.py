@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
-from clinicdesk.billing.errors import CurrencyRefused, InvoiceIssued, InvoiceNotFound
+from clinicdesk.billing.errors import BadAmount, CurrencyRefused, InvoiceIssued, InvoiceNotFound
 from clinicdesk.billing.kernel.money import (
     Discount,
     LineInput,
@@ -31,6 +31,10 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import check_version, new_id, utcnow
 from clinicdesk.core.tenancy import current_tenant
 from clinicdesk.identity import public as identity
+
+# 10^15 minor units (10 trillion in a two-decimal currency): far past any real invoice,
+# far inside a BIGINT, so no sum of lines or taxes can overflow the columns.
+MAX_INVOICE_AMOUNT = 10**15
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +161,12 @@ async def recompute(session: AsyncSession, invoice: Invoice) -> list[InvoiceLine
         ],
         discount_of(invoice.discount_percent, invoice.discount_amount),
     )
+    if figures.subtotal > MAX_INVOICE_AMOUNT:
+        raise BadAmount(
+            "quantity",
+            f"The invoice would come to more than {MAX_INVOICE_AMOUNT} minor units of "
+            f"{invoice.currency}; check the quantities and prices.",
+        )
     for line, f in zip(lines, figures.lines, strict=True):
         line.gross, line.line_discount, line.invoice_discount = (
             f.gross,

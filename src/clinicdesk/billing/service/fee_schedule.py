@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
@@ -48,7 +48,7 @@ async def _audit(
     )
 
 
-def active_on(day: date):  # type: ignore[no-untyped-def]
+def active_on(day: date) -> ColumnElement[bool]:
     """The condition "this version is the price on ``day``"."""
     return (FeeItem.active_from <= day) & (
         or_(FeeItem.active_to.is_(None), FeeItem.active_to >= day)

@@ -44,6 +44,8 @@ from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.identity import public as identity
 from clinicdesk.patients import public as patients
 
+EARLIEST, LATEST = date(1900, 1, 1), date(9000, 1, 1)
+
 
 def _check_fee_item_on(item: FeeItem, day: date, currency: str) -> None:
     if not (item.active_from <= day and (item.active_to is None or item.active_to >= day)):
@@ -340,6 +342,9 @@ async def list_invoices(
         statement = statement.where(Invoice.patient_id == patient_id)
     if status is not None:
         statement = statement.where(Invoice.status == status)
+    # Dates outside any invoice's life are clamped, so an extreme date is no error.
+    date_from = max(date_from, EARLIEST) if date_from is not None else None
+    date_to = min(date_to, LATEST) if date_to is not None else None
     if date_from is not None or date_to is not None:
         zone = ZoneInfo((await books(session)).time_zone)
         if date_from is not None:
