@@ -26,7 +26,6 @@ QuantityValue = Annotated[
 ]
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
-Reason = Annotated[SafeText, Field(default=None, max_length=300)]
 
 
 class TaxRate(Strict):
@@ -39,7 +38,7 @@ class Discounted(Strict):
 
     discount_percent: PercentValue | None = None
     discount_amount: Amount | None = None
-    discount_reason: Reason = None
+    discount_reason: SafeText = Field(default=None, max_length=300)
 
     @model_validator(mode="after")
     def _one_with_reason(self) -> Discounted:
@@ -145,12 +144,12 @@ class InvoiceCreate(Strict):
     patient_id: uuid.UUID
     encounter_id: uuid.UUID | None = None
     location_id: uuid.UUID | None = None
-    notes: Annotated[SafeText, Field(default=None, max_length=4000)] = None
+    notes: SafeText = Field(default=None, max_length=4000)
     lines: list[LineAdd] = Field(default_factory=list, max_length=200)
 
 
 class InvoiceUpdate(Strict):
-    notes: Annotated[SafeText, Field(default=None, max_length=4000)] = None
+    notes: SafeText = Field(default=None, max_length=4000)
     location_id: uuid.UUID | None = None
 
 
