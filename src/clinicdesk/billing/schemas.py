@@ -8,10 +8,10 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from clinicdesk.billing.vocabulary import InvoiceStatus
-from clinicdesk.core.schemas import SafeText, Strict
+from clinicdesk.core.schemas import SafeText, Strict, safe_text
 
 # 10^13 minor units: 100 billion in a two-decimal currency, far past any clinic's bill
 # and inside a BigInteger with room for sums of many lines.
@@ -25,11 +25,21 @@ QuantityValue = Annotated[
     Field(gt=0, le=Decimal("999999999"), max_digits=12, decimal_places=3, allow_inf_nan=False),
 ]
 Code = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+def _safe(value: str) -> str:
+    """Text shown on invoices (and, later, printed): no control or direction characters."""
+    cleaned = safe_text(value)
+    if cleaned is None:
+        raise ValueError("must not be empty")
+    return cleaned
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_safe)]
 
 
 class TaxRate(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=40)]
+    name: Annotated[str, Field(min_length=1, max_length=40), AfterValidator(_safe)]
     rate: PercentValue
 
 
@@ -226,7 +236,7 @@ class CreditLine(Strict):
 class CreditNoteCreate(Strict):
     """Lines and amounts to credit; no lines credits everything not yet credited."""
 
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    reason: Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_safe)]
     lines: list[CreditLine] = Field(default_factory=list, max_length=200)
 
     @model_validator(mode="after")
