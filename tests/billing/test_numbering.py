@@ -1,7 +1,7 @@
 """Gapless numbers under concurrency, on both databases: 50 parallel issues (each in its
 own session and transaction, as 50 desks would) get exactly 1..50, even with issues
 that roll back among them; a rolled-back issue leaves no gap and its number is given to
-the next issue, never twice."""
+the next issue, never twice. Parallel credit notes of one invoice never overshoot."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import uuid
 import pytest
 from sqlalchemy import select
 
-from clinicdesk.billing.models import Invoice
-from clinicdesk.billing.schemas import InvoiceCreate, LineAdd
+from clinicdesk.billing.errors import CreditRefused
+from clinicdesk.billing.models import Invoice, InvoiceLine
+from clinicdesk.billing.schemas import CreditLine, CreditNoteCreate, InvoiceCreate, LineAdd
 from clinicdesk.billing.service import invoices, issuing
 from clinicdesk.core import migrations
 from clinicdesk.core.actor import SYSTEM
@@ -107,5 +108,52 @@ async def test_a_rolled_back_issue_leaves_no_gap(migrated_database_url: str) -> 
             await scope_to_tenant(session, org_id)
             assert (await session.get_one(Invoice, second)).number_seq == 1
             assert (await session.get_one(Invoice, first)).number_seq == 2
+    finally:
+        await db.dispose()
+
+
+async def _credit(
+    db: Database, org_id: uuid.UUID, invoice_id: uuid.UUID, line_id: uuid.UUID
+) -> str:
+    async with session_scope(db) as session:
+        await scope_to_tenant(session, org_id)
+        made = await issuing.credit(
+            session,
+            actor=SYSTEM,
+            invoice_id=invoice_id,
+            data=CreditNoteCreate(
+                reason="Parallel", lines=[CreditLine(invoice_line_id=line_id, amount=300)]
+            ),
+        )
+        return made.note.number
+
+
+async def test_parallel_credit_notes_never_credit_more_than_the_line(
+    migrated_database_url: str,
+) -> None:
+    """Ten desks credit 300 of a 1000 line at once: the invoice is locked meanwhile, so
+    exactly three succeed (900), the rest are refused, and the credit-note series is 1..3."""
+    db = create_database(migrated_database_url, pool_size=10, sqlite_busy_timeout_ms=120_000)
+    try:
+        await migrations.upgrade(db)
+        org_id, (invoice_id,) = await _drafts(db, 1)
+        await _issue(db, org_id, invoice_id, fail=False)
+        async with session_scope(db) as session:
+            await scope_to_tenant(session, org_id)
+            (line,) = await session.scalars(
+                select(InvoiceLine).where(InvoiceLine.invoice_id == invoice_id)
+            )
+        outcomes = await asyncio.gather(
+            *(_credit(db, org_id, invoice_id, line.id) for _ in range(10)),
+            return_exceptions=True,
+        )
+        numbers = sorted(o for o in outcomes if isinstance(o, str))
+        refused = [o for o in outcomes if not isinstance(o, str)]
+        assert [n[-6:] for n in numbers] == ["000001", "000002", "000003"]
+        assert len(refused) == 7 and all(isinstance(o, CreditRefused) for o in refused), refused
+        async with session_scope(db) as session:
+            await scope_to_tenant(session, org_id)
+            invoice = await session.get_one(Invoice, invoice_id)
+            assert (invoice.total, invoice.credited_total, invoice.amount_due) == (1000, 900, 100)
     finally:
         await db.dispose()
