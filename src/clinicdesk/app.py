@@ -22,6 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 from clinicdesk import __version__
 from clinicdesk.audit import api as audit_api
 from clinicdesk.audit import public as audit
+from clinicdesk.billing import api as billing_api
 from clinicdesk.clinical import api as clinical_api
 from clinicdesk.clinical import views as clinical_views
 from clinicdesk.config import Settings
@@ -155,6 +156,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     queue_api.router,
     queue_views.router,
     *clinical_api.routers,
+    *billing_api.routers,
     clinical_views.router,
 )
 

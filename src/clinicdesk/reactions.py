@@ -4,6 +4,7 @@ a handler may do; each domain's ``reactions`` module holds its handlers."""
 
 from __future__ import annotations
 
+from clinicdesk.billing import reactions as billing
 from clinicdesk.clinical import reactions as clinical
 from clinicdesk.queue import reactions as queue
 from clinicdesk.scheduling import reactions as scheduling
@@ -14,3 +15,4 @@ def connect_reactions() -> None:
     scheduling.connect()
     queue.connect()
     clinical.connect()
+    billing.connect()

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
+from clinicdesk.billing.schemas import FeeItemCreate, InvoiceCreate, LineAdd
+from clinicdesk.billing.service import fee_schedule, invoices
 from clinicdesk.clinical.schemas.diagnoses import DiagnosisWrite
 from clinicdesk.clinical.schemas.encounters import EncounterStart
 from clinicdesk.clinical.schemas.notes import NoteCreate, NoteTemplateWrite, QuickPhraseWrite
@@ -284,6 +286,14 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         data=ResultsEntry.model_validate({"results": [{"value_numeric": "4.2"}]}),
         expected_version=None,
     )
+    fee_item = await fee_schedule.create_fee_item(
+        session, actor=SYSTEM, data=FeeItemCreate(code="B1", name="B main", unit_price=100)
+    )
+    invoice = await invoices.create_draft(
+        session,
+        actor=doctor,
+        data=InvoiceCreate(patient_id=patient.id, lines=[LineAdd(name="B main", unit_price=1)]),
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -325,6 +335,9 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "result_id": resulted.results[0].id,
         "payer_id": payer.id,
         "policy_id": policy.id,
+        "item_id": fee_item.id,
+        "invoice_id": invoice.invoice.id,
+        "line_id": invoice.lines[0].id,
     }
 
 
@@ -400,6 +413,13 @@ API_BODIES.update(
         "/api/v1/orders/{order_id}/results": {"results": [{"value_numeric": "1"}]},
         "/api/v1/orders/{order_id}/cancel": {"reason": "test"},
         "/api/v1/results/{result_id}/review": {},
+        "/api/v1/fee-schedule/{item_id}/versions": {"unit_price": 1},
+        "/api/v1/fee-schedule/{item_id}/deactivate": {},
+        "/api/v1/invoices/{invoice_id}": {},
+        "/api/v1/invoices/{invoice_id}/lines": {"name": "x", "unit_price": 1},
+        "/api/v1/invoices/{invoice_id}/lines/{line_id}": {"quantity": "1"},
+        "/api/v1/invoices/{invoice_id}/discount": {},
+        "/api/v1/invoices/{invoice_id}/credit-notes": {"reason": "test"},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

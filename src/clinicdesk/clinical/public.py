@@ -1,9 +1,16 @@
 """What other domains may use of clinical: the signal that a consultation finished
-(billing drafts the invoice from it), the encounter record it hands over, and the
+(billing drafts the invoice from it), the encounter record it hands over with its orders
+to bill and the catalogue test a fee is linked to, and the
 signed-in provider's open consultations and results to review (the doctor's home)."""
 
-from clinicdesk.clinical.models import Encounter
-from clinicdesk.clinical.service.encounters import OpenConsultation, my_open_consultations
+from clinicdesk.clinical.models import Encounter, Order, TestCatalogueItem
+from clinicdesk.clinical.service.catalogue import get_catalogue_item
+from clinicdesk.clinical.service.encounters import (
+    OpenConsultation,
+    find_encounter,
+    my_open_consultations,
+)
+from clinicdesk.clinical.service.orders import orders_to_bill
 from clinicdesk.clinical.service.results import InboxEntry, results_to_review
 from clinicdesk.clinical.signals import EncounterFinished, encounter_finished
 
@@ -12,7 +19,12 @@ __all__ = [
     "EncounterFinished",
     "InboxEntry",
     "OpenConsultation",
+    "Order",
+    "TestCatalogueItem",
     "encounter_finished",
+    "find_encounter",
+    "get_catalogue_item",
     "my_open_consultations",
+    "orders_to_bill",
     "results_to_review",
 ]

@@ -42,6 +42,12 @@ async def _find(session: AsyncSession, encounter_id: uuid.UUID) -> Encounter:
     return encounter
 
 
+async def find_encounter(session: AsyncSession, encounter_id: uuid.UUID) -> Encounter:
+    """The encounter without recording a read: for other domains' system work (billing
+    drafting an invoice), never to show it to a person."""
+    return await _find(session, encounter_id)
+
+
 async def get_encounter(
     session: AsyncSession, encounter_id: uuid.UUID, *, actor: Actor
 ) -> Encounter:

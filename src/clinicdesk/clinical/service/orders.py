@@ -111,6 +111,18 @@ async def place_order(
     return order
 
 
+async def orders_to_bill(session: AsyncSession, encounter_id: uuid.UUID) -> Sequence[Order]:
+    """The consultation's orders that were not cancelled, oldest first: what billing
+    turns into invoice lines when the consultation finishes (no read is recorded: the
+    caller is the system drafting the invoice, not a person shown the orders)."""
+    statement = (
+        select(Order)
+        .where(Order.encounter_id == encounter_id, Order.status != OrderStatus.CANCELLED)
+        .order_by(Order.ordered_at, Order.id)
+    )
+    return (await session.scalars(statement)).all()
+
+
 async def get_order(
     session: AsyncSession, order_id: uuid.UUID, *, actor: Actor
 ) -> OrderWithResults:

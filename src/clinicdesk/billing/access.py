@@ -1,0 +1,15 @@
+"""What billing routes need (``identity/permissions.py`` says who holds them: billing
+and reception read and write; the admin reads)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from clinicdesk.core.access import require
+from clinicdesk.core.actor import Actor
+from clinicdesk.core.permissions import Permission
+
+BillingRead = Annotated[Actor, Depends(require(Permission.BILLING_READ))]
+BillingWrite = Annotated[Actor, Depends(require(Permission.BILLING_WRITE))]

@@ -1,0 +1,1 @@
+"""Use cases of billing, one module per part."""

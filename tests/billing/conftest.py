@@ -1,0 +1,62 @@
+"""Fixtures of the billing tests: the queue clinic (a location, Dr. Ada and Dr. Bo, six
+patients, currency USD) with its people signed in over the API; the front desk
+(receptionist) holds billing:write."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from clinicdesk.identity.models import Organization
+from tests.clinical.conftest import People
+from tests.support.identity import SignIn
+from tests.support.queue import QueueClinic, make_queue_clinic
+
+
+@pytest.fixture
+async def qc(session: AsyncSession, clinic: Organization) -> QueueClinic:
+    return await make_queue_clinic(session, clinic)
+
+
+@pytest.fixture
+def people(
+    session: AsyncSession, qc: QueueClinic, sign_in_api: SignIn, sign_in_web: SignIn
+) -> People:
+    return People(session, qc, sign_in_api, sign_in_web)
+
+
+@pytest.fixture
+async def desk(people: People) -> httpx.AsyncClient:
+    return await people.api("desk")
+
+
+def if_match(body: dict[str, Any]) -> dict[str, str]:
+    return {"If-Match": f'W/"{body["version"]}"'}
+
+
+async def fee(desk: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    made = await desk.post("/api/v1/fee-schedule", json=body)
+    assert made.status_code == 201, made.text
+    found: dict[str, Any] = made.json()
+    return found
+
+
+async def draft(
+    desk: httpx.AsyncClient, patient_id: object, *lines: dict[str, Any]
+) -> dict[str, Any]:
+    made = await desk.post(
+        "/api/v1/invoices", json={"patient_id": str(patient_id), "lines": list(lines)}
+    )
+    assert made.status_code == 201, made.text
+    found: dict[str, Any] = made.json()
+    return found
+
+
+async def issue(desk: httpx.AsyncClient, invoice: dict[str, Any]) -> dict[str, Any]:
+    issued = await desk.post(f"/api/v1/invoices/{invoice['id']}/issue", headers=if_match(invoice))
+    assert issued.status_code == 200, issued.text
+    found: dict[str, Any] = issued.json()
+    return found
