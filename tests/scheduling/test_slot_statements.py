@@ -3,6 +3,7 @@ finds what asking provider by provider finds."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,7 +68,7 @@ async def test_any_provider_slots_take_three_statements_and_match_each_provider_
     )
     await session.commit()
 
-    def query(provider_id: object = None, limit: int = 30) -> SlotQuery:
+    def query(provider_id: uuid.UUID | None = None, limit: int = 30) -> SlotQuery:
         return SlotQuery(
             type_id=book.type_id,
             location_id=book.location_id,
