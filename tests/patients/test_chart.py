@@ -182,7 +182,10 @@ async def open_chart(session: AsyncSession, clinic: Organization) -> Chart:
 
 async def audit_entries(session: AsyncSession, entry_id: uuid.UUID) -> list[AuditEvent]:
     statement = select(AuditEvent).where(AuditEvent.resource_id == str(entry_id))
-    return list((await session.scalars(statement.order_by(AuditEvent.seq))).all())
+    # Entries are chained (given their seq) after commit on PostgreSQL: in a test's open
+    # transaction they have none yet, and their time and time-ordered id keep the order.
+    order = (AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.id)
+    return list((await session.scalars(statement.order_by(*order))).all())
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=[k.name for k in KINDS])

@@ -162,7 +162,10 @@ async def delete(
 
 async def actions(session: AsyncSession, document_id: uuid.UUID) -> list[AuditEvent]:
     statement = select(AuditEvent).where(AuditEvent.resource_id == str(document_id))
-    return list((await session.scalars(statement.order_by(AuditEvent.seq))).all())
+    # Entries are chained (given their seq) after commit on PostgreSQL: in a test's open
+    # transaction they have none yet, and their time and time-ordered id keep the order.
+    order = (AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.id)
+    return list((await session.scalars(statement.order_by(*order))).all())
 
 
 async def document_count(session: AsyncSession, patient_id: uuid.UUID) -> int:

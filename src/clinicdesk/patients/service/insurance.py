@@ -19,6 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, func, select
@@ -275,15 +276,7 @@ async def add_policy(
     session.add(policy)
     await session.flush()
     await _refuse_overlap(session, policy)
-    await audit.record(
-        session,
-        action="insurance_policy.added",
-        actor=actor,
-        resource_type="insurance_policy",
-        resource_id=policy.id,
-        patient_id=patient.id,
-        changes=audit.changes(None, audit.snapshot(policy)),
-    )
+    await _audit_policy(session, actor, "insurance_policy.added", policy, None, patient.id)
     return (await _reads(session, [policy]))[0]
 
 
@@ -306,17 +299,7 @@ async def update_policy(
     await _apply(session, policy, data, keep_member=True)
     await session.flush()
     await _refuse_overlap(session, policy)
-    diff = audit.changes(before, audit.snapshot(policy))
-    if diff:
-        await audit.record(
-            session,
-            action="insurance_policy.updated",
-            actor=actor,
-            resource_type="insurance_policy",
-            resource_id=policy.id,
-            patient_id=patient.id,
-            changes=diff,
-        )
+    await _audit_policy(session, actor, "insurance_policy.updated", policy, before, patient.id)
     return (await _reads(session, [policy]))[0]
 
 
@@ -348,15 +331,7 @@ async def end_policy(
     policy.ended_by_id = actor.user_id
     policy.end_reason = data.reason
     await session.flush()
-    await audit.record(
-        session,
-        action="insurance_policy.ended",
-        actor=actor,
-        resource_type="insurance_policy",
-        resource_id=policy.id,
-        patient_id=patient.id,
-        changes=audit.changes(before, audit.snapshot(policy)),
-    )
+    await _audit_policy(session, actor, "insurance_policy.ended", policy, before, patient.id)
     return (await _reads(session, [policy]))[0]
 
 
@@ -418,14 +393,28 @@ async def end_clashes_after_merge(
         policy.ended_by_id = actor.user_id
         policy.end_reason = "Merged record: the kept record has its own policy of this priority."
         await session.flush()
+        await _audit_policy(session, actor, "insurance_policy.ended", policy, before, kept_id)
+        ended += 1
+    return ended
+
+
+async def _audit_policy(
+    session: AsyncSession,
+    actor: Actor,
+    action: str,
+    policy: InsurancePolicy,
+    before: dict[str, Any] | None,
+    patient_id: uuid.UUID,
+) -> None:
+    """The audit entry of a change to a policy, with what changed (none if nothing did)."""
+    changes = audit.changes(before, audit.snapshot(policy))
+    if changes:
         await audit.record(
             session,
-            action="insurance_policy.ended",
+            action=action,
             actor=actor,
             resource_type="insurance_policy",
             resource_id=policy.id,
-            patient_id=kept_id,
-            changes=audit.changes(before, audit.snapshot(policy)),
+            patient_id=patient_id,
+            changes=changes,
         )
-        ended += 1
-    return ended
