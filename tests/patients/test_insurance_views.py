@@ -35,6 +35,9 @@ async def test_the_desk_keeps_the_policies_on_the_chart(
     assert empty.status_code == 403  # the desk files policies; billing keeps the payers
     page = await billing.get("/admin/settings/payers")
     assert page.status_code == 200 and "Add a payer" in page.text
+    # No "Settings" link for billing: the index is the administrator's (403 for billing).
+    assert 'href="/admin/settings"' not in page.text
+    assert (await billing.get("/admin/settings")).status_code == 403
     added = await billing.post("/admin/settings/payers", data={"name": "Aetna", "code": "60054"})
     assert added.status_code == 303
     twice = await billing.post("/admin/settings/payers", data={"name": "AETNA"})
@@ -99,3 +102,4 @@ async def test_clinicians_see_the_policies_without_the_forms(
     assert f'action="/patients/{patient}/insurance"' not in chart.text
     admin = await sign_in_web(await create_user(session, clinic, Role.ADMIN))
     assert 'href="/admin/settings/payers"' in (await admin.get("/admin/settings")).text
+    assert 'href="/admin/settings"' in (await admin.get("/admin/settings/payers")).text
