@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.async_api import Browser, BrowserContext, Locator, Page, Route, expect
 from pypdf import PdfReader
 
 from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY, copy_sqlite_database
@@ -205,6 +205,34 @@ async def prescribe(
     return form
 
 
+async def a_late_preview_keeps_the_typed_reason(page: Page, form: Locator) -> None:
+    """A preview asked for before the reason was typed lands after it: the reason stays
+    (it was swapped away, and the prescription then refused for the want of it)."""
+
+    async def slowly(route: Route) -> None:
+        await asyncio.sleep(0.8)
+        await route.continue_()
+
+    await page.route("**/prescriptions/preview", slowly)
+    swapped = asyncio.ensure_future(
+        page.evaluate(
+            """() => new Promise((landed) => document.addEventListener("htmx:afterSwap",
+                (event) => { if (event.detail.target.id === "rx-preview") landed(true); }))"""
+        )
+    )
+    await form.get_by_label("Refills").fill("1")
+    await form.get_by_label("Refills").blur()  # a change: a preview is asked for (slowly)
+    reason = form.get_by_label(re.compile("^Reason to override"))
+    await reason.fill("Typed while the preview was on its way")  # before it lands
+    assert await swapped
+    await page.unroute("**/prescriptions/preview", slowly)
+    await expect(form.locator("#rx-override")).to_have_value(
+        "Typed while the preview was on its way"
+    )
+    await form.get_by_label("Refills").fill("0")
+    await form.get_by_label("Refills").blur()
+
+
 async def override_and_prescribe(page: Page, form: Locator, reason: str, drug: str) -> None:
     findings = form.locator(".rx-findings")
     await findings.get_by_label(re.compile("^Reason to override")).fill(reason)
@@ -306,6 +334,7 @@ async def test_a_whole_consultation(
     await expect(interaction).to_contain_text(re.compile("bleeding", re.IGNORECASE))
     await expect(interaction).to_contain_text("Phansalkar")  # the source, named
     await snap(doctor, "consultation-interaction")
+    await a_late_preview_keeps_the_typed_reason(doctor, form)
     await override_and_prescribe(
         doctor, form, "Short course; INR check booked on day 3", "Ibuprofen"
     )

@@ -41,4 +41,29 @@
     if (!form || event.target.name === "override_reason") { return; }
     preview(form);
   });
+
+  // A preview answers with the override reason as it was when it was asked for. Typed
+  // while the answer was on its way (tabbing on from Days and typing at once), the
+  // reason would be swapped away, and the prescription then refused for the want of
+  // it: what is in the field when the answer lands is kept, with the caret.
+  var kept = null;
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    if (event.detail.target.id !== "rx-preview") { return; }
+    var field = document.getElementById("rx-override");
+    kept = field && field.value
+      ? { value: field.value, focused: document.activeElement === field }
+      : null;
+  });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target.id !== "rx-preview" || !kept) { return; }
+    var field = document.getElementById("rx-override");
+    if (field) {
+      field.value = kept.value;
+      if (kept.focused) {
+        field.focus();
+        field.setSelectionRange(field.value.length, field.value.length);
+      }
+    }
+    kept = null;
+  });
 })();
