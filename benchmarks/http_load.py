@@ -368,10 +368,17 @@ async def prepare(spec: dict[str, Any]) -> dict[str, Any]:
         }
         bookings.append(line("booking", "POST", "/api/v1/appointments", body, str(uuid.uuid4())))
     write("booking", bookings)
+    # The day's appointments run to the evening, and check-in opens 120 minutes before
+    # one: the desk confirms an early arrival (without, the later ones are refused, 409).
     write(
         "checkin",
         [
-            line("checkin", "POST", "/api/v1/queue/check-ins", {"appointment_id": str(row["id"])})
+            line(
+                "checkin",
+                "POST",
+                "/api/v1/queue/check-ins",
+                {"appointment_id": str(row["id"]), "early": True},
+            )
             for row in rows
         ],
     )
