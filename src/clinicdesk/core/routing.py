@@ -26,6 +26,7 @@ import re
 from typing import Any
 
 from fastapi import APIRouter as FastAPIRouter
+from starlette._utils import get_route_path  # the very path Starlette matches
 from starlette.routing import Match
 from starlette.types import Scope
 
@@ -60,7 +61,7 @@ class APIRouter(FastAPIRouter):
             self._guard = None if patterns is None else PathGuard(patterns)
             self._fixed_version = super()._get_routes_version()
             self._guard_read = True
-        if self._guard is not None and not self._guard.may_match(_route_path(scope)):
+        if self._guard is not None and not self._guard.may_match(get_route_path(scope)):
             return Match.NONE, {}
         return super().matches(scope)
 
@@ -157,14 +158,3 @@ def _prefixed(pattern: str, prefix: str) -> str:
 def _joined(patterns: list[str]) -> re.Pattern[str]:
     # Named groups would clash when joined; the guard only needs to know that one matches.
     return re.compile("|".join(f"(?:{_NAMED_GROUP.sub('(?:', p)})" for p in patterns))
-
-
-def _route_path(scope: Scope) -> str:
-    """The path Starlette matches: the request's path without the app's root path."""
-    path: str = scope["path"]
-    root_path: str = scope.get("root_path", "")
-    if not root_path or not path.startswith(root_path):
-        return path
-    if path == root_path:
-        return ""
-    return path[len(root_path) :] if path[len(root_path)] == "/" else path
