@@ -4,6 +4,10 @@ Measures, over several runs:
 * cold start: a new, empty data directory (keys generated, database created and
   migrated) until the first 200 from /health/ready; the wall time, and the CPU time the
   server's processes had used by then (less disturbed by other work on a shared machine);
+* the code lists: since 2026-12-05 a cold start answers first and fills the ICD-10-CM and
+  drug lists in a child process (``clinicdesk db load-reference-data``); the seconds from
+  start until that child ends (= the cold start, for versions that filled them while
+  migrating). Idle memory is measured after it ended;
 * warm start: the same data directory again (nothing to migrate);
 * idle memory of every process of the server, 3 s after it became ready: RSS, PSS
   (shared pages divided among the processes that share them) and USS (pages only this
@@ -43,6 +47,7 @@ from pathlib import Path
 import httpx
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+LOADER = b"load-reference-data"
 
 
 def free_port() -> int:
@@ -61,6 +66,7 @@ class Memory:
 
 @dataclass
 class Results:
+    cold_lists: list[float] = field(default_factory=list)
     cold: list[float] = field(default_factory=list)
     warm: list[float] = field(default_factory=list)
     cold_cpu: list[float] = field(default_factory=list)
@@ -122,19 +128,34 @@ def memory_of_tree(pid: int) -> list[Memory]:
             role = "supervisor" if others else "server"
         elif b"resource_tracker" in cmdline:
             role = "resource tracker"
+        elif LOADER in cmdline:
+            role = "code-list loader"
         else:
             role = "worker"
-        m = _smaps_rollup_mib(member)
+        try:
+            m = _smaps_rollup_mib(member)
+        except ProcessLookupError:  # ended, not yet reaped
+            continue
         uss = m["Private_Clean"] + m["Private_Dirty"]
         tree.append(Memory(role=role, rss=m["Rss"], pss=m["Pss"], uss=uss))
     return tree
 
 
+def _loading(pid: int) -> bool:
+    for member in descendants(pid):
+        try:
+            if LOADER in Path(f"/proc/{member}/cmdline").read_bytes():
+                return True
+        except OSError:
+            continue
+    return False
+
+
 def start_once(
     python: str, data_dir: Path, *, workers: int, env: dict[str, str]
-) -> tuple[float, float, list[Memory]]:
+) -> tuple[float, float, float, list[Memory]]:
     """Seconds from process start to the first 200 on /health/ready, the CPU seconds used
-    by then, and idle memory."""
+    by then, seconds until the code lists were filled, and idle memory."""
     port = free_port()
     env = {
         **env,
@@ -166,9 +187,13 @@ def start_once(
             time.sleep(0.01)
         ready = time.perf_counter() - started
         cpu = cpu_seconds(process.pid)
+        lists_deadline = time.perf_counter() + 180
+        while _loading(process.pid) and time.perf_counter() < lists_deadline:
+            time.sleep(0.05)
+        lists = time.perf_counter() - started
         time.sleep(3)
         tree = descendants(process.pid)
-        return ready, cpu, memory_of_tree(process.pid)
+        return ready, cpu, lists, memory_of_tree(process.pid)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -202,6 +227,7 @@ def report(python: str, results: Results) -> None:
         f"cold start to first 200 on /health/ready: {spread(results.cold, ' s', 2)}; "
         f"CPU by then {spread(results.cold_cpu, ' s', 2)}"
     )
+    print(f"cold start until the code lists are filled: {spread(results.cold_lists, ' s', 2)}")
     print(
         f"warm start to first 200 on /health/ready: {spread(results.warm, ' s', 2)}; "
         f"CPU by then {spread(results.warm_cpu, ' s', 2)}"
@@ -246,11 +272,13 @@ def main() -> None:
                         ("warm", result.warm, result.warm_cpu),
                     ):
                         load.append(os.getloadavg()[0])
-                        seconds, cpu, tree = start_once(
+                        seconds, cpu, lists, tree = start_once(
                             python, data_dir, workers=args.workers, env=env
                         )
                         if not measured:
                             continue
+                        if start == "cold":
+                            result.cold_lists.append(lists)
                         times.append(seconds)
                         cpus.append(cpu)
                         for member in tree:

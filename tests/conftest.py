@@ -27,9 +27,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from clinicdesk.app import create_app
+from clinicdesk.code_lists import CODE_LISTS
 from clinicdesk.config import Settings
 from clinicdesk.core import db as core_db
-from clinicdesk.core import migrations
+from clinicdesk.core import migrations, reference_data
 from clinicdesk.core.crypto import FieldKeyring, configure_field_encryption
 from clinicdesk.core.db import ClinicSession, Database, create_database, reading, unit_of_work
 from clinicdesk.core.logs import configure_logging
@@ -154,6 +155,7 @@ async def db(database_url: str, owner_url: str) -> AsyncIterator[Database]:
     app_role = make_url(database_url).username if database_url != owner_url else None
     try:
         await migrations.upgrade(owner, grant_to=app_role)
+        await reference_data.fill_missing(owner, CODE_LISTS)
     finally:
         await owner.dispose()
     database = create_database(database_url, pool_size=5)
@@ -300,6 +302,7 @@ async def _migrate(url: str, *, grant_to: str | None = None) -> None:
     database = create_database(url, pool_size=1)
     try:
         await migrations.upgrade(database, grant_to=grant_to)
+        await reference_data.fill_missing(database, CODE_LISTS)
     finally:
         await database.dispose()  # a template has no open connection when it is copied
 
@@ -307,8 +310,9 @@ async def _migrate(url: str, *, grant_to: str | None = None) -> None:
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite database migrated to head once per test process: the original that
-    ``migrated_database_url`` and ``migrated_data_dir`` copy. Migrating from empty takes
-    seconds (the ICD-10-CM and drug vocabulary loads); copying it, milliseconds."""
+    ``migrated_database_url`` and ``migrated_data_dir`` copy. Migrating from empty and
+    filling the code lists takes seconds (the ICD-10-CM and drug vocabulary loads);
+    copying it, milliseconds."""
     path = tmp_path_factory.mktemp("template") / "clinicdesk.db"
     run_apart(_migrate(f"sqlite+aiosqlite:///{path}"))
     return path

@@ -121,7 +121,9 @@ async def test_serve_prepares_an_up_to_date_database_without_loading_what_it_doe
     probe = (
         "import asyncio, sys\n"
         "from clinicdesk import cli\n"
-        "asyncio.run(cli._prepare_database(cli._settings(), auto_upgrade=False))\n"
+        "settings = cli._settings()\n"
+        "prepared = cli._prepare_database(settings, auto_upgrade=False, code_lists='report')\n"
+        "asyncio.run(prepared)\n"
         f"print(' '.join(m for m in {(*NOT_LOADED_BY_SERVE, 'asyncpg')!r} if m in sys.modules))\n"
     )
     env = {

@@ -1,12 +1,11 @@
 """Diagnoses of an encounter (ICD-10-CM coded, primary/secondary), and the ICD-10-CM
 classification as a table: ``icd10_codes``, reference data shared by every organization
-(no RLS), filled here from ``simple-icd-10-cm`` so that no server process builds the
-~60 MB in-memory index the look-up used before.
-
-The fill takes about 3 s (1.5-2.5 s of it the library parsing its XML in a child
-process; the 98,186 inserts ~0.6 s on SQLite, ~1 s on PostgreSQL). Word search needs an
-index the models cannot describe for both databases: an FTS5 table on SQLite, a trigram
-GIN index (``pgx_`` prefix, skipped by autogenerate) on PostgreSQL.
+(no RLS), so that no server process builds the ~60 MB in-memory index the look-up used
+before. The table is filled from ``simple-icd-10-cm`` after the migrations
+(``patients/reference.py``; ``core/reference_data.py`` says why: it takes ~5 s). Word
+search needs an index the models cannot describe for both databases: an FTS5 table on
+SQLite, a trigram GIN index (``pgx_`` prefix, skipped by autogenerate) on PostgreSQL,
+made here on the empty table.
 
 Revision ID: 0015_diagnoses
 Revises: 0014_notes
@@ -16,14 +15,11 @@ Create Date: 2026-12-04 23:44:47.461227
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
-from itertools import islice
 
 import sqlalchemy as sa
 from alembic import op
 
 from clinicdesk.core.rls import enable_tenant_rls
-from clinicdesk.patients.icd10 import Icd10Row, classification
 
 revision: str = "0015_diagnoses"
 down_revision: str | None = "0014_notes"
@@ -120,32 +116,22 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     enable_tenant_rls("encounter_diagnoses")
-    _fill_icd10_codes()
+    _make_icd10_search_index()
 
 
-def _fill_icd10_codes() -> None:
-    names = [f.name for f in fields(Icd10Row)]
-    codes = sa.table("icd10_codes", *(sa.column(name) for name in names))
-    bind = op.get_bind()
-    rows = classification()
-    # Plain dicts built by hand: dataclasses.asdict deep-copies, 98,186 times.
-    while chunk := [{name: getattr(row, name) for name in names} for row in islice(rows, 10_000)]:
-        bind.execute(codes.insert(), chunk)
-    if bind.dialect.name == "postgresql":
+def _make_icd10_search_index() -> None:
+    """The search index of the (still empty) code table: the rows come after the
+    migrations (``patients/reference.py``, ``core/reference_data.py``: why)."""
+    if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE INDEX pgx_icd10_codes_search_words ON icd10_codes "
             "USING gin (search_words gin_trgm_ops)"
         )
-        op.execute("ANALYZE icd10_codes")
     else:
         # Contentless: only the rowids (= position) are read back from it.
         op.execute(
             "CREATE VIRTUAL TABLE icd10_search USING fts5(search_words, content='', "
             "tokenize='ascii')"
-        )
-        op.execute(
-            "INSERT INTO icd10_search (rowid, search_words) "
-            "SELECT position, search_words FROM icd10_codes"
         )
 
 

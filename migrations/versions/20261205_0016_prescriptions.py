@@ -1,10 +1,10 @@
 """Prescriptions, and the drug vocabulary they are picked from.
 
 ``drugs``, ``drug_names`` and ``drug_tree_numbers`` are reference data shared by every
-organization (no tenant column, no row-level security); they are filled here from the
-``drug-named-entity-recognition`` package (DrugBank open vocabulary names and brands,
-MeSH tree numbers; MIT), so the server never loads the package when it starts. The load
-is ~130,000 rows in chunks; a later package version is loaded by a later migration.
+organization (no tenant column, no row-level security), filled after the migrations
+from the ``drug-named-entity-recognition`` package (DrugBank open vocabulary names and
+brands, MeSH tree numbers; MIT): ``clinical/reference.py``, and ``core/reference_data.py``
+for why not here.
 
 ``prescriptions`` is a tenant table: the structured order, its sig, its safety findings
 and override reason, and the medication list entry it keeps in step.
@@ -21,7 +21,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from clinicdesk.clinical.service.drug_vocabulary import chunks, vocabulary_rows
 from clinicdesk.core.rls import enable_tenant_rls
 
 revision: str = "0016_prescriptions"
@@ -171,37 +170,6 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     enable_tenant_rls("prescriptions")
-    _load_vocabulary()
-
-
-def _load_vocabulary() -> None:
-    rows = vocabulary_rows()
-    bind = op.get_bind()
-    drugs = sa.table(
-        "drugs",
-        sa.column("id", sa.Integer()),
-        sa.column("name", sa.String()),
-        sa.column("key", sa.String()),
-        sa.column("drugbank_id", sa.String()),
-        sa.column("mesh_action_id", sa.String()),
-        sa.column("tree_numbers", sa.Text()),
-    )
-    names = sa.table(
-        "drug_names",
-        sa.column("id", sa.Integer()),
-        sa.column("drug_id", sa.Integer()),
-        sa.column("key", sa.String()),
-        sa.column("is_brand", sa.Boolean()),
-    )
-    trees = sa.table(
-        "drug_tree_numbers",
-        sa.column("tree_number", sa.String()),
-        sa.column("drug_id", sa.Integer()),
-    )
-    for table, table_rows in ((drugs, rows.drugs), (names, rows.names), (trees, rows.tree_numbers)):
-        for chunk in chunks(table_rows):
-            # One executemany per chunk (op.bulk_insert is ~10x slower for 130,000 rows).
-            bind.execute(table.insert(), chunk)
 
 
 def downgrade() -> None:

@@ -16,8 +16,11 @@ import os
 import platform
 import shutil
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import platformdirs
 import typer
@@ -36,8 +39,9 @@ from clinicdesk.cli_common import (
 from clinicdesk.cli_common import console, err
 from clinicdesk.cli_common import database as _database
 from clinicdesk.cli_common import load_settings as _settings
+from clinicdesk.code_lists import CODE_LISTS, LOAD_COMMAND, load_in_background
 from clinicdesk.config import Settings
-from clinicdesk.core import migrations
+from clinicdesk.core import migrations, reference_data
 from clinicdesk.core.db import Database, session_scope
 from clinicdesk.core.jobs.worker import run_worker
 from clinicdesk.core.keys import ensure_private_dir
@@ -101,7 +105,25 @@ async def _upgrade_with_progress(
         await migrations.upgrade(db, "head", on_applied=applied, grant_to=grant_to)
 
 
-async def _prepare_database(settings: Settings, *, auto_upgrade: bool) -> None:
+def _announce_filled(reference: reference_data.ReferenceList, rows: int, seconds: float) -> None:
+    console.print(f"Loaded {reference.name}: {rows:,} rows in {seconds:.1f} s")
+
+
+async def _fill_code_lists(settings: Settings) -> None:
+    """Fill the empty code lists now (``core/reference_data.py``), as the tables' owner."""
+    db = _database(settings, owner=True)
+    try:
+        await reference_data.fill_missing(db, CODE_LISTS, on_filled=_announce_filled)
+    finally:
+        await db.dispose()
+
+
+async def _prepare_database(
+    settings: Settings, *, auto_upgrade: bool, code_lists: Literal["fill", "report"]
+) -> bool:
+    """Migrate (if allowed) and see to the code lists: ``fill`` them before returning, or
+    ``report`` whether some are still empty (``serve`` then loads them in a child process
+    while it answers). True when lists are left to load."""
     db = _database(settings)
     try:
         pending = await migrations.pending_revisions(db)
@@ -116,15 +138,31 @@ async def _prepare_database(settings: Settings, *, auto_upgrade: bool) -> None:
                 "FORCE alone. Connect CLINICDESK_DATABASE_URL as a separate role and set "
                 "CLINICDESK_DATABASE_OWNER_URL for migrations (see README).[/yellow]"
             )
+        if not await reference_data.missing(db, CODE_LISTS):
+            return False
     finally:
         await db.dispose()
+    if code_lists == "report":
+        return True
+    await _fill_code_lists(settings)
+    return False
+
+
+# ``_prepare_to_serve``'s exit code when the database is ready but code lists are empty.
+READY_LISTS_TO_LOAD = 10
 
 
 def _prepare_to_serve(settings: Settings) -> int:
     """The database check before serving; the command's exit code (3: migrations are
-    pending on PostgreSQL, and were not applied)."""
+    pending on PostgreSQL, and were not applied; ``READY_LISTS_TO_LOAD``)."""
     try:
-        asyncio.run(_prepare_database(settings, auto_upgrade=settings.database_kind == "sqlite"))
+        to_load = asyncio.run(
+            _prepare_database(
+                settings,
+                auto_upgrade=settings.database_kind == "sqlite",
+                code_lists="report",
+            )
+        )
     except PendingMigrations as exc:
         err.print(
             f"[red]The database needs {len(exc.pending)} migration(s) "
@@ -132,7 +170,29 @@ def _prepare_to_serve(settings: Settings) -> int:
             "Run [bold]clinicdesk db upgrade[/bold] (after a backup), then start the server again."
         )
         return 3
-    return 0
+    return READY_LISTS_TO_LOAD if to_load else 0
+
+
+@contextmanager
+def _code_lists_loading(to_load: bool, *, forks: bool) -> Iterator[None]:
+    """While the server runs, fill the empty code lists in a child process (at a lower
+    priority than the server); stopping the server stops it (the list it was filling
+    rolls back, and the next start fills it). The child is reaped when it ends: by the
+    supervisor's own reaping when this process ``forks`` workers (no thread may run in a
+    process that forks), else by a thread waiting for it."""
+    if not to_load:
+        yield
+        return
+    console.print("Loading the code lists (ICD-10-CM, drugs) in the background.")
+    loader = load_in_background()
+    if not forks:
+        threading.Thread(target=loader.wait, name="code-list-loader", daemon=True).start()
+    try:
+        yield
+    finally:
+        if loader.poll() is None:
+            loader.terminate()
+            loader.wait()
 
 
 def _serve(settings: Settings, *, host: str, port: int, workers: int) -> None:
@@ -198,10 +258,11 @@ def serve(
         # thread of theirs is in the process the workers are forked from, and none of
         # their memory is in every worker.
         code = run_in_child(lambda: _prepare_to_serve(settings))
-    if code != 0:
+    if code not in (0, READY_LISTS_TO_LOAD):
         raise typer.Exit(code)
     console.print(f"ClinicDesk {__version__} at {settings.base_url}/")
-    _serve(settings, host=settings.host, port=settings.port, workers=settings.workers)
+    with _code_lists_loading(code == READY_LISTS_TO_LOAD, forks=settings.workers > 1):
+        _serve(settings, host=settings.host, port=settings.port, workers=settings.workers)
 
 
 @app.command()
@@ -218,7 +279,11 @@ def worker(
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     _configure_encryption(settings)
     try:
-        asyncio.run(_prepare_database(settings, auto_upgrade=settings.database_kind == "sqlite"))
+        to_load = asyncio.run(
+            _prepare_database(
+                settings, auto_upgrade=settings.database_kind == "sqlite", code_lists="report"
+            )
+        )
     except PendingMigrations as exc:
         err.print(
             f"[red]The database needs {len(exc.pending)} migration(s).[/red] "
@@ -226,7 +291,8 @@ def worker(
         )
         raise typer.Exit(3) from exc
     registry = job_registry(settings, mailer=mail_sender(settings))
-    asyncio.run(run_worker(settings, registry))
+    with _code_lists_loading(to_load, forks=False):
+        asyncio.run(run_worker(settings, registry))
 
 
 def default_demo_dir() -> Path:
@@ -268,7 +334,8 @@ def demo(
     settings = _settings(host=host, port=port, workers=1)
     configure_logging(level=settings.log_level, fmt=settings.log_format)
     _configure_encryption(settings)
-    asyncio.run(_prepare_database(settings, auto_upgrade=True))
+    # Filled first: the demo's consultations carry diagnosis codes and drugs.
+    asyncio.run(_prepare_database(settings, auto_upgrade=True, code_lists="fill"))
     password = (
         settings.demo_password.get_secret_value() if settings.demo_password else demo_password()
     )
@@ -342,6 +409,20 @@ def db_upgrade(
         console.print(f"Database upgraded ({settings.database_kind}).")
     else:
         console.print(f"Database is up to date ({settings.database_kind}).")
+    if revision == "head":  # an upgrade is complete when the command returns: code lists too
+        asyncio.run(_fill_code_lists(settings))
+
+
+@db_app.command(LOAD_COMMAND[1])
+def load_reference_data() -> None:
+    """Fill the code lists (ICD-10-CM, the drug vocabulary) that are still empty. `db
+    upgrade` does it; `serve` on SQLite runs this in the background after a first start."""
+    settings = _settings()
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    # Started by `serve`: the server's requests come first.
+    if hasattr(os, "nice"):  # not on Windows
+        os.nice(10)
+    asyncio.run(_fill_code_lists(settings))
 
 
 @db_app.command("current")

@@ -152,7 +152,7 @@ def test_mesh_ancestors_and_components() -> None:
 
 def test_every_curated_member_and_substance_is_a_vocabulary_drug() -> None:
     """A member spelled unlike the vocabulary's canonical key would never match."""
-    from clinicdesk.clinical.service.drug_vocabulary import vocabulary_rows
+    from clinicdesk.clinical.drug_vocabulary import vocabulary_rows
 
     keys = {d["key"] for d in vocabulary_rows().drugs}
     k = knowledge()

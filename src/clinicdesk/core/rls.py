@@ -27,8 +27,9 @@ from sqlalchemy.engine import Connection
 
 POLICY = "tenant_isolation"
 APPEND_ONLY_TABLES = ("audit_events",)
-# Reference data, written only by migrations: the application role reads it.
-READ_ONLY_TABLES = ("icd10_codes",)
+# Reference data, filled by the tables' owner (core/reference_data.py): the application
+# role reads it.
+READ_ONLY_TABLES = ("icd10_codes", "drugs", "drug_names", "drug_tree_numbers")
 TENANT_SETTING = "app.organization_id"
 
 # Rows that belong to no organization, per table: visible to every transaction.

@@ -325,7 +325,8 @@ _CODE_ORDER = String(8).with_variant(String(8, collation="C"), "postgresql")
 
 class Icd10Entry(Base):
     """One ICD-10-CM code (``patients/icd10.py``): reference data shared by every
-    organization, filled by migration 0015 and never written by the application.
+    organization, filled after the migrations (``patients/reference.py``) and never written
+    by the application.
 
     Searched by ``compact`` prefix ranges (codes) and by word prefixes of
     ``search_words``: SQLite through the FTS5 table ``icd10_search`` (rowid =

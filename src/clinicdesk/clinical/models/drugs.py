@@ -1,6 +1,7 @@
 """The drug vocabulary: reference data shared by every organization (not tenant-scoped),
-loaded from the ``drug-named-entity-recognition`` package by migration 0016 (DrugBank
-open vocabulary names, synonyms and brand names, MeSH tree numbers; MIT licence).
+loaded from the ``drug-named-entity-recognition`` package after the migrations
+(``clinical/reference.py``; DrugBank open vocabulary names, synonyms and brand names, MeSH
+tree numbers; MIT licence).
 
 Three tables, each with what one question needs:
 

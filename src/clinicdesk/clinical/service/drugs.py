@@ -23,6 +23,8 @@ from clinicdesk.clinical.kernel.safety import (
     parse_knowledge,
 )
 from clinicdesk.clinical.models import Drug, DrugName, DrugTreeNumber
+from clinicdesk.clinical.reference import DRUG_VOCABULARY
+from clinicdesk.core.reference_data import require_filled
 
 DATA = "clinicdesk.clinical.kernel.data"
 
@@ -71,6 +73,8 @@ async def search_drugs(session: AsyncSession, query: str, *, limit: int = 12) ->
         # not be a prefix.
         statement = statement.where(DrugName.key >= key, DrugName.key < key + "\U0010ffff")
     rows = (await session.execute(statement)).all()
+    if not rows:
+        await require_filled(session, DRUG_VOCABULARY)  # 503 while it is being filled
     best: dict[int, DrugMatch] = {}
     for matched, is_brand, drug in rows:
         current = best.get(drug.id)
@@ -86,6 +90,7 @@ async def search_drugs(session: AsyncSession, query: str, *, limit: int = 12) ->
 async def get_drug(session: AsyncSession, drug_id: int) -> Drug:
     drug = await session.get(Drug, drug_id)
     if drug is None:
+        await require_filled(session, DRUG_VOCABULARY)
         raise DrugNotFound("No drug with this id in the vocabulary; pick one from the list.")
     return drug
 
@@ -108,7 +113,11 @@ async def resolve(
 ) -> list[DrugFacts]:
     """``DrugFacts`` for each (label, drug) — drug None for free text, looked up by name
     first. Two queries for any number of drugs: the names, then the MeSH nodes above
-    them (and above a combination's components)."""
+    them (and above a combination's components).
+
+    Refused (503) while the vocabulary is being filled after a first start: with no
+    names to resolve, every check would pass silently."""
+    await require_filled(session, DRUG_VOCABULARY)
     found = await drugs_by_name(session, [label for label, drug in named if drug is None])
     drugs = [drug or found.get(name_key(label)) for label, drug in named]
     parts: dict[int, list[str]] = {}

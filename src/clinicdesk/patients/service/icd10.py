@@ -16,6 +16,7 @@ from __future__ import annotations
 from sqlalchemy import ColumnElement, Select, case, column, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.core.reference_data import require_filled
 from clinicdesk.patients.icd10 import (
     AFTER_CODE_CHARS,
     Icd10Code,
@@ -25,6 +26,7 @@ from clinicdesk.patients.icd10 import (
     query_words,
 )
 from clinicdesk.patients.models import Icd10Entry
+from clinicdesk.patients.reference import ICD10_CODES
 
 _FTS = table("icd10_search", column("rowid"))
 _COLUMNS = (Icd10Entry.code, Icd10Entry.title, Icd10Entry.billable)
@@ -36,7 +38,11 @@ async def lookup(session: AsyncSession, code: str) -> Icd10Code | None:
     if not key:
         return None
     row = (await session.execute(select(*_COLUMNS).where(Icd10Entry.compact == key))).first()
-    return None if row is None else Icd10Code(row.code, row.title, row.billable)
+    if row is None:
+        # Not a code, or the classification is not filled yet after a first start (503).
+        await require_filled(session, ICD10_CODES)
+        return None
+    return Icd10Code(row.code, row.title, row.billable)
 
 
 async def search(session: AsyncSession, query: str, *, limit: int = 20) -> list[Icd10Code]:
@@ -74,6 +80,9 @@ async def search(session: AsyncSession, query: str, *, limit: int = 20) -> list[
                 found.append(Icd10Code(r.code, r.title, r.billable))
                 if len(found) == limit:
                     break
+    if not found:
+        # "No match" only from a filled classification (503 while it is being filled).
+        await require_filled(session, ICD10_CODES)
     return found
 
 

@@ -3,10 +3,10 @@
 numbers, 107,360 names that resolve to them, brand flags). MIT licence; the names come
 from the DrugBank open vocabulary (CC0), MeSH (NLM, public domain) and Wikipedia.
 
-Read once, by the migration that fills ``drugs`` / ``drug_names`` / ``drug_tree_numbers``
-— never when the server starts. The package module itself is never imported: its
-``__init__`` loads the dictionary, builds an n-gram index (~7 s) and reads an OMOP cache
-from the home directory.
+Read once, by the reference-data fill of ``drugs`` / ``drug_names`` / ``drug_tree_numbers``
+(``clinical/reference.py``), in its own process — never by the server. The package module
+itself is never imported: its ``__init__`` loads the dictionary, builds an n-gram index
+(~7 s) and reads an OMOP cache from the home directory.
 """
 
 from __future__ import annotations
