@@ -412,6 +412,6 @@ async def system_status(seat: Seat) -> Shown | None:
 
 @card("billing", Role.BILLING)
 async def billing(seat: Seat) -> Shown | None:
-    """What a billing user can really do today (invoices are not built yet): find a
-    patient and read the details an invoice needs."""
+    """Where the billing desk starts: the drafts to issue, a patient's invoices, the
+    fee schedule and the other settings billing keeps."""
     return Shown("web/home/_billing.html", {"can_search": seat.actor.can(Permission.PATIENTS_READ)})
