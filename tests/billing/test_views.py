@@ -219,6 +219,11 @@ async def test_the_checkout_panel_of_a_finished_consultation(
     listed = await desk.get("/api/v1/invoices", params={"patient_id": str(encounter.patient_id)})
     invoice_id = listed.json()["items"][0]["id"]
 
+    # The front desk's home lists who is at checkout, one click from the panel.
+    home = (await web_desk.get("/")).text
+    assert 'id="home-checkout"' in home and f'href="/invoices/{invoice_id}/checkout"' in home
+    assert "Ann Queuea" in home and "60.00 USD" in home
+
     # The chart's section shows the panel; so does its own page.
     section = await web_desk.get(f"/billing/patients/{encounter.patient_id}/invoices", headers=HTMX)
     assert f'id="checkout-{invoice_id}"' in section.text and "Consultation" in section.text
@@ -248,6 +253,8 @@ async def test_the_checkout_panel_of_a_finished_consultation(
     )
     assert again.status_code == 303 and again.headers["location"] == url
     assert "is issued and cannot change" in (await web_desk.get(url)).text
+    card = await web_desk.get("/home/checkout", headers=HTMX)
+    assert "Due</span>" in card.text and "85.00 USD" in card.text
 
 
 async def test_the_fee_schedule_and_number_formats_pages(

@@ -1,8 +1,8 @@
 """Checkout in headless Chromium against a real `clinicdesk serve`: Dr. Ada finishes a
-consultation (its invoice is drafted with the visit type's fee); the front desk opens the
-patient's chart, where the visit's checkout panel shows the draft, adds an item of the fee
-schedule, issues the invoice and sees its number and what is owed; then the same on a
-phone's width."""
+consultation (its invoice is drafted with the visit type's fee); the front desk's home
+lists the patient at checkout, one click opens the visit's checkout panel with the draft,
+where reception adds an item of the fee schedule, issues the invoice and sees its number
+and what is owed; then the same on a phone, from the patient's chart."""
 
 from __future__ import annotations
 
@@ -136,9 +136,14 @@ async def test_reception_checks_out_a_finished_visit(
     browser: Browser, contexts: list[BrowserContext], clinic: Clinic
 ) -> None:
     page = await new_page(browser, contexts)
-    await sign_in_desk(page, clinic, f"/patients/{clinic.qc.patient_ids[0]}")
-    await page.locator("#invoices .checkout-panel").wait_for()
-    await snap(page, "billing-checkout-chart")
+    await sign_in_desk(page, clinic, "/")
+    # Home: who is at checkout; one click opens the visit's checkout panel.
+    card = page.locator("#home-checkout")
+    await expect(card.get_by_role("heading", name="To check out")).to_be_visible()
+    await snap(page, "billing-home-checkout")
+    await card.get_by_role("link", name=re.compile("Ann Queuea")).click()
+    await page.locator(".checkout-panel").wait_for()
+    await snap(page, "billing-checkout-page")
     await check_out(page, f"INV-{YEAR}-000001")
     await snap(page, "billing-checkout-issued")
     # The invoice list shows it with what is due; its page is read-only.
@@ -148,6 +153,7 @@ async def test_reception_checks_out_a_finished_visit(
     await expect(page.get_by_text("Add to the invoice")).to_have_count(0)
     assert problems(page) == []
 
+    # On a phone, from the patient's chart: the same panel in its invoices section.
     phone = await new_page(browser, contexts, **PHONE_CONTEXT)
     await sign_in_desk(phone, clinic, f"/patients/{clinic.qc.patient_ids[1]}")
     await phone.locator("#invoices .checkout-panel").wait_for()

@@ -11,12 +11,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.audit import public as audit
 from clinicdesk.billing.kernel.money import half_up
 from clinicdesk.billing.models import FeeItem, Invoice, InvoiceLine
 from clinicdesk.billing.service import fee_schedule, invoices, issuing
@@ -179,3 +181,32 @@ async def patient_invoices(
         for open_one in await open_consultation_invoices(session, patient.id)
     ]
     return PatientInvoices(patient, checkouts, latest, next_cursor is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class ToCheckOut:
+    invoice: Invoice
+    patient: patients.Patient | None
+
+
+async def to_check_out(session: AsyncSession, *, actor: Actor, limit: int) -> list[ToCheckOut]:
+    """Today's consultation invoices still to settle at the desk (a draft, or issued
+    with something due), newest first: the front desk's list of who is at checkout.
+    The patients listed are recorded as read by ``actor``."""
+    ledger = await books(session)
+    start = datetime.combine(ledger.today(), time(0), ZoneInfo(ledger.time_zone))
+    statement = (
+        select(Invoice)
+        .where(
+            Invoice.encounter_id.is_not(None),
+            Invoice.created_at >= start,
+            (Invoice.status == InvoiceStatus.DRAFT) | (Invoice.amount_due > 0),
+        )
+        .order_by(Invoice.created_at.desc(), Invoice.id.desc())
+        .limit(limit)
+    )
+    found = list((await session.scalars(statement)).all())
+    ids = {i.patient_id for i in found}
+    await audit.record_list_read(session, actor=actor, patient_ids=list(ids), view="checkout")
+    names = await patients.patients_by_id(session, ids)
+    return [ToCheckOut(i, names.get(i.patient_id)) for i in found]
