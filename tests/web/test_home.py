@@ -271,13 +271,14 @@ async def test_billing_is_offered_only_what_it_can_do_and_two_roles_get_both(
     billing = await sign_in_web(await create_user(session, clinic, Role.BILLING))
     html = (await billing.get("/")).text
     assert cards_on(html) == ["billing"]
-    assert 'action="/patients"' in html and 'name="q"' in html
-    assert "not part of ClinicDesk yet" in html
+    assert 'action="/invoices"' in html and 'name="q"' in html
+    assert 'href="/invoices?status=draft"' in html and "/admin/settings/fee-schedule" in html
     assert "Ann Queuea" not in html and CHECK_IN_FORM not in html
     assert "system-status" not in html and "/queue" not in html
     assert (await billing.get("/home/desk", headers=HTMX)).status_code == 404
     # What the card points to really opens for billing.
-    assert (await billing.get("/patients", params={"q": "Queue"})).status_code == 200
+    assert (await billing.get("/invoices", params={"q": "Queue"})).status_code == 200
+    assert (await billing.get("/admin/settings/fee-schedule")).status_code == 200
 
     # Two roles, both sets of cards, in the page's order.
     both = await create_user(session, clinic, Role.ADMIN, Role.RECEPTIONIST)

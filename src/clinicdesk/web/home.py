@@ -25,12 +25,14 @@ from zoneinfo import ZoneInfo
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.billing import public as billing_public
 from clinicdesk.clinical import public as clinical
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.permissions import Permission
 from clinicdesk.core.runtime import Runtime
+from clinicdesk.core.templating import is_htmx
 from clinicdesk.identity import public as identity
 from clinicdesk.identity.permissions import Role
 from clinicdesk.queue import public as queue
@@ -412,6 +414,32 @@ async def system_status(seat: Seat) -> Shown | None:
 
 @card("billing", Role.BILLING)
 async def billing(seat: Seat) -> Shown | None:
-    """What a billing user can really do today (invoices are not built yet): find a
-    patient and read the details an invoice needs."""
+    """Where the billing desk starts: the drafts to issue, a patient's invoices, the
+    fee schedule and the other settings billing keeps."""
     return Shown("web/home/_billing.html", {"can_search": seat.actor.can(Permission.PATIENTS_READ)})
+
+
+CHECKOUT_SHOWN = 8
+
+
+@card("checkout", Role.RECEPTIONIST, Role.BILLING)
+async def checkout(seat: Seat) -> Shown | None:
+    """Today's finished consultations still to settle (their invoice a draft, or issued
+    with something due), each one click from its checkout panel. No card on a page
+    with none to settle (it appears with the next page load once a consultation
+    finishes); a card already shown that refreshes itself says so instead."""
+    if not seat.actor.can(Permission.BILLING_READ):
+        return None
+    try:
+        rows = await billing_public.to_check_out(
+            seat.session, actor=seat.actor, limit=CHECKOUT_SHOWN
+        )
+    except ClinicError:  # no currency set yet: nothing can be invoiced
+        return None
+    if not rows and not is_htmx(seat.request):
+        return None
+
+    def money(amount: int, currency: str) -> str:
+        return f"{billing_public.to_major(amount, currency):,}"
+
+    return Shown("web/home/_checkout.html", {"rows": rows, "money": money}, live=True)

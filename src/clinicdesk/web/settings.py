@@ -6,6 +6,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
+from clinicdesk.billing import views as billing_views
 from clinicdesk.clinical import views as clinical_views
 from clinicdesk.core.pages import render
 from clinicdesk.core.routing import APIRouter
@@ -20,6 +21,7 @@ SECTIONS: tuple[SettingsSection, ...] = (
     *scheduling_views.SETTINGS,
     *clinical_views.SETTINGS,
     *patients_views.SETTINGS,
+    *billing_views.SETTINGS,
 )
 
 router = APIRouter(include_in_schema=False)

@@ -32,6 +32,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Patients", "/patients", Permission.PATIENTS_READ),
     NavItem("Calendar", "/calendar", Permission.SCHEDULING_READ),
     NavItem("Queue", "/queue", Permission.SCHEDULING_READ),
+    NavItem("Invoices", "/invoices", Permission.BILLING_READ),
     NavItem("Staff", "/admin/users", Permission.ADMIN_USERS, group="Admin"),
     NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS, group="Admin"),
     NavItem("Settings", "/admin/settings", Permission.ADMIN_SETTINGS, group="Admin"),

@@ -1,0 +1,21 @@
+"""The billing pages: invoices (list, page, the visit's checkout panel), the chart's
+invoices section, and the settings pages (fee schedule, number formats)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clinicdesk.billing.views import chart, fee_schedule, invoices
+from clinicdesk.core.routing import APIRouter
+
+TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
+
+router = APIRouter(include_in_schema=False)
+router.include_router(invoices.router)
+router.include_router(chart.router)
+router.include_router(fee_schedule.router)
+
+# Sections of the settings area (``/admin/settings``).
+SETTINGS = fee_schedule.SETTINGS
+
+__all__ = ["SETTINGS", "TEMPLATES_DIR", "router"]
