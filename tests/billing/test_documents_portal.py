@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.core.actor import SYSTEM
-from clinicdesk.identity.models import UserKind
+from clinicdesk.identity.models import User, UserKind
 from clinicdesk.identity.service import users
 from tests.billing.conftest import draft, issue
 from tests.support.identity import browser_as
@@ -94,7 +94,7 @@ async def test_the_patient_sees_their_issued_invoices_balance_and_pdfs_only(
         assert (await portal.get(url)).status_code == 404, url
 
     # Staff do not open the patient's portal pages.
-    web_desk = await browser_as(app, session, await users.get_user(session, qc.user_ids["desk"]))
+    web_desk = await browser_as(app, session, await session.get_one(User, qc.user_ids["desk"]))
     assert (await web_desk.get("/portal/invoices")).status_code == 403
 
 
