@@ -24,6 +24,7 @@ from clinicdesk.audit import api as audit_api
 from clinicdesk.audit import public as audit
 from clinicdesk.billing import api as billing_api
 from clinicdesk.billing import views as billing_views
+from clinicdesk.billing.tasks import register_billing_jobs
 from clinicdesk.clinical import api as clinical_api
 from clinicdesk.clinical import views as clinical_views
 from clinicdesk.config import Settings
@@ -188,7 +189,8 @@ THROTTLE_RULES = (
         "mail",
         r"/api/v1/auth/password-reset|/password/forgot|/api/v1/me/email-verification"
         r"|/account/verify-email|/api/v1/users|/admin/users"
-        r"|(/api/v1)?/patients/[^/]+/portal-invitation",
+        r"|(/api/v1)?/patients/[^/]+/portal-invitation"
+        r"|/api/v1/invoices/[^/]+/email",
         _POST,
     ),
 )
@@ -265,6 +267,7 @@ def job_registry(settings: Settings, *, mailer: MailSender) -> JobRegistry:
     registry = JobRegistry()
     register_mail(registry, mailer)
     register_identity_jobs(registry, links=LinkSettings(base_url=settings.base_url))
+    register_billing_jobs(registry, mailer=mailer)
     register_housekeeping(
         registry,
         succeeded_days=settings.jobs_keep_succeeded_days,

@@ -188,6 +188,8 @@ async def setting(session: AsyncSession, app: FastAPI) -> dict[str, Any]:
         portal=portal,
         markers=[str(patient.id), patient.mrn, patient.display_name],
     )
+    # The portal shows issued invoices only (a draft is not one yet): walk the issued one.
+    values["invoice_id"] = values["issued_invoice_id"]
     return values
 
 

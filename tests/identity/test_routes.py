@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
-from clinicdesk.billing.schemas import FeeItemCreate, InvoiceCreate, LineAdd
-from clinicdesk.billing.service import fee_schedule, invoices
+from clinicdesk.billing.schemas import CreditNoteCreate, FeeItemCreate, InvoiceCreate, LineAdd
+from clinicdesk.billing.service import fee_schedule, invoices, issuing
 from clinicdesk.clinical.schemas.diagnoses import DiagnosisWrite
 from clinicdesk.clinical.schemas.encounters import EncounterStart
 from clinicdesk.clinical.schemas.notes import NoteCreate, NoteTemplateWrite, QuickPhraseWrite
@@ -294,6 +294,18 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         actor=doctor,
         data=InvoiceCreate(patient_id=patient.id, lines=[LineAdd(name="B main", unit_price=1)]),
     )
+    # An issued invoice with a credit note: their PDFs (staff and portal) are walked too.
+    credited = await invoices.create_draft(
+        session,
+        actor=doctor,
+        data=InvoiceCreate(patient_id=patient.id, lines=[LineAdd(name="B main", unit_price=1)]),
+    )
+    await issuing.issue(
+        session, actor=doctor, invoice_id=credited.invoice.id, expected_version=None
+    )
+    credit_note = await issuing.credit(
+        session, actor=doctor, invoice_id=credited.invoice.id, data=CreditNoteCreate(reason="B")
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -338,6 +350,8 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "item_id": fee_item.id,
         "invoice_id": invoice.invoice.id,
         "line_id": invoice.lines[0].id,
+        "issued_invoice_id": credited.invoice.id,
+        "credit_note_id": credit_note.note.id,
     }
 
 

@@ -307,7 +307,7 @@ def key_pages(person: Person, clinic: PhoneClinic, nav: list[str]) -> list[str]:
     """The pages a role reaches from its menu's pages, as far as the role may."""
     pages = ["/account", "/account/sessions"]
     if person.role == "patient":
-        return ["/portal", "/portal/appointments", *pages]
+        return ["/portal", "/portal/appointments", "/portal/invoices", *pages]
     where = f"location_id={clinic.location_id}&date={clinic.day.isoformat()}"
     if "/patients" in nav:
         pages.append(f"/patients/{clinic.patient_id}")

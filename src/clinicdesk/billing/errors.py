@@ -57,3 +57,15 @@ class CurrencyRefused(ClinicError):
 
 class BadAmount(InvalidField):
     """An amount with more decimal places than the currency has."""
+
+
+class CreditNoteNotFound(NotFound):
+    title = "Credit note not found"
+    code = "credit-note-not-found"
+
+
+class DocumentNotSent(Conflict):
+    """An e-mail of a draft (no number yet), or to a patient without an address."""
+
+    title = "This document cannot be e-mailed"
+    code = "document-not-sent"

@@ -55,6 +55,16 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file sent with a message (an invoice's PDF). The file name must not contain CR
+    or LF; the content type is ``maintype/subtype``."""
+
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class OutgoingMail:
     to: str
     """One recipient address, optionally with a display name (``"Ana <ana@example.org>"``)."""
@@ -63,6 +73,8 @@ class OutgoingMail:
     """The plain-text body; always present, so every mail client can show the message."""
     html: str | None = None
     """An optional HTML alternative of the same content."""
+    attachments: tuple[Attachment, ...] = ()
+    """Files sent with the message, after the body."""
 
 
 class MailSender(Protocol):
@@ -117,6 +129,14 @@ def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
     message.set_content(mail.text)
     if mail.html is not None:
         message.add_alternative(mail.html, subtype="html")
+    for attachment in mail.attachments:
+        _refuse_line_breaks("attachment's file name", attachment.filename)
+        maintype, _, subtype = attachment.content_type.partition("/")
+        if not maintype or not subtype or "\r" in subtype or "\n" in subtype:
+            raise ValueError(f"{attachment.content_type!r} is not a content type")
+        message.add_attachment(
+            attachment.data, maintype=maintype, subtype=subtype, filename=attachment.filename
+        )
     return message
 
 

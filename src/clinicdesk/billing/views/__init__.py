@@ -1,11 +1,12 @@
 """The billing pages: invoices (list, page, the visit's checkout panel), the chart's
-invoices section, and the settings pages (fee schedule, number formats)."""
+invoices section, the settings pages (fee schedule, number formats), and the patient's
+own invoices in the portal."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from clinicdesk.billing.views import chart, fee_schedule, invoices
+from clinicdesk.billing.views import chart, fee_schedule, invoices, portal
 from clinicdesk.core.routing import APIRouter
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
@@ -14,6 +15,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(invoices.router)
 router.include_router(chart.router)
 router.include_router(fee_schedule.router)
+router.include_router(portal.router)
 
 # Sections of the settings area (``/admin/settings``).
 SETTINGS = fee_schedule.SETTINGS

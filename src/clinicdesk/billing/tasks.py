@@ -1,0 +1,17 @@
+"""Background jobs of billing: e-mailing an invoice as PDF."""
+
+from __future__ import annotations
+
+from clinicdesk.billing.service import document_mail
+from clinicdesk.core.jobs import JobContext, JobRegistry
+from clinicdesk.core.mail import MailSender
+
+
+def register_billing_jobs(registry: JobRegistry, *, mailer: MailSender) -> None:
+    """``billing.invoice_email``: the PDF is rendered in the job and sent through
+    ``mailer`` directly (an attachment does not ride in the ``mail.send`` payload)."""
+
+    async def send_invoice(context: JobContext, payload: document_mail.InvoiceEmail) -> None:
+        await document_mail.send_invoice_email(context.session, mailer=mailer, payload=payload)
+
+    registry.register(document_mail.INVOICE_EMAIL, send_invoice)
