@@ -27,10 +27,10 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
-from clinicdesk.billing.errors import AllocationRefused, PaymentInvalid
+from clinicdesk.billing.errors import AllocationRefused, InvoiceNotFound, PaymentInvalid
 from clinicdesk.billing.models import Invoice
 from clinicdesk.billing.payment_models import Payment, PaymentAllocation
-from clinicdesk.billing.service.common import audit_invoice, find_invoice
+from clinicdesk.billing.service.common import audit_invoice
 from clinicdesk.billing.vocabulary import AllocationKind, InvoiceStatus, PaymentStatus
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
@@ -39,8 +39,23 @@ from clinicdesk.core.models import utcnow
 async def lock_invoices(
     session: AsyncSession, ids: Iterable[uuid.UUID]
 ) -> dict[uuid.UUID, Invoice]:
-    """The invoices, each locked for update, taken in id order (see the lock order)."""
-    return {i: await find_invoice(session, i, for_update=True) for i in sorted(set(ids))}
+    """The invoices, locked for update in id order (see the lock order) and read afresh
+    (an earlier unlocked read in this session is overwritten, so no stale version is
+    written back). An unknown id is ``InvoiceNotFound``."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    found = await session.scalars(
+        select(Invoice)
+        .where(Invoice.id.in_(wanted))
+        .order_by(Invoice.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    locked = {i.id: i for i in found}
+    if len(locked) != len(wanted):
+        raise InvoiceNotFound("No invoice with this id.")
+    return locked
 
 
 async def lock_payments(

@@ -58,6 +58,9 @@ from clinicdesk.patients import public as patients
 CLOCK_SKEW = timedelta(minutes=5)
 # Back-dating further than this is a typing error, not a late entry.
 OLDEST_BACKDATE = timedelta(days=366)
+# A unique index treats NULLs as distinct, so a key claimed by a caller without a user
+# (a gateway's webhook acts as the system) is stored under the nil UUID instead.
+NO_USER = uuid.UUID(int=0)
 # Oldest-first allocation looks at this many open invoices (a patient has a few).
 AUTO_ALLOCATION_LIMIT = 200
 
@@ -216,7 +219,7 @@ async def record_gateway_payment(
     outcome = await run_once(
         session,
         key=idempotency_key,
-        user_id=actor.user_id,
+        user_id=actor.user_id or NO_USER,
         operation=operation,
         body=data.model_dump(mode="json"),
         use_case=use_case,
