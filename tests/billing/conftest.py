@@ -1,6 +1,6 @@
 """Fixtures of the billing tests: the queue clinic (a location, Dr. Ada and Dr. Bo, six
 patients, currency USD) with its people signed in over the API; the front desk
-(receptionist) holds billing:write."""
+(receptionist) holds billing:write; ``billing`` (the billing role) also billing:refund."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.identity.models import Organization
+from clinicdesk.identity.permissions import Role
 from tests.clinical.conftest import People
-from tests.support.identity import SignIn
+from tests.support.identity import SignIn, create_user
 from tests.support.queue import QueueClinic, make_queue_clinic
 
 
@@ -60,3 +61,12 @@ async def issue(desk: httpx.AsyncClient, invoice: dict[str, Any]) -> dict[str, A
     assert issued.status_code == 200, issued.text
     found: dict[str, Any] = issued.json()
     return found
+
+
+@pytest.fixture
+async def billing(
+    session: AsyncSession, clinic: Organization, qc: QueueClinic, sign_in_api: SignIn
+) -> httpx.AsyncClient:
+    """A billing user over the API: credit notes, refunds and voids (billing:refund)."""
+    user = await create_user(session, clinic, Role.BILLING)
+    return await sign_in_api(user)

@@ -167,7 +167,7 @@ async def test_a_draft_is_edited_then_issued_and_then_immutable(
 
 
 async def test_credit_notes_never_credit_more_than_was_invoiced(
-    desk: httpx.AsyncClient, qc: QueueClinic
+    desk: httpx.AsyncClient, billing: httpx.AsyncClient, qc: QueueClinic
 ) -> None:
     invoice = await draft(
         desk,
@@ -175,7 +175,7 @@ async def test_credit_notes_never_credit_more_than_was_invoiced(
         {"name": "Visit", "unit_price": 10000, "tax_rates": [{"name": "VAT", "rate": "10"}]},
         {"name": "Dressing", "unit_price": 500},
     )
-    refused_draft = await desk.post(
+    refused_draft = await billing.post(
         f"/api/v1/invoices/{invoice['id']}/credit-notes", json={"reason": "Too early"}
     )
     assert refused_draft.status_code == 409
@@ -183,7 +183,7 @@ async def test_credit_notes_never_credit_more_than_was_invoiced(
     visit, dressing = issued["lines"]
     url = f"/api/v1/invoices/{invoice['id']}/credit-notes"
 
-    part = await desk.post(
+    part = await billing.post(
         url,
         json={
             "reason": "Shorter visit",
@@ -195,7 +195,7 @@ async def test_credit_notes_never_credit_more_than_was_invoiced(
     assert note["number"] == f"CN-{issued['issue_date'][:4]}-000001"
     assert (note["total"], note["tax_total"]) == (5500, 500)
 
-    too_much = await desk.post(
+    too_much = await billing.post(
         url,
         json={"reason": "Again", "lines": [{"invoice_line_id": visit["id"], "amount": 5501}]},
     )
@@ -203,11 +203,11 @@ async def test_credit_notes_never_credit_more_than_was_invoiced(
     assert too_much.json()["left"] == 5500
     assert "at most 5500" in too_much.json()["detail"]
 
-    rest = await desk.post(url, json={"reason": "Cancelled"})
+    rest = await billing.post(url, json={"reason": "Cancelled"})
     assert rest.status_code == 201, rest.text
     assert rest.json()["total"] == 5500 + dressing["total"]
     assert rest.json()["number"].endswith("000002")
-    nothing_left = await desk.post(url, json={"reason": "Once more"})
+    nothing_left = await billing.post(url, json={"reason": "Once more"})
     assert nothing_left.status_code == 409
 
     after = (await desk.get(f"/api/v1/invoices/{invoice['id']}")).json()
@@ -218,7 +218,7 @@ async def test_credit_notes_never_credit_more_than_was_invoiced(
 
 
 async def test_money_creating_posts_honour_idempotency_keys(
-    desk: httpx.AsyncClient, qc: QueueClinic
+    desk: httpx.AsyncClient, billing: httpx.AsyncClient, qc: QueueClinic
 ) -> None:
     body = {"patient_id": str(qc.patient_ids[0]), "lines": [{"name": "X", "unit_price": 100}]}
     key = {"Idempotency-Key": f"draft-{uuid.uuid4()}"}
@@ -241,11 +241,11 @@ async def test_money_creating_posts_honour_idempotency_keys(
 
     credit_key = {"Idempotency-Key": f"credit-{uuid.uuid4()}"}
     credit_url = f"/api/v1/invoices/{first.json()['id']}/credit-notes"
-    c1 = await desk.post(credit_url, json={"reason": "Refund"}, headers=credit_key)
-    c2 = await desk.post(credit_url, json={"reason": "Refund"}, headers=credit_key)
+    c1 = await billing.post(credit_url, json={"reason": "Refund"}, headers=credit_key)
+    c2 = await billing.post(credit_url, json={"reason": "Refund"}, headers=credit_key)
     assert c1.status_code == c2.status_code == 201
     assert c1.json()["id"] == c2.json()["id"]
-    reused = await desk.post(credit_url, json={"reason": "Other"}, headers=credit_key)
+    reused = await billing.post(credit_url, json={"reason": "Other"}, headers=credit_key)
     assert reused.status_code == 422
 
 

@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.app import PUBLIC_PATHS, create_app
+from clinicdesk.billing.payment_schemas import PaymentCreate
 from clinicdesk.billing.schemas import CreditNoteCreate, FeeItemCreate, InvoiceCreate, LineAdd
-from clinicdesk.billing.service import fee_schedule, invoices, issuing
+from clinicdesk.billing.service import fee_schedule, invoices, issuing, payments
+from clinicdesk.billing.vocabulary import PaymentMethod
 from clinicdesk.clinical.schemas.diagnoses import DiagnosisWrite
 from clinicdesk.clinical.schemas.encounters import EncounterStart
 from clinicdesk.clinical.schemas.notes import NoteCreate, NoteTemplateWrite, QuickPhraseWrite
@@ -306,6 +308,11 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     credit_note = await issuing.credit(
         session, actor=doctor, invoice_id=credited.invoice.id, data=CreditNoteCreate(reason="B")
     )
+    payment = await payments.record_payment(
+        session,
+        actor=billing,
+        data=PaymentCreate(patient_id=patient.id, method=PaymentMethod.CASH, amount=100),
+    )
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -352,6 +359,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "line_id": invoice.lines[0].id,
         "issued_invoice_id": credited.invoice.id,
         "credit_note_id": credit_note.note.id,
+        "payment_id": payment.payment.id,
     }
 
 
@@ -434,6 +442,9 @@ API_BODIES.update(
         "/api/v1/invoices/{invoice_id}/lines/{line_id}": {"quantity": "1"},
         "/api/v1/invoices/{invoice_id}/discount": {},
         "/api/v1/invoices/{invoice_id}/credit-notes": {"reason": "test"},
+        "/api/v1/payments/{payment_id}/refunds": {"amount": 1, "reason": "test"},
+        "/api/v1/payments/{payment_id}/void": {"reason": "test"},
+        "/api/v1/invoices/{invoice_id}/apply-credit": {},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

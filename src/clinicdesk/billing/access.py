@@ -1,5 +1,6 @@
 """What billing routes need (``identity/permissions.py`` says who holds them: billing
-and reception read and write; the admin reads)."""
+and reception read and write; the admin reads; billing and the admin refund, void and
+credit)."""
 
 from __future__ import annotations
 
@@ -13,3 +14,4 @@ from clinicdesk.core.permissions import Permission
 
 BillingRead = Annotated[Actor, Depends(require(Permission.BILLING_READ))]
 BillingWrite = Annotated[Actor, Depends(require(Permission.BILLING_WRITE))]
+BillingRefund = Annotated[Actor, Depends(require(Permission.BILLING_REFUND))]

@@ -69,3 +69,40 @@ class DocumentNotSent(Conflict):
 
     title = "This document cannot be e-mailed"
     code = "document-not-sent"
+
+
+# --- payments -----------------------------------------------------------------------------
+
+
+class PaymentNotFound(NotFound):
+    title = "Payment not found"
+    code = "payment-not-found"
+
+
+class PaymentInvalid(InvalidField):
+    """A payment that cannot be taken as asked: another currency, another patient's
+    invoice, allocations adding up to more than the payment."""
+
+
+class AllocationRefused(Conflict):
+    """More than an invoice's ``amount_due``, a draft invoice, no credit to apply."""
+
+    title = "This money cannot go to this invoice"
+    code = "allocation-refused"
+
+
+class RefundRefused(Conflict):
+    title = "This refund is not possible"
+    code = "refund-refused"
+
+
+class VoidRefused(Conflict):
+    title = "This payment cannot be voided"
+    code = "void-refused"
+
+
+class DayClosed(Conflict):
+    """Money dated into a business day that day close has closed."""
+
+    title = "This business day is closed"
+    code = "day-closed"

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.billing.models import CreditNote, Invoice
+from clinicdesk.billing.payment_models import Payment, Refund
 from clinicdesk.billing.service import drafting
 from clinicdesk.clinical.public import EncounterFinished, encounter_finished
 from clinicdesk.patients.public import PatientMerged, move_records, patient_merged
@@ -16,6 +17,8 @@ from clinicdesk.patients.public import PatientMerged, move_records, patient_merg
 MERGED_WITH_PATIENT = (
     (Invoice.patient_id, "invoice"),
     (CreditNote.patient_id, "credit_note"),
+    (Payment.patient_id, "payment"),
+    (Refund.patient_id, "refund"),
 )
 
 

@@ -8,9 +8,16 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    computed_field,
+    model_validator,
+)
 
-from clinicdesk.billing.vocabulary import InvoiceStatus
+from clinicdesk.billing.vocabulary import InvoiceStatus, PaymentState, payment_state
 from clinicdesk.core.schemas import SafeText, Strict, safe_text
 
 # 10^13 minor units: 100 billion in a two-decimal currency, far past any clinic's bill
@@ -215,6 +222,14 @@ class InvoiceSummary(BaseModel):
     amount_due: int
     created_at: datetime
     version: int
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def payment_state(self) -> PaymentState | None:
+        """unpaid / part_paid / paid of an issued invoice (None for a draft)."""
+        return payment_state(
+            status=self.status, amount_paid=self.amount_paid, amount_due=self.amount_due
+        )
 
 
 class InvoiceRead(InvoiceSummary):

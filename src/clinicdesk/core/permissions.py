@@ -30,3 +30,5 @@ class Permission(StrEnum):
     ORGANIZATION_READ = "organization:read"
     ADMIN_USERS = "admin:users"
     ADMIN_SETTINGS = "admin:settings"
+    # Money going back or records of money undone: credit notes, refunds, voids.
+    BILLING_REFUND = "billing:refund"

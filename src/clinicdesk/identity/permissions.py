@@ -43,6 +43,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SCHEDULING_OVERBOOK,
             P.BILLING_READ,
             P.QUEUE_DISPLAYS,
+            # Only billing and the admin give money back or undo it (issue 16).
+            P.BILLING_REFUND,
         }
     ),
     Role.DOCTOR: frozenset(
@@ -101,6 +103,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.BILLING_WRITE,
             P.REPORTS_READ,
             P.ORGANIZATION_READ,
+            P.BILLING_REFUND,
         }
     ),
 }

@@ -1,7 +1,8 @@
 """JSON API of billing: one router per part, gathered in ``routers``."""
 
 from clinicdesk.billing.api import documents, fee_schedule, invoices
+from clinicdesk.billing.api import payments as payments_api
 
-routers = [fee_schedule.router, invoices.router, documents.router]
+routers = [fee_schedule.router, invoices.router, documents.router, payments_api.router]
 
 __all__ = ["routers"]

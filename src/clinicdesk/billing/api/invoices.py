@@ -14,7 +14,7 @@ from typing import Annotated
 from fastapi import Query, Response
 from fastapi.responses import JSONResponse
 
-from clinicdesk.billing.access import BillingRead, BillingWrite
+from clinicdesk.billing.access import BillingRead, BillingRefund, BillingWrite
 from clinicdesk.billing.schemas import (
     CreditNoteCreate,
     CreditNoteLineRead,
@@ -271,12 +271,14 @@ async def list_credit_notes(
 async def create_credit_note(
     invoice_id: uuid.UUID,
     session: SessionDep,
-    actor: BillingWrite,
+    actor: BillingRefund,
     body: CreditNoteCreate,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Lines with amounts (tax included, minor units), or no lines for everything not
-    yet credited; 409 past what is left to credit."""
+    yet credited; 409 past what is left to credit. Billing and the admin only
+    (``billing:refund``); what was paid of the credited part becomes the patient's
+    credit."""
 
     async def create() -> CreditNoteRead:
         return note_detail(

@@ -23,6 +23,7 @@ from clinicdesk.billing.kernel.money import tax_part
 from clinicdesk.billing.kernel.numbering import format_problem, render
 from clinicdesk.billing.models import BillingSettings, CreditNote, CreditNoteLine
 from clinicdesk.billing.schemas import CreditNoteCreate, NumberFormats, NumberFormatsRead
+from clinicdesk.billing.service import ledger as payment_ledger
 from clinicdesk.billing.service.common import (
     InvoiceWithLines,
     audit_invoice,
@@ -154,6 +155,8 @@ async def credit(
     await audit_invoice(
         session, actor=actor, action="invoice.credited", invoice=invoice, before=before
     )
+    # A paid invoice credited: what it no longer asks goes back to the patient's credit.
+    await payment_ledger.release_overpaid(session, actor=actor, invoice=invoice)
     return CreditNoteWithLines(note, made)
 
 
