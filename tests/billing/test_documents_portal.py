@@ -40,12 +40,16 @@ async def portal_for(
 
 
 async def test_the_patient_sees_their_issued_invoices_balance_and_pdfs_only(
-    app: FastAPI, desk: httpx.AsyncClient, qc: QueueClinic, session: AsyncSession
+    app: FastAPI,
+    desk: httpx.AsyncClient,
+    billing: httpx.AsyncClient,
+    qc: QueueClinic,
+    session: AsyncSession,
 ) -> None:
     mine, theirs = qc.patient_ids[0], qc.patient_ids[1]
     first = await issue(desk, await draft(desk, mine, {"name": "Consultation", "unit_price": 6000}))
     second = await issue(desk, await draft(desk, mine, {"name": "X-ray", "unit_price": 2550}))
-    credited = await desk.post(
+    credited = await billing.post(  # billing and the admin credit (billing:refund)
         f"/api/v1/invoices/{second['id']}/credit-notes", json={"reason": "Repeated"}
     )
     assert credited.status_code == 201, credited.text
@@ -53,7 +57,7 @@ async def test_the_patient_sees_their_issued_invoices_balance_and_pdfs_only(
     pending = await draft(desk, mine, {"name": "Follow-up", "unit_price": 999})
     other = await issue(desk, await draft(desk, theirs, {"name": "Other", "unit_price": 700}))
     other_note = (
-        await desk.post(f"/api/v1/invoices/{other['id']}/credit-notes", json={"reason": "x"})
+        await billing.post(f"/api/v1/invoices/{other['id']}/credit-notes", json={"reason": "x"})
     ).json()
 
     portal = await portal_for(app, session, qc, mine)
@@ -107,3 +111,21 @@ async def test_a_patient_without_invoices_owes_nothing(
     assert "You have no invoices." in page.text and "nothing to pay" in page.text
     bad = await portal.get("/portal/invoices", params={"cursor": "not-a-cursor"})
     assert bad.status_code == 400
+
+
+async def test_the_portal_balance_subtracts_the_patients_credit(
+    app: FastAPI, desk: httpx.AsyncClient, qc: QueueClinic, session: AsyncSession
+) -> None:
+    mine = qc.patient_ids[3]
+    await issue(desk, await draft(desk, mine, {"name": "Consultation", "unit_price": 6000}))
+    # 25.00 paid ahead, kept as credit (allocated to nothing): 60.00 owed, 35.00 to pay.
+    ahead = {"patient_id": str(mine), "method": "cash", "amount": 2500, "allocations": []}
+    assert (await desk.post("/api/v1/payments", json=ahead)).status_code == 201
+    portal = await portal_for(app, session, qc, mine)
+    page = (await portal.get("/portal/invoices")).text
+    assert '<span class="balance-amount">$35.00</span>' in page
+    # 50.00 more, beyond what is owed: the clinic holds 15.00 of the patient's money.
+    more = {**ahead, "amount": 5000}
+    assert (await desk.post("/api/v1/payments", json=more)).status_code == 201
+    page = (await portal.get("/portal/invoices")).text
+    assert '<span class="balance-amount">$15.00</span>' in page and "in your favour" in page

@@ -2,7 +2,9 @@
 
 from clinicdesk.billing.api import documents, fee_schedule, invoices
 from clinicdesk.billing.api import payments as payments_api
+from clinicdesk.billing.api import receipts as receipts_api
 
 routers = [fee_schedule.router, invoices.router, documents.router, payments_api.router]
+routers.append(receipts_api.router)
 
 __all__ = ["routers"]
