@@ -176,12 +176,17 @@ async def test_a_draft_by_hand_is_edited_then_issued(
     assert "107.00" in page  # 2 x 60 - 12 - 1, what is due
 
 
+@pytest.fixture
+async def web_billing(
+    session: AsyncSession, clinic: Organization, sign_in_web: SignIn
+) -> httpx.AsyncClient:
+    return await sign_in_web(await create_user(session, clinic, Role.BILLING))
+
+
 async def test_a_credit_note_from_the_page(
-    session: AsyncSession,
-    clinic: Organization,
-    sign_in_web: SignIn,
     desk: httpx.AsyncClient,
     web_desk: httpx.AsyncClient,
+    web_billing: httpx.AsyncClient,
     qc: QueueClinic,
     consult: dict[str, Any],
 ) -> None:
@@ -192,7 +197,6 @@ async def test_a_credit_note_from_the_page(
     assert "Make a credit note" not in (await web_desk.get(f"/invoices/{issued['id']}")).text
     refused = await web_desk.post(url, data={"everything": "true", "reason": "Waived"})
     assert refused.status_code == 403
-    web_billing = await sign_in_web(await create_user(session, clinic, Role.BILLING))
     assert "Make a credit note" in (await web_billing.get(f"/invoices/{issued['id']}")).text
     too_much = await web_billing.post(
         url, data={f"amount-{line_id}": "70.00", "reason": "Overcharged"}, headers=HTMX
