@@ -77,7 +77,7 @@ def test_money_is_shown_in_the_currency_digits_and_the_locale_format(
 
 
 async def test_an_issued_invoice_prints_its_number_patient_lines_taxes_and_amounts(
-    desk: httpx.AsyncClient, qc: QueueClinic, session: AsyncSession
+    desk: httpx.AsyncClient, billing: httpx.AsyncClient, qc: QueueClinic, session: AsyncSession
 ) -> None:
     patient = await session.get_one(Patient, qc.patient_ids[0])
     full_name, mrn = patient.full_name, patient.mrn
@@ -109,8 +109,8 @@ async def test_an_issued_invoice_prints_its_number_patient_lines_taxes_and_amoun
     issued = await issue(desk, patched.json())
     # 2 x 50.00 - 10% = 90.00 + VAT 18.00 = 108.00; the dressing 12.50 untaxed.
     assert (issued["total"], issued["tax_total"]) == (12050, 1800)
-    note = await credit(
-        desk, issued, lines=[{"invoice_line_id": issued["lines"][1]["id"], "amount": 250}]
+    note = await credit(  # credit notes are billing's (billing:refund)
+        billing, issued, lines=[{"invoice_line_id": issued["lines"][1]["id"], "amount": 250}]
     )
 
     response = await desk.get(f"/api/v1/invoices/{invoice['id']}/pdf")

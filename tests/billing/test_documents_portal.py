@@ -40,12 +40,16 @@ async def portal_for(
 
 
 async def test_the_patient_sees_their_issued_invoices_balance_and_pdfs_only(
-    app: FastAPI, desk: httpx.AsyncClient, qc: QueueClinic, session: AsyncSession
+    app: FastAPI,
+    desk: httpx.AsyncClient,
+    billing: httpx.AsyncClient,
+    qc: QueueClinic,
+    session: AsyncSession,
 ) -> None:
     mine, theirs = qc.patient_ids[0], qc.patient_ids[1]
     first = await issue(desk, await draft(desk, mine, {"name": "Consultation", "unit_price": 6000}))
     second = await issue(desk, await draft(desk, mine, {"name": "X-ray", "unit_price": 2550}))
-    credited = await desk.post(
+    credited = await billing.post(
         f"/api/v1/invoices/{second['id']}/credit-notes", json={"reason": "Repeated"}
     )
     assert credited.status_code == 201, credited.text
@@ -53,7 +57,7 @@ async def test_the_patient_sees_their_issued_invoices_balance_and_pdfs_only(
     pending = await draft(desk, mine, {"name": "Follow-up", "unit_price": 999})
     other = await issue(desk, await draft(desk, theirs, {"name": "Other", "unit_price": 700}))
     other_note = (
-        await desk.post(f"/api/v1/invoices/{other['id']}/credit-notes", json={"reason": "x"})
+        await billing.post(f"/api/v1/invoices/{other['id']}/credit-notes", json={"reason": "x"})
     ).json()
 
     portal = await portal_for(app, session, qc, mine)
