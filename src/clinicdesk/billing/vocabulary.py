@@ -20,3 +20,14 @@ class LineSource(StrEnum):
 
 INVOICE_COUNTER = "invoice"
 CREDIT_NOTE_COUNTER = "credit_note"
+
+
+class ClaimStatus(StrEnum):
+    """An insurance claim's life (``service/claims.py`` holds the allowed steps)."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
