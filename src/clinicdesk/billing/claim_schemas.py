@@ -15,7 +15,6 @@ from clinicdesk.billing.vocabulary import ClaimStatus
 from clinicdesk.core.schemas import SafeText, Strict, safe_text
 
 PositiveAmount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True)]
-Reason = Annotated[str, AfterValidator(safe_text), Field(min_length=1, max_length=500)]
 Reference = Annotated[SafeText, Field(max_length=80)]
 
 
@@ -39,7 +38,7 @@ class ClaimAccept(Strict):
 
 
 class ClaimReject(Strict):
-    reason: Reason
+    reason: Annotated[str, AfterValidator(safe_text)] = Field(min_length=1, max_length=500)
     payer_reference: Reference = None
 
 

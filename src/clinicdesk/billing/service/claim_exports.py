@@ -223,15 +223,14 @@ async def export_csv(
             .order_by(ClaimItem.claim_id, ClaimItem.sequence)
         ):
             items[item.claim_id].append(item)
-        numbers = dict(
-            (
-                await session.execute(
-                    select(Invoice.id, Invoice.number).where(
-                        Invoice.id.in_({c.invoice_id for c in claims})
-                    )
+        numbers = {
+            row.id: row.number
+            for row in await session.execute(
+                select(Invoice.id, Invoice.number).where(
+                    Invoice.id.in_({c.invoice_id for c in claims})
                 )
-            ).tuples()
-        )
+            )
+        }
         people = await patients.patients_by_id(session, {c.patient_id for c in claims})
         policies = await patients.coverages_by_id(session, {c.policy_id for c in claims})
         await audit.record_list_read(
