@@ -3,10 +3,16 @@ a policy on a patient's chart (added by the desk), and an issued invoice to clai
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.billing.claim_schemas import ClaimCreate
+from clinicdesk.billing.schemas import InvoiceCreate, LineAdd
+from clinicdesk.billing.service import claims, invoices, issuing
+from clinicdesk.core.actor import Actor
 from tests.billing.conftest import draft, fee, if_match, issue
 from tests.clinical.conftest import People
 
@@ -64,3 +70,20 @@ async def step(
     return await desk.post(
         f"/api/v1/claims/{found['id']}/{action}", json=body, headers=if_match(found)
     )
+
+
+async def walk_claim(
+    session: AsyncSession, *, actor: Actor, patient_id: uuid.UUID, policy_id: uuid.UUID
+) -> uuid.UUID:
+    """A claim of organization B for the route walks (an issued invoice claimed under
+    the policy), made through the services."""
+    invoice = await invoices.create_draft(
+        session,
+        actor=actor,
+        data=InvoiceCreate(patient_id=patient_id, lines=[LineAdd(name="B claim", unit_price=100)]),
+    )
+    await issuing.issue(session, actor=actor, invoice_id=invoice.invoice.id, expected_version=None)
+    made = await claims.create_claim(
+        session, actor=actor, data=ClaimCreate(invoice_id=invoice.invoice.id, policy_id=policy_id)
+    )
+    return made.claim.id

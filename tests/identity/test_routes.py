@@ -67,6 +67,7 @@ from clinicdesk.scheduling.schemas import (
 )
 from clinicdesk.scheduling.series_schemas import WaitlistWrite
 from clinicdesk.scheduling.service import booking, setup, waitlist
+from tests.billing.claims_support import walk_claim
 from tests.support.identity import SignIn, create_org, create_user
 from tests.support.patients import register_patient
 from tests.support.walk import Endpoint, api_routes, calls
@@ -294,6 +295,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         actor=doctor,
         data=InvoiceCreate(patient_id=patient.id, lines=[LineAdd(name="B main", unit_price=1)]),
     )
+    claim_id = await walk_claim(session, actor=billing, patient_id=patient.id, policy_id=policy.id)
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -338,6 +340,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "item_id": fee_item.id,
         "invoice_id": invoice.invoice.id,
         "line_id": invoice.lines[0].id,
+        "claim_id": claim_id,
     }
 
 
@@ -420,6 +423,9 @@ API_BODIES.update(
         "/api/v1/invoices/{invoice_id}/lines/{line_id}": {"quantity": "1"},
         "/api/v1/invoices/{invoice_id}/discount": {},
         "/api/v1/invoices/{invoice_id}/credit-notes": {"reason": "test"},
+        "/api/v1/claims/{claim_id}/accept": {"amount_approved": 1},
+        "/api/v1/claims/{claim_id}/reject": {"reason": "test"},
+        "/api/v1/claims/{claim_id}/remittances": {"amount": 1},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
@@ -129,3 +129,17 @@ class ClaimRead(ClaimSummary):
 class ClaimList(BaseModel):
     items: list[ClaimSummary]
     next_cursor: str | None = None
+
+
+class FhirClaimResource(BaseModel):
+    """A FHIR R4 ``Claim`` (hl7.org/fhir/R4/claim.html): the fields named here are always
+    there, with ``type``, ``patient``, ``created``, ``insurer``, ``provider``,
+    ``priority``, ``insurance``, ``item`` and ``total`` as the specification shapes
+    them; amounts are exact decimals in major units."""
+
+    model_config = ConfigDict(extra="allow")
+
+    resourceType: Literal["Claim"]  # noqa: N815 - FHIR's own name
+    id: str
+    status: Literal["draft", "active"]
+    use: Literal["claim"]

@@ -25,6 +25,7 @@ from clinicdesk.billing.claim_schemas import (
     ClaimRead,
     ClaimReject,
     ClaimSummary,
+    FhirClaimResource,
     RemittanceCreate,
     RemittanceRead,
 )
@@ -42,6 +43,13 @@ router = APIRouter(prefix="/api/v1", tags=["billing"])
 
 DateFrom = Annotated[date | None, Query(description="Service date (the invoice's) on or after.")]
 DateTo = Annotated[date | None, Query(description="Service date (the invoice's) on or before.")]
+
+
+FHIR_CLAIM_SCHEMA = {"$ref": "#/components/schemas/FhirClaimResource"}
+
+
+class FhirResponse(Response):
+    media_type = claim_exports.FHIR_MEDIA_TYPE
 
 
 def detail(found: ClaimDetail) -> ClaimRead:
@@ -163,13 +171,18 @@ async def read_claim(
 @router.get(
     "/claims/{claim_id}/fhir",
     summary="The claim as a FHIR R4 Claim resource",
-    response_class=Response,
-    responses={200: {"content": {claim_exports.FHIR_MEDIA_TYPE: {}}}},
+    response_class=FhirResponse,
+    responses={
+        200: {
+            "model": FhirClaimResource,
+            "content": {claim_exports.FHIR_MEDIA_TYPE: {"schema": FHIR_CLAIM_SCHEMA}},
+        }
+    },
 )
 async def read_claim_fhir(claim_id: uuid.UUID, session: SessionDep, actor: BillingRead) -> Response:
     """The member number is in clear only for those who may change insurance policies."""
     resource = await claim_exports.fhir_claim(session, claim_id, actor=actor)
-    return Response(claim_exports.fhir_json(resource), media_type=claim_exports.FHIR_MEDIA_TYPE)
+    return FhirResponse(claim_exports.fhir_json(resource))
 
 
 @router.post("/claims/{claim_id}/submit", response_model=ClaimRead)
