@@ -293,3 +293,27 @@ async def test_who_may_read_and_change_claims(
         assert (await step(client, made, "submit")).status_code == 403
         refused = await client.post(f"/api/v1/claims/{made['id']}/remittances", json={"amount": 1})
         assert refused.status_code == 403
+
+
+async def test_odd_payloads_are_422_not_500(
+    desk: httpx.AsyncClient, people: People, qc: QueueClinic
+) -> None:
+    patient = qc.patient_ids[0]
+    await policy(desk, patient, await payer(people))
+    made = await claim(desk, invoice_id=(await issued_invoice(desk, patient))["id"])
+    submitted = (await step(desk, made, "submit")).json()
+    url = f"/api/v1/claims/{made['id']}/remittances"
+    for body in (
+        {"amount": 0.0, "adjustment": 5, "payer_reference": None, "adjustment_reason": None},
+        {"amount": 1, "payer_reference": "x" * 81},
+        {"amount": 1, "payer_reference": "bad\u202etext"},
+        {"amount": 1, "unknown": 1},
+    ):
+        answer = await desk.post(url, json=body)
+        assert answer.status_code == 422, (body, answer.text)
+    for body in ({"reason": None}, {"reason": "ok", "payer_reference": "y" * 81}):
+        answer = await step(desk, submitted, "reject", **body)
+        assert answer.status_code == 422, (body, answer.text)
+    fine = await step(desk, submitted, "accept", amount_approved=100, payer_reference="")
+    assert fine.status_code == 200, fine.text
+    assert fine.json()["payer_reference"] is None

@@ -15,7 +15,6 @@ from clinicdesk.billing.vocabulary import ClaimStatus
 from clinicdesk.core.schemas import SafeText, Strict, safe_text
 
 PositiveAmount = Annotated[int, Field(gt=0, le=MAX_AMOUNT, strict=True)]
-Reference = Annotated[SafeText, Field(max_length=80)]
 
 
 class ClaimCreate(Strict):
@@ -34,12 +33,12 @@ class ClaimAccept(Strict):
     amount_approved: PositiveAmount = Field(
         description="What the payer will pay, at most the claimed amount (minor units)."
     )
-    payer_reference: Reference = None
+    payer_reference: SafeText = Field(default=None, max_length=80)
 
 
 class ClaimReject(Strict):
     reason: Annotated[str, AfterValidator(safe_text)] = Field(min_length=1, max_length=500)
-    payer_reference: Reference = None
+    payer_reference: SafeText = Field(default=None, max_length=80)
 
 
 class RemittanceCreate(Strict):
@@ -50,7 +49,7 @@ class RemittanceCreate(Strict):
     adjustment: Amount = 0
     adjustment_reason: SafeText = Field(default=None, max_length=300)
     received_on: date | None = Field(default=None, description="Today when not given.")
-    payer_reference: Reference = None
+    payer_reference: SafeText = Field(default=None, max_length=80)
     notes: SafeText = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")
