@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.billing.claim_models import Claim
 from clinicdesk.billing.models import CreditNote, Invoice
 from clinicdesk.billing.service import drafting
 from clinicdesk.clinical.public import EncounterFinished, encounter_finished
@@ -16,6 +17,7 @@ from clinicdesk.patients.public import PatientMerged, move_records, patient_merg
 MERGED_WITH_PATIENT = (
     (Invoice.patient_id, "invoice"),
     (CreditNote.patient_id, "credit_note"),
+    (Claim.patient_id, "claim"),
 )
 
 
