@@ -303,17 +303,22 @@ async def test_odd_payloads_are_422_not_500(
     made = await claim(desk, invoice_id=(await issued_invoice(desk, patient))["id"])
     submitted = (await step(desk, made, "submit")).json()
     url = f"/api/v1/claims/{made['id']}/remittances"
-    for body in (
+    bodies: list[dict[str, Any]] = [
         {"amount": 0.0, "adjustment": 5, "payer_reference": None, "adjustment_reason": None},
         {"amount": 1, "payer_reference": "x" * 81},
         {"amount": 1, "payer_reference": "bad\u202etext"},
         {"amount": 1, "unknown": 1},
-    ):
+    ]
+    for body in bodies:
         answer = await desk.post(url, json=body)
         assert answer.status_code == 422, (body, answer.text)
-    for body in ({"reason": None}, {"reason": "ok", "payer_reference": "y" * 81}):
-        answer = await step(desk, submitted, "reject", **body)
-        assert answer.status_code == 422, (body, answer.text)
+    rejections: list[dict[str, Any]] = [
+        {"reason": None},
+        {"reason": "ok", "payer_reference": "y" * 81},
+    ]
+    for rejection in rejections:
+        answer = await step(desk, submitted, "reject", **rejection)
+        assert answer.status_code == 422, (rejection, answer.text)
     fine = await step(desk, submitted, "accept", amount_approved=100, payer_reference="")
     assert fine.status_code == 200, fine.text
     assert fine.json()["payer_reference"] is None
