@@ -106,3 +106,30 @@ class DayClosed(Conflict):
 
     title = "This business day is closed"
     code = "day-closed"
+
+
+class ClaimNotFound(NotFound):
+    title = "Claim not found"
+    code = "claim-not-found"
+
+
+class ClaimStepRefused(Conflict):
+    """A step the claim's status does not allow (submitting a paid claim ...)."""
+
+    title = "This step is not possible for this claim"
+    code = "claim-step-refused"
+
+
+class ClaimRefused(Conflict):
+    """A claim that cannot be made: a draft invoice, no valid policy, nothing left to
+    claim, or a second open claim of one invoice and policy."""
+
+    title = "This claim is not possible"
+    code = "claim-refused"
+
+
+class RemittanceRefused(Conflict):
+    """More paid (or adjusted) than is left of what was claimed or approved."""
+
+    title = "This remittance is not possible"
+    code = "remittance-refused"

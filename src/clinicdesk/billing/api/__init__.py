@@ -5,4 +5,9 @@ from clinicdesk.billing.api import payments as payments_api
 
 routers = [fee_schedule.router, invoices.router, documents.router, payments_api.router]
 
+# Insurance claims (issue 16).
+from clinicdesk.billing.api import claims  # noqa: E402
+
+routers += [claims.router]
+
 __all__ = ["routers"]
