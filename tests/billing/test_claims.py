@@ -72,6 +72,17 @@ async def test_a_claim_goes_from_draft_to_paid_and_every_step_is_audited(
     assert (paid["status"], paid["amount_paid"], paid["amount_adjusted"]) == ("paid", 5500, 500)
     assert [(r["amount"], r["adjustment"]) for r in paid["remittances"]] == [(2500, 0), (3000, 500)]
     assert paid["payer_reference"] == "ACME-1"
+    # Each remittance posted an insurance payment to the invoice: 7000 - 5500 still owed
+    # (the 500 written off stays the patient's to settle or credit).
+    after = (await desk.get(f"/api/v1/invoices/{invoice['id']}")).json()
+    assert (after["amount_paid"], after["amount_due"]) == (5500, 1500)
+    posted = (await desk.get("/api/v1/payments", params={"patient_id": str(patient)})).json()
+    assert sorted((p["method"], p["amount"], p["reference"]) for p in posted["items"]) == [
+        ("insurance", 2500, "EFT-1"),
+        ("insurance", 3000, f"Claim {made['id']}"),
+    ]
+    balance = (await desk.get(f"/api/v1/patients/{patient}/balance")).json()
+    assert balance["balance"] == 1500
 
     more = await desk.post(url, json={"amount": 1})
     assert more.status_code == 409

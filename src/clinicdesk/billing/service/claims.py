@@ -42,8 +42,10 @@ from clinicdesk.billing.errors import (
 )
 from clinicdesk.billing.kernel.money import tax_part
 from clinicdesk.billing.models import Invoice
+from clinicdesk.billing.payment_schemas import AllocationWanted, PaymentCreate
+from clinicdesk.billing.service import payments
 from clinicdesk.billing.service.common import books, find_invoice, lines_of
-from clinicdesk.billing.vocabulary import ClaimStatus, InvoiceStatus
+from clinicdesk.billing.vocabulary import ClaimStatus, InvoiceStatus, PaymentMethod
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.models import check_version, utcnow
@@ -91,12 +93,10 @@ def _refuse_step(claim: Claim, target: ClaimStatus, doing: str) -> None:
 
 
 def still_claimed(claim: Claim) -> int:
-    """What an open claim still holds of its invoice's ``amount_due``.
-
-    Today remittances do not post to the invoice, so the whole claimed amount stays
-    held. When insurance payments post to the invoice (``post_insurance_payment``), the
-    paid part leaves ``amount_due`` and this becomes ``amount_claimed - amount_paid``."""
-    return 0 if claim.status == S.REJECTED else claim.amount_claimed
+    """What an open claim still holds of its invoice's ``amount_due``: what it claims
+    less what the payer paid (a remittance posts an insurance payment to the invoice,
+    ``post_insurance_payment``, so the paid part has left ``amount_due`` already)."""
+    return 0 if claim.status == S.REJECTED else max(claim.amount_claimed - claim.amount_paid, 0)
 
 
 async def _audit_claim(
@@ -391,12 +391,28 @@ async def record_remittance(
 async def post_insurance_payment(
     session: AsyncSession, *, actor: Actor, claim: Claim, remittance: ClaimRemittance
 ) -> None:
-    """THE SEAM to payments: a remittance's ``amount`` becomes an "insurance" payment on
-    the claim's invoice (lowering its ``amount_due``), in the remittance's transaction.
-
-    It does nothing today: payments are being built. When they land, this calls their
-    use case (method "insurance", the payer's reference, ``remittance.received_on``)
-    and ``still_claimed`` subtracts the paid part. Nothing else belongs here."""
+    """A remittance's ``amount`` becomes an "insurance" payment on the claim's invoice,
+    in the remittance's transaction (audited by payments). What the invoice no longer
+    owes (the patient paid meanwhile) stays as the patient's credit, to refund or use."""
+    if remittance.amount <= 0:
+        return
+    invoice = await find_invoice(session, claim.invoice_id)
+    to_invoice = min(remittance.amount, max(invoice.amount_due, 0))
+    allocations = (
+        [AllocationWanted(invoice_id=claim.invoice_id, amount=to_invoice)] if to_invoice else []
+    )
+    await payments.record_payment(
+        session,
+        actor=actor,
+        data=PaymentCreate(
+            patient_id=claim.patient_id,
+            method=PaymentMethod.INSURANCE,
+            amount=remittance.amount,
+            location_id=invoice.location_id,
+            reference=remittance.payer_reference or f"Claim {claim.id}",
+            allocations=allocations,
+        ),
+    )
 
 
 async def get_claim(session: AsyncSession, claim_id: uuid.UUID, *, actor: Actor) -> ClaimDetail:
