@@ -1,7 +1,7 @@
 """JSON API of billing: one router per part, gathered in ``routers``."""
 
-from clinicdesk.billing.api import fee_schedule, invoices
+from clinicdesk.billing.api import balances, fee_schedule, invoices
 
-routers = [fee_schedule.router, invoices.router]
+routers = [fee_schedule.router, invoices.router, balances.router]
 
 __all__ = ["routers"]
