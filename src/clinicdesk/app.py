@@ -23,6 +23,7 @@ from clinicdesk import __version__
 from clinicdesk.audit import api as audit_api
 from clinicdesk.audit import public as audit
 from clinicdesk.billing import api as billing_api
+from clinicdesk.billing import views as billing_views
 from clinicdesk.clinical import api as clinical_api
 from clinicdesk.clinical import views as clinical_views
 from clinicdesk.config import Settings
@@ -96,6 +97,7 @@ TEMPLATE_DIRS = (
     scheduling_views.TEMPLATES_DIR,
     queue_views.TEMPLATES_DIR,
     clinical_views.TEMPLATES_DIR,
+    billing_views.TEMPLATES_DIR,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
@@ -158,6 +160,7 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     *clinical_api.routers,
     *billing_api.routers,
     clinical_views.router,
+    billing_views.router,
 )
 
 

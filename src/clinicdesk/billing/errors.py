@@ -57,3 +57,12 @@ class CurrencyRefused(ClinicError):
 
 class BadAmount(InvalidField):
     """An amount with more decimal places than the currency has."""
+
+
+class BalanceFilterRefused(ClinicError):
+    """A filter of the aging report or a statement typed on a page that is not a value
+    (a date, an amount, a location)."""
+
+    status_code = 400
+    title = "This filter is not right"
+    code = "balance-filter-refused"

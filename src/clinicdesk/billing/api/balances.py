@@ -22,9 +22,8 @@ from clinicdesk.billing.balance_schemas import (
 from clinicdesk.billing.schemas import MAX_AMOUNT
 from clinicdesk.billing.service import aging, statements
 from clinicdesk.billing.service.aging import AgingReport, Buckets, PatientBalance
-from clinicdesk.billing.service.aging_export import aging_csv
+from clinicdesk.billing.service.aging_export import aging_csv, csv_filename
 from clinicdesk.billing.service.statements import Statement
-from clinicdesk.core.models import utcnow
 from clinicdesk.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
@@ -111,11 +110,7 @@ def csv_download(report: AgingReport) -> Response:
     return Response(
         aging_csv(report),
         media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": (
-                f'attachment; filename="aging-{report.as_of.isoformat()}-{utcnow():%H%M%S}.csv"'
-            )
-        },
+        headers={"Content-Disposition": f'attachment; filename="{csv_filename(report)}"'},
     )
 
 

@@ -42,6 +42,10 @@ def _amounts(buckets: Buckets, currency: str) -> list[str]:
     return [str(to_major(amount, currency)) for amount in (*buckets.as_tuple(), buckets.total)]
 
 
+def csv_filename(report: AgingReport) -> str:
+    return f"aging-{report.as_of.isoformat()}.csv"
+
+
 def aging_csv(report: AgingReport) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
