@@ -108,7 +108,10 @@ async def test_the_statement_page_and_its_pdf(
     assert pdf.status_code == 200, pdf.text
     assert pdf.headers["content-type"] == "application/pdf"
     assert pdf.headers["cache-control"] == "no-store"
-    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    # Words as read back, whatever the lines they were wrapped on.
+    text = " ".join(
+        " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages).split()
+    )
     for expected in (
         "STATEMENT OF ACCOUNT",  # the heading, upper-cased by its style
         full_name,
