@@ -63,6 +63,8 @@ async def test_the_aging_page_totals_rows_filters_and_csv(
     for params, message in (
         ({"min_balance": "ten"}, "not an amount"),
         ({"min_balance": "1.234"}, "not an amount"),
+        ({"min_balance": "Infinity"}, "not an amount"),
+        ({"min_balance": "-5"}, "zero or more"),
         ({"as_of": "31/12/2026"}, "not a date"),
         ({"location_id": "nowhere"}, "Choose a location"),
         ({"sort": "name"}, "Choose an order"),

@@ -86,6 +86,8 @@ def parse_filters(
         raise BalanceFilterRefused("Choose a location from the list.") from None
     try:
         amount = Decimal(min_balance.strip().replace(",", "")) if min_balance.strip() else None
+        if amount is not None and not amount.is_finite():
+            raise ValueError("not a finite amount")
         minimum = to_minor(amount, currency) if amount is not None else 0
     except (InvalidOperation, ValueError):
         raise BalanceFilterRefused(
