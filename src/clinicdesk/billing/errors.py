@@ -133,3 +133,12 @@ class RemittanceRefused(Conflict):
 
     title = "This remittance is not possible"
     code = "remittance-refused"
+
+
+class BalanceFilterRefused(ClinicError):
+    """A filter of the aging report or a statement typed on a page that is not a value
+    (a date, an amount, a location)."""
+
+    status_code = 400
+    title = "This filter is not right"
+    code = "balance-filter-refused"

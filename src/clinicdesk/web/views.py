@@ -40,6 +40,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Emergency access", "/admin/emergency-access", Permission.AUDIT_READ, group="Admin"),
     NavItem("System status", "/system-status", Permission.ADMIN_SETTINGS, group="Admin"),
     NavItem("Jobs", "/admin/jobs", Permission.ADMIN_SETTINGS, group="Admin"),
+    NavItem("Balances", "/billing/aging", Permission.BILLING_READ),
 )
 
 router = APIRouter(include_in_schema=False)
