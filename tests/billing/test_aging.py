@@ -94,10 +94,10 @@ async def test_bucket_boundaries_are_inclusive_at_30_60_90(
 
 
 async def test_credit_notes_and_payments_lower_what_is_aged(
-    desk: httpx.AsyncClient, qc: QueueClinic, session: AsyncSession
+    desk: httpx.AsyncClient, billing: httpx.AsyncClient, qc: QueueClinic
 ) -> None:
     credited = await invoice_of(desk, qc.patient_ids[0], 1000)
-    part = await desk.post(
+    part = await billing.post(
         f"/api/v1/invoices/{credited['id']}/credit-notes",
         json={
             "reason": "Overcharged",
@@ -106,26 +106,31 @@ async def test_credit_notes_and_payments_lower_what_is_aged(
     )
     assert part.status_code == 201, part.text
     whole = await invoice_of(desk, qc.patient_ids[1], 500)
-    gone = await desk.post(
+    gone = await billing.post(
         f"/api/v1/invoices/{whole['id']}/credit-notes", json={"reason": "Visit cancelled"}
     )
     assert gone.status_code == 201, gone.text
     paid = await invoice_of(desk, qc.patient_ids[2], 800)
     half = await invoice_of(desk, qc.patient_ids[3], 800)
     await draft(desk, qc.patient_ids[4], line(999))  # a draft is never owed
-    # Payments (another part of billing) move amount_paid and amount_due on the row.
-    await scope_to_tenant(session, qc.organization_id)
-    for invoice, amount in ((paid, 800), (half, 300)):
-        await session.execute(
-            update(Invoice)
-            .where(Invoice.id == uuid.UUID(invoice["id"]))
-            .values(amount_paid=amount, amount_due=Invoice.amount_due - amount)
+    # Payments: one in full, one in part with 100 over that stays the patient's credit.
+    for invoice, amount in ((paid, 800), (half, 400)):
+        taken = await desk.post(
+            "/api/v1/payments",
+            json={
+                "patient_id": invoice["patient_id"],
+                "method": "cash",
+                "amount": amount,
+                "allocations": [{"invoice_id": invoice["id"], "amount": min(amount, 300)}]
+                if invoice is half
+                else None,
+            },
         )
-    await session.commit()
+        assert taken.status_code == 201, taken.text
 
     report = await aging(desk)
-    owed = {row["patient_id"]: row["balance"] for row in report["items"]}
-    assert owed == {str(qc.patient_ids[0]): 700, str(qc.patient_ids[3]): 500}
+    owed = {row["patient_id"]: (row["balance"], row["credit"]) for row in report["items"]}
+    assert owed == {str(qc.patient_ids[0]): (700, 0), str(qc.patient_ids[3]): (500, 100)}
     assert report["totals"]["total"] == 1200
     assert report["patients"] == 2
     assert report["invoices"] == 2
@@ -202,14 +207,14 @@ async def test_csv_export_has_every_row_and_the_totals(
 
 
 async def test_statement_runs_the_balance_in_date_order(
-    desk: httpx.AsyncClient, qc: QueueClinic, session: AsyncSession
+    desk: httpx.AsyncClient, billing: httpx.AsyncClient, qc: QueueClinic, session: AsyncSession
 ) -> None:
     ann = qc.patient_ids[0]
     first = await invoice_of(desk, ann, 1000)
     today = date.fromisoformat(first["issue_date"])
     await set_issue_date(session, qc, first["id"], today - timedelta(days=40))
     second = await invoice_of(desk, ann, 600)
-    note = await desk.post(
+    note = await billing.post(
         f"/api/v1/invoices/{second['id']}/credit-notes",
         json={
             "reason": "Goodwill",
@@ -257,6 +262,24 @@ async def test_statement_runs_the_balance_in_date_order(
 
     missing = await desk.get(f"/api/v1/billing/statements/{uuid.uuid4()}")
     assert missing.status_code == 404
+
+    # A payment (oldest invoice first), then part of it refunded: both on the statement,
+    # and the closing balance still equals the aging balance less the credit.
+    taken = await desk.post(
+        "/api/v1/payments", json={"patient_id": str(ann), "method": "card", "amount": 300}
+    )
+    assert taken.status_code == 201, taken.text
+    refund = await billing.post(
+        f"/api/v1/payments/{taken.json()['id']}/refunds",
+        json={"amount": 50, "reason": "Charged twice for parking"},
+    )
+    assert refund.status_code == 201, refund.text
+    after = (await desk.get(f"/api/v1/billing/statements/{ann}")).json()
+    moves = {(x["kind"], x["charge"], x["credit"]) for x in after["lines"][3:]}
+    assert moves == {("payment", 0, 300), ("refund", 50, 0)}
+    assert after["closing_balance"] == 1500 - 300 + 50
+    [row] = [r for r in (await aging(desk))["items"] if r["patient_id"] == str(ann)]
+    assert row["balance"] - row["credit"] == after["closing_balance"]
 
 
 async def test_who_may_read_balances_and_the_reads_are_audited(

@@ -81,7 +81,11 @@ async def test_the_aging_page_totals_rows_filters_and_csv(
 
 
 async def test_the_statement_page_and_its_pdf(
-    people: People, desk: httpx.AsyncClient, qc: QueueClinic, session: AsyncSession
+    people: People,
+    desk: httpx.AsyncClient,
+    billing: httpx.AsyncClient,
+    qc: QueueClinic,
+    session: AsyncSession,
 ) -> None:
     ann = await patient(session, qc, 0)
     ann_id, full_name, mrn = ann.id, ann.full_name, ann.mrn
@@ -89,7 +93,7 @@ async def test_the_statement_page_and_its_pdf(
     today = date.fromisoformat(first["issue_date"])
     await set_issue_date(session, qc, first["id"], today - timedelta(days=70))
     second = await invoice_of(desk, ann_id, 2500)
-    note = await desk.post(
+    note = await billing.post(
         f"/api/v1/invoices/{second['id']}/credit-notes", json={"reason": "Goodwill gesture"}
     )
     assert note.status_code == 201, note.text

@@ -33,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Calendar", "/calendar", Permission.SCHEDULING_READ),
     NavItem("Queue", "/queue", Permission.SCHEDULING_READ),
     NavItem("Invoices", "/invoices", Permission.BILLING_READ),
+    NavItem("Balances", "/billing/aging", Permission.BILLING_READ),
     NavItem("Staff", "/admin/users", Permission.ADMIN_USERS, group="Admin"),
     NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS, group="Admin"),
     NavItem("Settings", "/admin/settings", Permission.ADMIN_SETTINGS, group="Admin"),
@@ -40,7 +41,6 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Emergency access", "/admin/emergency-access", Permission.AUDIT_READ, group="Admin"),
     NavItem("System status", "/system-status", Permission.ADMIN_SETTINGS, group="Admin"),
     NavItem("Jobs", "/admin/jobs", Permission.ADMIN_SETTINGS, group="Admin"),
-    NavItem("Balances", "/billing/aging", Permission.BILLING_READ),
 )
 
 router = APIRouter(include_in_schema=False)
