@@ -315,7 +315,7 @@ def test_the_books_always_balance(migrated_database_url: str) -> None:
             deadline=None,
             derandomize=True,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
-        )(Ledger).TestCase
+        )(type("LedgerRun", (Ledger,), {})).TestCase  # a fresh class: settings apply once
         run().runTest()
         # Every kind of step went through, not only refusals, so the checks saw them all.
         steps = {"issue_invoice", "credit_note", "_pay", "apply_credit", "refund", "void"}
