@@ -24,7 +24,7 @@ from tests.support.identity import api_as
 EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}
 # A tripwire, not a benchmark, in CPU seconds of this process (wall time on the shared
 # 2-core machine swings with the neighbours' load: 61 s one day, past 120 s the next):
-# measured at 35 s of CPU for about 1,200 requests, ~45 s with billing's routes.
+# measured at 35 s of CPU for about 1,200 requests (before billing's routes).
 BUDGET_CPU_SECONDS = 100
 
 
