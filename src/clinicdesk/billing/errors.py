@@ -142,3 +142,41 @@ class BalanceFilterRefused(ClinicError):
     status_code = 400
     title = "This filter is not right"
     code = "balance-filter-refused"
+
+
+# --- card gateway -------------------------------------------------------------------------
+
+
+class CardPaymentRefused(Conflict):
+    """Card payments through a gateway are off, or the invoice owes nothing (a draft,
+    paid already)."""
+
+    title = "A card payment cannot be started"
+    code = "card-payment-refused"
+
+
+class CardGatewayFailed(ClinicError):
+    """The provider did not answer or refused; nothing was recorded, try again."""
+
+    status_code = 502
+    title = "The card gateway did not answer"
+    code = "card-gateway-failed"
+
+
+class WebhookRefused(ClinicError):
+    """A webhook without a valid signature (or with no gateway set up). It says nothing
+    more: the caller is either the provider, who knows, or someone probing."""
+
+    status_code = 400
+    title = "Bad request"
+    code = "webhook-refused"
+
+
+class GatewayEventRefused(ClinicError):
+    """A signed event that names no invoice of the organization it names, or another
+    patient or currency than the invoice's. Answered with an error so that the provider
+    keeps it visible (and retries) instead of it being dropped without a trace."""
+
+    status_code = 422
+    title = "This event does not match an invoice"
+    code = "gateway-event-refused"

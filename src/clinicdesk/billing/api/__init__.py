@@ -1,6 +1,6 @@
 """JSON API of billing: one router per part, gathered in ``routers``."""
 
-from clinicdesk.billing.api import balances, claims, documents, fee_schedule, invoices
+from clinicdesk.billing.api import balances, card_gateway, claims, documents, fee_schedule, invoices
 from clinicdesk.billing.api import payments as payments_api
 
 routers = [
@@ -10,6 +10,9 @@ routers = [
     payments_api.router,
     claims.router,
     balances.router,
+    card_gateway.router,
 ]
+# The card gateway's webhook: signed by the provider, no sign-in.
+public = card_gateway.public
 
-__all__ = ["routers"]
+__all__ = ["public", "routers"]
