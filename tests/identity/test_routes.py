@@ -360,6 +360,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "issued_invoice_id": credited.invoice.id,
         "credit_note_id": credit_note.note.id,
         "payment_id": payment.payment.id,
+        "business_date": "2030-01-07",
     }
 
 
@@ -445,10 +446,14 @@ API_BODIES.update(
         "/api/v1/payments/{payment_id}/refunds": {"amount": 1, "reason": "test"},
         "/api/v1/payments/{payment_id}/void": {"reason": "test"},
         "/api/v1/invoices/{invoice_id}/apply-credit": {},
+        # A location no organization has: the day of another's is as unknown (its own
+        # cross-organization test is in tests/billing/test_day_close.py).
+        "/api/v1/billing/days/{business_date}/close": {"location_id": str(uuid.uuid4())},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {
     "/api/v1/patients/{patient_id}/documents/{document_id}": {"reason": "cleanup"},
+    "/api/v1/billing/days/{business_date}": {"location_id": str(uuid.uuid4())},
 }
 API_FILES: dict[str, dict[str, tuple[str, bytes]]] = {
     "/api/v1/patients/{patient_id}/documents": {"file": ("a.pdf", b"%PDF-1.4\n%%EOF\n")},

@@ -106,3 +106,13 @@ class DayClosed(Conflict):
 
     title = "This business day is closed"
     code = "day-closed"
+
+
+# --- day close ----------------------------------------------------------------------------
+
+
+class DayCloseRefused(Conflict):
+    """A day that cannot be closed (yet): a business day still to come."""
+
+    title = "This business day cannot be closed"
+    code = "day-close-refused"
