@@ -175,6 +175,7 @@ async def test_close_with_a_counted_difference_and_its_reason(
         await session.scalars(select(AuditEvent).where(AuditEvent.action == "day.closed"))
     ).all()
     assert [str(e.resource_id) for e in entries] == [closing["id"]]
+    assert entries[0].details is not None
     lines = entries[0].details["lines"]
     assert {(x["method"], x["difference"], x["reason"]) for x in lines if x["user_id"] is None} == {
         ("cash", -50, "a 0.50 coin short"),
