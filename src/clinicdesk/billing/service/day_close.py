@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import public as audit
 from clinicdesk.billing.day_close_models import NO_LOCATION, DayClosing, DayClosingLine
 from clinicdesk.billing.errors import DayClosed, DayCloseRefused
+from clinicdesk.billing.kernel.money import to_major
 from clinicdesk.billing.payment_models import Payment, Refund
 from clinicdesk.billing.service.common import books
 from clinicdesk.billing.service.day_guard import closing_of, lock_day
@@ -194,7 +195,7 @@ async def day_summary(
     )
 
 
-def _counted_line(figures: Figures, count: Count | None) -> tuple[int, str | None]:
+def _counted_line(figures: Figures, count: Count | None, currency: str) -> tuple[int, str | None]:
     """The amount counted for a method and its reason, by the rules of the module."""
     counted = count.counted if count is not None else None
     reason = (count.reason or "").strip() or None if count is not None else None
@@ -209,14 +210,14 @@ def _counted_line(figures: Figures, count: Count | None) -> tuple[int, str | Non
             raise InvalidField(
                 f"counted.{figures.method}",
                 f"Enter {what} for {figures.method} (the system expects "
-                f"{figures.expected} minor units).",
+                f"{to_major(figures.expected, currency)} {currency}).",
             )
         counted = figures.expected
     if counted != figures.expected and reason is None:
         raise InvalidField(
             f"counted.{figures.method}.reason",
             f"Counted {figures.method} differs from the expected amount by "
-            f"{counted - figures.expected} minor units: give the reason.",
+            f"{to_major(counted - figures.expected, currency)} {currency}: give the reason.",
         )
     return counted, reason
 
@@ -251,7 +252,9 @@ async def close_day(
         Figures(method, None, None, 0, 0, 0)
         for method in sorted(set(counts) - known, key=_method_order)
     ]
-    counted_lines = [(m, *_counted_line(m, counts.get(m.method))) for m in methods]
+    counted_lines = [
+        (m, *_counted_line(m, counts.get(m.method), ledger_books.currency)) for m in methods
+    ]
     expected_total = sum(m.expected for m in methods)
     counted_total = sum(c for _, c, _ in counted_lines)
     closing = DayClosing(
