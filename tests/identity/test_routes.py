@@ -363,6 +363,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "credit_note_id": credit_note.note.id,
         "payment_id": payment.payment.id,
         "claim_id": claim_id,
+        "business_date": "2030-01-07",
     }
 
 
@@ -451,10 +452,14 @@ API_BODIES.update(
         "/api/v1/claims/{claim_id}/accept": {"amount_approved": 1},
         "/api/v1/claims/{claim_id}/reject": {"reason": "test"},
         "/api/v1/claims/{claim_id}/remittances": {"amount": 1},
+        # A location no organization has: the day of another's is as unknown (its own
+        # cross-organization test is in tests/billing/test_day_close.py).
+        "/api/v1/billing/days/{business_date}/close": {"location_id": str(uuid.uuid4())},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {
     "/api/v1/patients/{patient_id}/documents/{document_id}": {"reason": "cleanup"},
+    "/api/v1/billing/days/{business_date}": {"location_id": str(uuid.uuid4())},
 }
 API_FILES: dict[str, dict[str, tuple[str, bytes]]] = {
     "/api/v1/patients/{patient_id}/documents": {"file": ("a.pdf", b"%PDF-1.4\n%%EOF\n")},

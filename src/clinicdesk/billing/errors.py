@@ -180,3 +180,13 @@ class GatewayEventRefused(ClinicError):
     status_code = 422
     title = "This event does not match an invoice"
     code = "gateway-event-refused"
+
+
+# --- day close ----------------------------------------------------------------------------
+
+
+class DayCloseRefused(Conflict):
+    """A day that cannot be closed (yet): a business day still to come."""
+
+    title = "This business day cannot be closed"
+    code = "day-close-refused"

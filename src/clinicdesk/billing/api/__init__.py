@@ -1,6 +1,7 @@
 """JSON API of billing: one router per part, gathered in ``routers``."""
 
 from clinicdesk.billing.api import balances, card_gateway, claims, documents, fee_schedule, invoices
+from clinicdesk.billing.api import day_close as day_close_api
 from clinicdesk.billing.api import payments as payments_api
 
 routers = [
@@ -11,6 +12,7 @@ routers = [
     claims.router,
     balances.router,
     card_gateway.router,
+    day_close_api.router,
 ]
 # The card gateway's webhook: signed by the provider, no sign-in.
 public = card_gateway.public

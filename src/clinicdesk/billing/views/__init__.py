@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clinicdesk.billing.views import balances, chart, fee_schedule, invoices, portal
+from clinicdesk.billing.views import day_close as day_close_views
 from clinicdesk.core.routing import APIRouter
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
@@ -18,6 +19,7 @@ router.include_router(chart.router)
 router.include_router(fee_schedule.router)
 router.include_router(portal.router)
 router.include_router(balances.router)
+router.include_router(day_close_views.router)
 
 # Sections of the settings area (``/admin/settings``).
 SETTINGS = fee_schedule.SETTINGS
