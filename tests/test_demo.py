@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditEvent
+from clinicdesk.billing.models import FeeItem, Invoice, InvoiceLine
 from clinicdesk.clinical.models import (
     ClinicalNote,
     Diagnosis,
@@ -28,13 +29,17 @@ from clinicdesk.clinical.models import (
     Order,
     Prescription,
     Result,
+    TestCatalogueItem,
 )
+from clinicdesk.clinical.schemas.encounters import EncounterStart
+from clinicdesk.clinical.service import closing, encounters
 from clinicdesk.clinical.vocabulary import EncounterStatus
 from clinicdesk.core.filetypes import PDF, PNG, sniff_document_type
 from clinicdesk.core.storage import LocalDirectoryStorage
 from clinicdesk.demo import seed_demo_clinic
 from clinicdesk.demo.chart_catalogue import CONDITIONS, REPORTS
 from clinicdesk.demo.documents import REPORT_LINES, pdf_document, png_image
+from clinicdesk.demo.fees import FEES
 from clinicdesk.demo.patient_plan import (
     DEMO_PATIENT_COUNT,
     NEAR_DUPLICATES,
@@ -69,7 +74,7 @@ from clinicdesk.patients.service.duplicates import facts_of_patient, find_duplic
 from clinicdesk.patients.service.records import is_valid_mrn
 from clinicdesk.queue.models import Visit
 from clinicdesk.queue.vocabulary import VisitStatus
-from clinicdesk.scheduling.models import Appointment, Provider
+from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
 from clinicdesk.scheduling.service import setup
 from clinicdesk.scheduling.vocabulary import FREEING_STATUSES, AppointmentStatus
 
@@ -412,3 +417,57 @@ async def test_the_demo_clinic_has_a_queue_with_history(
     assert waiting and len(waiting) < len(results)
     assert all(orders[r.order_id].status == "resulted" for r in waiting)
     assert {orders[r.order_id].encounter_id for r in results} <= {e.id for e in past}
+
+
+# --- the fee schedule -----------------------------------------------------------------
+
+
+async def test_a_finished_demo_consultation_drafts_its_invoice(
+    session: AsyncSession, tmp_path: Path
+) -> None:
+    storage = LocalDirectoryStorage(tmp_path / "documents")
+    clinic = await seed_demo_clinic(
+        session, password=DEMO_PASSWORD, storage=storage, patient_count=40
+    )
+    assert clinic.fees == len(FEES) == await count(session, FeeItem)
+    items = list(await session.scalars(select(FeeItem)))
+    assert {i.currency for i in items} == {"USD"}
+    # Every appointment type has its consultation fee and every catalogue test its price.
+    priced_types = {i.appointment_type_id for i in items} - {None}
+    assert priced_types == set(await session.scalars(select(AppointmentType.id)))
+    priced_tests = {i.catalogue_item_id for i in items} - {None}
+    assert priced_tests == set(await session.scalars(select(TestCatalogueItem.id)))
+    taxed = [i for i in items if i.tax_rates]
+    assert taxed and all(i.tax_rates == [{"name": "NYC sales tax", "rate": "8.875"}] for i in taxed)
+    assert all(i.appointment_type_id is None for i in taxed)  # visits are not taxed
+
+    # The doctor sees a booked patient and finishes the consultation: its invoice is
+    # drafted with the appointment type's fee.
+    doctor = await session.scalar(select(User).where(User.email == "doctor@example.com"))
+    assert doctor is not None
+    booked = await session.scalar(
+        select(Appointment)
+        .join(Provider, Provider.id == Appointment.provider_id)
+        .where(Provider.user_id == doctor.id, Appointment.status == AppointmentStatus.BOOKED)
+        .limit(1)
+    )
+    assert booked is not None
+    encounter = await encounters.start_encounter(
+        session,
+        actor=actor_for(doctor),
+        data=EncounterStart(patient_id=booked.patient_id, appointment_id=booked.id),
+    )
+    clinician = doctor
+    drafted = select(Invoice).where(Invoice.encounter_id == encounter.id)
+    assert await session.scalar(drafted) is None
+    await closing.finish_encounter(session, actor=actor_for(clinician), encounter_id=encounter.id)
+    invoice = await session.scalar(drafted)
+    assert invoice is not None and invoice.status == "draft"
+    lines = list(
+        await session.scalars(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id))
+    )
+    visit_lines = [line for line in lines if line.source == "visit_type"]
+    assert len(visit_lines) == 1
+    fee = next(i for i in items if i.id == visit_lines[0].fee_item_id)
+    assert fee.appointment_type_id is not None
+    assert invoice.total == sum(line.total for line in lines) >= fee.unit_price > 0

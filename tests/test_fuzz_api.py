@@ -22,9 +22,10 @@ from tests.support.identity import api_as
 
 # Per operation: requests valid by the schema, and invalid ones. About 1,200 in all.
 EXAMPLES = {GenerationMode.POSITIVE: 6, GenerationMode.NEGATIVE: 4}
-# A tripwire, not a benchmark: measured at 61 s (35 s of CPU) on the shared 2-core
-# development machine under load, about 1,200 requests.
-BUDGET_SECONDS = 120
+# A tripwire, not a benchmark, in CPU seconds of this process (wall time on the shared
+# 2-core machine swings with the neighbours' load: 61 s one day, past 120 s the next):
+# measured at 35 s of CPU for about 1,200 requests (before billing's routes).
+BUDGET_CPU_SECONDS = 100
 
 
 def cases(operation: Any, known: dict[str, Any]) -> list[Any]:
@@ -43,7 +44,7 @@ def cases(operation: Any, known: dict[str, Any]) -> list[Any]:
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 async def test_no_request_to_the_api_is_a_server_error(app: FastAPI, session: AsyncSession) -> None:
     known = await resources(session, app)
-    started = time.monotonic()
+    started = time.process_time()
     failures: list[str] = []
     sent = 0
     async with await api_as(app, session, known.pop("staff")) as client:
@@ -58,4 +59,4 @@ async def test_no_request_to_the_api_is_a_server_error(app: FastAPI, session: As
                     )
     assert not failures, "\n".join(failures)
     assert sent > 1000
-    assert time.monotonic() - started < BUDGET_SECONDS
+    assert time.process_time() - started < BUDGET_CPU_SECONDS

@@ -111,6 +111,7 @@ PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
     web_live.public,
     queue_views.public,
     clinical_views.public,
+    billing_api.public,
 )
 # The routes anyone may call without signing in. The route test checks that the app's
 # public routes are exactly these.
@@ -143,6 +144,8 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
         # A pharmacy checks a printed prescription by its code (the minimal answer).
         "/rx",
         "/rx/{code}",
+        # The card gateway's webhook: the provider's signature is its credential.
+        "/api/v1/billing/gateway/webhook",
     }
 )
 

@@ -170,6 +170,14 @@ class Settings(BaseSettings):
     jobs_keep_succeeded_days: int = Field(default=7, ge=0)
     jobs_keep_dead_days: int = Field(default=90, ge=0)
 
+    # Card payments through a payment gateway: off unless set ("stripe"). The secret API
+    # key and the webhook endpoint's signing secret come from the provider's dashboard;
+    # the API address is the provider's own unless a test points it at a fake server.
+    card_gateway: Literal["off", "stripe"] = "off"
+    card_gateway_secret_key: SecretStr | None = None
+    card_gateway_webhook_secret: SecretStr | None = None
+    card_gateway_api_url: str = "https://api.stripe.com"
+
     @field_validator("data_dir")
     @classmethod
     def _expand_data_dir(cls, value: Path) -> Path:
@@ -216,6 +224,17 @@ class Settings(BaseSettings):
             raise ValueError(
                 "set both CLINICDESK_S3_ACCESS_KEY_ID and CLINICDESK_S3_SECRET_ACCESS_KEY, "
                 "or neither (boto3 then finds credentials on its own)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_card_gateway(self) -> Settings:
+        if self.card_gateway != "off" and not (
+            self.card_gateway_secret_key and self.card_gateway_webhook_secret
+        ):
+            raise ValueError(
+                f"card_gateway is {self.card_gateway!r}: set CLINICDESK_CARD_GATEWAY_SECRET_KEY "
+                "and CLINICDESK_CARD_GATEWAY_WEBHOOK_SECRET (or CLINICDESK_CARD_GATEWAY=off)"
             )
         return self
 

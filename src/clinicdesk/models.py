@@ -7,6 +7,8 @@ Each domain adds its ``models`` module below as it arrives.
 from __future__ import annotations
 
 from clinicdesk.audit import models as audit_models  # noqa: F401
+from clinicdesk.billing import claim_models  # noqa: F401
+from clinicdesk.billing import day_close_models as billing_day_close_models  # noqa: F401
 from clinicdesk.billing import models as billing_models  # noqa: F401
 from clinicdesk.billing import payment_models as billing_payment_models  # noqa: F401
 from clinicdesk.clinical import models as clinical_models  # noqa: F401

@@ -109,7 +109,7 @@ async def test_an_issued_invoice_prints_its_number_patient_lines_taxes_and_amoun
     issued = await issue(desk, patched.json())
     # 2 x 50.00 - 10% = 90.00 + VAT 18.00 = 108.00; the dressing 12.50 untaxed.
     assert (issued["total"], issued["tax_total"]) == (12050, 1800)
-    note = await credit(  # billing and the admin credit (billing:refund)
+    note = await credit(  # credit notes are billing's (billing:refund)
         billing, issued, lines=[{"invoice_line_id": issued["lines"][1]["id"], "amount": 250}]
     )
 

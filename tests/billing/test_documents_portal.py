@@ -49,7 +49,7 @@ async def test_the_patient_sees_their_issued_invoices_balance_and_pdfs_only(
     mine, theirs = qc.patient_ids[0], qc.patient_ids[1]
     first = await issue(desk, await draft(desk, mine, {"name": "Consultation", "unit_price": 6000}))
     second = await issue(desk, await draft(desk, mine, {"name": "X-ray", "unit_price": 2550}))
-    credited = await billing.post(  # billing and the admin credit (billing:refund)
+    credited = await billing.post(
         f"/api/v1/invoices/{second['id']}/credit-notes", json={"reason": "Repeated"}
     )
     assert credited.status_code == 201, credited.text

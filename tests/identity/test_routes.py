@@ -69,6 +69,7 @@ from clinicdesk.scheduling.schemas import (
 )
 from clinicdesk.scheduling.series_schemas import WaitlistWrite
 from clinicdesk.scheduling.service import booking, setup, waitlist
+from tests.billing.claims_support import walk_claim
 from tests.support.identity import SignIn, create_org, create_user
 from tests.support.patients import register_patient
 from tests.support.walk import Endpoint, api_routes, calls
@@ -313,6 +314,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         actor=billing,
         data=PaymentCreate(patient_id=patient.id, method=PaymentMethod.CASH, amount=100),
     )
+    claim_id = await walk_claim(session, actor=billing, patient_id=patient.id, policy_id=policy.id)
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
@@ -360,6 +362,8 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "issued_invoice_id": credited.invoice.id,
         "credit_note_id": credit_note.note.id,
         "payment_id": payment.payment.id,
+        "claim_id": claim_id,
+        "business_date": "2030-01-07",
     }
 
 
@@ -445,10 +449,17 @@ API_BODIES.update(
         "/api/v1/payments/{payment_id}/refunds": {"amount": 1, "reason": "test"},
         "/api/v1/payments/{payment_id}/void": {"reason": "test"},
         "/api/v1/invoices/{invoice_id}/apply-credit": {},
+        "/api/v1/claims/{claim_id}/accept": {"amount_approved": 1},
+        "/api/v1/claims/{claim_id}/reject": {"reason": "test"},
+        "/api/v1/claims/{claim_id}/remittances": {"amount": 1},
+        # A location no organization has: the day of another's is as unknown (its own
+        # cross-organization test is in tests/billing/test_day_close.py).
+        "/api/v1/billing/days/{business_date}/close": {"location_id": str(uuid.uuid4())},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {
     "/api/v1/patients/{patient_id}/documents/{document_id}": {"reason": "cleanup"},
+    "/api/v1/billing/days/{business_date}": {"location_id": str(uuid.uuid4())},
 }
 API_FILES: dict[str, dict[str, tuple[str, bytes]]] = {
     "/api/v1/patients/{patient_id}/documents": {"file": ("a.pdf", b"%PDF-1.4\n%%EOF\n")},

@@ -49,3 +49,8 @@ __all__ = [
     "start_chain",
     "verify_chains",
 ]
+
+# Spreadsheet-safe CSV cells, for other domains' exports (billing's claims).
+from clinicdesk.audit.report import csv_safe
+
+__all__ += ["csv_safe"]

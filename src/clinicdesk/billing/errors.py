@@ -106,3 +106,87 @@ class DayClosed(Conflict):
 
     title = "This business day is closed"
     code = "day-closed"
+
+
+class ClaimNotFound(NotFound):
+    title = "Claim not found"
+    code = "claim-not-found"
+
+
+class ClaimStepRefused(Conflict):
+    """A step the claim's status does not allow (submitting a paid claim ...)."""
+
+    title = "This step is not possible for this claim"
+    code = "claim-step-refused"
+
+
+class ClaimRefused(Conflict):
+    """A claim that cannot be made: a draft invoice, no valid policy, nothing left to
+    claim, or a second open claim of one invoice and policy."""
+
+    title = "This claim is not possible"
+    code = "claim-refused"
+
+
+class RemittanceRefused(Conflict):
+    """More paid (or adjusted) than is left of what was claimed or approved."""
+
+    title = "This remittance is not possible"
+    code = "remittance-refused"
+
+
+class BalanceFilterRefused(ClinicError):
+    """A filter of the aging report or a statement typed on a page that is not a value
+    (a date, an amount, a location)."""
+
+    status_code = 400
+    title = "This filter is not right"
+    code = "balance-filter-refused"
+
+
+# --- card gateway -------------------------------------------------------------------------
+
+
+class CardPaymentRefused(Conflict):
+    """Card payments through a gateway are off, or the invoice owes nothing (a draft,
+    paid already)."""
+
+    title = "A card payment cannot be started"
+    code = "card-payment-refused"
+
+
+class CardGatewayFailed(ClinicError):
+    """The provider did not answer or refused; nothing was recorded, try again."""
+
+    status_code = 502
+    title = "The card gateway did not answer"
+    code = "card-gateway-failed"
+
+
+class WebhookRefused(ClinicError):
+    """A webhook without a valid signature (or with no gateway set up). It says nothing
+    more: the caller is either the provider, who knows, or someone probing."""
+
+    status_code = 400
+    title = "Bad request"
+    code = "webhook-refused"
+
+
+class GatewayEventRefused(ClinicError):
+    """A signed event that names no invoice of the organization it names, or another
+    patient or currency than the invoice's. Answered with an error so that the provider
+    keeps it visible (and retries) instead of it being dropped without a trace."""
+
+    status_code = 422
+    title = "This event does not match an invoice"
+    code = "gateway-event-refused"
+
+
+# --- day close ----------------------------------------------------------------------------
+
+
+class DayCloseRefused(Conflict):
+    """A day that cannot be closed (yet): a business day still to come."""
+
+    title = "This business day cannot be closed"
+    code = "day-close-refused"

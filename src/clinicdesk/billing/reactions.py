@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.billing.claim_models import Claim
 from clinicdesk.billing.models import CreditNote, Invoice
 from clinicdesk.billing.payment_models import Payment, Refund
 from clinicdesk.billing.service import drafting
@@ -19,6 +20,7 @@ MERGED_WITH_PATIENT = (
     (CreditNote.patient_id, "credit_note"),
     (Payment.patient_id, "payment"),
     (Refund.patient_id, "refund"),
+    (Claim.patient_id, "claim"),
 )
 
 

@@ -61,3 +61,14 @@ class AllocationKind(StrEnum):
     VOIDED = "voided"  # released: the payment was voided
     REFUNDED = "refunded"  # released: the money went back to the patient
     CREDITED = "credited"  # released: a credit note left the invoice overpaid
+
+
+class ClaimStatus(StrEnum):
+    """An insurance claim's life (``service/claims.py`` holds the allowed steps)."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"

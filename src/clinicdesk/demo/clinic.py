@@ -12,8 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import SYSTEM, Actor
+from clinicdesk.core.models import utcnow
 from clinicdesk.core.storage import DocumentStorage, storage_from_settings
 from clinicdesk.demo.consultations import DemoConsultations, seed_demo_consultations
+from clinicdesk.demo.fees import seed_demo_fee_schedule
 from clinicdesk.demo.orders import seed_demo_catalogue
 from clinicdesk.demo.patient_plan import (
     DEMO_PATIENT_COUNT,
@@ -44,6 +46,7 @@ class DemoClinic:
     schedule: DemoSchedule
     queue: DemoQueue
     consultations: DemoConsultations
+    fees: int = 0  # items of the fee schedule
 
 
 # Short, unrelated, easy to type on any keyboard layout; all distinct.
@@ -209,6 +212,11 @@ async def seed_demo_clinic(
     )
     await seed_demo_catalogue(session, admin=actors[Role.ADMIN])
     consultations = await seed_demo_consultations(session)
+    fees = await seed_demo_fee_schedule(
+        session,
+        admin=actors[Role.ADMIN],
+        today=utcnow().astimezone(ZoneInfo(organization.time_zone)).date(),
+    )
     return DemoClinic(
         organization_name=organization.name,
         password=password,
@@ -217,4 +225,5 @@ async def seed_demo_clinic(
         schedule=schedule,
         queue=queue,
         consultations=consultations,
+        fees=fees,
     )

@@ -51,3 +51,13 @@ __all__ = [
     "search_patients",
     "update_entry",
 ]
+
+# Insurance as billing's claims read it (``service/coverage.py``).
+from clinicdesk.patients.service.coverage import (
+    Coverage,
+    coverage_of,
+    coverages_by_id,
+    primary_coverage,
+)
+
+__all__ += ["Coverage", "coverage_of", "coverages_by_id", "primary_coverage"]

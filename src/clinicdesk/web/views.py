@@ -33,6 +33,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Calendar", "/calendar", Permission.SCHEDULING_READ),
     NavItem("Queue", "/queue", Permission.SCHEDULING_READ),
     NavItem("Invoices", "/invoices", Permission.BILLING_READ),
+    NavItem("Balances", "/billing/aging", Permission.BILLING_READ),
     NavItem("Staff", "/admin/users", Permission.ADMIN_USERS, group="Admin"),
     NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS, group="Admin"),
     NavItem("Settings", "/admin/settings", Permission.ADMIN_SETTINGS, group="Admin"),

@@ -13,14 +13,14 @@ void one taken in error, read one or a list.
 * Every change is audited in its transaction; the invoices touched are locked in id
   order (``ledger``'s lock order).
 
-**Card gateway (later).** A gateway adapter (its webhook verified and deduplicated on the
-provider's event id) records a captured card payment through ``record_gateway_payment``
-with ``method=card``, the provider's reference and the event id as idempotency key; a
-gateway refund goes through ``refunds.refund``. Nothing here knows the provider.
+**Card gateway.** The gateway's webhook (``card_payments``, verified and deduplicated on
+the provider's event id) records a captured card payment through
+``record_gateway_payment`` with ``method=card``, the provider's reference and the event
+id as idempotency key. Nothing here knows the provider.
 
-**Day close (later).** ``day_guard.check_day_open`` is called with the payment's
+**Day close.** ``day_guard.check_day_open`` is called with the payment's
 ``business_date`` (the organization's date at ``received_at``) before anything is
-written; it allows every day today.
+written: a closed day refuses it.
 """
 
 from __future__ import annotations
