@@ -111,3 +111,21 @@ async def test_a_patient_without_invoices_owes_nothing(
     assert "You have no invoices." in page.text and "nothing to pay" in page.text
     bad = await portal.get("/portal/invoices", params={"cursor": "not-a-cursor"})
     assert bad.status_code == 400
+
+
+async def test_the_portal_balance_subtracts_the_patients_credit(
+    app: FastAPI, desk: httpx.AsyncClient, qc: QueueClinic, session: AsyncSession
+) -> None:
+    mine = qc.patient_ids[3]
+    await issue(desk, await draft(desk, mine, {"name": "Consultation", "unit_price": 6000}))
+    # 25.00 paid ahead, kept as credit (allocated to nothing): 60.00 owed, 35.00 to pay.
+    ahead = {"patient_id": str(mine), "method": "cash", "amount": 2500, "allocations": []}
+    assert (await desk.post("/api/v1/payments", json=ahead)).status_code == 201
+    portal = await portal_for(app, session, qc, mine)
+    page = (await portal.get("/portal/invoices")).text
+    assert '<span class="balance-amount">$35.00</span>' in page
+    # 50.00 more, beyond what is owed: the clinic holds 15.00 of the patient's money.
+    more = {**ahead, "amount": 5000}
+    assert (await desk.post("/api/v1/payments", json=more)).status_code == 201
+    page = (await portal.get("/portal/invoices")).text
+    assert '<span class="balance-amount">$15.00</span>' in page and "in your favour" in page

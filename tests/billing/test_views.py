@@ -171,29 +171,47 @@ async def test_a_draft_by_hand_is_edited_then_issued(
     number = NUMBER.search(issued.text)
     assert number is not None and f"Issued as {number.group(0)}" in issued.text
     page = (await web_desk.get(url)).text
-    assert "Issued · due" in page and "Make a credit note" in page
+    assert "Issued · due" in page and "Take payment" in page
     assert f"/invoices/{invoice_id}/lines" not in page  # read-only now
     assert "107.00" in page  # 2 x 60 - 12 - 1, what is due
 
 
+@pytest.fixture
+async def web_billing(
+    session: AsyncSession, clinic: Organization, sign_in_web: SignIn
+) -> httpx.AsyncClient:
+    return await sign_in_web(await create_user(session, clinic, Role.BILLING))
+
+
 async def test_a_credit_note_from_the_page(
-    desk: httpx.AsyncClient, web_desk: httpx.AsyncClient, qc: QueueClinic, consult: dict[str, Any]
+    desk: httpx.AsyncClient,
+    web_desk: httpx.AsyncClient,
+    web_billing: httpx.AsyncClient,
+    qc: QueueClinic,
+    consult: dict[str, Any],
 ) -> None:
     issued = await issue(desk, await draft(desk, qc.patient_ids[0], {"fee_item_id": consult["id"]}))
     line_id = issued["lines"][0]["id"]
     url = f"/invoices/{issued['id']}/credit-notes"
-    too_much = await web_desk.post(
+    # Only billing and the admin credit (billing:refund): the front desk has no form.
+    assert "Make a credit note" not in (await web_desk.get(f"/invoices/{issued['id']}")).text
+    refused = await web_desk.post(url, data={"everything": "true", "reason": "Waived"})
+    assert refused.status_code == 403
+    assert "Make a credit note" in (await web_billing.get(f"/invoices/{issued['id']}")).text
+    too_much = await web_billing.post(
         url, data={f"amount-{line_id}": "70.00", "reason": "Overcharged"}, headers=HTMX
     )
     assert "at most 6000" in too_much.text
-    nothing = await web_desk.post(url, data={"reason": "Overcharged"}, headers=HTMX)
+    nothing = await web_billing.post(url, data={"reason": "Overcharged"}, headers=HTMX)
     assert "at least one line" in nothing.text
-    made = await web_desk.post(
+    made = await web_billing.post(
         url, data={f"amount-{line_id}": "20.00", "reason": "Overcharged"}, headers=HTMX
     )
     assert re.search(r"Credit note CN-\d{4}-000001 made", made.text), made.text
     assert "Overcharged" in made.text and "40.00 USD" in made.text  # 60 - 20 due
-    rest = await web_desk.post(url, data={"everything": "true", "reason": "Waived"}, headers=HTMX)
+    rest = await web_billing.post(
+        url, data={"everything": "true", "reason": "Waived"}, headers=HTMX
+    )
     assert "CN-" in rest.text and "Issued · settled" in rest.text
     assert "Make a credit note" not in rest.text  # nothing left to credit
 

@@ -2,12 +2,16 @@
 consultation (its invoice is drafted with the visit type's fee); the front desk's home
 lists the patient at checkout, one click opens the visit's checkout panel with the draft,
 where reception adds an item of the fee schedule, issues the invoice and sees its number
-and what is owed; then the same on a phone, from the patient's chart."""
+and what is owed, takes a part payment by card and cash for the rest, and prints the
+receipt (its PDF's text read back); the billing user then refunds part of the card
+payment with a reason. Then the same checkout on a phone, from the patient's chart."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import re
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,7 +20,13 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, expect
+from pypdf import PdfReader
 
+from clinicdesk.core.actor import SYSTEM
+from clinicdesk.core.db import create_database, session_scope
+from clinicdesk.core.tenancy import scope_to_tenant
+from clinicdesk.identity.permissions import Role
+from clinicdesk.identity.service import users
 from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY, copy_sqlite_database
 from tests.support.consultation import bearer
 from tests.support.identity import PASSWORD
@@ -35,6 +45,28 @@ YEAR = datetime.now(UTC).year
 class Clinic:
     url: str
     qc: QueueClinic
+    billing_email: str
+
+
+async def add_billing_user(url: str, qc: QueueClinic) -> str:
+    """The clinic's billing clerk (billing:refund: refunds, voids, credit notes)."""
+    email = f"billing-{uuid.uuid4().hex[:6]}@queue.example.org"
+    db = create_database(url, pool_size=2)
+    try:
+        async with session_scope(db) as session:
+            await scope_to_tenant(session, qc.organization_id)
+            await users.create_user(
+                session,
+                actor=SYSTEM,
+                organization_id=qc.organization_id,
+                email=email,
+                full_name="Bea Billing",
+                roles=[Role.BILLING],
+                password=PASSWORD,
+            )
+    finally:
+        await db.dispose()
+    return email
 
 
 async def finished_consultation(base: str, qc: QueueClinic, patient: int) -> None:
@@ -88,6 +120,7 @@ def clinic(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
     copy_sqlite_database(sqlite_template, root / "clinic.db")  # already migrated
     url = f"sqlite+aiosqlite:///{root / 'clinic.db'}"
     qc = asyncio.run(seed_queue_database(url, patients=2))
+    billing_email = asyncio.run(add_billing_user(url, qc))
     env = {
         "CLINICDESK_DATABASE_URL": url,
         "CLINICDESK_SECRET_KEY": TEST_SECRET_KEY,
@@ -96,7 +129,7 @@ def clinic(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
     with running_server(root / "data", env=env) as base:
         asyncio.run(finished_consultation(base, qc, 0))
         asyncio.run(finished_consultation(base, qc, 1))
-        yield Clinic(base, qc)
+        yield Clinic(base, qc, billing_email)
 
 
 @pytest.fixture
@@ -109,9 +142,9 @@ async def contexts(browser: Browser) -> AsyncIterator[list[BrowserContext]]:
             await context.close()
 
 
-async def sign_in_desk(page: Page, clinic: Clinic, path: str) -> None:
+async def sign_in_desk(page: Page, clinic: Clinic, path: str, email: str | None = None) -> None:
     await page.goto(clinic.url + path)
-    await page.get_by_label("E-mail address").fill(clinic.qc.desk_email)
+    await page.get_by_label("E-mail address").fill(email or clinic.qc.desk_email)
     await page.get_by_label("Password").fill(PASSWORD)
     await page.get_by_role("button", name="Sign in").click()
 
@@ -132,10 +165,38 @@ async def check_out(page: Page, number: str) -> None:
     await expect(panel.get_by_role("button", name=re.compile("Issue"))).to_have_count(0)
 
 
+async def take_payment(page: Page, method: str, amount: str | None, said: str) -> None:
+    """In the panel (or the invoice page): pick the method, type the amount (what is
+    owed is prefilled when None), take it, see what was done."""
+    form = page.locator(".pay-form")
+    await form.get_by_label(method, exact=True).check()
+    if amount is not None:
+        await form.get_by_label(re.compile(r"^Amount")).fill(amount)
+    await form.get_by_role("button", name="Take payment").click()
+    await expect(page.get_by_text(said)).to_be_visible()
+
+
+async def receipt_text(page: Page, link: str) -> str:
+    """The receipt the link opens, fetched with the page's own cookies, as text."""
+    href = await page.get_by_role("link", name=link).first.get_attribute("href")
+    assert href is not None and href.endswith("/receipt.pdf"), href
+    answer = await page.context.request.get(_absolute(page, href))
+    assert answer.ok, await answer.text()
+    assert answer.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(await answer.body()))
+    text = " ".join(p.extract_text() or "" for p in reader.pages)
+    return text.replace("\xa0", " ").replace("\u202f", " ")
+
+
+def _absolute(page: Page, href: str) -> str:
+    scheme, _, host = page.url.split("/", 3)[:3]
+    return f"{scheme}//{host}{href}"
+
+
 async def test_reception_checks_out_a_finished_visit(
     browser: Browser, contexts: list[BrowserContext], clinic: Clinic
 ) -> None:
-    page = await new_page(browser, contexts)
+    page = await new_page(browser, contexts, viewport={"width": 1366, "height": 900})
     await sign_in_desk(page, clinic, "/")
     # Home: who is at checkout; one click opens the visit's checkout panel.
     card = page.locator("#home-checkout")
@@ -144,14 +205,66 @@ async def test_reception_checks_out_a_finished_visit(
     await card.get_by_role("link", name=re.compile("Ann Queuea")).click()
     await page.locator(".checkout-panel").wait_for()
     await snap(page, "billing-checkout-page")
-    await check_out(page, f"INV-{YEAR}-000001")
+    number = f"INV-{YEAR}-000001"
+    await check_out(page, number)
     await snap(page, "billing-checkout-issued")
-    # The invoice list shows it with what is due; its page is read-only.
-    await page.get_by_role("link", name="Invoices").first.click()
-    await page.get_by_role("link", name=f"INV-{YEAR}-000001").click()
-    await expect(page.get_by_role("heading", name=re.compile(f"INV-{YEAR}-000001"))).to_be_visible()
-    await expect(page.get_by_text("Add to the invoice")).to_have_count(0)
+
+    # Take payment: what is owed is prefilled; 50.00 by card, then cash for the rest.
+    panel = page.locator(".checkout-panel")
+    await expect(panel.get_by_label(re.compile(r"^Amount"))).to_have_value("85.00")
+    await panel.get_by_label(re.compile(r"^Reference")).fill("4242")
+    await take_payment(page, "Card", "50.00", "Card 50.00 USD taken. Still owed: 35.00 USD.")
+    await expect(panel.get_by_label(re.compile(r"^Amount"))).to_have_value("35.00")
+    await expect(panel.locator(".invoice-due")).to_contain_text("35.00 USD")
+    await snap(page, "billing-checkout-part-paid")
+    await take_payment(page, "Cash", None, "Cash 35.00 USD taken.")
+    await expect(panel.get_by_text("Issued · settled")).to_be_visible()
+    await expect(panel.get_by_role("button", name="Take payment")).to_have_count(0)
+    await snap(page, "billing-checkout-paid")
+    # Print receipt: the latest payment's, as PDF.
+    text = await receipt_text(page, "Print receipt")
+    for expected in (
+        "Receipt",
+        "Ann Queuea",
+        "Cash",
+        "Amount received $35.00",
+        f"{number} $35.00",
+        "Balance after this payment $0.00",
+    ):
+        assert expected in text, (expected, text)
     assert problems(page) == []
+
+    # The invoice page lists the payments; the front desk has no refund or void.
+    await panel.get_by_role("link", name="The whole invoice").click()
+    await expect(page.get_by_role("heading", name=re.compile(number))).to_be_visible()
+    await expect(page.get_by_text("Add to the invoice")).to_have_count(0)
+    payments = page.locator(".pay-list")
+    await expect(payments.get_by_role("row")).to_have_count(3)  # the head and two payments
+    await expect(payments.get_by_text("Queue receptionist").first).to_be_visible()
+    await expect(page.locator("summary", has_text="Refund")).to_have_count(0)
+    await expect(page.locator("summary", has_text="Void")).to_have_count(0)
+    await snap(page, "billing-invoice-payments")
+    assert problems(page) == []
+
+    # The billing user refunds 10.00 of the card payment, with a reason.
+    billing = await new_page(browser, contexts, viewport={"width": 1366, "height": 900})
+    invoice_path = "/" + page.url.split("/", 3)[3]
+    await sign_in_desk(billing, clinic, invoice_path, clinic.billing_email)
+    await expect(billing.get_by_role("heading", name=re.compile(number))).to_be_visible()
+    refund = billing.locator("details", has=billing.get_by_label(re.compile("at most 50.00")))
+    await refund.locator("summary").click()
+    await refund.get_by_label(re.compile(r"^Amount")).fill("10.00")
+    await refund.get_by_role("button", name="Refund by card").click()
+    # The reason is required: the browser asks for it before anything is sent.
+    assert await refund.get_by_label("Reason").evaluate("e => !e.validity.valid")
+    await refund.get_by_label("Reason").fill("ECG not needed")
+    await refund.get_by_role("button", name="Refund by card").click()
+    await expect(billing.get_by_text("10.00 USD refunded.")).to_be_visible()
+    await expect(billing.locator(".pay-list").get_by_text("Refunded 10.00")).to_be_visible()
+    await expect(billing.locator(".pay-list").get_by_text("ECG not needed")).to_be_visible()
+    await expect(billing.locator(".invoice-due")).to_contain_text("10.00 USD")
+    await snap(billing, "billing-invoice-refunded")
+    assert problems(billing) == []
 
     # On a phone, from the patient's chart: the same panel in its invoices section.
     phone = await new_page(browser, contexts, **PHONE_CONTEXT)
@@ -161,4 +274,15 @@ async def test_reception_checks_out_a_finished_visit(
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
     await snap(phone, "billing-checkout-phone")
+    await take_payment(phone, "Card", "60.00", "Card 60.00 USD taken. Still owed: 25.00 USD.")
+    await take_payment(phone, "Cash", "30.00", "5.00 USD more than was owed is kept")
+    await expect(phone.locator("#invoices").get_by_text("Issued · settled")).to_be_visible()
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
+    await snap(phone, "billing-checkout-phone-paid")
+    await phone.get_by_role("link", name="The whole invoice").click()
+    await expect(phone.locator(".pay-list")).to_be_visible()
+    width = await phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, f"the invoice page scrolls sideways on a phone ({width} px)"
+    await snap(phone, "billing-invoice-phone")
     assert problems(phone) == []

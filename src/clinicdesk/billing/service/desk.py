@@ -21,7 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import public as audit
 from clinicdesk.billing.kernel.money import half_up
 from clinicdesk.billing.models import FeeItem, Invoice, InvoiceLine
-from clinicdesk.billing.service import fee_schedule, invoices, issuing
+from clinicdesk.billing.payment_schemas import BalanceRead
+from clinicdesk.billing.service import checkout, credit, fee_schedule, invoices, issuing
+from clinicdesk.billing.service.checkout import PaymentLine
 from clinicdesk.billing.service.common import books
 from clinicdesk.billing.service.issuing import CreditNoteWithLines
 from clinicdesk.billing.vocabulary import InvoiceStatus
@@ -41,6 +43,8 @@ class InvoiceDesk:
     credit_notes: Sequence[CreditNoteWithLines]
     fee_items: Sequence[FeeItem]  # what a draft may add today (empty once issued)
     today: date
+    payments: Sequence[PaymentLine] = ()  # newest first, voided ones too
+    credit_available: int = 0  # the patient's credit, to use on what is due
 
     @property
     def is_draft(self) -> bool:
@@ -75,7 +79,9 @@ async def invoice_desk(
     draft = invoice.status == InvoiceStatus.DRAFT
     notes = [] if draft else await issuing.credit_notes_of(session, invoice.id, actor=actor)
     items = await fee_schedule.list_fee_items(session) if draft else []
-    return InvoiceDesk(invoice, found.lines, patient, notes, items, ledger.today())
+    paid = [] if draft else await checkout.payments_of_invoice(session, invoice.id)
+    held = 0 if draft else await checkout.credit_available(session, patient.id)
+    return InvoiceDesk(invoice, found.lines, patient, notes, items, ledger.today(), paid, held)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +171,7 @@ class PatientInvoices:
     checkouts: Sequence[InvoiceDesk]  # consultations still to settle: their panels
     latest: Sequence[Invoice]
     more: bool
+    balance: BalanceRead | None = None
 
 
 async def patient_invoices(
@@ -180,7 +187,8 @@ async def patient_invoices(
         await invoice_desk(session, open_one.id, actor=actor)
         for open_one in await open_consultation_invoices(session, patient.id)
     ]
-    return PatientInvoices(patient, checkouts, latest, next_cursor is not None)
+    balance = await credit.balance(session, actor=actor, patient_id=patient.id)
+    return PatientInvoices(patient, checkouts, latest, next_cursor is not None, balance)
 
 
 @dataclass(frozen=True, slots=True)

@@ -269,6 +269,7 @@ class ReceiptView:
     allocations: tuple[ReceiptAllocation, ...] = ()
     credit_left: int = 0  # what was not allocated, kept as the patient's credit
     balance_after: int = 0  # what the patient still owes after this payment
+    balance_on: date | None = None  # the day the balance was read, when printed later
     taken_by: str | None = None
     location_id: uuid.UUID | None = None
     note: str | None = None

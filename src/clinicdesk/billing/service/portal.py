@@ -11,12 +11,13 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.billing.errors import CreditNoteNotFound, InvoiceNotFound
 from clinicdesk.billing.models import CreditNote, Invoice
+from clinicdesk.billing.service import credit
 from clinicdesk.billing.service.documents import (
     CreditNoteDocument,
     InvoiceDocument,
@@ -39,17 +40,12 @@ def own_patient(actor: Actor) -> uuid.UUID:
     return actor.patient_id
 
 
-async def balance(session: AsyncSession, patient_id: uuid.UUID) -> int:
-    """What the patient owes, in minor units of the organization's currency: the amount
-    due of their issued invoices (credit notes and payments already lower each one's
-    amount due). The one place the balance is computed; payments will subtract the
-    patient's unallocated credit here."""
-    owed = await session.scalar(
-        select(func.coalesce(func.sum(Invoice.amount_due), 0)).where(
-            Invoice.patient_id == patient_id, Invoice.status != InvoiceStatus.DRAFT
-        )
-    )
-    return int(owed or 0)
+async def balance(session: AsyncSession, *, actor: Actor, patient_id: uuid.UUID) -> int:
+    """What the patient owes, in minor units of the organization's currency: the balance
+    service's (``credit.balance``): what their issued invoices still ask (credit notes
+    and payments already lower each one's amount due) less the credit they hold (money
+    paid beyond what was owed). Negative: the clinic holds their money."""
+    return (await credit.balance(session, actor=actor, patient_id=patient_id)).balance
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +91,7 @@ async def my_billing(
         head=await letterhead(session, location_id=None),
         invoices=found,
         credit_notes=notes,
-        balance=await balance(session, patient_id),
+        balance=await balance(session, actor=actor, patient_id=patient_id),
         next_cursor=encode_cursor(offset + PAGE_SIZE) if more else None,
     )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from clinicdesk.billing.views import balances, chart, fee_schedule, invoices, portal
+from clinicdesk.billing.views import balances, chart, fee_schedule, invoices, payments, portal
 from clinicdesk.billing.views import day_close as day_close_views
 from clinicdesk.core.routing import APIRouter
 
@@ -20,6 +20,7 @@ router.include_router(fee_schedule.router)
 router.include_router(portal.router)
 router.include_router(balances.router)
 router.include_router(day_close_views.router)
+router.include_router(payments.router)
 
 # Sections of the settings area (``/admin/settings``).
 SETTINGS = fee_schedule.SETTINGS

@@ -17,9 +17,9 @@ from clinicdesk.billing.kernel.money import to_major, to_minor
 from clinicdesk.core.errors import ClinicError, InvalidField
 from clinicdesk.core.permissions import Permission
 
-# Who sees the credit-note form: the same permission as the API's credit-note route (one
-# place to change when credit notes get their own permission).
-CREDIT_PERMISSION = Permission.BILLING_WRITE
+# Who sees the credit-note form: the same permission as the API's credit-note route
+# (billing and the admin; the front desk takes payments but gives no money back).
+CREDIT_PERMISSION = Permission.BILLING_REFUND
 
 STALE = (
     "Someone else changed this invoice since you opened it. It is shown below as it is "

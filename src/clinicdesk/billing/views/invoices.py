@@ -20,7 +20,7 @@ from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.billing.access import BillingRead, BillingWrite
+from clinicdesk.billing.access import BillingRead, BillingRefund, BillingWrite
 from clinicdesk.billing.schemas import (
     CreditLine,
     CreditNoteCreate,
@@ -30,7 +30,7 @@ from clinicdesk.billing.schemas import (
     LineAdd,
     LineChange,
 )
-from clinicdesk.billing.service import desk, invoices, issuing
+from clinicdesk.billing.service import checkout, desk, invoices, issuing
 from clinicdesk.billing.service.common import books
 from clinicdesk.billing.views.common import (
     CREDIT_PERMISSION,
@@ -78,6 +78,9 @@ def words(actor: Actor) -> dict[str, Any]:
         "can_write": actor.can(Permission.BILLING_WRITE),
         "can_credit": actor.can(CREDIT_PERMISSION),
         "statuses": list(InvoiceStatus),
+        "can_refund": actor.can(Permission.BILLING_REFUND),
+        "form_key": checkout.new_form_key,
+        "desk_methods": [(m.value, checkout.method_word(m)) for m in checkout.DESK_METHODS],
     }
 
 
@@ -404,7 +407,7 @@ def _line_id(text: str) -> uuid.UUID:
 
 @router.post("/invoices/{invoice_id}/credit-notes", response_class=HTMLResponse)
 async def credit_invoice(
-    invoice_id: uuid.UUID, request: Request, session: SessionDep, actor: BillingWrite
+    invoice_id: uuid.UUID, request: Request, session: SessionDep, actor: BillingRefund
 ) -> Response:
     """Amounts (tax included) of some lines, or everything left with ``everything``.
     Who may: ``CREDIT_PERMISSION``, the API's own (the form is shown to them only)."""
