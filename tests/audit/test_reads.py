@@ -280,7 +280,10 @@ async def test_one_entry_per_patient_and_reader_per_request(
 
     async def entries() -> list[tuple[str, uuid.UUID | None, list[str]]]:
         found = await session.scalars(
-            select(AuditEvent).where(AuditEvent.action.in_(READ_ACTIONS)).order_by(AuditEvent.seq)
+            select(AuditEvent)
+            .where(AuditEvent.action.in_(READ_ACTIONS))
+            # Not chained yet before the commit (seq empty): then the order they were made.
+            .order_by(AuditEvent.seq, AuditEvent.id)
         )
         return [
             (e.action, e.actor_user_id, (e.details or {}).get("patient_ids", [])) for e in found

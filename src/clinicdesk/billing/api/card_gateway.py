@@ -16,7 +16,8 @@ from pydantic import BaseModel, Field
 
 from clinicdesk.billing.access import BillingWrite
 from clinicdesk.billing.service import card_payments
-from clinicdesk.billing.service.gateway import CardGateway, gateway_from_settings
+from clinicdesk.billing.service.gateway import CardGateway
+from clinicdesk.billing.service.gateway_choice import gateway_from_settings
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import RuntimeDep, SessionDep

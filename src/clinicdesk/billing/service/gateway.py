@@ -12,8 +12,8 @@ A gateway does two things for billing, and nothing else:
 
 Money is recorded by ``card_payments``, never by an adapter: an adapter knows HTTP and
 the provider's format, billing knows invoices. Off by default (``CLINICDESK_CARD_GATEWAY``);
-``gateway_from_settings`` builds the configured one. Secrets never reach a log line, an
-error message or the audit trail.
+``gateway_choice.gateway_from_settings`` builds the configured one. Secrets never reach a
+log line, an error message or the audit trail.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
-
-from clinicdesk.config import Settings
 
 
 class GatewayEventKind(StrEnum):
@@ -86,19 +84,3 @@ class CardGateway(Protocol):
     def parse_webhook(
         self, payload: bytes, headers: Mapping[str, str], *, now: datetime
     ) -> GatewayEvent: ...
-
-
-def gateway_from_settings(settings: Settings) -> CardGateway | None:
-    """The configured gateway, or None when card payments through a gateway are off."""
-    if settings.card_gateway == "stripe":
-        from clinicdesk.billing.service.gateway_stripe import StripeGateway
-
-        # The settings' own check guarantees both secrets when a gateway is on.
-        assert settings.card_gateway_secret_key is not None  # noqa: S101
-        assert settings.card_gateway_webhook_secret is not None  # noqa: S101
-        return StripeGateway(
-            secret_key=settings.card_gateway_secret_key.get_secret_value(),
-            webhook_secret=settings.card_gateway_webhook_secret.get_secret_value(),
-            api_url=settings.card_gateway_api_url,
-        )
-    return None
