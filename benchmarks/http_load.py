@@ -18,6 +18,10 @@ real server is started on 127.0.0.1 and loaded by wrk, one scenario at a time:
 * booking  ``POST /api/v1/appointments`` with an Idempotency-Key, each request a different
            provider, day or time (no clash), on the coming year
 * checkin  ``POST /api/v1/queue/check-ins``, each request a different appointment of today
+* issue    ``POST /api/v1/invoices/{id}/issue`` with ``If-Match``, each request a different
+           draft invoice (one line, made beforehand by billing's services)
+* pay      ``POST /api/v1/payments`` with an Idempotency-Key, each request paying one
+           different issued invoice in full, in cash (allocated to it)
 
 Bearer token (password grant) for the API, session cookie from the sign-in form for the
 pages; every scenario's first request is checked with a plain request before wrk runs.
@@ -83,14 +87,14 @@ DOCTOR_EMAIL = "doctor@bench.example"
 SEED = 20261204
 READS = ("search", "detail", "chart", "board")
 SEARCH_KINDS = ("name", "typo", "prefix", "phone")
-WRITES = ("booking", "checkin")
+WRITES = ("booking", "checkin", "issue", "pay")
 SCENARIOS = (*READS, *WRITES)
 EXTRA_SCENARIOS = tuple(f"search-{kind}" for kind in SEARCH_KINDS)
-EXPECTED = {"booking": 201, "checkin": 201, "register": 201}
+EXPECTED = {"booking": 201, "checkin": 201, "register": 201, "issue": 200, "pay": 201}
 # Writes never repeat a request, so each run needs its own: prepared for this many
 # requests a second (several times what two cores answer). A run that uses them all up
 # stops there and is marked.
-WRITE_RATE_CEILING = {"booking": 400, "checkin": 150, "soak": 300}
+WRITE_RATE_CEILING = {"booking": 400, "checkin": 150, "issue": 150, "pay": 120, "soak": 300}
 SOAK_MIX = {"search": 40, "chart": 30, "booking": 15, "register": 15}
 READ_ITEMS = 5000  # distinct read requests per scenario, cycled
 SLOT_MINUTES = 15
@@ -129,6 +133,68 @@ def registrations(count: int, rng: random.Random) -> list[dict[str, Any]]:
             body["phone"] = phone_as_typed(us_phone(rng), n)
         bodies.append(body)
     return bodies
+
+
+async def invoices(
+    db: Any, organization_id: uuid.UUID, desk: Any, people: list[Any], drafts: int, issued: int
+) -> tuple[list[tuple[uuid.UUID, int]], list[tuple[uuid.UUID, uuid.UUID, int]]]:
+    """``drafts`` draft invoices to issue, as (id, version), and ``issued`` issued ones to
+    pay, as (id, patient id, total): one line each, made by billing's own services, each
+    for a different patient (as far as there are patients)."""
+    from sqlalchemy import select
+
+    from clinicdesk.billing.errors import CurrencyRefused
+    from clinicdesk.billing.models import Invoice
+    from clinicdesk.billing.schemas import InvoiceCreate, LineAdd
+    from clinicdesk.billing.service import issuing
+    from clinicdesk.billing.service.common import books
+    from clinicdesk.billing.service.invoices import create_draft
+    from clinicdesk.core.db import session_scope
+    from clinicdesk.core.tenancy import scope_to_tenant
+    from clinicdesk.identity.service.organizations import get_organization
+
+    made: list[tuple[uuid.UUID, uuid.UUID]] = []  # (invoice id, patient id)
+    async with session_scope(db) as session:
+        await scope_to_tenant(session, organization_id)
+        try:
+            await books(session)
+        except CurrencyRefused:
+            # Invoicing needs the organization's currency, which an admin sets.
+            (await get_organization(session)).currency = "EUR"
+            await session.flush()
+    for begin in range(0, drafts + issued, 500):
+        async with session_scope(db) as session:
+            await scope_to_tenant(session, organization_id)
+            for n in range(begin, min(begin + 500, drafts + issued)):
+                patient = people[n % len(people)]
+                draft = await create_draft(
+                    session,
+                    actor=desk,
+                    data=InvoiceCreate(
+                        patient_id=patient.id,
+                        lines=[LineAdd(name="Consultation", unit_price=4500 + n % 7 * 500)],
+                    ),
+                )
+                if n >= drafts:
+                    await issuing.issue(
+                        session, actor=desk, invoice_id=draft.invoice.id, expected_version=None
+                    )
+                made.append((draft.invoice.id, patient.id))
+    async with session_scope(db) as session:
+        await scope_to_tenant(session, organization_id)
+        found = {
+            row.id: row
+            for row in await session.execute(
+                select(Invoice.id, Invoice.version, Invoice.amount_due)
+            )
+        }
+    return (
+        [(invoice_id, found[invoice_id].version) for invoice_id, _ in made[:drafts]],
+        [
+            (invoice_id, patient_id, found[invoice_id].amount_due)
+            for invoice_id, patient_id in made[drafts:]
+        ],
+    )
 
 
 async def prepare(spec: dict[str, Any]) -> dict[str, Any]:
@@ -307,6 +373,11 @@ async def prepare(spec: dict[str, Any]) -> dict[str, Any]:
             await scope_to_tenant(session, organization_id)
             for begin in range(0, len(rows), 5000):
                 await session.execute(insert(table(Appointment)), rows[begin : begin + 5000])
+        started = time.perf_counter()
+        drafts, issued = await invoices(
+            db, organization_id, desk, people, spec["issues"], spec["payments"]
+        )
+        invoice_seconds = time.perf_counter() - started
         await analyze(db)
         version = await db.server_version()
     finally:
@@ -315,9 +386,13 @@ async def prepare(spec: dict[str, Any]) -> dict[str, Any]:
     def write(name: str, lines: list[str]) -> None:
         (out / f"{name}.tsv").write_text("".join(f"{line}\n" for line in lines))
 
-    def line(kind: str, method: str, path: str, body: Any = None, key: str = "") -> str:
+    def line(
+        kind: str, method: str, path: str, body: Any = None, key: str = "", if_match: str = ""
+    ) -> str:
         payload = json.dumps(body, ensure_ascii=False) if body is not None else ""
-        return f"{kind}\t{method}\t{path}\t{payload}\t{key}"
+        # If-Match, a sixth field, only where a scenario sends one.
+        tail = f"\t{if_match}" if if_match else ""
+        return f"{kind}\t{method}\t{path}\t{payload}\t{key}{tail}"
 
     def search_line(text: str) -> str:
         return line("search", "GET", f"/api/v1/patients?q={quote(text, safe='')}&limit=20")
@@ -383,6 +458,31 @@ async def prepare(spec: dict[str, Any]) -> dict[str, Any]:
         ],
     )
     write(
+        "issue",
+        [
+            line("issue", "POST", f"/api/v1/invoices/{invoice_id}/issue", if_match=f'W/"{version}"')
+            for invoice_id, version in drafts
+        ],
+    )
+    write(
+        "pay",
+        [
+            line(
+                "pay",
+                "POST",
+                "/api/v1/payments",
+                {
+                    "patient_id": str(patient_id),
+                    "method": "cash",
+                    "amount": total,
+                    "allocations": [{"invoice_id": str(invoice_id), "amount": total}],
+                },
+                str(uuid.uuid4()),
+            )
+            for invoice_id, patient_id, total in issued
+        ],
+    )
+    write(
         "register",
         [
             line("register", "POST", "/api/v1/patients", body)
@@ -396,6 +496,9 @@ async def prepare(spec: dict[str, Any]) -> dict[str, Any]:
         "locations": len(sites),
         "providers": len(providers),
         "checkins": len(rows),
+        "drafts": len(drafts),
+        "issued": len(issued),
+        "invoice_seconds": round(invoice_seconds, 1),
         "zone": zone_name,
     }
 
@@ -436,8 +539,9 @@ last_answer = 0
 
 function init(args)
   for entry in io.lines(ITEMS) do
-    local kind, method, path, body, key =
-      entry:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$")
+    -- An optional sixth field: the If-Match header.
+    local kind, method, path, body, key, if_match =
+      entry:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t?([^\t]*)$")
     local headers = {}
     for name, value in pairs(KINDS[kind]) do headers[name] = value end
     if body == "" then
@@ -446,6 +550,7 @@ function init(args)
       headers["Content-Type"] = "application/json"
     end
     if key ~= "" then headers["Idempotency-Key"] = key end
+    if if_match ~= "" then headers["If-Match"] = if_match end
     prepared[#prepared + 1] = wrk.format(method, path, headers, body)
   end
 end
@@ -921,6 +1026,8 @@ def sizes(args: argparse.Namespace) -> dict[str, int]:
     return {
         "bookings": needed("booking") + soak * SOAK_MIX["booking"] // 100 + 1,
         "checkins": needed("checkin"),
+        "issues": needed("issue"),
+        "payments": needed("pay"),
         "registrations": soak * SOAK_MIX["register"] // 100 + 1,
     }
 
@@ -952,19 +1059,25 @@ async def sign_in(url: str) -> tuple[str, str, str]:
     return token, cookies[0], cookies[1]
 
 
-def split_line(line: str) -> tuple[str, str, str, str, str]:
-    kind, method, path, body, key = line.split("\t")
-    return kind, method, path, body, key
+def split_line(line: str) -> tuple[str, str, str, str, str, str]:
+    """kind, method, path, body, Idempotency-Key and If-Match (the last two may be "")."""
+    fields = line.split("\t")
+    if len(fields) == 5:
+        fields.append("")
+    kind, method, path, body, key, if_match = fields
+    return kind, method, path, body, key, if_match
 
 
 async def check(url: str, line: str, headers: dict[str, dict[str, str]]) -> None:
     """One request of the scenario, answered as it should be, before wrk sends thousands."""
-    kind, method, path, body, key = split_line(line)
+    kind, method, path, body, key, if_match = split_line(line)
     sent = dict(headers[kind])
     if body:
         sent["Content-Type"] = "application/json"
     if key:
         sent["Idempotency-Key"] = key
+    if if_match:
+        sent["If-Match"] = if_match
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         answer = await client.request(method, path, headers=sent, content=body.encode() or None)
     expected = EXPECTED.get(kind, 200)
@@ -1100,7 +1213,9 @@ async def measure(owner_url: str, app_url: str, args: argparse.Namespace) -> Dat
         print(
             f"{database}: {args.patients:,} patients loaded in {plan['load_seconds']} s; "
             f"{plan['locations']} locations, {plan['providers']} providers, "
-            f"{plan['checkins']:,} appointments today to check in",
+            f"{plan['checkins']:,} appointments today to check in; "
+            f"{plan['drafts']:,} draft and {plan['issued']:,} issued invoices made in "
+            f"{plan['invoice_seconds']} s",
             flush=True,
         )
         result = DatabaseResult(
@@ -1117,7 +1232,9 @@ async def measure(owner_url: str, app_url: str, args: argparse.Namespace) -> Dat
         token, doctor_cookie, desk_cookie = await sign_in(server.url)
         api = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         headers = {
-            **dict.fromkeys(("search", "detail", "booking", "checkin", "register"), api),
+            **dict.fromkeys(
+                ("search", "detail", "booking", "checkin", "register", "issue", "pay"), api
+            ),
             "chart": {"Cookie": doctor_cookie, "Accept": "text/html"},
             "board": {"Cookie": desk_cookie, "Accept": "text/html", "HX-Request": "true"},
         }
