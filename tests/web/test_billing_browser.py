@@ -4,7 +4,9 @@ lists the patient at checkout, one click opens the visit's checkout panel with t
 where reception adds an item of the fee schedule, issues the invoice and sees its number
 and what is owed, takes a part payment by card and cash for the rest, and prints the
 receipt (its PDF's text read back); the billing user then refunds part of the card
-payment with a reason. Then the same checkout on a phone, from the patient's chart."""
+payment with a reason and closes the day with a counted difference; the aging report
+and the patient's own portal show what is still owed. Then the same checkout on a
+phone, from the patient's chart (issue 16's "done when")."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from clinicdesk.core.db import create_database, session_scope
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.permissions import Role
 from clinicdesk.identity.service import users
+from clinicdesk.patients.schemas import PatientUpdate
 from tests.conftest import TEST_FIELD_KEY, TEST_SECRET_KEY, copy_sqlite_database
 from tests.support.consultation import bearer
 from tests.support.identity import PASSWORD
@@ -35,6 +38,7 @@ from tests.support.server import running_server
 from tests.web.conftest import PHONE_CONTEXT, new_page
 from tests.web.test_browser import problems
 from tests.web.test_consultation_browser import snap
+from tests.web.test_portal_booking_browser import invitation_token
 
 pytestmark = pytest.mark.browser
 
@@ -46,6 +50,7 @@ class Clinic:
     url: str
     qc: QueueClinic
     billing_email: str
+    mail_dir: Path
 
 
 async def add_billing_user(url: str, qc: QueueClinic) -> str:
@@ -129,7 +134,7 @@ def clinic(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> I
     with running_server(root / "data", env=env) as base:
         asyncio.run(finished_consultation(base, qc, 0))
         asyncio.run(finished_consultation(base, qc, 1))
-        yield Clinic(base, qc, billing_email)
+        yield Clinic(base, qc, billing_email, root / "data" / "mail")
 
 
 @pytest.fixture
@@ -186,6 +191,41 @@ async def receipt_text(page: Page, link: str) -> str:
     reader = PdfReader(io.BytesIO(await answer.body()))
     text = " ".join(p.extract_text() or "" for p in reader.pages)
     return text.replace("\xa0", " ").replace("\u202f", " ")
+
+
+async def portal_shows_balance(
+    browser: Browser, contexts: list[BrowserContext], clinic: Clinic, balance: str
+) -> None:
+    """Ann gets an e-mail address and a portal invitation, signs in, and sees ``balance``."""
+    ann, email, password = clinic.qc.patient_ids[0], "ann.queuea@example.org", "amber tide 4 lark"
+    async with httpx.AsyncClient(base_url=clinic.url, timeout=30) as client:
+        desk = await bearer(client, clinic.qc.desk_email)
+        record = await client.get(f"/api/v1/patients/{ann}", headers=desk)
+        fields = PatientUpdate.model_fields.keys() & record.json().keys()
+        changed = await client.put(  # the demographics whole (PUT), with the address added
+            f"/api/v1/patients/{ann}",
+            json={**{k: record.json()[k] for k in fields}, "email": email},
+            headers={**desk, "If-Match": record.headers["ETag"]},
+        )
+        assert changed.status_code == 200, changed.text
+        invited = await client.post(
+            f"/api/v1/patients/{ann}/portal-invitation", json={}, headers=desk
+        )
+        assert invited.status_code == 201, invited.text
+    token = invitation_token(clinic.mail_dir, email)
+    page = await new_page(browser, contexts, viewport={"width": 1366, "height": 900})
+    await page.goto(f"{clinic.url}/invitations/accept?token={token}")
+    await page.get_by_label("New password", exact=True).fill(password)
+    await page.get_by_label("New password again").fill(password)
+    await page.get_by_role("button", name="Set my password").click()
+    await page.goto(clinic.url + "/login")
+    await page.get_by_label("E-mail address").fill(email)
+    await page.get_by_label("Password").fill(password)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("button", name="My invoices").click()
+    await expect(page.locator(".balance-amount")).to_have_text(balance)
+    await snap(page, "billing-portal-balance")
+    assert problems(page) == []
 
 
 def _absolute(page: Page, href: str) -> str:
@@ -286,3 +326,24 @@ async def test_reception_checks_out_a_finished_visit(
     assert width <= 390, f"the invoice page scrolls sideways on a phone ({width} px)"
     await snap(phone, "billing-invoice-phone")
     assert problems(phone) == []
+
+    # The billing user closes the day: card as expected (50.00 - 10.00 refunded + 60.00
+    # on the phone), the cash drawer 5.00 short of the 65.00 taken, with the reason.
+    await billing.goto(clinic.url + "/billing/day-close")
+    count = billing.locator(".day-count")
+    await count.get_by_label("Card", exact=True).fill("100.00")
+    await count.get_by_label("Cash", exact=True).fill("60.00")
+    await count.get_by_label("Reason for Cash").fill("Change given twice")
+    await count.get_by_role("button", name="Close the day").click()
+    closing = billing.locator(".day-closing")
+    await expect(closing).to_contain_text("Change given twice")
+    await expect(closing.locator("tfoot")).to_contain_text("-5.00")
+    await snap(billing, "billing-day-closed")
+    assert problems(billing) == []
+
+    # What is still owed after the refund, 10.00: in the aging report ...
+    await billing.goto(clinic.url + "/billing/aging")
+    await expect(billing.locator("tr", has_text="Ann Queuea").first).to_contain_text("10.00")
+    assert problems(billing) == []
+    # ... and in Ann's own portal.
+    await portal_shows_balance(browser, contexts, clinic, "$10.00")
