@@ -27,7 +27,6 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import httpx
 import structlog
 
 from clinicdesk.billing.service.gateway import (
@@ -43,7 +42,8 @@ log = structlog.get_logger("clinicdesk.billing.gateway")
 SIGNATURE_HEADER = "stripe-signature"
 TOLERANCE_SECONDS = 300
 # A desk waits for this at most; the provider is usually far quicker.
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# Seconds: the whole call, and connecting (httpx.Timeout, built where httpx is imported).
+TIMEOUT_SECONDS, CONNECT_SECONDS = 10.0, 5.0
 
 EVENT_KINDS = {
     "payment_intent.succeeded": GatewayEventKind.SUCCEEDED,
@@ -134,8 +134,14 @@ class StripeGateway:
             "Authorization": f"Bearer {self._secret_key}",
             "Idempotency-Key": idempotency_key,
         }
+        # Imported here, only when a gateway is on: importing httpx also imports its command
+        # line (rich.progress, pygments) when rich is installed, which every server
+        # process would otherwise hold (tests/test_cli.py checks what serve loads).
+        import httpx
+
+        timeout = httpx.Timeout(TIMEOUT_SECONDS, connect=CONNECT_SECONDS)
         try:
-            async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            async with httpx.AsyncClient(timeout=timeout) as client:
                 response = await client.post(
                     f"{self._api_url}/v1/payment_intents", data=form, headers=headers
                 )
