@@ -44,7 +44,7 @@ from clinicdesk.billing.kernel.money import tax_part
 from clinicdesk.billing.models import Invoice
 from clinicdesk.billing.payment_schemas import AllocationWanted, PaymentCreate
 from clinicdesk.billing.service import payments
-from clinicdesk.billing.service.common import books, find_invoice, lines_of
+from clinicdesk.billing.service.common import audit_change, books, find_invoice, lines_of
 from clinicdesk.billing.vocabulary import ClaimStatus, InvoiceStatus, PaymentMethod
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import InvalidField
@@ -108,14 +108,14 @@ async def _audit_claim(
     before: dict[str, object] | None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    await audit.record(
+    await audit_change(
         session,
-        action=action,
         actor=actor,
+        action=action,
         resource_type="claim",
-        resource_id=claim.id,
+        record=claim,
         patient_id=claim.patient_id,
-        changes=audit.changes(before, audit.snapshot(claim)),
+        before=before,
         details=details,
     )
 

@@ -184,6 +184,31 @@ async def recompute(session: AsyncSession, invoice: Invoice) -> list[InvoiceLine
     return lines
 
 
+async def audit_change(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    action: str,
+    resource_type: str,
+    record: Any,
+    patient_id: uuid.UUID | None,
+    before: dict[str, object] | None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """The audit entry of a change to one of billing's records (``record`` as it is now,
+    ``before`` its snapshot before the change, None for a new one)."""
+    await audit.record(
+        session,
+        action=action,
+        actor=actor,
+        resource_type=resource_type,
+        resource_id=record.id,
+        patient_id=patient_id,
+        changes=audit.changes(before, audit.snapshot(record)),
+        details=details,
+    )
+
+
 async def audit_invoice(
     session: AsyncSession,
     *,
@@ -193,13 +218,13 @@ async def audit_invoice(
     before: dict[str, object] | None,
     details: dict[str, Any] | None = None,
 ) -> None:
-    await audit.record(
+    await audit_change(
         session,
-        action=action,
         actor=actor,
+        action=action,
         resource_type="invoice",
-        resource_id=invoice.id,
+        record=invoice,
         patient_id=invoice.patient_id,
-        changes=audit.changes(before, audit.snapshot(invoice)),
+        before=before,
         details=details,
     )
