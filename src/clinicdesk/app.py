@@ -68,6 +68,9 @@ from clinicdesk.identity.config import INVITATION_TTL, LINK_TTL, IdentityConfig,
 from clinicdesk.identity.service.audit_names import register as identity_names
 from clinicdesk.identity.tasks import register_identity_jobs
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
+from clinicdesk.notifications import api as notifications_api
+from clinicdesk.notifications import views as notifications_views
+from clinicdesk.notifications.tasks import register_notification_jobs
 from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
 from clinicdesk.patients.access import PatientsConfig
@@ -99,6 +102,7 @@ TEMPLATE_DIRS = (
     queue_views.TEMPLATES_DIR,
     clinical_views.TEMPLATES_DIR,
     billing_views.TEMPLATES_DIR,
+    notifications_views.TEMPLATES_DIR,
 )
 
 PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
@@ -112,6 +116,8 @@ PUBLIC_ROUTERS: tuple[APIRouter, ...] = (
     queue_views.public,
     clinical_views.public,
     billing_api.public,
+    notifications_api.public,
+    notifications_views.public,
 )
 # The routes anyone may call without signing in. The route test checks that the app's
 # public routes are exactly these.
@@ -165,6 +171,8 @@ PROTECTED_ROUTERS: tuple[APIRouter, ...] = (
     *billing_api.routers,
     clinical_views.router,
     billing_views.router,
+    *notifications_api.routers,
+    notifications_views.router,
 )
 
 
@@ -271,6 +279,7 @@ def job_registry(settings: Settings, *, mailer: MailSender) -> JobRegistry:
     register_mail(registry, mailer)
     register_identity_jobs(registry, links=LinkSettings(base_url=settings.base_url))
     register_billing_jobs(registry, mailer=mailer)
+    register_notification_jobs(registry)
     register_housekeeping(
         registry,
         succeeded_days=settings.jobs_keep_succeeded_days,

@@ -1,0 +1,1 @@
+"""Use cases of notifications: one module per part."""

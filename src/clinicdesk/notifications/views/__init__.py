@@ -1,0 +1,16 @@
+"""The notification pages: the messages log, templates and channel settings (admin), the
+staff's own alerts, and the patient's no-sign-in reply links."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from clinicdesk.core.routing import APIRouter
+
+TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
+
+router = APIRouter(include_in_schema=False)
+# Pages anyone may open without signing in (a patient's single-use reply link).
+public = APIRouter(include_in_schema=False)
+
+__all__ = ["TEMPLATES_DIR", "public", "router"]
