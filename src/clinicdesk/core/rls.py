@@ -50,6 +50,7 @@ LOOKUPS = (
     ("queue_displays", "secret_hash"),
     ("visits", "status_link_hash"),
     ("prescription_sheets", "code"),
+    ("reply_links", "secret_hash"),
 )
 
 _DUE_JOB = (
@@ -104,6 +105,19 @@ RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public AS $fn$
     SELECT CASE WHEN count(*) = 1 THEN min(name) END
     FROM public.organizations WHERE is_active
+$fn$""",
+    # A patient's text reply: the organization that last sent a message to that address
+    # (its keyed hash), so the reply is read by the clinic it answers.
+    "clinicdesk_last_sender_of(text)": """
+CREATE OR REPLACE FUNCTION clinicdesk_last_sender_of(address text)
+RETURNS uuid LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public AS $fn$
+BEGIN
+    -- plpgsql: created by migrations older than the messages table, checked when called.
+    RETURN (SELECT m.organization_id FROM public.messages AS m
+            WHERE m.address_hash = address AND m.sent_at IS NOT NULL
+            ORDER BY m.sent_at DESC LIMIT 1);
+END
 $fn$""",
     "clinicdesk_purge_finished_jobs(timestamptz, timestamptz)": """
 CREATE OR REPLACE FUNCTION clinicdesk_purge_finished_jobs(

@@ -160,6 +160,8 @@ class Appointment(Base, Entity, TenantScoped):
     # What "undo" restores: the status before the last cancel / no-show, and when.
     previous_status: Mapped[str | None] = mapped_column(String(16), default=None)
     status_changed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # When the patient said they will come (a reply to a reminder, a link in an e-mail).
+    patient_confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
 
     __table_args__ = (
         Index("ix_appointments_provider_time", "provider_id", "starts_at"),

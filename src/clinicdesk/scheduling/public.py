@@ -14,8 +14,9 @@ from clinicdesk.scheduling.service.attendance import (
     location_today,
     mark_arrived,
     mark_fulfilled,
+    record_patient_confirmation,
 )
-from clinicdesk.scheduling.service.booking import get_appointment, mark_no_show
+from clinicdesk.scheduling.service.booking import cancel, get_appointment, mark_no_show
 from clinicdesk.scheduling.service.calendar import appointments_between, find_between
 from clinicdesk.scheduling.service.hours import location_zone
 from clinicdesk.scheduling.service.setup import (
@@ -28,25 +29,40 @@ from clinicdesk.scheduling.service.setup import (
     providers_at,
 )
 from clinicdesk.scheduling.service.setup_status import ScheduleSetup, schedule_setup
-from clinicdesk.scheduling.signals import AppointmentFreed, appointment_freed
+from clinicdesk.scheduling.service.waitlist import accept_offer
+from clinicdesk.scheduling.service.waitlist import get_entry as get_waitlist_entry
+from clinicdesk.scheduling.signals import (
+    AppointmentChanged,
+    AppointmentFreed,
+    WaitlistOffered,
+    appointment_changed,
+    appointment_freed,
+    waitlist_offered,
+)
 from clinicdesk.scheduling.vocabulary import AppointmentStatus
 
 __all__ = [
     "Appointment",
+    "AppointmentChanged",
     "AppointmentFreed",
     "AppointmentStatus",
     "AppointmentType",
     "CheckInTooEarly",
     "Provider",
     "ScheduleSetup",
+    "WaitlistOffered",
+    "accept_offer",
+    "appointment_changed",
     "appointment_freed",
     "appointments_between",
+    "cancel",
     "check_works_at",
     "day_bounds",
     "find_between",
     "get_appointment",
     "get_provider",
     "get_type",
+    "get_waitlist_entry",
     "list_providers",
     "list_types",
     "location_today",
@@ -56,5 +72,7 @@ __all__ = [
     "mark_no_show",
     "provider_locations",
     "providers_at",
+    "record_patient_confirmation",
     "schedule_setup",
+    "waitlist_offered",
 ]

@@ -27,3 +27,33 @@ class AppointmentFreed:
 
 appointment_freed: Signal[AppointmentFreed, None] = Signal("appointment_freed")
 """Sent after the freeing change is flushed and audited (the waitlist offers the time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppointmentChanged:
+    """An appointment was booked, moved, cancelled, marked, or had a mark undone.
+
+    ``action`` is the audit action's last word (``booked``, ``rescheduled``, ``cancelled``,
+    ``noshow``, ``undone``, ``arrived``, ``fulfilled``, ``confirmed``)."""
+
+    actor: Actor
+    appointment_id: uuid.UUID
+    action: str
+
+
+appointment_changed: Signal[AppointmentChanged, None] = Signal("appointment_changed")
+"""Sent after the change is flushed and audited (notifications plans or withdraws the
+patient's messages in the same transaction)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WaitlistOffered:
+    """Freed time was offered to a waiting patient (the entry holds the offered slot)."""
+
+    actor: Actor
+    entry_id: uuid.UUID
+    patient_id: uuid.UUID
+
+
+waitlist_offered: Signal[WaitlistOffered, None] = Signal("waitlist_offered")
+"""Sent once the offer is recorded and audited (notifications tells the patient)."""

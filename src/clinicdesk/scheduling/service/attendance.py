@@ -122,3 +122,23 @@ async def day_bounds(
 async def location_today(session: AsyncSession, location_id: uuid.UUID) -> date:
     zone = await location_zone(session, location_id)
     return utcnow().astimezone(zone).date()
+
+
+async def record_patient_confirmation(
+    session: AsyncSession, *, actor: Actor, appointment_id: uuid.UUID
+) -> Appointment:
+    """The patient said they will come (a reply to a reminder, a link in an e-mail):
+    recorded once, audited as their own act; only an appointment still ahead and booked
+    can be confirmed."""
+    appointment = await get_appointment(session, appointment_id)
+    if appointment.status not in _BOOKED or appointment.starts_at <= utcnow():
+        raise TransitionRefused(f"A {appointment.status} appointment cannot be confirmed any more.")
+    if appointment.patient_confirmed_at is not None:
+        return appointment
+    before = audit.snapshot(appointment)
+    appointment.patient_confirmed_at = utcnow()
+    await session.flush()
+    await record_change(
+        session, actor=actor, appointment=appointment, before=before, action="confirmed"
+    )
+    return appointment

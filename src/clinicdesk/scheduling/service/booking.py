@@ -50,7 +50,12 @@ from clinicdesk.scheduling.policies import no_show_allowed, starts_in_past
 from clinicdesk.scheduling.schemas import AppointmentCreate, AppointmentReschedule
 from clinicdesk.scheduling.service.hours import location_zone, open_time
 from clinicdesk.scheduling.service.setup import check_works_at, get_provider, get_type
-from clinicdesk.scheduling.signals import AppointmentFreed, appointment_freed
+from clinicdesk.scheduling.signals import (
+    AppointmentChanged,
+    AppointmentFreed,
+    appointment_changed,
+    appointment_freed,
+)
 from clinicdesk.scheduling.vocabulary import FREEING_STATUSES, AppointmentStatus
 
 # Longer than any appointment with its buffer (types allow 480 + 120 minutes).
@@ -294,6 +299,9 @@ async def book(
         details=_booking_details(overbooked, data.overbook_reason, past),
     )
     publish_after_commit(session, _event(appointment, "booked"))
+    await appointment_changed.send(
+        session, AppointmentChanged(actor=actor, appointment_id=appointment.id, action="booked")
+    )
     return appointment
 
 
@@ -349,6 +357,9 @@ async def _record_change(
         details=details,
     )
     publish_after_commit(session, _event(appointment, action))
+    await appointment_changed.send(
+        session, AppointmentChanged(actor=actor, appointment_id=appointment.id, action=action)
+    )
 
 
 async def record_change(

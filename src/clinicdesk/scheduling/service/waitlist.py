@@ -46,6 +46,7 @@ from clinicdesk.scheduling.service import booking
 from clinicdesk.scheduling.service.hours import location_zone, open_time
 from clinicdesk.scheduling.service.setup import check_works_at, get_provider, get_type
 from clinicdesk.scheduling.service.slots import PARTS_OF_DAY, STEP, busy_times
+from clinicdesk.scheduling.signals import WaitlistOffered, waitlist_offered
 from clinicdesk.scheduling.vocabulary import WaitlistStatus
 
 MAX_LISTED = 500
@@ -228,9 +229,8 @@ async def offer_freed_time(
     records the offer on the entry, its audit entry and the live event
     ``waitlist.offered``. Returns the entry offered to, or None.
 
-    The message to the patient goes out once the Notifications issue lands: it will
-    subscribe to ``waitlist.offered``; until then the front desk sees the offer live and
-    calls the patient.
+    The signal ``waitlist_offered`` follows in this transaction: notifications tells the
+    patient (a reply ``C`` takes the time); the front desk sees the offer live as well.
     """
     if freed[1] <= utcnow():
         return None
@@ -283,6 +283,9 @@ async def offer_freed_time(
                     "ends_at": slot[1].isoformat(),
                 },
             ),
+        )
+        await waitlist_offered.send(
+            session, WaitlistOffered(actor=actor, entry_id=entry.id, patient_id=entry.patient_id)
         )
         return entry
     return None
