@@ -70,6 +70,7 @@ from clinicdesk.identity.tasks import register_identity_jobs
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
 from clinicdesk.notifications import api as notifications_api
 from clinicdesk.notifications import views as notifications_views
+from clinicdesk.notifications.channels import senders_from_settings
 from clinicdesk.notifications.tasks import register_notification_jobs
 from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
@@ -152,6 +153,11 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
         "/rx/{code}",
         # The card gateway's webhook: the provider's signature is its credential.
         "/api/v1/billing/gateway/webhook",
+        # The text provider's webhooks and a patient's single-use reply link: the
+        # provider's signature and the link's secret are their credentials.
+        "/api/v1/notifications/twilio/status",
+        "/api/v1/notifications/twilio/inbound",
+        "/r/{secret}",
     }
 )
 
@@ -279,7 +285,7 @@ def job_registry(settings: Settings, *, mailer: MailSender) -> JobRegistry:
     register_mail(registry, mailer)
     register_identity_jobs(registry, links=LinkSettings(base_url=settings.base_url))
     register_billing_jobs(registry, mailer=mailer)
-    register_notification_jobs(registry)
+    register_notification_jobs(registry, senders=senders_from_settings(settings, mailer))
     register_housekeeping(
         registry,
         succeeded_days=settings.jobs_keep_succeeded_days,
@@ -385,6 +391,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
     app.state.pages = pages
     app.state.identity = identity
     app.state.jobs = jobs
+    app.state.notifications = senders_from_settings(settings, mailer)
     app.state.csrf = CsrfProtection(keys.secret_key)
     app.state.live_rules = web_live.build_rules(LIVE_PUBLISHERS)
     app.state.patients = PatientsConfig(

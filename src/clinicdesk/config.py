@@ -178,6 +178,19 @@ class Settings(BaseSettings):
     card_gateway_webhook_secret: SecretStr | None = None
     card_gateway_api_url: str = "https://api.stripe.com"
 
+    # Text messages (SMS and WhatsApp) to patients: written to <data_dir>/messages unless
+    # a provider is set ("twilio"). Twilio's account SID and auth token come from its
+    # console; the auth token also verifies its webhooks (delivery receipts, replies),
+    # which it calls at <base_url>/api/v1/notifications/twilio/... . ``text_from`` is the
+    # sending number (E.164) or a Messaging Service SID (MG...); ``whatsapp_from`` the
+    # number enabled for WhatsApp, if any.
+    text_provider: Literal["file", "twilio"] = "file"
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    text_from: str | None = None
+    whatsapp_from: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
+
     @field_validator("data_dir")
     @classmethod
     def _expand_data_dir(cls, value: Path) -> Path:
@@ -235,6 +248,18 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"card_gateway is {self.card_gateway!r}: set CLINICDESK_CARD_GATEWAY_SECRET_KEY "
                 "and CLINICDESK_CARD_GATEWAY_WEBHOOK_SECRET (or CLINICDESK_CARD_GATEWAY=off)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _check_text_provider(self) -> Settings:
+        if self.text_provider == "twilio" and not (
+            self.twilio_account_sid and self.twilio_auth_token and self.text_from
+        ):
+            raise ValueError(
+                "text_provider is 'twilio': set CLINICDESK_TWILIO_ACCOUNT_SID, "
+                "CLINICDESK_TWILIO_AUTH_TOKEN and CLINICDESK_TEXT_FROM "
+                "(or CLINICDESK_TEXT_PROVIDER=file)"
             )
         return self
 

@@ -51,6 +51,7 @@ LOOKUPS = (
     ("visits", "status_link_hash"),
     ("prescription_sheets", "code"),
     ("reply_links", "secret_hash"),
+    ("messages", "provider_id"),
 )
 
 _DUE_JOB = (

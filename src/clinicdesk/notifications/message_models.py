@@ -97,7 +97,9 @@ class Message(Base, IdMixin, TenantScoped):
     channel: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
     address: Mapped[str] = mapped_column(EncryptedText())
-    address_hash: Mapped[str] = mapped_column(String(64))
+    address_hash: Mapped[str] = mapped_column(
+        String(100), info={"audit": "derived", "lookup_hash_of": "address"}
+    )
     # For a reminder: minutes before the start it was planned for.
     lead_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
     # What the appointment's start was when planned: a moved appointment's old reminders
@@ -117,6 +119,9 @@ class Message(Base, IdMixin, TenantScoped):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sending_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The delivery job handing it over: the same job taken again after its worker
+    # stopped knows the hand-over was interrupted (``delivery.claim``).
+    sending_job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     failed_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -170,7 +175,7 @@ class InboundMessage(Base, IdMixin, TenantScoped):
     channel: Mapped[str] = mapped_column(String(16))
     provider: Mapped[str] = mapped_column(String(32))
     provider_id: Mapped[str] = mapped_column(String(100))
-    address_hash: Mapped[str] = mapped_column(String(64))
+    address_hash: Mapped[str] = mapped_column(String(100))
     body: Mapped[str] = mapped_column(EncryptedText())
     action: Mapped[str] = mapped_column(String(16))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,8 +2,10 @@
 holds the providers' webhooks (their signature is their credential)."""
 
 from clinicdesk.core.routing import APIRouter
+from clinicdesk.notifications.api import webhooks
 
 routers: list[APIRouter] = []
 public = APIRouter()
+public.include_router(webhooks.public)
 
 __all__ = ["public", "routers"]

@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from clinicdesk.core.routing import APIRouter
+from clinicdesk.notifications.views import replies
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 
 router = APIRouter(include_in_schema=False)
 # Pages anyone may open without signing in (a patient's single-use reply link).
 public = APIRouter(include_in_schema=False)
+public.include_router(replies.public)
 
 __all__ = ["TEMPLATES_DIR", "public", "router"]
