@@ -110,13 +110,13 @@ $fn$""",
     # A patient's text reply: the organization that last sent a message to that address
     # (its keyed hash), so the reply is read by the clinic it answers.
     "clinicdesk_last_sender_of(text)": """
-CREATE OR REPLACE FUNCTION clinicdesk_last_sender_of(address text)
+CREATE OR REPLACE FUNCTION clinicdesk_last_sender_of(hashed_address text)
 RETURNS uuid LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public AS $fn$
 BEGIN
     -- plpgsql: created by migrations older than the messages table, checked when called.
     RETURN (SELECT m.organization_id FROM public.messages AS m
-            WHERE m.address_hash = address AND m.sent_at IS NOT NULL
+            WHERE m.address_hash = hashed_address AND m.sent_at IS NOT NULL
             ORDER BY m.sent_at DESC LIMIT 1);
 END
 $fn$""",
