@@ -57,6 +57,9 @@ NOT_WALKED = {
     "/verify-email": "needs a one-time token; shows no patient data",
     "/visits/{visit_id}/consultation": "a redirect to the visit's consultation page "
     "(/encounters/{encounter_id}, walked itself); shows no patient data",
+    "/r/{secret}": "needs the secret of an e-mail's reply link; it shows the patient their "
+    "own appointment's time and place (no name, no record), tested in "
+    "tests/notifications/test_reply_links.py",
 }
 # Query parameters a route needs before it answers.
 _DAY = {"start": "2030-01-07T00:00:00Z", "end": "2030-01-08T00:00:00Z"}

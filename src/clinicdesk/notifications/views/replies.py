@@ -76,7 +76,7 @@ def _gone(request: Request, error: ClinicError, language: str) -> HTMLResponse:
     return render_public_form(
         request,
         TEMPLATE,
-        {"words": WORDS[language], "language": language, "gone": error.detail},
+        {"words": WORDS[language], "language": language, "gone": error.detail, "done": None},
         status_code=error.status_code,
     )
 
@@ -95,7 +95,7 @@ async def reply_page(
     language = await inbound.link_language(session, view)
     context = await _context(session, view, language)
     return render_public_form(
-        request, TEMPLATE, {**context, "secret": secret, "chosen": do, "done": None}
+        request, TEMPLATE, {**context, "secret": secret, "chosen": do, "done": None, "gone": None}
     )
 
 
@@ -117,4 +117,4 @@ async def reply(
         return _gone(request, error, "en")
     language = await inbound.link_language(session, view)
     context = await _context(session, view, language)
-    return render_public_form(request, TEMPLATE, {**context, "done": answer})
+    return render_public_form(request, TEMPLATE, {**context, "done": answer, "gone": None})
