@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 from sqlalchemy import (
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -160,6 +161,11 @@ class Appointment(Base, Entity, TenantScoped):
     # What "undo" restores: the status before the last cancel / no-show, and when.
     previous_status: Mapped[str | None] = mapped_column(String(16), default=None)
     status_changed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The chance the patient does not come (notifications' no-show model), written when
+    # booked and rescored nightly; derived, so not in the audit trail and no new version.
+    no_show_risk: Mapped[float | None] = mapped_column(
+        Float, default=None, info={"audit": "derived"}
+    )
 
     __table_args__ = (
         Index("ix_appointments_provider_time", "provider_id", "starts_at"),
