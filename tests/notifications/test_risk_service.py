@@ -36,6 +36,7 @@ from clinicdesk.scheduling.service import booking
 from tests.support.identity import SignIn, create_user
 from tests.support.jobs import run_jobs_in
 from tests.support.scheduling import Book, make_book
+from tests.support.sql import statements_of
 
 HISTORY = 120  # per patient
 
@@ -222,9 +223,10 @@ async def test_the_nightly_job_trains_each_organization_and_rescores(
     await scope_to_tenant(session, clinic.id)
     model = await risk.latest_model(session)
     assert model is not None and model.kind == "logistic"
-    await session.refresh(upcoming)
-    assert upcoming.no_show_risk is not None
-    assert upcoming.no_show_risk > model.base_rate
+    scored = await session.scalar(
+        select(Appointment.no_show_risk).where(Appointment.id == upcoming.id)
+    )
+    assert scored is not None and scored > model.base_rate
 
 
 async def test_the_calendar_marks_a_high_risk_appointment(
@@ -267,3 +269,33 @@ async def test_the_calendar_marks_a_high_risk_appointment(
     assert "High no-show risk (46 %)" in shown[str(risky.id)]["extendedProps"]["details"]
     assert "cal-risk-high" not in shown[str(calm.id)]["classNames"]
     assert "no-show risk" not in shown[str(calm.id)]["extendedProps"]["details"]
+
+
+async def test_scoring_in_the_booking_transaction_is_a_few_statements(
+    session: AsyncSession, clinic: Organization
+) -> None:
+    """The booking reaction scores before the booking commits: the appointment is in the
+    session already; what is read is the patient's record, the zone, the newest model."""
+    book = await make_book(session, clinic)
+    await seed_history(session, book)
+    await risk.train(session)
+    await session.commit()
+    appointment = await booking.book(
+        session,
+        actor=SYSTEM,
+        data=AppointmentCreate(
+            patient_id=book.patient_id,
+            provider_id=book.provider_id,
+            location_id=book.location_id,
+            type_id=book.type_id,
+            starts_at=datetime.combine(book.monday, time(9), tzinfo=UTC),
+        ),
+    )
+    with statements_of(session) as seen:
+        found = await risk.score(session, appointment.id)
+    assert appointment.no_show_risk == found
+    reads = [s for s in seen if s.startswith("SELECT") and "set_config" not in s]
+    writes = [s for s in seen if s.startswith("UPDATE")]
+    assert len(reads) <= 3, "\n".join(seen)
+    assert len(writes) == 1 and "appointments" in writes[0]
+    assert any("no_show_models" in s and "LIMIT" in s for s in reads)

@@ -21,6 +21,8 @@ from datetime import datetime
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from clinicdesk.scheduling.models import Appointment
 from clinicdesk.scheduling.service.hours import location_zone
@@ -155,5 +157,10 @@ async def set_no_show_risk(
         .where(Appointment.id == appointment_id)
         # updated_at kept: a derived figure is not a change of the appointment.
         .values(no_show_risk=risk, updated_at=Appointment.updated_at)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session=False)
     )
+    # The appointment in this session (just booked, or shown next) reads the new figure
+    # without being marked changed: a flush must not write it again with a new version.
+    held = session.sync_session.identity_map.get(identity_key(Appointment, appointment_id))
+    if held is not None:
+        set_committed_value(held, "no_show_risk", risk)
