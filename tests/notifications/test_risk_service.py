@@ -33,7 +33,7 @@ from clinicdesk.scheduling import public as scheduling
 from clinicdesk.scheduling.models import Appointment
 from clinicdesk.scheduling.schemas import AppointmentCreate
 from clinicdesk.scheduling.service import booking
-from tests.support.identity import SignIn, create_user
+from tests.support.identity import SignIn, create_org, create_user
 from tests.support.jobs import run_jobs_in
 from tests.support.scheduling import Book, make_book
 from tests.support.sql import statements_of
@@ -299,3 +299,31 @@ async def test_scoring_in_the_booking_transaction_is_a_few_statements(
     assert len(reads) <= 3, "\n".join(seen)
     assert len(writes) == 1 and "appointments" in writes[0]
     assert any("no_show_models" in s and "LIMIT" in s for s in reads)
+
+
+async def test_training_keeps_the_newest_models_of_its_own_organization(
+    session: AsyncSession, clinic: Organization, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = await create_org(session, "Elsewhere")
+    await scope_to_tenant(session, other.id)
+    session.add(
+        NoShowModel(
+            trained_at=utcnow() - timedelta(days=90),
+            kind="prior",
+            model="{}",
+            n_samples=3,
+            base_rate=0.1,
+        )
+    )
+    await session.commit()
+    book = await make_book(session, clinic)
+    await seed_history(session, book)
+    monkeypatch.setattr(risk, "KEEP_MODELS", 2)
+    nights = [utcnow() - timedelta(days=d) for d in (3, 2, 1)]
+    for night in nights:
+        await risk.train(session, now=night)
+    await session.commit()
+    kept = await session.scalars(select(NoShowModel.trained_at).order_by(NoShowModel.trained_at))
+    assert list(kept) == nights[1:]
+    await scope_to_tenant(session, other.id)
+    assert len((await session.scalars(select(NoShowModel))).all()) == 1

@@ -93,10 +93,14 @@ async def train(session: AsyncSession, *, now: datetime | None = None) -> Fitted
         )
     )
     await session.flush()
-    kept = select(NoShowModel.id).order_by(NoShowModel.trained_at.desc()).limit(KEEP_MODELS)
+    kept = list(
+        await session.scalars(
+            select(NoShowModel.id).order_by(NoShowModel.trained_at.desc()).limit(KEEP_MODELS)
+        )
+    )
     await session.execute(
         delete(NoShowModel)
-        .where(NoShowModel.id.not_in(kept.scalar_subquery()))
+        .where(NoShowModel.id.not_in(kept))
         .execution_options(synchronize_session=False)
     )
     return model
