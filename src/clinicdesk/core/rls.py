@@ -133,6 +133,14 @@ SET search_path = pg_catalog, public AS $fn$
     )
     SELECT count(*) FROM gone
 $fn$""",
+    # Nightly per-organization work (the no-show model's training) starts from a system
+    # job: the active organizations' ids, nothing else of them.
+    "clinicdesk_active_organization_ids()": """
+CREATE OR REPLACE FUNCTION clinicdesk_active_organization_ids()
+RETURNS SETOF uuid LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public AS $fn$
+    SELECT id FROM public.organizations WHERE is_active
+$fn$""",
 }
 
 

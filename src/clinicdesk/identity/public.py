@@ -12,6 +12,7 @@ from clinicdesk.identity.models import Location, Organization, User, UserKind
 from clinicdesk.identity.service.common import get_user
 from clinicdesk.identity.service.organizations import (
     active_locations,
+    active_organization_ids,
     get_location,
     get_organization,
     list_locations,
@@ -30,6 +31,7 @@ __all__ = [
     "User",
     "UserKind",
     "active_locations",
+    "active_organization_ids",
     "get_location",
     "get_organization",
     "get_user",

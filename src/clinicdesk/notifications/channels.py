@@ -22,7 +22,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import structlog
 
@@ -148,17 +148,26 @@ class EmailSender:
 
 
 class TwilioSender:
-    """SMS and WhatsApp through Twilio's REST API."""
+    """SMS and WhatsApp through Twilio's REST API.
+
+    Each call opens its own HTTP client and closes it: a clinic sends a few hundred
+    messages a day, and no connection is left open by a process that never closes its
+    senders (the app, a worker, a test)."""
 
     provider = "twilio"
 
-    def __init__(self, client: TwilioClient) -> None:
-        self.client = client
+    def __init__(self, settings: TwilioSettings) -> None:
+        self.settings = settings
+
+    @staticmethod
+    def _channel(outgoing: Outgoing) -> Literal["sms", "whatsapp"]:
+        return "whatsapp" if outgoing.channel == Channel.WHATSAPP else "sms"
 
     async def send(self, outgoing: Outgoing) -> Accepted:
+        client = TwilioClient(self.settings)
         try:
-            receipt = await self.client.send(
-                channel="whatsapp" if outgoing.channel == Channel.WHATSAPP else "sms",
+            receipt = await client.send(
+                channel=self._channel(outgoing),
                 to=outgoing.to,
                 body=outgoing.body,
                 status_callback=outgoing.status_callback,
@@ -170,24 +179,29 @@ class TwilioSender:
                 code=error.code,
                 maybe_accepted=error.maybe_accepted,
             ) from None
+        finally:
+            await client.aclose()
         return Accepted(provider=self.provider, provider_id=receipt.provider_id)
 
     async def find_sent(self, outgoing: Outgoing, since: datetime) -> str | None:
+        client = TwilioClient(self.settings)
         try:
-            return await self.client.find_sent(
-                channel="whatsapp" if outgoing.channel == Channel.WHATSAPP else "sms",
-                to=outgoing.to,
-                body=outgoing.body,
-                since=since,
+            return await client.find_sent(
+                channel=self._channel(outgoing), to=outgoing.to, body=outgoing.body, since=since
             )
         except ProviderRefused as error:
             raise SendRefused(str(error), permanent=False, code=error.code) from None
+        finally:
+            await client.aclose()
 
     async def check(self) -> str:
+        client = TwilioClient(self.settings)
         try:
-            await self.client.check_connection()
+            await client.check_connection()
         except ProviderRefused as error:
             raise SendRefused(str(error), permanent=error.permanent, code=error.code) from None
+        finally:
+            await client.aclose()
         return "Twilio answered: the account and its credentials work."
 
 
@@ -213,14 +227,12 @@ def senders_from_settings(settings: Settings, mailer: MailSender) -> Senders:
     text: ChannelSender
     if settings.text_provider == "twilio" and settings.twilio_account_sid and token:
         text = TwilioSender(
-            TwilioClient(
-                TwilioSettings(
-                    account_sid=settings.twilio_account_sid,
-                    auth_token=token,
-                    sms_from=settings.text_from or "",
-                    whatsapp_from=settings.whatsapp_from,
-                    base_url=settings.twilio_api_url,
-                )
+            TwilioSettings(
+                account_sid=settings.twilio_account_sid,
+                auth_token=token,
+                sms_from=settings.text_from or "",
+                whatsapp_from=settings.whatsapp_from,
+                base_url=settings.twilio_api_url,
             )
         )
     else:

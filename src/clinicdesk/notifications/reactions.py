@@ -6,15 +6,26 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.notifications.service import planning
+from clinicdesk.notifications.risk_model import HIGH_RISK
+from clinicdesk.notifications.service import planning, risk
 from clinicdesk.scheduling import public as scheduling
+
+# A booking or a move gets its no-show risk first: a high one plans an extra reminder.
+SCORED_ACTIONS = frozenset({"booked", "rescheduled", "undone"})
 
 
 async def plan_appointment_messages(
     session: AsyncSession, changed: scheduling.AppointmentChanged
 ) -> None:
+    high_risk = False
+    if changed.action in SCORED_ACTIONS:
+        high_risk = await risk.score(session, changed.appointment_id) >= HIGH_RISK
     await planning.on_appointment_changed(
-        session, actor=changed.actor, appointment_id=changed.appointment_id, action=changed.action
+        session,
+        actor=changed.actor,
+        appointment_id=changed.appointment_id,
+        action=changed.action,
+        high_risk=high_risk,
     )
 
 

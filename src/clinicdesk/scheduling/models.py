@@ -9,6 +9,7 @@ from datetime import date, datetime, time
 from sqlalchemy import (
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -162,6 +163,11 @@ class Appointment(Base, Entity, TenantScoped):
     status_changed_at: Mapped[datetime | None] = mapped_column(default=None)
     # When the patient said they will come (a reply to a reminder, a link in an e-mail).
     patient_confirmed_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The chance the patient does not come (notifications' no-show model), written when
+    # booked and rescored nightly; derived, so not in the audit trail and no new version.
+    no_show_risk: Mapped[float | None] = mapped_column(
+        Float, default=None, info={"audit": "derived"}
+    )
 
     __table_args__ = (
         Index("ix_appointments_provider_time", "provider_id", "starts_at"),

@@ -14,7 +14,7 @@ from clinicdesk.core.actor import Actor
 from clinicdesk.core.permissions import Permission
 from clinicdesk.scheduling.errors import BookingRefused
 from clinicdesk.scheduling.models import Appointment, BookingPolicy, Provider
-from clinicdesk.scheduling.vocabulary import AppointmentStatus
+from clinicdesk.scheduling.vocabulary import HIGH_NO_SHOW_RISK, AppointmentStatus
 
 # Appointments that still lie ahead as planned: they can be moved or cancelled.
 OPEN_STATUSES = frozenset(
@@ -92,3 +92,11 @@ def check_portal_change(policy: BookingPolicy, appointment: Appointment, *, now:
                 f"Appointments can be changed online until {policy.cancel_window_hours} hours "
                 "before they start. Please call the clinic."
             )
+
+
+def high_no_show_risk(appointment: Appointment) -> bool:
+    """Marked on the calendar (and reminded once more): still ahead as planned, with a
+    predicted no-show risk of at least ``HIGH_NO_SHOW_RISK``. An attended, cancelled or
+    missed appointment keeps its figure but is no longer marked."""
+    risk = appointment.no_show_risk
+    return appointment.status in OPEN_STATUSES and risk is not None and risk >= HIGH_NO_SHOW_RISK

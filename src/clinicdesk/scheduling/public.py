@@ -1,6 +1,7 @@
 """What other domains may use of scheduling: who works where, the appointment types,
 today's appointments at a location and the attendance marks the queue sets on them, how
-far the schedule's set-up has come, and the signal that time was freed.
+far the schedule's set-up has come, the signal that time was freed, and the finished
+appointments the no-show model learns from (with the risk column it writes).
 
 Other domains hold and show ``Provider``, ``AppointmentType`` and ``Appointment``; they
 never query scheduling's tables themselves (an import-linter contract protects
@@ -19,6 +20,14 @@ from clinicdesk.scheduling.service.attendance import (
 from clinicdesk.scheduling.service.booking import cancel, get_appointment, mark_no_show
 from clinicdesk.scheduling.service.calendar import appointments_between, find_between
 from clinicdesk.scheduling.service.hours import location_zone
+from clinicdesk.scheduling.service.no_show import (
+    Attendance,
+    FinishedAppointment,
+    attendance_before,
+    booked_between,
+    no_show_history,
+    set_no_show_risk,
+)
 from clinicdesk.scheduling.service.setup import (
     check_works_at,
     get_provider,
@@ -47,7 +56,9 @@ __all__ = [
     "AppointmentFreed",
     "AppointmentStatus",
     "AppointmentType",
+    "Attendance",
     "CheckInTooEarly",
+    "FinishedAppointment",
     "Provider",
     "ScheduleSetup",
     "WaitlistOffered",
@@ -55,6 +66,8 @@ __all__ = [
     "appointment_changed",
     "appointment_freed",
     "appointments_between",
+    "attendance_before",
+    "booked_between",
     "cancel",
     "check_works_at",
     "day_bounds",
@@ -70,9 +83,11 @@ __all__ = [
     "mark_arrived",
     "mark_fulfilled",
     "mark_no_show",
+    "no_show_history",
     "provider_locations",
     "providers_at",
     "record_patient_confirmation",
     "schedule_setup",
+    "set_no_show_risk",
     "waitlist_offered",
 ]

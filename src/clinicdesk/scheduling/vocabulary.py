@@ -55,3 +55,16 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "part_of_day": {p: p.value.capitalize() for p in PartOfDay},
 }
+
+
+# A booked appointment whose predicted no-show risk (notifications' risk model, written to
+# ``appointments.no_show_risk``) is at least this is marked on the calendar and gets an
+# extra reminder. A fixed figure, not a multiple of the clinic's base rate, so that the
+# calendar needs nothing but the appointment to show the mark and "high" means the same
+# in every clinic: at 0.30 roughly one such patient in three does not come. Outpatient
+# no-show rates run 5-20 %, so this is 1.5-6 times the usual rate; in the simulated
+# history of benchmarks/no_show_model.py (base rate 16 %) it marks about one
+# appointment in nine, of which over 40 % are no-shows (benchmarks/README.md), few enough
+# that the front desk still notices the mark, and an extra reminder to each costs little
+# next to an empty slot.
+HIGH_NO_SHOW_RISK = 0.30

@@ -159,3 +159,19 @@ async def update_location(
         changes=audit.changes(before, audit.snapshot(location)),
     )
     return location
+
+
+async def active_organization_ids(session: AsyncSession) -> list[uuid.UUID]:
+    """Every active organization's id, for a system job that then works inside each
+    organization's own scope (nightly model training). Leaves the session in the system
+    scope. On PostgreSQL the server's role sees no organization from the system scope:
+    the database answers through ``clinicdesk_active_organization_ids``, which tells the
+    ids and nothing else."""
+    await use_system_scope(session)
+    if session.get_bind().dialect.name == "postgresql":
+        found = await session.scalars(text("SELECT clinicdesk_active_organization_ids()"))
+        return sorted(uuid.UUID(str(value)) for value in found)
+    ids = await session.scalars(
+        select(Organization.id).where(Organization.is_active.is_(True)).order_by(Organization.id)
+    )
+    return list(ids)

@@ -38,6 +38,7 @@ from clinicdesk.scheduling.views.common import (
     clinic_day,
     from_wall_clock,
     open_book,
+    risk_note,
     wall_clock,
 )
 
@@ -232,6 +233,7 @@ async def _details(
         "status_word": STATUS_WORDS.get(appointment.status, appointment.status),
         "active": appointment.status in ACTIVE,
         "can_no_show": no_show_allowed(appointment, now=utcnow()),
+        "risk_note": risk_note(appointment),
         "can_check_in": appointment.status in ACTIVE
         and actor.can(Permission.QUEUE_WRITE)
         and starts_local.date() == utcnow().astimezone(zone).date(),

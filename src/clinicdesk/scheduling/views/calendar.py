@@ -34,9 +34,10 @@ from clinicdesk.scheduling.views.common import (
     from_wall_clock,
     open_book,
     parse_day,
+    risk_note,
     wall_clock,
 )
-from clinicdesk.scheduling.vocabulary import AppointmentStatus
+from clinicdesk.scheduling.vocabulary import HIGH_NO_SHOW_RISK, AppointmentStatus
 
 router = APIRouter(include_in_schema=False)
 
@@ -129,6 +130,7 @@ async def calendar_page(
             "config": config,
             "cancelled": cancelled,
             "error": None,
+            "high_no_show_risk": HIGH_NO_SHOW_RISK,
         },
     )
     _remember(request, page, location_id)
@@ -206,6 +208,7 @@ async def day_list(
             "provider": names.get(a.provider_id, "—"),
             "type": types.get(a.type_id),
             "status": STATUS_WORDS.get(a.status, a.status),
+            "risk_note": risk_note(a),
         }
         for a in found
     ]

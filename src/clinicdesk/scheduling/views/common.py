@@ -23,6 +23,7 @@ from clinicdesk.identity import public as identity
 from clinicdesk.identity.public import Location
 from clinicdesk.patients.public import Patient, patients_by_id
 from clinicdesk.scheduling.models import Appointment, AppointmentType, Provider
+from clinicdesk.scheduling.policies import high_no_show_risk
 from clinicdesk.scheduling.service import setup
 from clinicdesk.scheduling.service.hours import location_zone, open_time
 from clinicdesk.scheduling.vocabulary import LABELS, AppointmentStatus
@@ -108,6 +109,17 @@ async def open_book(session: AsyncSession, location_id: uuid.UUID | None) -> Boo
     return book
 
 
+RISK_MARK = "High no-show risk"
+
+
+def risk_note(appointment: Appointment) -> str | None:
+    """The high-risk mark's tooltip ("Predicted no-show risk: 34 %"), or None when the
+    appointment is not marked (``policies.high_no_show_risk``)."""
+    if not high_no_show_risk(appointment) or appointment.no_show_risk is None:
+        return None
+    return f"Predicted no-show risk: {round(appointment.no_show_risk * 100)} %"
+
+
 # Events this short (one or two 15-minute rows) get one line: the name, cut with an
 # ellipsis; the time and the rest are in the tooltip and the accessible name.
 SHORT = timedelta(minutes=20)
@@ -121,6 +133,8 @@ def _title(appointment: Appointment, patient: Patient | None, kind: AppointmentT
         words.append(f"[{STATUS_WORDS.get(appointment.status, appointment.status)}]")
     if appointment.overbooked:
         words.insert(0, "⚑")
+    if high_no_show_risk(appointment):
+        words.insert(0, "⚠")
     return " ".join(words)
 
 
@@ -142,6 +156,9 @@ def _details(
     ]
     if appointment.overbooked:
         parts.append("overbooked")
+    note = risk_note(appointment)
+    if note:
+        parts.append(f"{RISK_MARK} ({note.rsplit(': ', 1)[-1]})")
     return " · ".join(p for p in parts if p)
 
 
@@ -189,6 +206,8 @@ async def calendar_events(
         classes = [f"cal-status-{appointment.status}"]
         if appointment.overbooked:
             classes.append("cal-overbooked")
+        if high_no_show_risk(appointment):
+            classes.append("cal-risk-high")
         if appointment.ends_at - appointment.starts_at <= SHORT:
             classes.append("cal-short")
         patient = patients.get(appointment.patient_id)
