@@ -148,6 +148,7 @@ PUBLIC_PATHS: frozenset[str] = frozenset(
         "/display/{secret}/board",
         "/v/{secret}",
         "/v/{secret}/status",
+        "/v/{secret}/text-me",
         # A pharmacy checks a printed prescription by its code (the minimal answer).
         "/rx",
         "/rx/{code}",

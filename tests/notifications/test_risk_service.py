@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from clinicdesk.audit.models import AuditEvent
 from clinicdesk.app import mail_sender
+from clinicdesk.audit.models import AuditEvent
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import SYSTEM
 from clinicdesk.core.db import Database
@@ -216,7 +216,9 @@ async def test_the_nightly_job_trains_each_organization_and_rescores(
     assert booked_risk is not None
 
     registry = JobRegistry()
-    register_notification_jobs(registry, senders=senders_from_settings(settings, mail_sender(settings)))
+    register_notification_jobs(
+        registry, senders=senders_from_settings(settings, mail_sender(settings))
+    )
     assert "notifications.no_show.train" in {s.name for s in registry.schedules}
     await use_system_scope(session)
     await enqueue(session, NO_SHOW_TRAIN_ALL, NoShowTrainAll())

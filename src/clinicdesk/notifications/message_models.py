@@ -93,6 +93,10 @@ class Message(Base, IdMixin, TenantScoped):
         ForeignKey("appointments.id", ondelete="SET NULL"), default=None
     )
     waitlist_entry_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    # "Your turn is near": the visit of a patient following the queue from outside.
+    visit_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("visits.id", ondelete="SET NULL"), default=None
+    )
     purpose: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(16))
     language: Mapped[str] = mapped_column(String(8))
@@ -130,6 +134,7 @@ class Message(Base, IdMixin, TenantScoped):
     __table_args__ = (
         Index("ix_messages_org_created", "organization_id", "created_at"),
         Index("ix_messages_appointment", "appointment_id", "status"),
+        Index("ix_messages_visit", "visit_id"),
         Index("ix_messages_patient_sent", "patient_id", "sent_at"),
         Index("ix_messages_address_hash", "address_hash", "sent_at"),
         Index("ix_messages_status_due", "status", "due_at"),

@@ -1,13 +1,16 @@
 """Notifications' handlers of other domains' signals, connected when the application is
 built: an appointment's change plans or withdraws its messages, a waitlist offer is told
-to the patient — in the transaction of the change."""
+to the patient, a step in the queue asks whose turn is near, a merge moves the records —
+in the transaction of the change."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.notifications.risk_model import HIGH_RISK
-from clinicdesk.notifications.service import planning, risk
+from clinicdesk.notifications.service import patient_merge, planning, risk, turns
+from clinicdesk.patients.public import patient_merged
+from clinicdesk.queue import public as queue
 from clinicdesk.scheduling import public as scheduling
 
 # A booking or a move gets its no-show risk first: a high one plans an extra reminder.
@@ -33,6 +36,12 @@ async def tell_waitlist_offer(session: AsyncSession, offered: scheduling.Waitlis
     await planning.on_waitlist_offered(session, actor=offered.actor, entry_id=offered.entry_id)
 
 
+async def check_turns_later(session: AsyncSession, moved: queue.QueueMoved) -> None:
+    await turns.queue_moved(session, moved.location_id)
+
+
 def connect() -> None:
     scheduling.appointment_changed.connect(plan_appointment_messages)
     scheduling.waitlist_offered.connect(tell_waitlist_offer)
+    queue.queue_moved.connect(check_turns_later)
+    patient_merged.connect(patient_merge.move_to_kept_patient)

@@ -13,7 +13,7 @@ from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.identity import public as identity
 from clinicdesk.notifications.channels import Senders, SendRefused
 from clinicdesk.notifications.message_models import Message
-from clinicdesk.notifications.service import delivery, risk
+from clinicdesk.notifications.service import delivery, risk, turns
 from clinicdesk.notifications.service.planning import DELIVER, DeliverMessage
 
 log = structlog.get_logger(__name__)
@@ -54,6 +54,11 @@ def register_notification_jobs(registry: JobRegistry, *, senders: Senders) -> No
         await delivery.record_sent(session, again, provider_id)
 
     registry.register(DELIVER, deliver)
+
+    async def check_turns(context: JobContext, payload: turns.CheckTurns) -> None:
+        await turns.check_turns(context.session, payload.location_id)
+
+    registry.register(turns.CHECK_TURNS, check_turns)
 
     _register_no_show_jobs(registry)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinicdesk.core.models import Base, Entity, IdMixin, TimestampMixin
@@ -62,6 +62,11 @@ class Visit(Base, Entity, TenantScoped):
         String(64), default=None, info={"audit": "secret"}
     )
     status_link_expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    # The patient asked, on their status page, for a text when their turn is near (they
+    # wait outside); notifications sends it.
+    text_when_near: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false")
+    )
 
     __table_args__ = (
         UniqueConstraint("location_id", "service_date", "token_number"),

@@ -7,6 +7,7 @@ signed-in user's provider record.
 
 from clinicdesk.queue.errors import NotAProvider
 from clinicdesk.queue.models import Visit
+from clinicdesk.queue.service.board import Board, location_board
 from clinicdesk.queue.service.common import get_visit
 from clinicdesk.queue.service.flow import finish as finish_visit
 from clinicdesk.queue.service.links import (
@@ -26,11 +27,19 @@ from clinicdesk.queue.service.today import (
     desk_day,
     provider_day,
 )
-from clinicdesk.queue.signals import VisitFinished, VisitStarted, visit_finished, visit_started
+from clinicdesk.queue.signals import (
+    QueueMoved,
+    VisitFinished,
+    VisitStarted,
+    queue_moved,
+    visit_finished,
+    visit_started,
+)
 from clinicdesk.queue.vocabulary import VisitStatus
 
 __all__ = [
     "LIVE_EVENTS",
+    "Board",
     "DayLine",
     "DeskDay",
     "DisplayAccess",
@@ -38,6 +47,7 @@ __all__ = [
     "ProviderDay",
     "QueueGlance",
     "QueueLine",
+    "QueueMoved",
     "Visit",
     "VisitAccess",
     "VisitFinished",
@@ -46,8 +56,10 @@ __all__ = [
     "desk_day",
     "finish_visit",
     "get_visit",
+    "location_board",
     "provider_day",
     "provider_of",
+    "queue_moved",
     "resolve_display",
     "resolve_visit",
     "visit_finished",

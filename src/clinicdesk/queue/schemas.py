@@ -181,3 +181,5 @@ class PatientStatusRead(BaseModel):
     room: str | None
     position: int | None
     estimated_wait_minutes: int | None
+    text_when_near: bool = False
+    """The patient asked for a text when their turn is near."""

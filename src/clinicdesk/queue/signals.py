@@ -42,3 +42,15 @@ class VisitFinished:
 
 visit_finished: Signal[VisitFinished, None] = Signal("visit_finished")
 """Sent once the visit is done and audited; the consultation's encounter follows it."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueMoved:
+    """A visit took a step at a location (checked in, called, started, finished, left):
+    the places of the others waiting there may have changed."""
+
+    location_id: uuid.UUID
+
+
+queue_moved: Signal[QueueMoved, None] = Signal("queue_moved")
+"""Sent after the step is recorded (notifications checks whose turn is near, later)."""

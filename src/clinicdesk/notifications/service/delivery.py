@@ -50,6 +50,7 @@ from clinicdesk.notifications.service.contacts import (
 )
 from clinicdesk.notifications.service.planning import TOO_LATE, schedule_delivery
 from clinicdesk.notifications.vocabulary import GONE_OUT, Channel, MessageStatus, Purpose
+from clinicdesk.queue import public as queue
 from clinicdesk.scheduling import public as scheduling
 
 log = structlog.get_logger(__name__)
@@ -163,9 +164,22 @@ async def _zone_of(session: AsyncSession, message: Message) -> ZoneInfo:
     return ZoneInfo(organization.time_zone)
 
 
+async def _turn_verdict(session: AsyncSession, message: Message) -> Verdict | None:
+    if message.visit_id is None:
+        return None
+    visit = await queue.get_visit(session, message.visit_id)
+    if visit.status != queue.VisitStatus.WAITING:
+        return Verdict(f"The patient is {visit.status} already.", MessageStatus.CANCELLED)
+    return None
+
+
+# Sent whatever the hour and the day's count: the patient is at the clinic, now.
+_AT_ONCE = frozenset({Purpose.TEST.value, Purpose.TURN_NEAR.value})
+
+
 async def verdict(session: AsyncSession, message: Message) -> Verdict | None:
     """Whether a queued message goes now (None) or what becomes of it."""
-    for check in (_appointment_verdict, _waitlist_verdict):
+    for check in (_appointment_verdict, _waitlist_verdict, _turn_verdict):
         found = await check(session, message)
         if found is not None:
             return found
@@ -178,6 +192,8 @@ async def verdict(session: AsyncSession, message: Message) -> Verdict | None:
         if isinstance(found_reach, str):
             return Verdict(found_reach, MessageStatus.SUPPRESSED)
         _retarget(message, found_reach)
+    if message.purpose in _AT_ONCE:
+        return None
     zone = await _zone_of(session, message)
     quiet = (parse_clock(settings.quiet_start), parse_clock(settings.quiet_end))
     later = after_quiet_hours(utcnow(), zone, *quiet)
@@ -228,6 +244,10 @@ async def _values(session: AsyncSession, message: Message, base_url: str) -> dic
             entry.location_id,
             entry.offered_provider_id,
         )
+    elif message.visit_id is not None:
+        visit = await queue.get_visit(session, message.visit_id)
+        location_id, provider_id = visit.location_id, visit.provider_id
+        values["position"] = str(await _places_ahead(session, visit))
     if location_id is not None:
         location = await identity.get_location(session, location_id)
         values |= {
@@ -242,6 +262,15 @@ async def _values(session: AsyncSession, message: Message, base_url: str) -> dic
         values["date"] = format_date(local.date(), format="full", locale=message.language)
         values["time"] = format_time(local.time(), format="short", locale=message.language)
     return values
+
+
+async def _places_ahead(session: AsyncSession, visit: queue.Visit) -> int:
+    board = await queue.location_board(session, visit.location_id)
+    for provider_queue in board.queues:
+        for line in provider_queue.waiting:
+            if line.visit.id == visit.id and line.position is not None:
+                return line.position - 1
+    return 0
 
 
 async def _reply_link(session: AsyncSession, message: Message, base_url: str) -> str:

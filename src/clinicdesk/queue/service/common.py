@@ -16,6 +16,7 @@ from clinicdesk.core.models import check_version
 from clinicdesk.queue.errors import StepRefused, VisitNotFound
 from clinicdesk.queue.models import Visit, VisitStepRecord
 from clinicdesk.queue.policies import ALLOWED_FROM, VisitAction
+from clinicdesk.queue.signals import QueueMoved, queue_moved
 from clinicdesk.queue.vocabulary import VisitStatus, VisitStep
 
 EVENT_PREFIX = "queue."
@@ -100,3 +101,4 @@ async def record_step(
         details={"reason": detail} if detail else None,
     )
     publish_after_commit(session, visit_event(visit, step))
+    await queue_moved.send(session, QueueMoved(location_id=visit.location_id))

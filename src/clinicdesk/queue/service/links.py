@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
-from clinicdesk.core.actor import Actor
+from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_by_lookup, scope_to_tenant
 from clinicdesk.core.tokens import hash_token, new_token
@@ -25,6 +25,7 @@ from clinicdesk.identity import public as identity
 from clinicdesk.queue.errors import DisplayNotFound, LinkNotFound
 from clinicdesk.queue.models import QueueDisplay, Visit
 from clinicdesk.queue.schemas import DisplayWrite
+from clinicdesk.queue.vocabulary import VisitStatus
 
 # Shorter than this cannot be one of our secrets: refused before any query.
 _MIN_SECRET, _MAX_SECRET = 20, 100
@@ -179,3 +180,31 @@ async def delete_display(session: AsyncSession, *, actor: Actor, display_id: uui
         resource_id=display_id,
         changes=audit.changes(before, {}),
     )
+
+
+async def ask_for_text_when_near(session: AsyncSession, secret: str) -> Visit:
+    """The patient, from their status page, asks for a text when their turn is near
+    (they wait outside). Their own act, audited; the link is their credential."""
+    access = await resolve_visit(session, secret)
+    visit = await session.get(Visit, access.visit_id)
+    if visit is None or visit.status != VisitStatus.WAITING:
+        raise LinkNotFound("Your visit is no longer waiting. Ask at the front desk.")
+    if visit.text_when_near:
+        return visit
+    before = audit.snapshot(visit)
+    visit.text_when_near = True
+    await session.flush()
+    await audit.record(
+        session,
+        action="visit.text_when_near",
+        actor=Actor(
+            kind=ActorKind.PATIENT,
+            organization_id=visit.organization_id,
+            patient_id=visit.patient_id,
+        ),
+        resource_type="visit",
+        resource_id=visit.id,
+        patient_id=visit.patient_id,
+        changes=audit.changes(before, audit.snapshot(visit)),
+    )
+    return visit

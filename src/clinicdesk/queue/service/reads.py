@@ -109,6 +109,7 @@ async def patient_status(session: AsyncSession, visit_id: uuid.UUID) -> PatientS
         room=visit.room if visit.status == VisitStatus.CALLED else None,
         position=line.position if line and waiting else None,
         estimated_wait_minutes=line.estimate_minutes if line and waiting else None,
+        text_when_near=visit.text_when_near,
     )
 
 

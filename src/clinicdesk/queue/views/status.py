@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Path, Request
 from fastapi.responses import HTMLResponse, Response
 
-from clinicdesk.core.pages import FragmentOf, render
+from clinicdesk.core.pages import FragmentOf, redirect, render
 from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
 from clinicdesk.core.templating import is_htmx
@@ -90,7 +90,8 @@ async def _by_link(
     except LinkNotFound as error:
         return _gone(request, error)
     live = live_settings(f"/api/v1/events?visit={secret}", PATIENT_EVENTS)
-    page = render(request, PAGE, _context(status, live, f"/v/{secret}/status"), block=block)
+    context = {**_context(status, live, f"/v/{secret}/status"), "text_me": f"/v/{secret}/text-me"}
+    page = render(request, PAGE, context, block=block)
     page.headers.update(PUBLIC_HEADERS)
     return page
 
@@ -99,6 +100,19 @@ async def _by_link(
 async def status_page(secret: Secret, request: Request, session: SessionDep) -> Response:
     """The patient's page: their number, their place, about how long; live."""
     return await _by_link(request, session, secret, None)
+
+
+@public.post("/v/{secret}/text-me", response_class=HTMLResponse)
+async def text_me_when_near(secret: Secret, request: Request, session: SessionDep) -> Response:
+    """ "Text me when my turn is near": no form token is needed, the secret in the address
+    is the credential (whoever has it can already see and do what this page offers)."""
+    try:
+        await links.ask_for_text_when_near(session, secret)
+    except LinkNotFound as error:
+        return _gone(request, error)
+    response = redirect(f"/v/{secret}")
+    response.headers.update(PUBLIC_HEADERS)
+    return response
 
 
 @public.get("/v/{secret}/status", response_class=HTMLResponse)
