@@ -57,6 +57,8 @@ NOT_WALKED = {
     "/verify-email": "needs a one-time token; shows no patient data",
     "/visits/{visit_id}/consultation": "a redirect to the visit's consultation page "
     "(/encounters/{encounter_id}, walked itself); shows no patient data",
+    "/r/{secret}": "needs an e-mail reply link's secret (tests/notifications cover it); it "
+    "shows the link's holder their appointment's time and place, not a chart",
 }
 # Query parameters a route needs before it answers.
 _DAY = {"start": "2030-01-07T00:00:00Z", "end": "2030-01-08T00:00:00Z"}
@@ -190,6 +192,8 @@ async def setting(session: AsyncSession, app: FastAPI) -> dict[str, Any]:
     )
     # The portal shows issued invoices only (a draft is not one yet): walk the issued one.
     values["invoice_id"] = values["issued_invoice_id"]
+    # A template the organization has (the access walk names an unknown one).
+    values.update(purpose="reminder", channel="sms", language="en")
     return values
 
 

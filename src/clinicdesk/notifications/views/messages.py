@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
@@ -93,7 +94,7 @@ async def messages_page(
     }
     filters, problem = _filters(raw)
     page = await messages.list_messages(session, actor=actor, filters=filters, cursor=cursor)
-    query = "&".join(f"{k}={v}" for k, v in raw.items() if v)
+    query = urlencode({k: v for k, v in raw.items() if v})
     context = {
         **words(),
         "page": page,

@@ -171,8 +171,10 @@ async def save_settings(
                 session, actor=actor, data=data, expected_version=version
             )
     except ClinicError as error:
-        values = {**raw, "extra_reminder_for_high_risk": raw["extra_reminder_for_high_risk"]}
-        refused = Refused.of("settings", error, values)
+        refused = Refused.of("settings", error, raw)
+        if "grace_seconds" in refused.errors:  # the form asks for minutes
+            errors = {**refused.errors, "grace_minutes": refused.errors["grace_seconds"]}
+            refused = Refused("settings", refused.message, errors, raw)
         return await _page(request, session, failed=refused, status_code=error.status_code)
     response = redirect(PAGE)
     flash(request, response, "The settings were saved; messages planned from now on follow them.")

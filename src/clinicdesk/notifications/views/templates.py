@@ -51,7 +51,7 @@ async def templates_page(
     for view in views:
         grouped.setdefault(view.purpose, []).append(view)
     context = {
-        "grouped": grouped,
+        "by_purpose": grouped,
         "purpose_labels": PURPOSE_LABELS,
         "channel_labels": CHANNEL_LABELS,
         "language_labels": LANGUAGE_LABELS,
