@@ -99,7 +99,7 @@ async def test_a_test_send_shows_its_status_and_the_log_opens_it(
     admin = await sign_in_web(await create_user(session, clinic, Role.ADMIN))
     wrong = await admin.post(
         "/admin/notifications/templates/test-send",
-        data={"channel": "sms", "to": "12", "language": "en"},
+        data={"channel": "sms", "to": "12345", "language": "en"},
         headers=HTMX,
     )
     assert wrong.status_code == 422 and "country code" in wrong.text

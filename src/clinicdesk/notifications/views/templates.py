@@ -12,7 +12,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
 from clinicdesk.core.errors import ClinicError
-from clinicdesk.core.forms import form_text, parse_form
+from clinicdesk.core.forms import FormInvalid, form_text, parse_form
 from clinicdesk.core.http import FormVersion
 from clinicdesk.core.pages import all_or_nothing, flash, redirect, render
 from clinicdesk.core.routing import APIRouter
@@ -183,7 +183,8 @@ async def send_test(request: Request, session: SessionDep, actor: NotificationsM
         async with all_or_nothing(session):
             message = await messages.send_test(session, actor=actor, data=data)
     except ClinicError as error:
-        refused: dict[str, Any] = {"error": error.detail}
+        said = error.first_message if isinstance(error, FormInvalid) else error.detail
+        refused: dict[str, Any] = {"error": said}
         return render(
             request, "notifications/_test_refused.html", refused, status_code=error.status_code
         )
