@@ -69,8 +69,10 @@ from clinicdesk.identity.service.audit_names import register as identity_names
 from clinicdesk.identity.tasks import register_identity_jobs
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
 from clinicdesk.notifications import api as notifications_api
+from clinicdesk.notifications import live as notifications_live
 from clinicdesk.notifications import views as notifications_views
 from clinicdesk.notifications.channels import senders_from_settings
+from clinicdesk.notifications.service.messages import FIGURES as NOTIFICATION_FIGURES
 from clinicdesk.notifications.tasks import register_notification_jobs
 from clinicdesk.patients import api as patients_api
 from clinicdesk.patients import views as patients_views
@@ -228,7 +230,7 @@ def throttle_rules(settings: Settings) -> ThrottleRules:
 
 
 # Each domain that publishes live events registers who sees which of them.
-LIVE_PUBLISHERS = (scheduling_live.register, queue_live.register)
+LIVE_PUBLISHERS = (scheduling_live.register, queue_live.register, notifications_live.register)
 
 # Errors a browser is better served by a page elsewhere for than by an error message.
 _REDIRECTS = {"mfa-required": "/login/mfa", "mfa-enrolment-required": "/account/mfa"}
@@ -322,6 +324,7 @@ def create_app(settings: Settings | None = None, *, configure_logs: bool = True)
         db=db,
         stats=RequestStats(),
         metrics=HttpMetrics(__version__),
+        figures=[NOTIFICATION_FIGURES],
     )
     limiter = RateLimiter.from_url(settings.redis_url)
     mailer = mail_sender(settings)

@@ -193,6 +193,8 @@ async def setting(session: AsyncSession, app: FastAPI) -> dict[str, Any]:
     )
     # The portal shows issued invoices only (a draft is not one yet): walk the issued one.
     values["invoice_id"] = values["issued_invoice_id"]
+    # A template the organization has (the access walk names an unknown one).
+    values.update(purpose="reminder", channel="sms", language="en")
     return values
 
 

@@ -55,6 +55,7 @@ from clinicdesk.identity.permissions import Role, roles_with
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations, sessions, users
 from clinicdesk.identity.service.common import actor_for
+from clinicdesk.notifications.message_models import Message
 from clinicdesk.patients.schemas import AllergyWrite, PayerWrite, PolicyWrite
 from clinicdesk.patients.service import chart, insurance
 from clinicdesk.queue.schemas import DisplayWrite, WalkInCheckIn
@@ -323,6 +324,9 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     dead_job = await session.scalar(select(Job).where(Job.kind == "mail.send"))
     assert dead_job is not None
     dead_job.status = JobStatus.DEAD
+    # The booking above planned Bea's messages (she has no address: kept as not sent).
+    message_id = await session.scalar(select(Message.id).where(Message.patient_id == patient.id))
+    assert message_id is not None
     await session.commit()
     return {
         "visit_id": visit.id,
@@ -364,6 +368,12 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "payment_id": payment.payment.id,
         "claim_id": claim_id,
         "business_date": "2030-01-07",
+        "message_id": message_id,
+        # A template is named by its key, not owned by a row: an unknown key is what is
+        # "not there" (the read walk gives a real one, tests/audit/test_reads.py).
+        "purpose": "no-such-purpose",
+        "channel": "no-such-channel",
+        "language": "xx",
     }
 
 
@@ -455,6 +465,8 @@ API_BODIES.update(
         # A location no organization has: the day of another's is as unknown (its own
         # cross-organization test is in tests/billing/test_day_close.py).
         "/api/v1/billing/days/{business_date}/close": {"location_id": str(uuid.uuid4())},
+        "/api/v1/notifications/templates/{purpose}/{channel}/{language}": {"body": "x"},
+        "/api/v1/notifications/templates/{purpose}/{channel}/{language}/preview": {"body": "x"},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

@@ -6,7 +6,9 @@ be closed with ``CLINICDESK_METRICS_TOKEN``. They reveal no patient data.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+from collections.abc import Mapping
 from typing import Any, Literal
 
 import structlog
@@ -15,9 +17,12 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 
+from clinicdesk.core.db import unit_of_work
 from clinicdesk.core.errors import ClinicError
+from clinicdesk.core.observability import BusinessFigures
 from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import Runtime, RuntimeDep
+from clinicdesk.core.tenancy import use_system_scope
 
 log = structlog.get_logger(__name__)
 
@@ -49,6 +54,25 @@ class ReadinessReport(BaseModel):
     avg_response_ms: float
     error_rate: float
     database: DatabaseReport
+    # Each domain's figures by its name (``Runtime.figures``), when the database answers.
+    figures: dict[str, dict[str, float | int | None]] | None = None
+
+
+async def read_figures(
+    runtime: Runtime, source: BusinessFigures
+) -> Mapping[str, float | int | None] | None:
+    """One domain's figures, or None when they cannot be read now (logged by kind)."""
+    try:
+        async with runtime.db.read_session() as session, unit_of_work(session):
+            await use_system_scope(session)
+            return await asyncio.wait_for(
+                source.read(session), runtime.settings.readiness_timeout_seconds
+            )
+    except Exception as exc:
+        log.warning(
+            "health.figures_unavailable", figures=source.name, error_type=type(exc).__name__
+        )
+        return None
 
 
 async def readiness(runtime: Runtime) -> dict[str, Any]:
@@ -74,12 +98,17 @@ async def readiness(runtime: Runtime) -> dict[str, Any]:
             database["status"] = "full"
             database["error"] = "the database or its disk is full"
     ready = database["status"] == "ok"
-    return {
+    report: dict[str, Any] = {
         "status": "ready" if ready else "unavailable",
         "version": runtime.version,
         **runtime.stats.snapshot(),
         "database": database,
     }
+    if database["status"] != "unreachable" and runtime.figures:
+        report["figures"] = {
+            source.name: await read_figures(runtime, source) for source in runtime.figures
+        }
+    return report
 
 
 @router.get("/health", summary="The process is alive")
@@ -116,4 +145,8 @@ async def metrics(request: Request, runtime: RuntimeDep) -> Response:
                 "This server protects /metrics: send 'Authorization: Bearer <token>' "
                 "with the token from CLINICDESK_METRICS_TOKEN.",
             )
+    for source in runtime.figures:
+        values = await read_figures(runtime, source)
+        if values is not None:
+            runtime.metrics.set_figures(source, values)
     return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

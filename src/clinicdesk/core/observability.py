@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from sqlalchemy.ext.asyncio import AsyncSession
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -91,7 +93,35 @@ class HttpMetrics:
             registry=self.registry,
         )
         info.labels(version=version).set(1)
+        self._figures: dict[str, Gauge] = {}
 
     def observe(self, *, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method=method, route=route, status=str(status)).inc()
         self.latency.labels(method=method, route=route).observe(seconds)
+
+    def set_figures(self, source: BusinessFigures, values: Mapping[str, float | None]) -> None:
+        """A domain's figures as gauges ``clinicdesk_<name>_<figure>`` (made on first use;
+        a figure with no value, such as the age of nothing, is left out)."""
+        for key, value in values.items():
+            metric = f"clinicdesk_{source.name}_{key}"
+            gauge = self._figures.get(metric)
+            if gauge is None:
+                gauge = Gauge(metric, source.help.get(key, key), registry=self.registry)
+                self._figures[metric] = gauge
+            if value is not None:
+                gauge.set(value)
+
+
+FigureReader = Callable[[AsyncSession], Awaitable[Mapping[str, float | None]]]
+
+
+@dataclass(frozen=True, slots=True)
+class BusinessFigures:
+    """Figures a domain adds to /health/ready (under ``figures.<name>``) and /metrics
+    (``clinicdesk_<name>_<figure>``), registered when the app is built
+    (``Runtime.figures``). ``read`` gets a session in the system scope: the figures are
+    the installation's, never one organization's, and never name anyone."""
+
+    name: str
+    read: FigureReader
+    help: Mapping[str, str] = field(default_factory=dict)

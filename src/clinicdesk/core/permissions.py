@@ -32,3 +32,7 @@ class Permission(StrEnum):
     ADMIN_SETTINGS = "admin:settings"
     # Money going back or records of money undone: credit notes, refunds, voids.
     BILLING_REFUND = "billing:refund"
+    # Patient messaging: the messages log (reception and the admin), and its settings,
+    # templates, test sends and connection tests (the admin).
+    NOTIFICATIONS_READ = "notifications:read"
+    NOTIFICATIONS_MANAGE = "notifications:manage"

@@ -141,6 +141,22 @@ RETURNS SETOF uuid LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, public AS $fn$
     SELECT id FROM public.organizations WHERE is_active
 $fn$""",
+    # Health and metrics: how patient messaging is doing across the installation (three
+    # numbers, never a row; plpgsql like the reply lookup, for older migrations).
+    "clinicdesk_message_figures(timestamptz)": """
+CREATE OR REPLACE FUNCTION clinicdesk_message_figures(as_of timestamptz)
+RETURNS TABLE (queued bigint, failed_24h bigint, oldest_due timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, public AS $fn$
+BEGIN
+    RETURN QUERY SELECT
+        (SELECT count(*) FROM public.messages AS m WHERE m.status = 'queued'),
+        (SELECT count(*) FROM public.messages AS m
+         WHERE m.status IN ('failed', 'bounced') AND m.failed_at >= as_of - interval '24 hours'),
+        (SELECT min(m.due_at) FROM public.messages AS m
+         WHERE m.status = 'queued' AND m.due_at <= as_of);
+END
+$fn$""",
 }
 
 

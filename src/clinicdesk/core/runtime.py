@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -13,7 +13,7 @@ from clinicdesk import __version__
 from clinicdesk.config import Settings
 from clinicdesk.core.db import Database, unit_of_work
 from clinicdesk.core.keys import AppKeys
-from clinicdesk.core.observability import HttpMetrics, RequestStats
+from clinicdesk.core.observability import BusinessFigures, HttpMetrics, RequestStats
 
 
 @dataclass(slots=True)
@@ -24,6 +24,8 @@ class Runtime:
     stats: RequestStats
     metrics: HttpMetrics
     version: str = __version__
+    # What domains add to /health/ready and /metrics (``core.health``).
+    figures: list[BusinessFigures] = field(default_factory=list)
 
 
 def get_runtime(request: Request) -> Runtime:

@@ -45,6 +45,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.QUEUE_DISPLAYS,
             # Only billing and the admin give money back or undo it (issue 16).
             P.BILLING_REFUND,
+            # Patient messaging: the log, and how messages are timed and worded (issue 17).
+            P.NOTIFICATIONS_READ,
+            P.NOTIFICATIONS_MANAGE,
         }
     ),
     Role.DOCTOR: frozenset(
@@ -91,6 +94,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.BILLING_READ,
             P.BILLING_WRITE,
             P.ORGANIZATION_READ,
+            # The desk answers for patients' messages: what went, what failed (issue 17).
+            P.NOTIFICATIONS_READ,
         }
     ),
     Role.BILLING: frozenset(

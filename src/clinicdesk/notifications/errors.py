@@ -35,3 +35,21 @@ class WebhookRefused(ClinicError):
     status_code = 403
     title = "The webhook's signature is not valid"
     code = "webhook-signature"
+
+
+class TemplateNotFound(NotFound):
+    title = "No such template"
+    code = "template-not-found"
+
+
+class ChannelCheckFailed(ClinicError):
+    """The provider (or the sink) did not answer as it should: its own words say why."""
+
+    status_code = 502
+    title = "The channel's connection test failed"
+    code = "channel-check-failed"
+
+
+class ChannelNotFound(NotFound):
+    title = "No such channel"
+    code = "channel-not-found"

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from clinicdesk.notifications.kernel.templating import BODY_MAX, SUBJECT_MAX
 from clinicdesk.notifications.kernel.timing import parse_clock
-from clinicdesk.notifications.vocabulary import Channel
+from clinicdesk.notifications.vocabulary import Channel, MessageStatus, Purpose
 
 MAX_LEAD_MINUTES = 14 * 24 * 60
 MIN_LEAD_MINUTES = 15
@@ -118,3 +118,58 @@ class MessageView(BaseModel):
     last_error: str | None
     provider: str | None
     created_at: datetime
+
+
+# --- the messages log and the operations figures (admin pages and API) ------------------
+
+
+class MessageFilters(BaseModel):
+    """Which messages a log shows; the dates are days in the organization's time zone
+    (``date_from`` and ``date_to`` both included), by when the message was written."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: MessageStatus | None = None
+    channel: Channel | None = None
+    purpose: Purpose | None = None
+    patient_id: uuid.UUID | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+
+class MessageRow(MessageView):
+    """A line of the log: the message and whom it was for."""
+
+    patient_name: str | None = None
+
+
+class MessagePage(BaseModel):
+    items: list[MessageRow]
+    next_cursor: str | None
+
+
+class MessageDetail(MessageRow):
+    """One message with what it said (patient data: reading it is audited)."""
+
+    address: str
+    subject: str | None
+    body: str | None
+    lead_minutes: int | None
+    planned_for: datetime | None
+    sending_at: datetime | None
+    updated_at: datetime
+
+
+class MessageFigures(BaseModel):
+    """What an operator watches: messages waiting, failures of the last day, and how long
+    the oldest message that is due has waited (None when none is due)."""
+
+    queued: int
+    failed_24h: int
+    oldest_due_queued_seconds: float | None
+
+
+class ChannelCheck(BaseModel):
+    channel: Channel
+    ok: bool
+    detail: str

@@ -13,6 +13,7 @@ from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.settings_index import SettingsSection
 from clinicdesk.identity import views as identity_views
 from clinicdesk.identity.auth import AdminSettings
+from clinicdesk.notifications import views as notifications_views
 from clinicdesk.patients import views as patients_views
 from clinicdesk.scheduling import views as scheduling_views
 
@@ -22,6 +23,7 @@ SECTIONS: tuple[SettingsSection, ...] = (
     *clinical_views.SETTINGS,
     *patients_views.SETTINGS,
     *billing_views.SETTINGS,
+    *notifications_views.SETTINGS,
 )
 
 router = APIRouter(include_in_schema=False)

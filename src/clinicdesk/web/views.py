@@ -41,6 +41,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Emergency access", "/admin/emergency-access", Permission.AUDIT_READ, group="Admin"),
     NavItem("System status", "/system-status", Permission.ADMIN_SETTINGS, group="Admin"),
     NavItem("Jobs", "/admin/jobs", Permission.ADMIN_SETTINGS, group="Admin"),
+    NavItem("Messages", "/admin/messages", Permission.NOTIFICATIONS_READ, group="Admin"),
 )
 
 router = APIRouter(include_in_schema=False)

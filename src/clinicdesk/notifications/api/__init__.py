@@ -2,9 +2,9 @@
 holds the providers' webhooks (their signature is their credential)."""
 
 from clinicdesk.core.routing import APIRouter
-from clinicdesk.notifications.api import webhooks
+from clinicdesk.notifications.api import messages, settings, webhooks
 
-routers: list[APIRouter] = []
+routers: list[APIRouter] = [messages.router, settings.router]
 public = APIRouter()
 public.include_router(webhooks.public)
 

@@ -6,13 +6,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from clinicdesk.core.routing import APIRouter
-from clinicdesk.notifications.views import replies
+from clinicdesk.notifications.views import messages, replies, settings, templates
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 
 router = APIRouter(include_in_schema=False)
+router.include_router(messages.router)
+router.include_router(settings.router)
+router.include_router(templates.router)
 # Pages anyone may open without signing in (a patient's single-use reply link).
 public = APIRouter(include_in_schema=False)
 public.include_router(replies.public)
 
-__all__ = ["TEMPLATES_DIR", "public", "router"]
+# Sections of the settings area (``/admin/settings``).
+SETTINGS = settings.SETTINGS
+
+__all__ = ["SETTINGS", "TEMPLATES_DIR", "public", "router"]
