@@ -350,6 +350,7 @@ async def test_patient_status_link_shows_only_their_place(
         "room",
         "position",
         "estimated_wait_minutes",
+        "text_when_near",
     }
     assert (await client.get(f"/api/v1/queue/status/{'x' * 43}")).status_code == 404
     # A new link revokes the old one.

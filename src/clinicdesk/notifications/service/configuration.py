@@ -116,8 +116,7 @@ async def wording(session: AsyncSession, key: TemplateKey) -> Wording:
     return default_wording(key.purpose, key.channel, key.language)
 
 
-async def template_view(session: AsyncSession, key: TemplateKey) -> TemplateView:
-    own = await session.scalar(_template_query(key))
+def _view(key: TemplateKey, own: NotificationTemplate | None) -> TemplateView:
     text = (
         Wording(subject=own.subject, body=own.body)
         if own is not None
@@ -134,33 +133,24 @@ async def template_view(session: AsyncSession, key: TemplateKey) -> TemplateView
     )
 
 
+async def template_view(session: AsyncSession, key: TemplateKey) -> TemplateView:
+    return _view(key, await session.scalar(_template_query(key)))
+
+
 async def list_templates(session: AsyncSession) -> list[TemplateView]:
     rows = {
         (row.purpose, row.channel, row.language): row
         for row in await session.scalars(select(NotificationTemplate))
     }
-    views = []
-    for purpose in Purpose:
-        for channel in Channel:
-            for language in LANGUAGES:
-                own = rows.get((purpose.value, channel.value, language))
-                text = (
-                    Wording(subject=own.subject, body=own.body)
-                    if own is not None
-                    else default_wording(purpose, channel, language)
-                )
-                views.append(
-                    TemplateView(
-                        purpose=purpose.value,
-                        channel=channel.value,
-                        language=language,
-                        subject=text.subject,
-                        body=text.body,
-                        customized=own is not None,
-                        version=own.version if own is not None else None,
-                    )
-                )
-    return views
+    return [
+        _view(
+            TemplateKey(purpose, channel, language),
+            rows.get((purpose.value, channel.value, language)),
+        )
+        for purpose in Purpose
+        for channel in Channel
+        for language in LANGUAGES
+    ]
 
 
 def preview(data: TemplateWrite, channel: Channel) -> Rendered:

@@ -18,7 +18,9 @@ when the message goes out (``delivery``), so it always tells the appointment as 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel
 from sqlalchemy import select, update
@@ -172,13 +174,11 @@ async def _plan_appointment(
     if appointment.starts_at <= now:
         return  # a past visit recorded afterwards: nobody needs telling
     settings = await get_settings(session)
-    patient = await patient_to_message(session, appointment.patient_id)
-    to = await reach(session, patient, settings.channels)
-    zone = await scheduling.location_zone(session, appointment.location_id)
-    quiet = (parse_clock(settings.quiet_start), parse_clock(settings.quiet_end))
+    plan = await _plan_for(session, appointment.patient_id, appointment.location_id)
+    to, zone, quiet = plan.to, plan.zone, plan.quiet
     planned: list[tuple[Purpose, datetime, int | None]] = []
     if confirmation is not None:
-        due = after_quiet_hours(now + timedelta(seconds=settings.grace_seconds), zone, *quiet)
+        due = after_quiet_hours(now + plan.grace, zone, *quiet)
         planned.append((confirmation, due, None))
     for minutes in leads_for(settings, appointment.type_id, high_risk):
         due = after_quiet_hours(reminder_due(appointment.starts_at, minutes, zone), zone, *quiet)
@@ -246,20 +246,36 @@ async def on_appointment_changed(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """Where a patient's message goes and the quiet hours of the place it is about."""
+
+    to: Reach | str
+    zone: ZoneInfo
+    quiet: tuple[time, time]
+    grace: timedelta
+
+
+async def _plan_for(session: AsyncSession, patient_id: uuid.UUID, location_id: uuid.UUID) -> _Plan:
+    settings = await get_settings(session)
+    patient = await patient_to_message(session, patient_id)
+    return _Plan(
+        to=await reach(session, patient, settings.channels),
+        zone=await scheduling.location_zone(session, location_id),
+        quiet=(parse_clock(settings.quiet_start), parse_clock(settings.quiet_end)),
+        grace=timedelta(seconds=settings.grace_seconds),
+    )
+
+
 async def _notify_cancelled(
     session: AsyncSession, *, actor: Actor, appointment: scheduling.Appointment
 ) -> None:
-    settings = await get_settings(session)
-    patient = await patient_to_message(session, appointment.patient_id)
-    to = await reach(session, patient, settings.channels)
-    zone = await scheduling.location_zone(session, appointment.location_id)
-    quiet = (parse_clock(settings.quiet_start), parse_clock(settings.quiet_end))
-    due = after_quiet_hours(utcnow() + timedelta(seconds=settings.grace_seconds), zone, *quiet)
+    plan = await _plan_for(session, appointment.patient_id, appointment.location_id)
     await add_message(
         session,
         purpose=Purpose.CANCELLED,
-        to=to,
-        due_at=due,
+        to=plan.to,
+        due_at=after_quiet_hours(utcnow() + plan.grace, plan.zone, *plan.quiet),
         patient_id=appointment.patient_id,
         appointment_id=appointment.id,
         planned_for=appointment.starts_at,
@@ -272,18 +288,14 @@ async def on_waitlist_offered(session: AsyncSession, *, actor: Actor, entry_id: 
     entry = await scheduling.get_waitlist_entry(session, entry_id)
     if entry.offered_start is None:
         return
-    settings = await get_settings(session)
-    patient = await patient_to_message(session, entry.patient_id)
-    to = await reach(session, patient, settings.channels)
-    zone = await scheduling.location_zone(session, entry.location_id)
-    quiet = (parse_clock(settings.quiet_start), parse_clock(settings.quiet_end))
-    due = after_quiet_hours(utcnow(), zone, *quiet)
+    plan = await _plan_for(session, entry.patient_id, entry.location_id)
+    due = after_quiet_hours(utcnow(), plan.zone, *plan.quiet)
     if due >= entry.offered_start - TOO_LATE:
         return
     await add_message(
         session,
         purpose=Purpose.WAITLIST_OFFER,
-        to=to,
+        to=plan.to,
         due_at=due,
         patient_id=entry.patient_id,
         waitlist_entry_id=entry.id,
