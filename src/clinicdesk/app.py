@@ -69,6 +69,7 @@ from clinicdesk.identity.service.audit_names import register as identity_names
 from clinicdesk.identity.tasks import register_identity_jobs
 from clinicdesk.identity.web import audit_value, describe_device, signed_in_context
 from clinicdesk.notifications import api as notifications_api
+from clinicdesk.notifications import live as alerts_live
 from clinicdesk.notifications import views as notifications_views
 from clinicdesk.notifications.tasks import register_notification_jobs
 from clinicdesk.patients import api as patients_api
@@ -221,7 +222,7 @@ def throttle_rules(settings: Settings) -> ThrottleRules:
 
 
 # Each domain that publishes live events registers who sees which of them.
-LIVE_PUBLISHERS = (scheduling_live.register, queue_live.register)
+LIVE_PUBLISHERS = (scheduling_live.register, queue_live.register, alerts_live.register)
 
 # Errors a browser is better served by a page elsewhere for than by an error message.
 _REDIRECTS = {"mfa-required": "/login/mfa", "mfa-enrolment-required": "/account/mfa"}

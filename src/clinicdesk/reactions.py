@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from clinicdesk.billing import reactions as billing
 from clinicdesk.clinical import reactions as clinical
+from clinicdesk.notifications import reactions as notifications
 from clinicdesk.queue import reactions as queue
 from clinicdesk.scheduling import reactions as scheduling
 
@@ -16,3 +17,4 @@ def connect_reactions() -> None:
     queue.connect()
     clinical.connect()
     billing.connect()
+    notifications.connect()

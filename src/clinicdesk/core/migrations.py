@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 VersionApplied = Callable[[str], None]
 
-HEAD_REVISION: Final = "0025_day_close"
+HEAD_REVISION: Final = "0027_staff_alerts"
 """The newest migration. A new migration changes it (``tests/core/test_migrations.py``
 fails until it does)."""
 

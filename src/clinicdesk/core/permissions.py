@@ -32,3 +32,5 @@ class Permission(StrEnum):
     ADMIN_SETTINGS = "admin:settings"
     # Money going back or records of money undone: credit notes, refunds, voids.
     BILLING_REFUND = "billing:refund"
+    # Every staff member reads their own in-app alerts (notifications, issue 17).
+    ALERTS_READ = "alerts:read"

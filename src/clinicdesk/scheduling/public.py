@@ -58,3 +58,8 @@ __all__ = [
     "providers_at",
     "schedule_setup",
 ]
+
+# A waitlist offer accepted and booked (notifications tells the front desk).
+from clinicdesk.scheduling.signals import WaitlistOfferAccepted, waitlist_offer_accepted
+
+__all__ += ["WaitlistOfferAccepted", "waitlist_offer_accepted"]

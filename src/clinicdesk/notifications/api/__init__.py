@@ -2,8 +2,11 @@
 holds the providers' webhooks (their signature is their credential)."""
 
 from clinicdesk.core.routing import APIRouter
+from clinicdesk.notifications.api import alerts as alerts_api
 
-routers: list[APIRouter] = []
+routers: list[APIRouter] = [
+    alerts_api.router,
+]
 public = APIRouter()
 
 __all__ = ["public", "routers"]

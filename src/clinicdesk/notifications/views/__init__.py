@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from clinicdesk.core.routing import APIRouter
+from clinicdesk.notifications.views import alerts as alerts_views
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
 
 router = APIRouter(include_in_schema=False)
+router.include_router(alerts_views.router)
 # Pages anyone may open without signing in (a patient's single-use reply link).
 public = APIRouter(include_in_schema=False)
 
