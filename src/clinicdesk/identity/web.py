@@ -31,11 +31,9 @@ def signed_in_context(request: Request) -> Mapping[str, Any]:
         if principal.web is not None
         else None
     )
-    # Past every sign-in step (no second factor or MFA set-up owed): what the header
-    # loads by itself (the alert bell) is for such sessions only.
-    admitted = not principal.must_enrol_mfa and not (
-        principal.web is not None and principal.web.awaiting_second_factor
-    )
+    # Past every sign-in step (no second factor or MFA set-up owed; noted by the gate):
+    # what the header loads by itself (the alert bell) is for such sessions only.
+    admitted = getattr(request.state, "admitted", False) is True
     return {"me": principal.me, "actor": principal.actor, "csrf_token": token, "admitted": admitted}
 
 

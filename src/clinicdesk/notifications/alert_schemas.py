@@ -52,6 +52,7 @@ class AlertRead(BaseModel):
 class AlertPage(BaseModel):
     items: list[AlertRead]
     next_cursor: str | None
+    unread: int  # all the caller's unread alerts, not only this page's
 
 
 class UnreadCount(BaseModel):

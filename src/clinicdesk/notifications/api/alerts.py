@@ -40,7 +40,9 @@ async def list_alerts(
     found = await alerts.list_alerts(
         session, actor=actor, unread_only=unread, before=cursor, limit=limit
     )
-    return AlertPage(items=[_read(a) for a in found.items], next_cursor=found.next_cursor)
+    return AlertPage(
+        items=[_read(a) for a in found.items], next_cursor=found.next_cursor, unread=found.unread
+    )
 
 
 @router.get("/unread-count", response_model=UnreadCount, summary="How many of my alerts are unread")

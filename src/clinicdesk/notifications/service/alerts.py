@@ -78,6 +78,7 @@ class Alert:
 class AlertList:
     items: list[Alert]
     next_cursor: str | None
+    unread: int  # all the reader's unread alerts, not only this page's
 
 
 def _clip(text: str, limit: int) -> str:
@@ -172,24 +173,41 @@ def _still_for(actor: Actor, user_id: uuid.UUID) -> list[ColumnElement[bool]]:
 
 
 def _shown_to(actor: Actor, user_id: uuid.UUID) -> list[ColumnElement[bool]]:
-    """The reader's own copies of the alerts they may still see."""
-    return [R.user_id == user_id, *_still_for(actor, user_id)]
+    """The reader's own copies of the alerts they may still see. The alert is asked
+    about row by row (EXISTS on its key), so a query over these is driven by the
+    reader's own rows (an index range), whatever the planner knows of the tables."""
+    visible = select(A.id).where(A.id == R.alert_id, *_still_for(actor, user_id)).exists()
+    return [R.user_id == user_id, visible]
 
 
 async def unread_count(session: AsyncSession, *, actor: Actor) -> int:
-    """The reader's unread alerts: one query over the unread rows' index."""
+    """The reader's unread alerts: one query over the unread rows' partial index."""
     me = _reader(actor)
     statement = (
-        select(func.count())
-        .select_from(R)
-        .join(A, A.id == R.alert_id)
-        .where(R.read_at.is_(None), *_shown_to(actor, me))
+        select(func.count()).select_from(R).where(R.read_at.is_(None), *_shown_to(actor, me))
     )
     return int(await session.scalar(statement) or 0)
 
 
 def _rows(actor: Actor, me: uuid.UUID) -> Select[StaffAlert, datetime | None]:
-    return select(A, R.read_at).join(R, R.alert_id == A.id).where(*_shown_to(actor, me))
+    """One alert with the reader's read mark (a look-up by the alert's key)."""
+    return (
+        select(A, R.read_at)
+        .join(R, R.alert_id == A.id)
+        .where(R.user_id == me, *_still_for(actor, me))
+    )
+
+
+async def _page(
+    session: AsyncSession, statement: Select[uuid.UUID, datetime | None]
+) -> list[tuple[StaffAlert, datetime | None]]:
+    """The page's rows of the reader's (ids and read marks, from their index), then
+    their alerts by key."""
+    marks = (await session.execute(statement)).all()
+    found = {
+        a.id: a for a in await session.scalars(select(A).where(A.id.in_([m[0] for m in marks])))
+    }
+    return [(found[alert_id], read_at) for alert_id, read_at in marks if alert_id in found]
 
 
 def _alert(alert: StaffAlert, read_at: datetime | None) -> Alert:
@@ -230,13 +248,13 @@ async def list_alerts(
     ``before``. It names patients, so it is recorded as a list read."""
     me = _reader(actor)
     limit = max(1, min(limit, MAX_LIMIT))
-    statement = _rows(actor, me)
+    statement = select(R.alert_id, R.read_at).where(*_shown_to(actor, me))
     if unread_only:
         statement = statement.where(R.read_at.is_(None))
     after = decode_before(before)
     if after is not None:
         statement = statement.where(R.alert_id < after)
-    rows = (await session.execute(statement.order_by(R.alert_id.desc()).limit(limit + 1))).all()
+    rows = await _page(session, statement.order_by(R.alert_id.desc()).limit(limit + 1))
     shown = [_alert(alert, read_at) for alert, read_at in rows[:limit]]
     await audit.record_list_read(
         session,
@@ -245,7 +263,11 @@ async def list_alerts(
         view="staff alerts",
     )
     more = len(rows) > limit
-    return AlertList(items=shown, next_cursor=encode_before(shown[-1].id) if more else None)
+    return AlertList(
+        items=shown,
+        next_cursor=encode_before(shown[-1].id) if more else None,
+        unread=await unread_count(session, actor=actor),
+    )
 
 
 async def mark_read(session: AsyncSession, *, actor: Actor, alert_id: uuid.UUID) -> Alert:
@@ -281,10 +303,9 @@ async def mark_all_read(session: AsyncSession, *, actor: Actor) -> int:
     """Mark every alert the reader can see read; answers how many were unread."""
     me = _reader(actor)
     # Correlated with the row being updated: only the reader's unread rows are visited.
-    visible = select(A.id).where(A.id == R.alert_id, *_still_for(actor, me)).exists()
     result = await session.execute(
         update(R)
-        .where(R.user_id == me, R.read_at.is_(None), visible)
+        .where(R.read_at.is_(None), *_shown_to(actor, me))
         .values(read_at=utcnow())
         .execution_options(synchronize_session=False)
     )

@@ -32,9 +32,8 @@ async def alerts_page(
     before: Annotated[str | None, Query(max_length=100)] = None,
 ) -> HTMLResponse:
     found = await alerts.list_alerts(session, actor=actor, unread_only=unread, before=before)
-    count = await alerts.unread_count(session, actor=actor)
     context = {"alerts": found.items, "next_cursor": found.next_cursor, "unread_only": unread}
-    return render(request, "notifications/alerts.html", {**context, "unread": count})
+    return render(request, "notifications/alerts.html", {**context, "unread": found.unread})
 
 
 # Before ``/alerts/{alert_id}``: "bell" is not an id.
