@@ -495,3 +495,18 @@ async def test_a_patient_in_the_portal_has_no_bell_and_no_alerts(
     home = await browser.get("/portal")
     assert home.status_code == 200
     assert "alert-bell" not in home.text
+
+
+async def test_no_bell_while_a_sign_in_step_is_owed(
+    session: AsyncSession, sign_in_web: SignIn
+) -> None:
+    """An administrator who must still set up two-factor authentication sees the set-up
+    page with the header, but no bell: it would only be refused."""
+    strict = await create_org(session, "Strict clinic")  # MFA required for admins
+    admin = await create_user(session, strict, Role.ADMIN)
+    browser = await sign_in_web(admin)
+    page = await browser.get("/account/mfa")
+    assert page.status_code == 200
+    assert "Two-factor authentication" in page.text
+    assert "alert-bell" not in page.text
+    assert (await browser.get("/alerts")).status_code in (303, 403)
