@@ -4,7 +4,7 @@ on PostgreSQL like the other tenant tables), each appointment's predicted risk
 DEFINER: the ids of the active organizations, for the nightly training's system job).
 
 Revision ID: 0028_no_show_risk
-Revises: 0026_notifications
+Revises: 0027_staff_alerts
 Create Date: 2026-12-05
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from clinicdesk.core.rls import enable_tenant_rls, install_functions
 
 revision: str = "0028_no_show_risk"
-down_revision: str | None = "0026_notifications"
+down_revision: str | None = "0027_staff_alerts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

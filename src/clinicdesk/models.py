@@ -16,6 +16,7 @@ from clinicdesk.core import counters, idempotency  # noqa: F401
 from clinicdesk.core.jobs import models as job_models  # noqa: F401
 from clinicdesk.core.models import Base
 from clinicdesk.identity import models as identity_models  # noqa: F401
+from clinicdesk.notifications import alert_models as notification_alert_models  # noqa: F401
 from clinicdesk.notifications import message_models as notification_models  # noqa: F401
 from clinicdesk.notifications import risk_records as notification_risk_records  # noqa: F401
 from clinicdesk.patients import models as patient_models  # noqa: F401

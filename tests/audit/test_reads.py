@@ -33,6 +33,8 @@ from clinicdesk.identity.models import Organization, User, UserKind
 from clinicdesk.identity.permissions import Role, roles_with
 from clinicdesk.identity.service import users
 from clinicdesk.identity.service.common import actor_for
+from clinicdesk.notifications.alert_schemas import AlertKind
+from clinicdesk.notifications.service import alerts
 from clinicdesk.patients.models import Patient
 from clinicdesk.patients.schemas import DocumentMeta
 from clinicdesk.patients.service import documents
@@ -224,6 +226,18 @@ async def test_every_route_that_shows_a_patient_records_the_read(
     staff: dict[Role, User] = {
         role: await create_user(session, organization, role) for role in Role
     }
+    # An alert naming the patient, for the doctors the walk signs in as (the alerts' list
+    # shows it; opening it leads to the patient's page).
+    await scope_to_tenant(session, organization.id)
+    values["alert_id"] = await alerts.notify_staff(
+        session,
+        kind=AlertKind.RESULT_TO_REVIEW,
+        title=f"Result to review: {values['markers'][2]}",
+        patient_id=values["patient_id"],
+        link=f"/patients/{values['patient_id']}",
+        role=Role.DOCTOR.value,
+    )
+    await session.commit()
     anonymous = client_for(app)
     # Every caller signs in before the walk: a route that answers with a redirect or a
     # refusal rolls back the shared session, which expires the objects made here.

@@ -55,7 +55,9 @@ from clinicdesk.identity.permissions import Role, roles_with
 from clinicdesk.identity.schemas import LocationWrite
 from clinicdesk.identity.service import organizations, sessions, users
 from clinicdesk.identity.service.common import actor_for
+from clinicdesk.notifications.alert_schemas import AlertKind
 from clinicdesk.notifications.message_models import Message
+from clinicdesk.notifications.service import alerts
 from clinicdesk.patients.schemas import AllergyWrite, PayerWrite, PolicyWrite
 from clinicdesk.patients.service import chart, insurance
 from clinicdesk.queue.schemas import DisplayWrite, WalkInCheckIn
@@ -319,6 +321,15 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     display, _link = await links.create_display(
         session, actor=SYSTEM, data=DisplayWrite(location_id=location_b.id, name="B TV")
     )
+    # An alert of organization B's doctors, naming its patient.
+    alert_id = await alerts.notify_staff(
+        session,
+        kind=AlertKind.RESULT_TO_REVIEW,
+        title="B main",
+        patient_id=patient.id,
+        link=f"/patients/{patient.id}",
+        role=Role.DOCTOR.value,
+    )
     mail = OutgoingMail(to="b@example.org", subject="B main", text="B main")
     await send_mail(session, mail)
     dead_job = await session.scalar(select(Job).where(Job.kind == "mail.send"))
@@ -374,6 +385,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "purpose": "no-such-purpose",
         "channel": "no-such-channel",
         "language": "xx",
+        "alert_id": alert_id,
     }
 
 

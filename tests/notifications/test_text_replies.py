@@ -18,6 +18,8 @@ from clinicdesk.config import Settings
 from clinicdesk.core.jobs.models import Job
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
+from clinicdesk.identity.permissions import Role
+from clinicdesk.notifications.alert_models import StaffAlert, StaffAlertRecipient
 from clinicdesk.notifications.message_models import ContactPreference, InboundMessage, Message
 from clinicdesk.notifications.service.delivery import claim, outgoing
 from clinicdesk.notifications.vocabulary import MessageStatus
@@ -28,6 +30,7 @@ from tests.conftest import make_settings
 from tests.notifications.fake_twilio import FakeTwilio
 from tests.notifications.support import PHONE, book_at, local, make_desk, messages_of
 from tests.notifications.test_delivery import immediate, sent_confirmation
+from tests.support.identity import create_user
 from tests.support.jobs import run_app_jobs
 from tests.support.patients import register_patient
 
@@ -209,7 +212,7 @@ async def test_a_reply_c_confirms_and_stop_opts_out(
     assert actions == ["confirmed", "opted_out"]
 
 
-async def test_other_replies_go_to_the_desk(
+async def test_other_replies_go_to_the_desks_inbox(
     app: FastAPI,
     client: httpx.AsyncClient,
     session: AsyncSession,
@@ -217,15 +220,55 @@ async def test_other_replies_go_to_the_desk(
     fake_twilio: FakeTwilio,
 ) -> None:
     desk = await make_desk(session, clinic)
+    receptionist = await create_user(session, clinic, Role.RECEPTIONIST)
     await immediate(session, clinic)
     await sent_confirmation(app, session, desk)
-    for body in ("R", "Can I come at 11 instead?"):
-        assert (
-            await fake_twilio.send_inbound(INBOUND, PHONE, body, client=client)
-        ).status_code == 200
+    for body in ("R", "Can I come at 11 instead?", "OK"):
+        answer = await fake_twilio.send_inbound(INBOUND, PHONE, body, client=client)
+        assert answer.status_code == 200
     await scope_to_tenant(session, clinic.id)
     actions = sorted(r.action for r in await session.scalars(select(InboundMessage)))
-    assert actions == ["call_back", "to_inbox"]
+    assert actions == ["call_back", "confirmed", "to_inbox"]
+    titles = sorted(
+        (
+            await session.scalars(
+                select(StaffAlert.title)
+                .join(StaffAlertRecipient, StaffAlertRecipient.alert_id == StaffAlert.id)
+                .where(StaffAlertRecipient.user_id == receptionist.id)
+            )
+        ).all()
+    )
+    # The confirmation needs nobody; the other two do.
+    assert titles == [
+        "Ann Book asks for a call back",
+        "Ann Book replied: “Can I come at 11 instead?”",
+    ]
+
+
+async def test_a_failed_delivery_tells_the_desk(
+    app: FastAPI,
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    clinic: Organization,
+    fake_twilio: FakeTwilio,
+) -> None:
+    desk = await make_desk(session, clinic)
+    receptionist = await create_user(session, clinic, Role.RECEPTIONIST)
+    await immediate(session, clinic)
+    message = await sent_confirmation(app, session, desk)
+    (received,) = fake_twilio.messages
+    answer = await fake_twilio.deliver(received.sid, "undelivered", "30006", client=client)
+    assert answer.status_code == 204
+    await scope_to_tenant(session, clinic.id)
+    await session.refresh(message)
+    assert message.status == MessageStatus.BOUNCED
+    alert = await session.scalar(
+        select(StaffAlert)
+        .join(StaffAlertRecipient, StaffAlertRecipient.alert_id == StaffAlert.id)
+        .where(StaffAlertRecipient.user_id == receptionist.id)
+    )
+    assert alert is not None and alert.kind == "message_failed"
+    assert alert.link == f"/admin/messages/{message.id}"
 
 
 async def test_a_reply_with_a_bad_signature_or_from_a_stranger_does_nothing(

@@ -28,3 +28,8 @@ __all__ = [
     "orders_to_bill",
     "results_to_review",
 ]
+
+# Results entered onto an order (notifications tells the doctor who ordered it).
+from clinicdesk.clinical.signals import ResultsEntered, results_entered
+
+__all__ += ["ResultsEntered", "results_entered"]

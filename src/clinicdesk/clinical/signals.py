@@ -23,3 +23,22 @@ class EncounterFinished:
 
 encounter_finished: Signal[EncounterFinished, None] = Signal("encounter_finished")
 """Sent in the finishing transaction, after the encounter's audit entry."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResultsEntered:
+    """Results were entered onto an order: the doctor who ordered it has them to review
+    (notifications tells them). ``urgency`` is the most urgent of them: "critical",
+    "abnormal" or "normal"."""
+
+    actor: Actor
+    order_id: uuid.UUID
+    order_name: str
+    patient_id: uuid.UUID
+    ordered_by_id: uuid.UUID | None
+    count: int
+    urgency: str
+
+
+results_entered: Signal[ResultsEntered, None] = Signal("results_entered")
+"""Sent in the entering transaction, after the results' and the order's audit entries."""

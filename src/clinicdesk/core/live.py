@@ -47,6 +47,8 @@ class Listener:
     patient_id: uuid.UUID | None = None  # patient (portal or link)
     visit_id: uuid.UUID | None = None  # patient link: that visit only
     facts: dict[str, Any] = field(default_factory=dict)  # filled by the domains' loaders
+    user_id: uuid.UUID | None = None  # staff: who (their own alerts)
+    roles: frozenset[str] = frozenset()  # staff: their roles (a role's alerts)
 
 
 Filter = Callable[[Listener, Event], Shown]

@@ -36,3 +36,5 @@ class Permission(StrEnum):
     # templates, test sends and connection tests (the admin).
     NOTIFICATIONS_READ = "notifications:read"
     NOTIFICATIONS_MANAGE = "notifications:manage"
+    # Every staff member reads their own in-app alerts (notifications, issue 17).
+    ALERTS_READ = "alerts:read"

@@ -152,6 +152,13 @@ class IdentityGate:
                 "Your organization requires two-factor authentication for your role. "
                 "Set it up under Account → Two-factor authentication."
             )
+        # Past every sign-in step: what a page loads by itself (the header's alert bell)
+        # is for such sessions only. Noted now, while the records are fresh: the page
+        # may be rendered after a rollback, when they can no longer be read.
+        request.state.admitted = not (
+            (principal.web is not None and principal.web.awaiting_second_factor)
+            or principal.must_enrol_mfa
+        )
         return principal.actor
 
     def refused(

@@ -113,6 +113,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
 }
 
+# Every staff role reads its own in-app alerts (what is addressed to the person or to
+# their role): granted to each role here, so a new role gets it too.
+ROLE_PERMISSIONS = {role: granted | {P.ALERTS_READ} for role, granted in ROLE_PERMISSIONS.items()}
+
 
 def permissions_for(roles: Iterable[str]) -> frozenset[str]:
     """The union of the roles' permissions; unknown role names grant nothing."""

@@ -44,3 +44,8 @@ __all__ = [
     "resolve_access_token",
     "resolve_web_session",
 ]
+
+# Who holds a role (a role's in-app alert reaches each of them).
+from clinicdesk.identity.service.users import active_staff_with_role
+
+__all__ += ["active_staff_with_role"]

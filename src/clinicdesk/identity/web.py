@@ -25,13 +25,16 @@ def signed_in_context(request: Request) -> Mapping[str, Any]:
     """Context processor: who is signed in and the CSRF token of their session."""
     principal = getattr(request.state, "principal", None)
     if not isinstance(principal, Principal):
-        return {"me": None, "actor": None, "csrf_token": None}
+        return {"me": None, "actor": None, "csrf_token": None, "admitted": False}
     token = (
         csrf_protection(request).token_for_session(principal.web.token)
         if principal.web is not None
         else None
     )
-    return {"me": principal.me, "actor": principal.actor, "csrf_token": token}
+    # Past every sign-in step (no second factor or MFA set-up owed; noted by the gate):
+    # what the header loads by itself (the alert bell) is for such sessions only.
+    admitted = getattr(request.state, "admitted", False) is True
+    return {"me": principal.me, "actor": principal.actor, "csrf_token": token, "admitted": admitted}
 
 
 def render_public_form(

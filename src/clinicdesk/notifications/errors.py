@@ -53,3 +53,8 @@ class ChannelCheckFailed(ClinicError):
 class ChannelNotFound(NotFound):
     title = "No such channel"
     code = "channel-not-found"
+
+
+class AlertNotFound(NotFound):
+    title = "Alert not found"
+    code = "alert-not-found"

@@ -61,3 +61,9 @@ from clinicdesk.patients.service.coverage import (
 )
 
 __all__ += ["Coverage", "coverage_of", "coverages_by_id", "primary_coverage"]
+
+# Whether a row's patient is closed to a reader, as a SQL condition (the staff's alerts
+# leave such rows out of a list and its count in the same query).
+from clinicdesk.patients.service.restricted import closed_to  # noqa: E402
+
+__all__ += ["closed_to"]

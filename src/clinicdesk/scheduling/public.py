@@ -91,3 +91,8 @@ __all__ = [
     "set_no_show_risk",
     "waitlist_offered",
 ]
+
+# A waitlist offer accepted and booked (notifications tells the front desk).
+from clinicdesk.scheduling.signals import WaitlistOfferAccepted, waitlist_offer_accepted
+
+__all__ += ["WaitlistOfferAccepted", "waitlist_offer_accepted"]

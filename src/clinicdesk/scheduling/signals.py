@@ -57,3 +57,20 @@ class WaitlistOffered:
 
 waitlist_offered: Signal[WaitlistOffered, None] = Signal("waitlist_offered")
 """Sent once the offer is recorded and audited (notifications tells the patient)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WaitlistOfferAccepted:
+    """A waitlist offer was accepted and booked: the slot it offered is taken (the front
+    desk hears of it)."""
+
+    actor: Actor
+    entry_id: uuid.UUID
+    appointment_id: uuid.UUID
+    patient_id: uuid.UUID
+    provider_id: uuid.UUID
+    starts_at: datetime
+
+
+waitlist_offer_accepted: Signal[WaitlistOfferAccepted, None] = Signal("waitlist_offer_accepted")
+"""Sent in the accepting transaction, after the entry's audit entry."""

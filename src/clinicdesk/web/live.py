@@ -61,7 +61,11 @@ def _staff_or_patient(actor: Actor) -> Listener:
             organization_id=actor.organization_id, kind="patient", patient_id=actor.patient_id
         )
     return Listener(
-        organization_id=actor.organization_id, kind="staff", permissions=actor.permissions
+        organization_id=actor.organization_id,
+        kind="staff",
+        permissions=actor.permissions,
+        user_id=actor.user_id,
+        roles=actor.roles,
     )
 
 
@@ -133,6 +137,7 @@ async def events(
                 return False
         listener.permissions = fresh.permissions
         listener.facts = fresh.facts
+        listener.roles = fresh.roles
         return True
 
     return EventSourceResponse(

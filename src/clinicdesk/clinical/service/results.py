@@ -40,6 +40,7 @@ from clinicdesk.clinical.service.orders import (
     get_order,
     writable_order,
 )
+from clinicdesk.clinical.signals import ResultsEntered, results_entered
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.errors import InvalidField
 from clinicdesk.core.models import check_version, utcnow
@@ -163,6 +164,19 @@ async def enter_results(
         resource_id=order.id,
         patient_id=order.patient_id,
         changes=audit.changes(before, audit.snapshot(order)),
+    )
+    worst = max((severity(r.flag) for r in created), default=0)
+    await results_entered.send(
+        session,
+        ResultsEntered(
+            actor=actor,
+            order_id=order.id,
+            order_name=order.name,
+            patient_id=order.patient_id,
+            ordered_by_id=order.ordered_by_id,
+            count=len(created),
+            urgency=("normal", "abnormal", "critical")[worst],
+        ),
     )
     return await get_order(session, order.id, actor=actor)
 

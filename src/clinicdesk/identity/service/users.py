@@ -395,3 +395,13 @@ async def set_password_from_link(
         resource_id=user.id,
     )
     return user
+
+
+async def active_staff_with_role(session: AsyncSession, role: str) -> list[uuid.UUID]:
+    """The organization's active staff members who hold ``role`` (whom a role's alert
+    reaches). Roles are a JSON list, read here rather than matched in SQL: the same on
+    both databases, and an organization's staff is a few hundred rows at most."""
+    rows = await session.execute(
+        select(User.id, User.roles).where(User.kind == UserKind.STAFF, User.is_active.is_(True))
+    )
+    return [row.id for row in rows if role in (row.roles or [])]

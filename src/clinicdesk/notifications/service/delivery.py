@@ -48,6 +48,7 @@ from clinicdesk.notifications.service.contacts import (
     patient_to_message,
     reach,
 )
+from clinicdesk.notifications.service.desk_alerts import tell_desk_of_failure
 from clinicdesk.notifications.service.planning import TOO_LATE, schedule_delivery
 from clinicdesk.notifications.vocabulary import GONE_OUT, Channel, MessageStatus, Purpose
 from clinicdesk.queue import public as queue
@@ -359,6 +360,7 @@ async def claim(
         await render_message(session, message, senders.webhook_base)
     except TemplateInvalid as error:
         set_status(session, message, MessageStatus.FAILED, f"The template cannot be used: {error}")
+        await tell_desk_of_failure(session, message)
         return None
     message.attempts += 1
     message.sending_at = utcnow()
@@ -392,6 +394,7 @@ async def record_refused(
             MessageStatus.FAILED,
             "The provider refused it." if error.permanent else "It could not be sent; gave up.",
         )
+        await tell_desk_of_failure(session, message)
         log.warning(
             "notifications.failed",
             message_id=str(message.id),

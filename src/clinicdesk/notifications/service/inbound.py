@@ -34,6 +34,7 @@ from clinicdesk.notifications.kernel.replies import Intent, intent_of
 from clinicdesk.notifications.message_models import InboundMessage, Message, ReplyLink
 from clinicdesk.notifications.service.contacts import set_opt_out
 from clinicdesk.notifications.service.delivery import reply_secret_hash, set_status
+from clinicdesk.notifications.service.desk_alerts import tell_desk_of_failure, tell_desk_of_reply
 from clinicdesk.notifications.vocabulary import (
     ANSWERABLE,
     Channel,
@@ -84,6 +85,8 @@ async def apply_receipt(session: AsyncSession, receipt: Receipt) -> Message | No
     if receipt.status in (MessageStatus.FAILED.value, MessageStatus.BOUNCED.value):
         reason = "The provider could not deliver it."
     set_status(session, message, MessageStatus(receipt.status), reason)
+    if reason is not None:
+        await tell_desk_of_failure(session, message)
     return message
 
 
@@ -248,6 +251,7 @@ async def receive_reply(
     if about is not None:
         inbound.message_id = about.id
     await session.flush()
+    await tell_desk_of_reply(session, patient_id=patient_id, action=action, body=body)
     return ReplyOutcome(action, inbound, detail)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clinicdesk.core.routing import APIRouter
+from clinicdesk.notifications.views import alerts as alerts_views
 from clinicdesk.notifications.views import messages, replies, settings, templates
 
 TEMPLATES_DIR = Path(__file__).parent.parent / "templates"
@@ -14,6 +15,7 @@ router = APIRouter(include_in_schema=False)
 router.include_router(messages.router)
 router.include_router(settings.router)
 router.include_router(templates.router)
+router.include_router(alerts_views.router)
 # Pages anyone may open without signing in (a patient's single-use reply link).
 public = APIRouter(include_in_schema=False)
 public.include_router(replies.public)

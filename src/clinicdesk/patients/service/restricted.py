@@ -17,9 +17,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.sql.elements import ColumnElement
 
 from clinicdesk.audit import public as audit
 from clinicdesk.core.actor import Actor, ActorKind
@@ -193,3 +196,24 @@ async def break_glass_report(
     ]
     more = len(rows) > limit
     return BreakGlassPage(items=items, next_cursor=encode_cursor(offset + limit) if more else None)
+
+
+def closed_to(
+    user_id: uuid.UUID | None,
+    patient_id: ColumnElement[Any] | InstrumentedAttribute[Any],
+) -> ColumnElement[bool]:
+    """A SQL condition, for another domain's query of rows that name a patient (the
+    staff's alerts): true where that patient's record is restricted and ``user_id`` holds
+    no live grant to it, so such rows can be left out in the same query (a count stays
+    one query). The rule is ``check_restricted``'s."""
+    now = utcnow()
+    granted = select(AccessGrant.id).where(
+        AccessGrant.patient_id == Patient.id,
+        AccessGrant.user_id == user_id,
+        or_(AccessGrant.expires_at.is_(None), AccessGrant.expires_at > now),
+    )
+    return exists(
+        select(Patient.id).where(
+            Patient.id == patient_id, Patient.restricted.is_(True), ~exists(granted)
+        )
+    )

@@ -46,7 +46,12 @@ from clinicdesk.scheduling.service import booking
 from clinicdesk.scheduling.service.hours import location_zone, open_time
 from clinicdesk.scheduling.service.setup import check_works_at, get_provider, get_type
 from clinicdesk.scheduling.service.slots import PARTS_OF_DAY, STEP, busy_times
-from clinicdesk.scheduling.signals import WaitlistOffered, waitlist_offered
+from clinicdesk.scheduling.signals import (
+    WaitlistOfferAccepted,
+    WaitlistOffered,
+    waitlist_offer_accepted,
+    waitlist_offered,
+)
 from clinicdesk.scheduling.vocabulary import WaitlistStatus
 
 MAX_LISTED = 500
@@ -340,5 +345,16 @@ async def accept_offer(session: AsyncSession, *, actor: Actor, entry_id: uuid.UU
         before=before,
         action="booked",
         details={"appointment_id": str(appointment.id)},
+    )
+    await waitlist_offer_accepted.send(
+        session,
+        WaitlistOfferAccepted(
+            actor=actor,
+            entry_id=entry.id,
+            appointment_id=appointment.id,
+            patient_id=appointment.patient_id,
+            provider_id=appointment.provider_id,
+            starts_at=appointment.starts_at,
+        ),
     )
     return Acceptance(entry=entry, outcome=appointment)
