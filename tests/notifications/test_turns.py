@@ -84,6 +84,21 @@ async def test_a_patient_waiting_outside_is_texted_once_when_two_are_ahead(
     assert len(await _turn_texts(session, qc)) == 1  # once
 
 
+async def test_asking_when_already_near_texts_at_once(
+    app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, clinic: Organization
+) -> None:
+    qc = await make_queue_clinic(session, clinic, patients=2)
+    second = await session.get(Patient, qc.patient_ids[1])
+    assert second is not None
+    second.phone = PHONE
+    visits = [await _walk_in(session, qc, n) for n in range(2)]
+    assert (await client.post(f"/v/{visits[1][1]}/text-me")).status_code == 303
+    await run_app_jobs(app, session)
+    (text,) = await _turn_texts(session, qc)
+    await session.refresh(text)
+    assert text.status == "sent" and "1 ahead" in (text.body or "")
+
+
 async def test_nobody_is_texted_who_did_not_ask(
     app: FastAPI, session: AsyncSession, clinic: Organization
 ) -> None:

@@ -46,8 +46,9 @@ visit_finished: Signal[VisitFinished, None] = Signal("visit_finished")
 
 @dataclass(frozen=True, slots=True)
 class QueueMoved:
-    """A visit took a step at a location (checked in, called, started, finished, left):
-    the places of the others waiting there may have changed."""
+    """A visit took a step at a location (checked in, called, started, finished, left),
+    or a patient asked to be texted when their turn is near: who is near the front of
+    the queue there may have changed."""
 
     location_id: uuid.UUID
 

@@ -25,6 +25,7 @@ from clinicdesk.identity import public as identity
 from clinicdesk.queue.errors import DisplayNotFound, LinkNotFound
 from clinicdesk.queue.models import QueueDisplay, Visit
 from clinicdesk.queue.schemas import DisplayWrite
+from clinicdesk.queue.signals import QueueMoved, queue_moved
 from clinicdesk.queue.vocabulary import VisitStatus
 
 # Shorter than this cannot be one of our secrets: refused before any query.
@@ -207,4 +208,6 @@ async def ask_for_text_when_near(session: AsyncSession, secret: str) -> Visit:
         patient_id=visit.patient_id,
         changes=audit.changes(before, audit.snapshot(visit)),
     )
+    # Perhaps two or fewer are ahead already: whose turn is near is worked out again.
+    await queue_moved.send(session, QueueMoved(location_id=visit.location_id))
     return visit
