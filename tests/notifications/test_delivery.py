@@ -23,6 +23,7 @@ from clinicdesk.notifications.message_models import Message, NotificationSetting
 from clinicdesk.notifications.service import contacts
 from clinicdesk.notifications.service.delivery import claim, outgoing
 from clinicdesk.notifications.vocabulary import Channel, MessageStatus
+from clinicdesk.patients.models import Patient
 from tests.notifications.support import PHONE, Desk, book_at, local, make_desk, messages_of
 from tests.support.jobs import run_app_jobs
 
@@ -194,3 +195,21 @@ def test_the_file_sink_writes_a_message_once(tmp_path: Path) -> None:
     (written,) = (tmp_path / "messages" / "sms").iterdir()
     assert "Hello" in written.read_text()
     assert asyncio.run(sink.find_sent(out, utcnow())) == str(out.message_id)
+
+
+async def test_nobody_is_messaged_whose_death_is_recorded(
+    app: FastAPI, session: AsyncSession, clinic: Organization
+) -> None:
+    desk = await make_desk(session, clinic)
+    await immediate(session, clinic)
+    appointment = await book_at(session, desk, local(desk.book.monday, 10))
+    patient = await session.get(Patient, desk.book.patient_id)
+    assert patient is not None
+    patient.deceased_on = utcnow().date()
+    await session.commit()
+    await run_app_jobs(app, session)
+    await scope_to_tenant(session, clinic.id)
+    confirmation = (await messages_of(session, appointment.id))[0]
+    await session.refresh(confirmation)
+    assert confirmation.status == MessageStatus.SUPPRESSED
+    assert confirmation.status_reason == "The patient has died."

@@ -132,6 +132,32 @@ async def test_stale_edit_gets_412_with_what_changed(
     assert again.status_code == 303, again.text
 
 
+async def test_a_date_of_death_is_recorded_on_the_edit_form_and_shown_on_the_chart(
+    session: AsyncSession, clinic: Organization, sign_in_web: SignIn
+) -> None:
+    desk = await sign_in_web(await create_user(session, clinic, Role.RECEPTIONIST))
+    patient_id = await register(desk)
+    form_page = await desk.get(f"/patients/{patient_id}/edit")
+    assert 'name="deceased_on"' in form_page.text
+    fields = dict(
+        re.findall(r'<input type="hidden" name="([\w]+)" value="([^"]*)"', form_page.text)
+    )
+    base: dict[str, Any] = {**person(), **fields}
+    future = await desk.post(
+        f"/patients/{patient_id}/edit", data={**base, "deceased_on": "2099-01-01"}
+    )
+    assert future.status_code == 422, future.text
+    assert "this date is in the future" in future.text, re.findall(r"field-error[^<]*<", future.text)
+    saved = await desk.post(
+        f"/patients/{patient_id}/edit", data={**base, "deceased_on": "2026-11-30"}
+    )
+    assert saved.status_code == 303, saved.text
+    chart = await desk.get(f"/patients/{patient_id}")
+    assert "Died" in chart.text
+    edit_again = await desk.get(f"/patients/{patient_id}/edit")
+    assert 'value="2026-11-30"' in edit_again.text
+
+
 async def test_receptionist_chart_hides_the_clinical_lists(
     session: AsyncSession, clinic: Organization, sign_in_web: SignIn
 ) -> None:

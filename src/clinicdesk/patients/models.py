@@ -87,6 +87,8 @@ class Patient(Base, Entity, TenantScoped):
         ForeignKey("patients.id", ondelete="RESTRICT"), default=None
     )
     merged_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Set when the clinic learns of the patient's death: nobody sends them messages.
+    deceased_on: Mapped[date | None] = mapped_column(Date, default=None)
     restricted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     """A restricted record (a staff member's, a public figure's, a sensitive case) opens
     only to its care team, or to a clinician who breaks the glass (``AccessGrant``)."""

@@ -128,6 +128,7 @@ class PatientUpdate(Demographics):
     family_name: Annotated[str, _name("family name", required=True)] = Field(max_length=200)
     birth_date: BirthDate
     no_known_allergies: bool = False
+    deceased_on: PastDate = None
 
 
 class PatientSummary(BaseModel):
@@ -190,6 +191,7 @@ class PortalPatientRead(BaseModel):
 class PatientRead(PortalPatientRead):
     front_desk_notes: str | None
     restricted: bool = False
+    deceased_on: date | None = None
 
 
 class IdentifierReveal(BaseModel):

@@ -4,7 +4,8 @@ A patient is reached on the first channel of the organization's order that they 
 address for and have not opted out of. An opt-out is per channel (a STOP by text stops
 texts; e-mail goes on unless they ask), recorded with where it came from, and audited
 as a change to the patient's record. Nobody is messaged whose record was merged into
-another (the kept record carries the appointments and gets the messages).
+another (the kept record carries the appointments and gets the messages), nor anyone
+whose death is recorded.
 """
 
 from __future__ import annotations
@@ -63,6 +64,8 @@ def why_unreachable(patient: Patient) -> str | None:
     """Why no message may go to this record at all, or None."""
     if patient.merged_into_id is not None:
         return "The record was merged into another one."
+    if patient.deceased_on is not None:
+        return "The patient has died."
     return None
 
 

@@ -49,6 +49,7 @@ LABELS = {
     "front_desk_notes": "Front-desk notes",
     "national_id": "National ID",
     "no_known_allergies": "No known allergies",
+    "deceased_on": "Date of death",
 }
 DEMOGRAPHIC_FIELDS = tuple(name for name in LABELS if name in PatientCreate.model_fields)
 IDENTIFIER_FIELDS = ("national_id",)
@@ -96,6 +97,7 @@ def form_values(patient: Patient, country: str) -> dict[str, str]:
         else:
             values[field] = "" if value is None else str(value)
     values["no_known_allergies"] = "1" if patient.no_known_allergies else ""
+    values["deceased_on"] = patient.deceased_on.isoformat() if patient.deceased_on else ""
     for field in IDENTIFIER_FIELDS:
         values[f"{field}_masked"] = mask_identifier(getattr(patient, field)) or ""
     return values

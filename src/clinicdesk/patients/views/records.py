@@ -200,8 +200,12 @@ async def reveal_identifier(
 # --- editing demographics ---------------------------------------------------------------
 
 
+# The edit form's fields beyond registration's.
+EDIT_ONLY_FIELDS = ("no_known_allergies", "deceased_on")
+
+
 def _changed_by_others(loaded: dict[str, str], current: dict[str, str]) -> list[dict[str, str]]:
-    fields = [*DEMOGRAPHIC_FIELDS, "no_known_allergies"]
+    fields = [*DEMOGRAPHIC_FIELDS, *EDIT_ONLY_FIELDS]
     return [
         {"field": f, "label": LABELS.get(f, f), "now": current.get(f, "") or "—"}
         for f in fields
@@ -239,7 +243,7 @@ async def update_patient(
     patient = await records.read_patient(session, actor=actor, patient_id=patient_id, view="edit")
     country = me_of(request).country
     form = await request.form()
-    fields = (*DEMOGRAPHIC_FIELDS, "no_known_allergies")
+    fields = (*DEMOGRAPHIC_FIELDS, *EDIT_ONLY_FIELDS)
     values = form_text(form, fields)
     loaded = {f: v for f in fields if isinstance(v := form.get(f"loaded_{f}"), str)}
 
