@@ -147,7 +147,7 @@ async def test_a_date_of_death_is_recorded_on_the_edit_form_and_shown_on_the_cha
         f"/patients/{patient_id}/edit", data={**base, "deceased_on": "2099-01-01"}
     )
     assert future.status_code == 422, future.text
-    assert "this date is in the future" in future.text, re.findall(r"field-error[^<]*<", future.text)
+    assert "this date is in the future" in future.text
     saved = await desk.post(
         f"/patients/{patient_id}/edit", data={**base, "deceased_on": "2026-11-30"}
     )
