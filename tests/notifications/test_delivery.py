@@ -85,6 +85,8 @@ async def test_an_interrupted_hand_over_is_found_and_not_sent_again(
     message, interrupted = claimed
     assert not interrupted
     await senders.text.send(outgoing(message, senders))
+    # The worker stopped there; a while later the job is taken again.
+    message.sending_at = utcnow() - timedelta(minutes=1)
     await session.commit()
     written = settings.data_dir / "messages" / "sms" / f"{message.id}.txt"
     first_write = written.stat().st_mtime_ns

@@ -4,7 +4,7 @@ confirms, R and anything else go to the desk, STOP stops; on SQLite and PostgreS
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.config import Settings
 from clinicdesk.core.jobs.models import Job
+from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
@@ -117,6 +118,7 @@ async def test_a_provider_that_already_has_the_message_is_not_sent_it_again(
     assert claimed is not None
     message, _ = claimed
     accepted = await senders.text.send(outgoing(message, senders))  # then the worker stops
+    message.sending_at = utcnow() - timedelta(minutes=1)  # and the job is taken again later
     await session.commit()
     await run_app_jobs(app, session)
     await scope_to_tenant(session, clinic.id)

@@ -123,8 +123,8 @@ class Message(Base, IdMixin, TenantScoped):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sending_at: Mapped[datetime | None] = mapped_column(default=None)
-    # The delivery job handing it over: the same job taken again after its worker
-    # stopped knows the hand-over was interrupted (``delivery.claim``).
+    # The delivery job that last began handing it over (for the record; ``delivery.claim``
+    # decides by ``sending_at`` whether that hand-over is over).
     sending_job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)

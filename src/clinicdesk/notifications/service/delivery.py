@@ -59,9 +59,11 @@ log = structlog.get_logger(__name__)
 WEBHOOK_STATUS_PATH = "/api/v1/notifications/twilio/status"
 REPLY_PATH = "/r"
 ERROR_LENGTH = 500
-# A message "sending" under another job for longer than this was interrupted; less than
-# this, that job may still be handing it over. Well above a provider's timeout.
-SENDING_STALE = timedelta(minutes=5)
+# A hand-over that began longer ago than this is over: the provider call times out after
+# 10 s, so its worker either recorded the outcome or stopped. A younger one may still be
+# under way in another worker, even for the same job (its lease can lapse while the
+# worker is slow), so it is left alone and looked at again later.
+SENDING_STALE = timedelta(seconds=20)
 
 
 class StillSending(Exception):
@@ -336,10 +338,8 @@ async def claim(
     if message is None:
         return None
     if message.status == MessageStatus.SENDING.value:
-        stale = message.sending_at is None or message.sending_at < utcnow() - SENDING_STALE
-        if message.sending_job_id != job_id and not stale:
-            # Another job may be handing it over right now: look again later.
-            raise StillSending(f"message {message.id} is being sent")
+        if message.sending_at is not None and message.sending_at > utcnow() - SENDING_STALE:
+            raise StillSending(f"message {message.id} may be being sent right now")
         message.sending_job_id = job_id
         return message, True
     if message.status != MessageStatus.QUEUED.value or message.due_at > utcnow() + timedelta(
