@@ -26,6 +26,7 @@ from clinicdesk.clinical.schemas.encounters import EncounterStart
 from clinicdesk.clinical.schemas.notes import NoteCreate, NoteTemplateWrite, QuickPhraseWrite
 from clinicdesk.clinical.schemas.orders import CatalogueItemWrite, OrderPlace, ResultsEntry
 from clinicdesk.clinical.schemas.prescriptions import PrescriptionWrite
+from clinicdesk.clinical.schemas.recalls import RecallWrite
 from clinicdesk.clinical.schemas.vitals import VitalsRecord
 from clinicdesk.clinical.service import (
     catalogue,
@@ -40,7 +41,8 @@ from clinicdesk.clinical.service import (
     results,
     vitals,
 )
-from clinicdesk.clinical.vocabulary import EncounterKind
+from clinicdesk.clinical.service import recalls as clinical_recalls
+from clinicdesk.clinical.vocabulary import EncounterKind, RecallUnit
 from clinicdesk.config import Settings
 from clinicdesk.core.access import Requirement, RequirePermission
 from clinicdesk.core.actor import SYSTEM
@@ -338,6 +340,12 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
     # The booking above planned Bea's messages (she has no address: kept as not sent).
     message_id = await session.scalar(select(Message.id).where(Message.patient_id == patient.id))
     assert message_id is not None
+    recall = await clinical_recalls.add_recall(
+        session,
+        actor=doctor,
+        patient_id=patient.id,
+        data=RecallWrite(in_count=6, in_unit=RecallUnit.MONTHS),
+    )
     await session.commit()
     return {
         "visit_id": visit.id,
@@ -386,6 +394,7 @@ async def other_organization(session: AsyncSession, config: IdentityConfig) -> d
         "channel": "no-such-channel",
         "language": "xx",
         "alert_id": alert_id,
+        "recall_id": recall.id,
     }
 
 
@@ -479,6 +488,8 @@ API_BODIES.update(
         "/api/v1/billing/days/{business_date}/close": {"location_id": str(uuid.uuid4())},
         "/api/v1/notifications/templates/{purpose}/{channel}/{language}": {"body": "x"},
         "/api/v1/notifications/templates/{purpose}/{channel}/{language}/preview": {"body": "x"},
+        "/api/v1/patients/{patient_id}/recalls": {"in_count": 6, "in_unit": "months"},
+        "/api/v1/recalls/{recall_id}/cancel": {"reason": "test"},
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

@@ -229,7 +229,7 @@ async def test_templates_are_previewed_saved_refused_and_reset(
 ) -> None:
     admin = await sign_in_api(await create_user(session, clinic, Role.ADMIN))
     listed = (await admin.get(f"{API}/templates")).json()
-    assert len(listed) == 7 * 3 * 2 and not any(t["customized"] for t in listed)
+    assert len(listed) == 8 * 3 * 2 and not any(t["customized"] for t in listed)
     path = f"{API}/templates/reminder/sms/en"
     shown = await admin.get(path)
     assert shown.json()["customized"] is False and shown.headers["ETag"] == 'W/"0"'

@@ -157,3 +157,15 @@ class OrderStepRefused(Conflict):
 class CatalogueNameTaken(Conflict):
     title = "A test with this name exists"
     code = "test-name-taken"
+
+
+class RecallNotFound(NotFound):
+    title = "Recall not found"
+    code = "recall-not-found"
+
+
+class RecallStepRefused(Conflict):
+    """The recall is booked or cancelled already."""
+
+    title = "This recall is not open"
+    code = "recall-step-refused"

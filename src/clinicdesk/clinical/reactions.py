@@ -1,5 +1,6 @@
 """The clinical domain's handlers of signals, connected when the application is built:
-the encounter follows the queue's visit, and a patient merge moves clinical rows."""
+the encounter follows the queue's visit, a patient merge moves clinical rows, and a
+booking closes the recall it answers."""
 
 from __future__ import annotations
 
@@ -14,11 +15,13 @@ from clinicdesk.clinical.models import (
     Order,
     Prescription,
     PrescriptionSheet,
+    Recall,
     Result,
 )
-from clinicdesk.clinical.service import closing, encounters
+from clinicdesk.clinical.service import closing, encounters, recalls
 from clinicdesk.patients.public import PatientMerged, move_records, patient_merged
 from clinicdesk.queue.public import VisitStarted, visit_finished, visit_started
+from clinicdesk.scheduling.public import AppointmentChanged, appointment_changed
 
 # Every clinical table that points at a patient, with the noun its audit entries use.
 # A new table joins here; tests/patients/test_merge.py fails while one is forgotten.
@@ -30,6 +33,7 @@ MERGED_WITH_PATIENT = (
     (Order.patient_id, "order"),
     (Result.patient_id, "result"),
     (PrescriptionSheet.patient_id, "prescription_sheet"),
+    (Recall.patient_id, "recall"),
 )
 
 
@@ -43,7 +47,17 @@ async def move_to_kept_patient(session: AsyncSession, merge: PatientMerged) -> M
     return await move_records(session, merge, MERGED_WITH_PATIENT)
 
 
+async def close_recall_on_booking(session: AsyncSession, changed: AppointmentChanged) -> None:
+    """The patient booked: the recall it answers is closed (its message then stays
+    unsent)."""
+    if changed.action == "booked":
+        await recalls.close_for_booking(
+            session, actor=changed.actor, appointment_id=changed.appointment_id
+        )
+
+
 def connect() -> None:
     visit_started.connect(open_encounter_for_visit)
     visit_finished.connect(closing.follow_finished_visit)
     patient_merged.connect(move_to_kept_patient)
+    appointment_changed.connect(close_recall_on_booking)

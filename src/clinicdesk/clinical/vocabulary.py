@@ -81,3 +81,19 @@ class PrescriptionStatus(StrEnum):
     ACTIVE = "active"
     DISCONTINUED = "discontinued"
     ENTERED_IN_ERROR = "entered-in-error"
+
+
+class RecallStatus(StrEnum):
+    """A planned follow-up: open until an appointment is booked for it, or cancelled
+    (with the reason)."""
+
+    OPEN = "open"
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+
+
+class RecallUnit(StrEnum):
+    """ "Recall in N weeks / months" from the consultation."""
+
+    WEEKS = "weeks"
+    MONTHS = "months"

@@ -130,6 +130,10 @@ class Message(Base, IdMixin, TenantScoped):
     delivered_at: Mapped[datetime | None] = mapped_column(default=None)
     failed_at: Mapped[datetime | None] = mapped_column(default=None)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A recall message: the planned follow-up it asks the patient to book.
+    recall_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("recalls.id", ondelete="SET NULL"), default=None
+    )
 
     __table_args__ = (
         Index("ix_messages_org_created", "organization_id", "created_at"),
@@ -146,6 +150,7 @@ class Message(Base, IdMixin, TenantScoped):
             sqlite_where=text("provider_id IS NOT NULL"),
             postgresql_where=text("provider_id IS NOT NULL"),
         ),
+        Index("ix_messages_recall", "recall_id"),
     )
 
 

@@ -13,7 +13,7 @@ from clinicdesk.core.tenancy import scope_to_tenant, use_system_scope
 from clinicdesk.identity import public as identity
 from clinicdesk.notifications.channels import Senders, SendRefused
 from clinicdesk.notifications.message_models import Message
-from clinicdesk.notifications.service import delivery, risk, turns
+from clinicdesk.notifications.service import delivery, recalls, risk, turns
 from clinicdesk.notifications.service.planning import DELIVER, DeliverMessage
 
 log = structlog.get_logger(__name__)
@@ -61,6 +61,7 @@ def register_notification_jobs(registry: JobRegistry, *, senders: Senders) -> No
     registry.register(turns.CHECK_TURNS, check_turns)
 
     _register_no_show_jobs(registry)
+    _register_recall_jobs(registry)
 
 
 # --- no-show risk: nightly training and rescoring -----------------------------------------
@@ -119,5 +120,61 @@ def _register_no_show_jobs(registry: JobRegistry) -> None:
             payload=NoShowTrainAll(),
             every=timedelta(days=1),
             offset=timedelta(hours=2, minutes=40),  # nightly, 02:40 UTC
+        )
+    )
+
+
+# --- recalls: the daily "time to book your check-up" ------------------------------------
+
+
+class RecallsPlanAll(BaseModel):
+    pass
+
+
+class RecallsPlan(BaseModel):
+    pass
+
+
+RECALLS_PLAN_ALL = JobKind("notifications.recalls.plan_all", RecallsPlanAll, max_attempts=3)
+RECALLS_PLAN = JobKind("notifications.recalls.plan", RecallsPlan, max_attempts=3)
+
+
+async def plan_recalls_all_organizations(context: JobContext, payload: RecallsPlanAll) -> None:
+    """A system job: one planning job per active organization, each in its own scope
+    (like the no-show training above)."""
+    session = context.session
+    for organization_id in await identity.active_organization_ids(session):
+        await scope_to_tenant(session, organization_id)
+        await enqueue(
+            session,
+            RECALLS_PLAN,
+            RecallsPlan(),
+            dedupe_key=f"notifications.recalls.plan:{organization_id}",
+        )
+    await use_system_scope(session)
+
+
+async def plan_recalls_organization(context: JobContext, payload: RecallsPlan) -> None:
+    """Safe to run twice: a recall with a message gets no second one."""
+    planned = await recalls.plan_recall_messages(context.session)
+    log.info(
+        "notifications.recalls.planned",
+        organization_id=str(context.organization_id),
+        planned=planned,
+    )
+
+
+def _register_recall_jobs(registry: JobRegistry) -> None:
+    registry.register(RECALLS_PLAN_ALL, plan_recalls_all_organizations)
+    registry.register(RECALLS_PLAN, plan_recalls_organization)
+    registry.schedule(
+        Schedule(
+            name="notifications.recalls.plan",
+            kind=RECALLS_PLAN_ALL,
+            payload=RecallsPlanAll(),
+            every=timedelta(days=1),
+            # 07:20 UTC: morning in Europe and Africa; elsewhere delivery holds a message
+            # due in quiet hours until they end.
+            offset=timedelta(hours=7, minutes=20),
         )
     )

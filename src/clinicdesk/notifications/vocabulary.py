@@ -24,6 +24,7 @@ class Purpose(StrEnum):
     WAITLIST_OFFER = "waitlist_offer"
     TURN_NEAR = "turn_near"
     TEST = "test"
+    RECALL = "recall"
 
 
 # What a patient can answer to: the messages about an appointment that is still ahead.
@@ -92,6 +93,7 @@ PURPOSE_LABELS = {
     "waitlist_offer": "Waitlist offer",
     "turn_near": "Your turn is near",
     "test": "Test message",
+    "recall": "Recall (time for a check-up)",
 }
 CHANNEL_LABELS = {"email": "E-mail", "sms": "SMS", "whatsapp": "WhatsApp"}
 STATUS_LABELS = {

@@ -7,6 +7,7 @@ from clinicdesk.clinical.api import (
     orders,
     prescription_sheets,
     prescriptions,
+    recalls,
     vitals,
 )
 
@@ -18,6 +19,7 @@ routers = [
     prescriptions.router,
     orders.router,
     prescription_sheets.router,
+    recalls.router,
 ]
 
 __all__ = ["routers"]

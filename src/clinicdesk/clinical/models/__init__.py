@@ -8,6 +8,7 @@ from clinicdesk.clinical.models.notes import ClinicalNote, NoteAddendum, NoteTem
 from clinicdesk.clinical.models.orders import Order, Result, TestCatalogueItem
 from clinicdesk.clinical.models.prescription_sheets import PrescriptionSheet
 from clinicdesk.clinical.models.prescriptions import Prescription
+from clinicdesk.clinical.models.recalls import Recall
 from clinicdesk.clinical.models.vitals import ClinicalSettings, Observation
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "Prescription",
     "PrescriptionSheet",
     "QuickPhrase",
+    "Recall",
     "Result",
     "TestCatalogueItem",
 ]

@@ -14,6 +14,7 @@ from clinicdesk.clinical.views import (
     orders,
     prescription_sheets,
     prescriptions,
+    recalls,
     vitals,
 )
 from clinicdesk.core.routing import APIRouter
@@ -31,6 +32,7 @@ router.include_router(prescriptions.router)
 router.include_router(orders.router)
 router.include_router(catalogue.router)
 router.include_router(prescription_sheets.router)
+router.include_router(recalls.router)
 
 # Opened without signing in: a pharmacy checks a printed prescription's code.
 public = APIRouter(include_in_schema=False)

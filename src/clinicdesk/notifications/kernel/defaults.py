@@ -48,6 +48,10 @@ _TEXT_EN: dict[Purpose, str] = {
         "you). Please come back to {{ location_name }}."
     ),
     Purpose.TEST: "{{ clinic_name }}: this is a test message from ClinicDesk.",
+    Purpose.RECALL: (
+        "{{ clinic_name }}: {{ patient_name }}, it is time to book your check-up with us. "
+        "Call {{ location_phone }} or reply R and we will call you. STOP to opt out."
+    ),
 }
 
 _TEXT_ES: dict[Purpose, str] = {
@@ -82,6 +86,11 @@ _TEXT_ES: dict[Purpose, str] = {
         "delante). Por favor vuelva a {{ location_name }}."
     ),
     Purpose.TEST: "{{ clinic_name }}: este es un mensaje de prueba de ClinicDesk.",
+    Purpose.RECALL: (
+        "{{ clinic_name }}: {{ patient_name }}, es momento de pedir su cita de control con "
+        "nosotros. Llame al {{ location_phone }} o responda R y le llamaremos. STOP para no "
+        "recibir mensajes."
+    ),
 }
 
 _SUBJECT_EN: dict[Purpose, str] = {
@@ -92,6 +101,7 @@ _SUBJECT_EN: dict[Purpose, str] = {
     Purpose.WAITLIST_OFFER: "A time opened up on {{ date }} at {{ time }}",
     Purpose.TURN_NEAR: "Your turn is near",
     Purpose.TEST: "Test message from {{ clinic_name }}",
+    Purpose.RECALL: "Time to book your check-up",
 }
 _SUBJECT_ES: dict[Purpose, str] = {
     Purpose.BOOKED: "Su cita del {{ date }} a las {{ time }}",
@@ -101,6 +111,7 @@ _SUBJECT_ES: dict[Purpose, str] = {
     Purpose.WAITLIST_OFFER: "Se liberó una hora el {{ date }} a las {{ time }}",
     Purpose.TURN_NEAR: "Su turno está cerca",
     Purpose.TEST: "Mensaje de prueba de {{ clinic_name }}",
+    Purpose.RECALL: "Es momento de pedir su cita de control",
 }
 
 _EMAIL_EN = (
@@ -128,6 +139,10 @@ _EMAIL_LINES_EN: dict[Purpose, str] = {
     ),
     Purpose.TURN_NEAR: "Your turn is near: {{ position }} ahead of you.",
     Purpose.TEST: "This is a test message from ClinicDesk.",
+    Purpose.RECALL: (
+        "It is time to book your check-up with us. Call {{ location_phone }} and we will "
+        "find a time that suits you."
+    ),
 }
 _EMAIL_LINES_ES: dict[Purpose, str] = {
     Purpose.BOOKED: "Tiene cita con {{ provider_name }} el {{ date }} a las {{ time }}.",
@@ -144,6 +159,10 @@ _EMAIL_LINES_ES: dict[Purpose, str] = {
     ),
     Purpose.TURN_NEAR: "Su turno está cerca: {{ position }} por delante.",
     Purpose.TEST: "Este es un mensaje de prueba de ClinicDesk.",
+    Purpose.RECALL: (
+        "Es momento de pedir su cita de control. Llame al {{ location_phone }} y buscaremos "
+        "una hora que le convenga."
+    ),
 }
 _LINKS_EN = "Confirm: {{ confirm_link }}\nCancel: {{ cancel_link }}\n\n"
 _LINKS_ES = "Confirmar: {{ confirm_link }}\nCancelar: {{ cancel_link }}\n\n"

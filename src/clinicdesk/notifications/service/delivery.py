@@ -30,6 +30,7 @@ from babel.dates import format_date, format_time
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.clinical import public as clinical
 from clinicdesk.core.events import Event, publish_after_commit
 from clinicdesk.core.models import utcnow
 from clinicdesk.identity import public as identity
@@ -176,13 +177,35 @@ async def _turn_verdict(session: AsyncSession, message: Message) -> Verdict | No
     return None
 
 
+async def _recall_verdict(session: AsyncSession, message: Message) -> Verdict | None:
+    if message.recall_id is None:
+        return None
+    recall = await clinical.find_recall(session, message.recall_id)
+    if recall is None or recall.status != clinical.RecallStatus.OPEN:
+        state = recall.status if recall is not None else "gone"
+        return Verdict(f"The recall is {state}.", MessageStatus.CANCELLED)
+    return None
+
+
+async def _recall_location(session: AsyncSession, recall_id: uuid.UUID) -> uuid.UUID | None:
+    """Where a recall message sends the patient: the location of the consultation that
+    planned it, else the organization's first active location."""
+    recall = await clinical.find_recall(session, recall_id)
+    if recall is not None and recall.encounter_id is not None:
+        encounter = await clinical.find_encounter(session, recall.encounter_id)
+        if encounter.location_id is not None:
+            return encounter.location_id
+    locations = await identity.active_locations(session)
+    return locations[0].id if locations else None
+
+
 # Sent whatever the hour and the day's count: the patient is at the clinic, now.
 _AT_ONCE = frozenset({Purpose.TEST.value, Purpose.TURN_NEAR.value})
 
 
 async def verdict(session: AsyncSession, message: Message) -> Verdict | None:
     """Whether a queued message goes now (None) or what becomes of it."""
-    for check in (_appointment_verdict, _waitlist_verdict, _turn_verdict):
+    for check in (_appointment_verdict, _waitlist_verdict, _turn_verdict, _recall_verdict):
         found = await check(session, message)
         if found is not None:
             return found
@@ -251,6 +274,8 @@ async def _values(session: AsyncSession, message: Message, base_url: str) -> dic
         visit = await queue.get_visit(session, message.visit_id)
         location_id, provider_id = visit.location_id, visit.provider_id
         values["position"] = str(await _places_ahead(session, visit))
+    elif message.recall_id is not None:
+        location_id = await _recall_location(session, message.recall_id)
     if location_id is not None:
         location = await identity.get_location(session, location_id)
         values |= {

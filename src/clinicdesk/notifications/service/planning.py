@@ -87,6 +87,7 @@ async def add_message(
     lead_minutes: int | None = None,
     planned_for: datetime | None = None,
     created_by_id: uuid.UUID | None = None,
+    recall_id: uuid.UUID | None = None,
 ) -> Message:
     """Write one message and its delivery job; ``to`` is where it goes, or why it cannot
     go (the message is then recorded as not sent, with that reason, for the desk)."""
@@ -104,6 +105,7 @@ async def add_message(
         created_at=now,
         updated_at=now,
         attempts=0,
+        recall_id=recall_id,
     )
     if isinstance(to, Reach):
         message.channel = to.channel.value
