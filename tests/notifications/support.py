@@ -8,13 +8,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.actor import Actor, ActorKind
+from clinicdesk.core.jobs.models import Job
+from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Location, Organization
+from clinicdesk.notifications.channels import Accepted
 from clinicdesk.notifications.message_models import Message
+from clinicdesk.notifications.service.delivery import claim, outgoing
 from clinicdesk.patients.models import Patient
 from clinicdesk.scheduling.models import Appointment
 from clinicdesk.scheduling.schemas import AppointmentCreate
@@ -88,3 +93,26 @@ async def messages_of(session: AsyncSession, appointment_id: uuid.UUID) -> list[
 
 def soon(minutes: int = 0) -> datetime:
     return datetime.now(UTC) + timedelta(minutes=minutes)
+
+
+async def interrupted_hand_over(
+    app: FastAPI, session: AsyncSession, desk: Desk
+) -> tuple[Message, Accepted]:
+    """A booking's confirmation that a worker claimed (with its real delivery job),
+    handed to the channel, and then stopped before recording it; a minute later its job
+    is due to be taken again."""
+    appointment = await book_at(session, desk, local(desk.book.monday, 10))
+    confirmation = (await messages_of(session, appointment.id))[0]
+    job = await session.scalar(
+        select(Job).where(Job.dedupe_key.like(f"notify:{confirmation.id}:%"))
+    )
+    assert job is not None
+    senders = app.state.notifications
+    claimed = await claim(session, confirmation.id, senders, job_id=job.id)
+    assert claimed is not None
+    message, interrupted = claimed
+    assert not interrupted
+    accepted = await senders.text.send(outgoing(message, senders))
+    message.sending_at = utcnow() - timedelta(minutes=1)
+    await session.commit()
+    return message, accepted

@@ -9,22 +9,29 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import Actor, ActorKind
-from clinicdesk.core.jobs.models import Job
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
 from clinicdesk.notifications.channels import FileSink, Outgoing
 from clinicdesk.notifications.message_models import Message, NotificationSettings
 from clinicdesk.notifications.service import contacts
-from clinicdesk.notifications.service.delivery import claim, outgoing
+from clinicdesk.notifications.service.delivery import claim
 from clinicdesk.notifications.vocabulary import Channel, MessageStatus
 from clinicdesk.patients.models import Patient
-from tests.notifications.support import PHONE, Desk, book_at, local, make_desk, messages_of
+from tests.notifications.support import (
+    PHONE,
+    Desk,
+    book_at,
+    interrupted_hand_over,
+    local,
+    make_desk,
+    messages_of,
+)
 from tests.support.jobs import run_app_jobs
 
 
@@ -72,22 +79,7 @@ async def test_an_interrupted_hand_over_is_found_and_not_sent_again(
 ) -> None:
     desk = await make_desk(session, clinic)
     await immediate(session, clinic)
-    appointment = await book_at(session, desk, local(desk.book.monday, 10))
-    confirmation = (await messages_of(session, appointment.id))[0]
-    job = await session.scalar(
-        select(Job).where(Job.dedupe_key.like(f"notify:{confirmation.id}:%"))
-    )
-    assert job is not None
-    # A worker claimed it, handed it to the channel and stopped before recording it.
-    senders = app.state.notifications
-    claimed = await claim(session, confirmation.id, senders, job_id=job.id)
-    assert claimed is not None
-    message, interrupted = claimed
-    assert not interrupted
-    await senders.text.send(outgoing(message, senders))
-    # The worker stopped there; a while later the job is taken again.
-    message.sending_at = utcnow() - timedelta(minutes=1)
-    await session.commit()
+    message, _ = await interrupted_hand_over(app, session, desk)
     written = settings.data_dir / "messages" / "sms" / f"{message.id}.txt"
     first_write = written.stat().st_mtime_ns
     # Its job is taken again (the lease lapsed): the sink is asked, and it has it.

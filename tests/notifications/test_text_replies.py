@@ -4,7 +4,7 @@ confirms, R and anything else go to the desk, STOP stops; on SQLite and PostgreS
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import httpx
@@ -15,21 +15,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.config import Settings
-from clinicdesk.core.jobs.models import Job
-from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
 from clinicdesk.identity.permissions import Role
 from clinicdesk.notifications.alert_models import StaffAlert, StaffAlertRecipient
 from clinicdesk.notifications.message_models import ContactPreference, InboundMessage, Message
-from clinicdesk.notifications.service.delivery import claim, outgoing
 from clinicdesk.notifications.vocabulary import MessageStatus
 from clinicdesk.scheduling.models import Appointment
 from clinicdesk.scheduling.series_schemas import WaitlistWrite
 from clinicdesk.scheduling.service import waitlist
 from tests.conftest import make_settings
 from tests.notifications.fake_twilio import FakeTwilio
-from tests.notifications.support import PHONE, book_at, local, make_desk, messages_of
+from tests.notifications.support import PHONE, interrupted_hand_over, make_desk
 from tests.notifications.test_delivery import immediate, sent_confirmation
 from tests.support.identity import create_user
 from tests.support.jobs import run_app_jobs
@@ -107,19 +104,7 @@ async def test_a_provider_that_already_has_the_message_is_not_sent_it_again(
 ) -> None:
     desk = await make_desk(session, clinic)
     await immediate(session, clinic)
-    appointment = await book_at(session, desk, local(desk.book.monday, 10))
-    confirmation = (await messages_of(session, appointment.id))[0]
-    job = await session.scalar(
-        select(Job).where(Job.dedupe_key.like(f"notify:{confirmation.id}:%"))
-    )
-    assert job is not None
-    senders = app.state.notifications
-    claimed = await claim(session, confirmation.id, senders, job_id=job.id)
-    assert claimed is not None
-    message, _ = claimed
-    accepted = await senders.text.send(outgoing(message, senders))  # then the worker stops
-    message.sending_at = utcnow() - timedelta(minutes=1)  # and the job is taken again later
-    await session.commit()
+    message, accepted = await interrupted_hand_over(app, session, desk)
     await run_app_jobs(app, session)
     await scope_to_tenant(session, clinic.id)
     await session.refresh(message)

@@ -4,6 +4,7 @@ registry (``serve`` and ``clinicdesk worker`` build the same one)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from pydantic import BaseModel
@@ -79,20 +80,21 @@ NO_SHOW_TRAIN_ALL = JobKind("notifications.no_show.train_all", NoShowTrainAll, m
 NO_SHOW_TRAIN = JobKind("notifications.no_show.train", NoShowTrain, max_attempts=3)
 
 
-async def train_all_organizations(context: JobContext, payload: NoShowTrainAll) -> None:
-    """A system job: one training job per active organization, each in its own scope (so
-    one clinic's failure retries alone, and PostgreSQL's row-level security admits each
-    job row: it is written while scoped to its organization)."""
+async def each_organization(context: JobContext, kind: JobKind[Any], payload: BaseModel) -> None:
+    """From a system job: one ``kind`` job per active organization, each enqueued in that
+    organization's own scope (so one clinic's failure retries alone, and PostgreSQL's
+    row-level security admits each job row: it is written while scoped to its
+    organization)."""
     session = context.session
     for organization_id in await identity.active_organization_ids(session):
         await scope_to_tenant(session, organization_id)
-        await enqueue(
-            session,
-            NO_SHOW_TRAIN,
-            NoShowTrain(),
-            dedupe_key=f"notifications.no_show.train:{organization_id}",
-        )
+        await enqueue(session, kind, payload, dedupe_key=f"{kind.name}:{organization_id}")
     await use_system_scope(session)
+
+
+async def train_all_organizations(context: JobContext, payload: NoShowTrainAll) -> None:
+    """A system job: a training job per active organization."""
+    await each_organization(context, NO_SHOW_TRAIN, NoShowTrain())
 
 
 async def train_organization(context: JobContext, payload: NoShowTrain) -> None:
@@ -140,18 +142,8 @@ RECALLS_PLAN = JobKind("notifications.recalls.plan", RecallsPlan, max_attempts=3
 
 
 async def plan_recalls_all_organizations(context: JobContext, payload: RecallsPlanAll) -> None:
-    """A system job: one planning job per active organization, each in its own scope
-    (like the no-show training above)."""
-    session = context.session
-    for organization_id in await identity.active_organization_ids(session):
-        await scope_to_tenant(session, organization_id)
-        await enqueue(
-            session,
-            RECALLS_PLAN,
-            RecallsPlan(),
-            dedupe_key=f"notifications.recalls.plan:{organization_id}",
-        )
-    await use_system_scope(session)
+    """A system job: a planning job per active organization."""
+    await each_organization(context, RECALLS_PLAN, RecallsPlan())
 
 
 async def plan_recalls_organization(context: JobContext, payload: RecallsPlan) -> None:
