@@ -8,10 +8,11 @@ import uuid
 
 import httpx
 from fastapi import FastAPI
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.core.actor import Actor, ActorKind
+from clinicdesk.core.jobs.models import Job
 from clinicdesk.core.permissions import Permission
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
@@ -110,6 +111,11 @@ async def test_nobody_is_texted_who_did_not_ask(
     visits = [await _walk_in(session, qc, n) for n in range(3)]
     await flow.mark_left(session, actor=_desk(qc), visit_id=visits[0][0], reason="Went home")
     await session.commit()
+    # Nobody asked: no step even asks for the places to be worked out.
+    checks = await session.scalar(
+        select(func.count()).select_from(Job).where(Job.kind == "notifications.check_turns")
+    )
+    assert checks == 0
     await run_app_jobs(app, session)
     assert await _turn_texts(session, qc) == []
     await scope_to_tenant(session, qc.organization_id)

@@ -47,7 +47,9 @@ class NotificationSettings(Base, IdMixin, TenantScoped):
     __table_args__ = (UniqueConstraint("organization_id", name="uq_notification_settings_org"),)
 
     # Reminder lead times in minutes before the start; whole days keep the local time.
-    reminder_leads: Mapped[list[int]] = mapped_column(JSON, default=lambda: DEFAULT_LEADS_MINUTES)
+    reminder_leads: Mapped[list[int]] = mapped_column(
+        JSON, default=lambda: list(DEFAULT_LEADS_MINUTES)
+    )
     # Per appointment type (its id as text) when it differs from the above.
     type_leads: Mapped[dict[str, list[int]]] = mapped_column(JSON, default=dict)
     # Local clock times "HH:MM"; a message due in between waits for quiet_end.

@@ -15,6 +15,7 @@ from clinicdesk.queue.service.links import (
     VisitAccess,
     resolve_display,
     resolve_visit,
+    someone_asked_for_a_text,
 )
 from clinicdesk.queue.service.providers import provider_of
 from clinicdesk.queue.service.today import (
@@ -62,6 +63,7 @@ __all__ = [
     "queue_moved",
     "resolve_display",
     "resolve_visit",
+    "someone_asked_for_a_text",
     "visit_finished",
     "visit_started",
 ]

@@ -18,8 +18,6 @@ handed over again — with the text stored at step 1, so it is the same message.
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.clinical import public as clinical
 from clinicdesk.core.events import Event, publish_after_commit
 from clinicdesk.core.models import utcnow
+from clinicdesk.core.tokens import new_token
 from clinicdesk.identity import public as identity
 from clinicdesk.notifications.channels import Outgoing, Senders, SendRefused
 from clinicdesk.notifications.kernel.templating import TemplateInvalid, render
@@ -51,7 +50,13 @@ from clinicdesk.notifications.service.contacts import (
 )
 from clinicdesk.notifications.service.desk_alerts import tell_desk_of_failure
 from clinicdesk.notifications.service.planning import TOO_LATE, schedule_delivery
-from clinicdesk.notifications.vocabulary import GONE_OUT, Channel, MessageStatus, Purpose
+from clinicdesk.notifications.vocabulary import (
+    ANSWERABLE,
+    GONE_OUT,
+    Channel,
+    MessageStatus,
+    Purpose,
+)
 from clinicdesk.queue import public as queue
 from clinicdesk.scheduling import public as scheduling
 
@@ -246,7 +251,7 @@ def _retarget(message: Message, to: Reach) -> None:
         message.language = to.language
 
 
-async def _values(session: AsyncSession, message: Message, base_url: str) -> dict[str, str]:
+async def _values(session: AsyncSession, message: Message) -> dict[str, str]:
     organization = await identity.get_organization(session)
     values = dict.fromkeys(("location_name", "location_address", "location_phone"), "")
     values |= {"clinic_name": organization.name, "patient_name": "", "provider_name": ""}
@@ -301,34 +306,33 @@ async def _places_ahead(session: AsyncSession, visit: queue.Visit) -> int:
     return 0
 
 
-async def _reply_link(session: AsyncSession, message: Message, base_url: str) -> str:
-    secret = secrets.token_urlsafe(24)
-    appointment = await scheduling.get_appointment(session, message.appointment_id)  # type: ignore[arg-type]
+async def _reply_link(
+    session: AsyncSession, message: Message, appointment_id: uuid.UUID, base_url: str
+) -> str:
+    """A new single-use link for the e-mail (only its hash is kept)."""
+    secret, secret_hash = new_token()
+    appointment = await scheduling.get_appointment(session, appointment_id)
     session.add(
         ReplyLink(
             message_id=message.id,
             appointment_id=appointment.id,
-            secret_hash=reply_secret_hash(secret),
+            secret_hash=secret_hash,
             expires_at=appointment.starts_at,
         )
     )
     return f"{base_url}{REPLY_PATH}/{secret}"
 
 
-def reply_secret_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 async def render_message(session: AsyncSession, message: Message, base_url: str) -> None:
     """Fill in the message's text from its template (stored encrypted with the row)."""
-    values = await _values(session, message, base_url)
+    values = await _values(session, message)
     channel = Channel(message.channel)
     if (
         channel == Channel.EMAIL
         and message.appointment_id is not None
-        and message.purpose in {Purpose.BOOKED, Purpose.RESCHEDULED, Purpose.REMINDER}
+        and message.purpose in ANSWERABLE
     ):
-        link = await _reply_link(session, message, base_url)
+        link = await _reply_link(session, message, message.appointment_id, base_url)
         values["confirm_link"] = f"{link}?do=confirm"
         values["cancel_link"] = f"{link}?do=cancel"
     text = await wording(session, TemplateKey(Purpose(message.purpose), channel, message.language))

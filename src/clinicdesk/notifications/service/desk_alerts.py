@@ -1,7 +1,10 @@
-"""What the front desk hears from patient messaging, as in-app alerts to the receptionist
-role: a reply a person must read (a call-back request, an answer the system did not
-understand, a cancellation by text) and a message that could not be delivered (the
-patient may not know about their appointment; someone should call)."""
+"""The staff alerts other changes raise (``notify_staff``), in the change's transaction:
+
+* to the front desk (the receptionist role): a patient's reply a person must read (a
+  call-back request, an answer the system did not understand, a cancellation by text),
+  a message that could not be delivered (someone should call), a waitlist slot taken;
+* to the doctor who ordered a test: its results to review.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,16 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.clinical.public import ResultsEntered
 from clinicdesk.identity.permissions import Role
 from clinicdesk.notifications.alert_schemas import AlertKind
 from clinicdesk.notifications.message_models import Message
 from clinicdesk.notifications.service.alerts import notify_staff
 from clinicdesk.notifications.vocabulary import CHANNEL_LABELS, PURPOSE_LABELS, ReplyAction
 from clinicdesk.patients.public import patients_by_id
+from clinicdesk.scheduling.public import WaitlistOfferAccepted
 
+# The front desk's inbox: the role whose members hear of the day's bookings.
 FRONT_DESK = Role.RECEPTIONIST.value
 QUOTED = 120
 TITLE_MAX = 200
@@ -65,4 +71,38 @@ async def tell_desk_of_failure(session: AsyncSession, message: Message) -> None:
         link=f"/admin/messages/{message.id}",
         patient_id=message.patient_id,
         role=FRONT_DESK,
+    )
+
+
+async def slot_taken(session: AsyncSession, accepted: WaitlistOfferAccepted) -> None:
+    """A waitlist offer was accepted: the front desk sees the slot is taken."""
+    name = await _name(session, accepted.patient_id)
+    await notify_staff(
+        session,
+        kind=AlertKind.WAITLIST_SLOT_TAKEN,
+        title=f"Waitlist slot taken: {name}"[:TITLE_MAX],
+        body="A waitlist offer was accepted and the appointment is booked.",
+        link=f"/calendar/appointments/{accepted.appointment_id}",
+        patient_id=accepted.patient_id,
+        role=FRONT_DESK,
+    )
+
+
+async def results_to_review(session: AsyncSession, entered: ResultsEntered) -> None:
+    """Results came in: the doctor who ordered the test has them to review (not when
+    they entered the results themselves: they have just read them)."""
+    orderer = entered.ordered_by_id
+    if orderer is None or orderer == entered.actor.user_id:
+        return
+    name = await _name(session, entered.patient_id)
+    urgent = {"critical": "Critical result", "abnormal": "Abnormal result"}.get(entered.urgency)
+    results = "result" if entered.count == 1 else "results"
+    await notify_staff(
+        session,
+        kind=AlertKind.RESULT_TO_REVIEW,
+        title=f"{urgent or 'Result'} to review: {entered.order_name} — {name}"[:TITLE_MAX],
+        body=f"{entered.count} {results} entered, waiting for your sign-off.",
+        link=f"/orders/{entered.order_id}",
+        patient_id=entered.patient_id,
+        user_id=orderer,
     )

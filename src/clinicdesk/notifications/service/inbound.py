@@ -29,11 +29,12 @@ from clinicdesk.core.crypto import field_keyring
 from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_by_lookup, scope_to_tenant, use_system_scope
+from clinicdesk.core.tokens import hash_token
 from clinicdesk.notifications.errors import ReplyLinkInvalid
 from clinicdesk.notifications.kernel.replies import Intent, intent_of
 from clinicdesk.notifications.message_models import InboundMessage, Message, ReplyLink
 from clinicdesk.notifications.service.contacts import set_opt_out
-from clinicdesk.notifications.service.delivery import reply_secret_hash, set_status
+from clinicdesk.notifications.service.delivery import set_status
 from clinicdesk.notifications.service.desk_alerts import tell_desk_of_failure, tell_desk_of_reply
 from clinicdesk.notifications.vocabulary import (
     ANSWERABLE,
@@ -263,7 +264,7 @@ class LinkView:
 
 async def open_reply_link(session: AsyncSession, secret: str) -> LinkView:
     """The link and its appointment, or ``ReplyLinkInvalid`` (used, expired, unknown)."""
-    digest = reply_secret_hash(secret)
+    digest = hash_token(secret)
     if await scope_by_lookup(session, ReplyLink.secret_hash, digest) is None:
         raise ReplyLinkInvalid("This link is not valid. Call the clinic to change your visit.")
     link = await session.scalar(select(ReplyLink).where(ReplyLink.secret_hash == digest))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from clinicdesk.audit import public as audit
+from clinicdesk.notifications.alert_models import StaffAlert
 from clinicdesk.notifications.message_models import ContactPreference, InboundMessage, Message
 from clinicdesk.patients.public import PatientMerged, move_records
 
@@ -61,9 +62,10 @@ async def _fold_preferences(session: AsyncSession, merge: PatientMerged) -> None
 
 
 async def move_to_kept_patient(session: AsyncSession, merge: PatientMerged) -> dict[str, int]:
-    """The duplicate's messages, replies and contact wishes follow the kept record."""
+    """The duplicate's messages, replies, contact wishes and staff alerts follow the kept
+    record."""
     await _fold_preferences(session, merge)
-    # Two of the columns are nullable (a test message has no patient): a NULL never
+    # Some of the columns are nullable (a test message has no patient): a NULL never
     # equals the duplicate's id, so only rows of the duplicate move.
     records = cast(
         Sequence[tuple[InstrumentedAttribute[uuid.UUID], str]],
@@ -71,6 +73,9 @@ async def move_to_kept_patient(session: AsyncSession, merge: PatientMerged) -> d
             (Message.patient_id, "message"),
             (InboundMessage.patient_id, "inbound_message"),
             (ContactPreference.patient_id, "contact_preference"),
+            # An alert about the duplicate follows the kept record, so a restricted kept
+            # record hides it too.
+            (StaffAlert.patient_id, "staff_alert"),
         ),
     )
     return await move_records(session, merge, records)

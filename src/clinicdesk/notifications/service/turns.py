@@ -35,7 +35,11 @@ CHECK_TURNS = JobKind("notifications.check_turns", CheckTurns, max_attempts=3)
 
 
 async def queue_moved(session: AsyncSession, location_id: uuid.UUID) -> None:
-    """In the step's transaction: ask for a check once it commits (coalesced)."""
+    """In the step's transaction: ask for a check once it commits (coalesced), when
+    someone waiting there asked for the text (most steps of most days: nobody did, and
+    the step costs one indexed look-up, not a job and a board)."""
+    if not await queue.someone_asked_for_a_text(session, location_id):
+        return
     await enqueue(
         session,
         CHECK_TURNS,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from babel.dates import format_date, format_time
-from fastapi import Form, Request
+from fastapi import Form, Path, Request
 from fastapi.responses import HTMLResponse
 
 from clinicdesk.core.errors import ClinicError
@@ -27,6 +27,8 @@ from clinicdesk.scheduling import public as scheduling
 public = APIRouter(include_in_schema=False)
 
 TEMPLATE = "notifications/reply.html"
+# The link's secret (32 URL-safe characters); anything much longer is not one.
+Secret = Annotated[str, Path(max_length=100)]
 
 WORDS = {
     "en": {
@@ -85,7 +87,7 @@ def _gone(request: Request, error: ClinicError, language: str) -> HTMLResponse:
 async def reply_page(
     request: Request,
     session: SessionDep,
-    secret: str,
+    secret: Secret,
     do: Literal["confirm", "cancel"] | None = None,
 ) -> HTMLResponse:
     try:
@@ -103,7 +105,7 @@ async def reply_page(
 async def reply(
     request: Request,
     session: SessionDep,
-    secret: str,
+    secret: Secret,
     answer: Annotated[Literal["confirm", "cancel"], Form()],
 ) -> HTMLResponse:
     if not await check_public_csrf(request):

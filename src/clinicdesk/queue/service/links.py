@@ -211,3 +211,18 @@ async def ask_for_text_when_near(session: AsyncSession, secret: str) -> Visit:
     # Perhaps two or fewer are ahead already: whose turn is near is worked out again.
     await queue_moved.send(session, QueueMoved(location_id=visit.location_id))
     return visit
+
+
+async def someone_asked_for_a_text(session: AsyncSession, location_id: uuid.UUID) -> bool:
+    """Whether anyone waiting at the location asked to be texted when their turn is near
+    (so the work of finding out whose turn is near is done only when it can matter)."""
+    found = await session.scalar(
+        select(Visit.id)
+        .where(
+            Visit.location_id == location_id,
+            Visit.status == VisitStatus.WAITING,
+            Visit.text_when_near.is_(True),
+        )
+        .limit(1)
+    )
+    return found is not None
