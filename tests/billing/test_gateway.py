@@ -423,3 +423,23 @@ def test_the_gateway_is_off_by_default(tmp_path: Path) -> None:
     assert make_settings(tmp_path).card_gateway == "off"
     with pytest.raises(ValueError, match="CARD_GATEWAY_WEBHOOK_SECRET"):
         make_settings(tmp_path, card_gateway="stripe", card_gateway_secret_key=SECRET_KEY)
+
+
+async def test_a_signed_event_with_an_amount_no_payment_may_have_is_refused_not_a_500(
+    desk: httpx.AsyncClient,
+    client: httpx.AsyncClient,
+    qc: QueueClinic,
+    stripe: FakeStripe,
+    session: AsyncSession,
+) -> None:
+    invoice = await issued_invoice(desk, qc.patient_ids[3], 1200)
+    await start(desk, invoice)
+    (intent,) = stripe.intents.values()
+    absurd = succeeded({**intent, "amount": 10**15}, event_id="evt_absurd")
+    body, headers = signed(absurd)
+    answer = await client.post(WEBHOOK, content=body, headers=headers)
+    assert answer.status_code == 422, answer.text
+    assert "not a payment ClinicDesk can record" in answer.json()["detail"]
+    assert await card_payments(session, qc) == []
+    still = (await desk.get(f"/api/v1/invoices/{invoice['id']}")).json()
+    assert still["amount_due"] == 1200

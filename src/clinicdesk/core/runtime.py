@@ -47,6 +47,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 _WRITES_WHEN_READ = "__clinicdesk_writes_when_read__"
+_READS_WHILE_CALLING_OUT = "__clinicdesk_reads_while_calling_out__"
 
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
@@ -58,12 +59,23 @@ def writes_when_read(endpoint: Endpoint) -> Endpoint:
     return endpoint
 
 
+def reads_while_calling_out(endpoint: Endpoint) -> Endpoint:
+    """Mark a POST route that reads, then waits on another service (a payment provider),
+    and writes nothing but its audit entries: its unit of work is a read one, so on
+    SQLite it holds no write turn while the call is out (every other change in the
+    process would wait behind it); its entries are written just after, as a GET's are.
+    Put it under the route decorator."""
+    setattr(endpoint, _READS_WHILE_CALLING_OUT, True)
+    return endpoint
+
+
 def is_read(request: Request) -> bool:
     """Whether the request's unit of work only reads (a GET, unless its route is marked
-    ``writes_when_read``)."""
+    ``writes_when_read``; another method when its route is ``reads_while_calling_out``)."""
+    endpoint = request.scope.get("endpoint")
     if request.method not in READ_METHODS:
-        return False
-    return not getattr(request.scope.get("endpoint"), _WRITES_WHEN_READ, False)
+        return getattr(endpoint, _READS_WHILE_CALLING_OUT, False) is True
+    return not getattr(endpoint, _WRITES_WHEN_READ, False)
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]

@@ -20,7 +20,7 @@ from clinicdesk.billing.service.gateway import CardGateway
 from clinicdesk.billing.service.gateway_choice import gateway_from_settings
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.routing import APIRouter
-from clinicdesk.core.runtime import RuntimeDep, SessionDep
+from clinicdesk.core.runtime import RuntimeDep, SessionDep, reads_while_calling_out
 
 router = APIRouter(prefix="/api/v1", tags=["billing"])
 public = APIRouter(prefix="/api/v1", tags=["billing"])
@@ -57,6 +57,7 @@ class WebhookAnswer(BaseModel):
     status_code=201,
     summary="Start a card payment of the invoice's amount due through the gateway",
 )
+@reads_while_calling_out  # the provider may take seconds; nothing but the audit is written
 async def start_card_payment(
     invoice_id: uuid.UUID, session: SessionDep, actor: BillingWrite, gateway: Gateway
 ) -> CardPaymentStarted:

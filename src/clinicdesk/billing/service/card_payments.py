@@ -30,6 +30,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import structlog
+from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,8 +115,10 @@ async def start_card_payment(
         PATIENT: str(invoice.patient_id),
         NUMBER: invoice.number or "",
     }
-    # The provider call runs inside this request's transaction: the invoice row read
-    # above is all it holds, and the call is bounded by the adapter's timeout.
+    # The provider call runs inside this request's unit of work, a read one (the route is
+    # ``reads_while_calling_out``): on SQLite it holds no write turn meanwhile, and the
+    # audit entry below is written just after it. On PostgreSQL it holds one pooled
+    # connection, for at most the adapter's timeout.
     try:
         started = await gateway.start_payment(
             amount=invoice.amount_due,
@@ -197,18 +200,26 @@ async def receive_webhook(
         raise GatewayEventRefused("A succeeded payment of no money.")
     invoice = await _invoice_of(session, event)
     towards_invoice = min(event.amount, invoice.amount_due)
-    data = PaymentCreate(
-        patient_id=invoice.patient_id,
-        method=PaymentMethod.CARD,
-        amount=event.amount,
-        currency=invoice.currency,
-        reference=f"{event.provider} {event.reference or event.event_id}"[:200],
-        allocations=(
-            [AllocationWanted(invoice_id=invoice.id, amount=towards_invoice)]
-            if towards_invoice > 0
-            else []
-        ),
-    )
+    try:
+        data = PaymentCreate(
+            patient_id=invoice.patient_id,
+            method=PaymentMethod.CARD,
+            amount=event.amount,
+            currency=invoice.currency,
+            reference=f"{event.provider} {event.reference or event.event_id}"[:200],
+            allocations=(
+                [AllocationWanted(invoice_id=invoice.id, amount=towards_invoice)]
+                if towards_invoice > 0
+                else []
+            ),
+        )
+    except ValidationError as error:
+        # Signed, but not a payment the desk could take either (an amount past what one
+        # payment may be): refused as an event, never a 500 (the provider would retry).
+        problems = "; ".join(str(e["msg"]) for e in error.errors(include_url=False))
+        raise GatewayEventRefused(
+            f"The event is not a payment ClinicDesk can record: {problems}"
+        ) from None
     actor = gateway_actor(event.provider, invoice.organization_id)
     operation = f"{event.provider} webhook"
     if await _seen(session, event_id=event.event_id, operation=operation):
