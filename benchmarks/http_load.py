@@ -40,6 +40,11 @@ answered request of the server's processes and of PostgreSQL's, read from /proc:
 req/s and latencies, they barely change when other work shares the machine; "others" is
 how many cores that other work (or the VM's host) kept busy during the run.
 
+``--think-ms MIN,MAX`` makes each connection a user at a desk's pace: after each answer it
+waits a random MIN..MAX ms before its next request (wrk's ``delay()``; not counted in the
+latency). Without it a connection sends its next request at once, so ``c`` is the number
+of requests always in flight, a load far above ``c`` people working.
+
 ``--soak S`` adds a mixed run of S seconds per ``--soak-clients`` level: search 40 %,
 chart 30 %, booking 15 %, registration (``POST /api/v1/patients``) 15 %, with server-side
 figures per route from the server's request log.
@@ -517,6 +522,7 @@ local ITEMS = %(items)s
 local CYCLE = %(cycle)s
 local SECONDS = %(seconds)d
 local KINDS = %(kinds)s
+local THINK_MIN, THINK_MAX = %(think_min)d, %(think_max)d
 
 local clock = ffi.new("http_load_timespec")
 local function now()
@@ -598,6 +604,15 @@ function request()
   position = position + 1
   handed = handed + 1
   return prepared[position]
+end
+
+-- With --think-ms each connection is one user at a desk's pace: wrk waits this long after
+-- an answer before it sends that connection's next request (not counted as latency).
+if THINK_MAX > 0 then
+  math.randomseed(os.time())
+  function delay()
+    return math.random(THINK_MIN, THINK_MAX)
+  end
 end
 
 function response(status, headers, body)
@@ -694,6 +709,7 @@ async def wrk(
     concurrency: int,
     seconds: int,
     cycle: bool,
+    think_ms: tuple[int, int] = (0, 0),
 ) -> Run:
     items = work / f"{name}-c{concurrency}.tsv"
     items.write_text("".join(f"{line}\n" for line in lines))
@@ -705,6 +721,8 @@ async def wrk(
             "cycle": "true" if cycle else "false",
             "seconds": seconds,
             "kinds": lua_table(headers),
+            "think_min": think_ms[0],
+            "think_max": think_ms[1],
             "mark": RESULT_MARK,
         }
     )
@@ -1312,6 +1330,7 @@ async def run_scenario(
             concurrency=concurrency,
             seconds=seconds,
             cycle=not write,
+            think_ms=args.think_ms,
         )
         meter.charge(run)
         if not warm_up:
@@ -1354,6 +1373,12 @@ def report(results: list[DatabaseResult], args: argparse.Namespace) -> None:
         + "; "
         f"wrk, 1 thread, --timeout {TIMEOUT_SECONDS}s, waiting for the answers to what was "
         "sent; errors: any answer not 2xx, socket errors, timeouts, requests never answered"
+        + (
+            f"; each connection a user thinking {args.think_ms[0]}-{args.think_ms[1]} ms "
+            "between requests"
+            if args.think_ms[1]
+            else ""
+        )
     )
     for result in results:
         print()
@@ -1398,6 +1423,13 @@ def main() -> None:
             )
         return chosen
 
+    def think(text: str) -> tuple[int, int]:
+        low, _, high = text.partition(",")
+        bounds = (int(low), int(high or low))
+        if not 0 <= bounds[0] <= bounds[1]:
+            raise argparse.ArgumentTypeError("--think-ms wants MIN,MAX with 0 <= MIN <= MAX")
+        return bounds
+
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--concurrency", type=numbers, default=[10, 50])
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
@@ -1409,6 +1441,13 @@ def main() -> None:
         default=list(SCENARIOS),
         help=f"comma-separated, or none (default: {','.join(SCENARIOS)}; "
         f"also {','.join(EXTRA_SCENARIOS)})",
+    )
+    parser.add_argument(
+        "--think-ms",
+        type=think,
+        default=(0, 0),
+        help="MIN,MAX: each connection is a user who waits a random MIN..MAX ms after an "
+        "answer before the next request (default: none, the next at once)",
     )
     parser.add_argument("--soak", type=int, default=0, help="seconds of the mixed soak run")
     parser.add_argument("--soak-clients", type=numbers, default=[50, 100])
