@@ -586,10 +586,15 @@ def date_locale(locale: str | None) -> Locale:
 def document_date(value: date | None, locale: str | None) -> str:
     """A calendar date as the document's language writes it (``Dec 5, 2026``,
     ``5 dic 2026``, ``05.12.2026``): the month in words or in the language's own order,
-    so no reader takes the 5th of December for the 12th of May."""
+    so no reader takes the 5th of December for the 12th of May. Its spaces do not break:
+    a date never wraps across two lines of a table cell."""
     if value is None:
         return "—"
-    return format_date(value, format="medium", locale=date_locale(locale))
+    return _unbroken(format_date(value, format="medium", locale=date_locale(locale)))
+
+
+def _unbroken(text: str) -> str:
+    return text.replace(" ", "\u00a0")
 
 
 def document_moment(value: datetime | None, time_zone: str | None, locale: str | None) -> str:
@@ -603,8 +608,8 @@ def document_moment(value: datetime | None, time_zone: str | None, locale: str |
         zone = UTC
     local = value.astimezone(zone)
     where = date_locale(locale)
-    day = format_date(local.date(), format="medium", locale=where)
-    clock = format_time(local.time(), format="short", locale=where)
+    day = _unbroken(format_date(local.date(), format="medium", locale=where))
+    clock = _unbroken(format_time(local.time(), format="short", locale=where))
     pattern = str(where.datetime_formats.get("medium", "{1} {0}"))
     return pattern.replace("{1}", day).replace("{0}", clock)
 
