@@ -131,7 +131,7 @@ async def test_the_statement_page_and_its_pdf(
         "Balance due",
     ):
         assert expected in text, expected
-    assert "100.00 USD" in text  # the balance due: 125.00 less the credited 25.00
+    assert "Balance due $100.00" in text  # 125.00 less the credited 25.00
 
     period = await web.get(
         f"/billing/statements/{ann_id}.pdf", params={"date_from": today.isoformat()}

@@ -271,7 +271,7 @@ async def test_a_receipt_shows_the_payment_its_allocations_and_the_balance() -> 
     for expected in (
         "Receipt",
         "RCT-2026-000042",
-        "2026-12-05 10:30",  # in the clinic's time zone
+        "Dec 5, 2026, 10:30 AM",  # in the clinic's time zone, as English writes it
         "Ann <b>Lee</b> & Sons",
         "Card",
         "Amount received $150.00",

@@ -45,6 +45,9 @@ class Movement:
     number: str
     description: str
     amount: int
+    # The parts of ``description``, for a document that words it in its own language.
+    method: str = ""
+    reason: str = ""
 
 
 async def patient_credits(
@@ -87,6 +90,7 @@ async def statement_movements(
             number=p.reference or "",
             description=f"Payment ({_METHOD_WORDS.get(p.method, p.method)})",
             amount=p.amount,
+            method=p.method,
         )
         for p in payments
     ]
@@ -98,6 +102,8 @@ async def statement_movements(
             number="",
             description=f"Refund ({_METHOD_WORDS.get(r.method, r.method)}): {r.reason}",
             amount=r.amount,
+            method=r.method,
+            reason=r.reason,
         )
         for r in refunds
     ]

@@ -3,6 +3,7 @@
 The request checks what it can (an issued invoice, a patient open to the sender, an
 address on the record), queues the job in its own transaction and audits the request;
 the job renders the PDF and hands the message to the mail transport after the commit.
+The message is written in the organization's language, like the PDF it carries.
 A delivery failure is retried with backoff by the job runner (``core.jobs``); a message
 the transport refuses outright (a malformed address) ends the job at once.
 
@@ -85,21 +86,26 @@ async def email_invoice(
 
 
 def invoice_mail(document: InvoiceDocument, pdf: bytes, *, to: str) -> OutgoingMail:
-    invoice, head = document.invoice, document.head
-    total = head.money(invoice.total, invoice.currency)
-    due = head.money(invoice.amount_due, invoice.currency)
-    text = (
-        f"Dear {document.patient.name},\n\n"
-        f"Please find attached invoice {invoice.number} of {head.day(invoice.issue_date)} "
-        f"from {head.clinic}.\n\n"
-        f"Total: {total}\nAmount due: {due}\n\n"
-        "If you have a question about it, please contact the clinic.\n\n"
-        f"{head.clinic}\n"
+    """The message in the organization's language, as its PDF (``kernel.document_words``)."""
+    invoice, head, words = document.invoice, document.head, document.head.words
+    number = invoice.number or ""
+    text = "\n\n".join(
+        (
+            words["mail_greeting"].format(name=document.patient.name),
+            words["mail_attached"].format(
+                number=number, day=head.printed_day(invoice.issue_date), clinic=head.clinic
+            ),
+            words["mail_total"].format(amount=head.money(invoice.total, invoice.currency))
+            + "\n"
+            + words["mail_due"].format(amount=head.money(invoice.amount_due, invoice.currency)),
+            words["mail_question"],
+            head.clinic,
+        )
     )
     return OutgoingMail(
         to=to,
-        subject=f"Invoice {invoice.number} from {head.clinic}",
-        text=text,
+        subject=words["mail_subject"].format(number=number, clinic=head.clinic),
+        text=text + "\n",
         attachments=(Attachment(invoice_filename(invoice), "application/pdf", pdf),),
     )
 

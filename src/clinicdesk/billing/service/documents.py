@@ -2,8 +2,11 @@
 and rendered from the billing templates by the shared PDF stack (``core.pdf``).
 
 Rules:
-* Money is printed in the organization's currency and locale with the currency's ISO
-  4217 digits (``kernel.formatting``); dates in the organization's date format.
+* A document speaks the organization's language (``kernel.document_words``: the words,
+  and dates written the way that language writes them); money is printed in the
+  organization's currency and locale with the currency's ISO 4217 digits
+  (``kernel.formatting``). Only labels are translated: item names, reasons and the
+  clinic's notes print as typed.
 * A draft prints with a DRAFT mark and no number: it is not an invoice yet.
 * Every value comes from a record and is escaped (the templates autoescape; nothing is
   marked safe), and a document fetches nothing (``core.pdf``).
@@ -32,11 +35,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.billing.errors import CreditNoteNotFound
+from clinicdesk.billing.kernel.document_words import (
+    AGE_KEYS,
+    Words,
+    date_locale,
+    document_date,
+    document_moment,
+    words_for,
+)
 from clinicdesk.billing.kernel.formatting import format_money, format_percent, format_quantity
 from clinicdesk.billing.kernel.money import percent_of
 from clinicdesk.billing.models import CreditNote, CreditNoteLine, Invoice, InvoiceLine
 from clinicdesk.billing.service.common import find_invoice, lines_of
 from clinicdesk.billing.service.invoices import get_invoice
+from clinicdesk.billing.service.statements import Statement, StatementLine, line_words
 from clinicdesk.billing.vocabulary import InvoiceStatus
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.dates import format_local_date
@@ -88,6 +100,23 @@ class Letterhead:
     def percent(self, value: Decimal | str) -> str:
         # A line's tax rates are stored as decimal strings ("20").
         return format_percent(Decimal(str(value)), self.locale)
+
+    # The pages (the portal's list) write dates in the organization's date format, in
+    # English; the documents and their e-mail in the organization's language.
+    @property
+    def words(self) -> Words:
+        return words_for(self.locale)
+
+    @property
+    def language_tag(self) -> str:
+        """The document's ``lang`` (``de-AT``; ``en`` when the words fell back)."""
+        return str(date_locale(self.locale)).replace("_", "-")
+
+    def printed_day(self, value: date | None) -> str:
+        return document_date(value, self.locale)
+
+    def printed_moment(self, value: datetime | None) -> str:
+        return document_moment(value, self.time_zone, self.locale)
 
 
 async def letterhead(session: AsyncSession, *, location_id: uuid.UUID | None) -> Letterhead:
@@ -263,7 +292,7 @@ class ReceiptView:
     received_at: datetime
     patient_name: str
     patient_mrn: str | None
-    method: str  # as a person reads it: "Card", "Cash"...
+    method: str  # as a person reads it, in the document's language: "Card", "Tarjeta"...
     amount: int
     currency: str
     allocations: tuple[ReceiptAllocation, ...] = ()
@@ -280,7 +309,14 @@ def _render(template: str, head: Letterhead, **context: Any) -> str:
     return (
         _environment()
         .get_template(template)
-        .render(head=head, money=money, day=head.day, moment=head.moment, **context)
+        .render(
+            head=head,
+            w=head.words,
+            money=money,
+            day=head.printed_day,
+            moment=head.printed_moment,
+            **context,
+        )
     )
 
 
@@ -294,6 +330,25 @@ def credit_note_html(document: CreditNoteDocument) -> str:
 
 def receipt_html(receipt: ReceiptView, head: Letterhead) -> str:
     return _render("billing/receipt_pdf.html", head, receipt=receipt)
+
+
+def statement_html(statement: Statement, head: Letterhead) -> str:
+    """The statement on paper, in the organization's language (the page's tables, worded
+    from ``head.words``; amounts in the organization's currency format)."""
+    words = head.words
+
+    def describe(line: StatementLine) -> str:
+        return line_words(line, words)
+
+    return _render(
+        "billing/statement_pdf.html",
+        head,
+        statement=statement,
+        buckets=statement.aging.as_tuple(),
+        bucket_labels=[words[key] for key in AGE_KEYS],
+        describe=describe,
+        suffix="",  # the money carries its currency
+    )
 
 
 async def invoice_pdf(document: InvoiceDocument) -> bytes:

@@ -17,10 +17,10 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from clinicdesk.billing.kernel.document_words import method_words
 from clinicdesk.billing.models import Invoice
 from clinicdesk.billing.payment_models import Payment
 from clinicdesk.billing.service import credit, documents, payments
-from clinicdesk.billing.service.checkout import method_word
 from clinicdesk.billing.service.common import books
 from clinicdesk.billing.service.documents import ReceiptAllocation, ReceiptView
 from clinicdesk.billing.vocabulary import PaymentStatus
@@ -64,22 +64,26 @@ async def receipt_view(
     )
     head = await documents.letterhead(session, location_id=payment.location_id)
     today = (await books(session)).today()
+    words = head.words  # the receipt speaks the organization's language
     notes = []
     if payment.reference:
-        notes.append(f"Reference: {payment.reference}")
+        notes.append(words["payment_reference"].format(reference=payment.reference))
     if payment.status == PaymentStatus.VOIDED:
-        notes.append(f"VOIDED — this payment was taken in error: {payment.void_reason}")
+        notes.append(words["payment_voided"].format(reason=payment.void_reason))
     for made in found.refunds:
         notes.append(
-            f"Refunded {head.money(made.amount, made.currency)} on "
-            f"{head.day(made.business_date)}: {made.reason}"
+            words["payment_refunded"].format(
+                amount=head.money(made.amount, made.currency),
+                day=head.printed_day(made.business_date),
+                reason=made.reason,
+            )
         )
     return ReceiptView(
         reference=receipt_number(payment),
         received_at=payment.received_at,
         patient_name=patient.full_name,
         patient_mrn=patient.mrn,
-        method=method_word(payment.method),
+        method=method_words(payment.method, words),
         amount=payment.amount,
         currency=payment.currency,
         allocations=allocations,

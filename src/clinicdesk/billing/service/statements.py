@@ -10,6 +10,9 @@ a day's running balance reads as the desk would tell it.
 A period (``date_from`` to ``as_of``, inclusive) starts from the opening balance: the
 sum of every movement before it. Only the organization's currency is shown (the aging
 report's rule).
+
+A line's ``description`` is English (the page and the API); the PDF words it in the
+organization's language from its parts (``line_words``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
+from clinicdesk.billing.kernel.document_words import Words, method_words
 from clinicdesk.billing.models import CreditNote, Invoice
 from clinicdesk.billing.service.aging import EARLIEST, LATEST, Buckets, patient_aging
 from clinicdesk.billing.service.balance_seams import patient_credits, statement_movements
@@ -47,6 +51,11 @@ class StatementLine:
     credit: int
     balance: int
     """The running balance after this line."""
+    # The parts of ``description`` (English, for the page and the API), for the PDF to
+    # word it in the organization's language (``line_words``).
+    method: str = ""
+    reason: str = ""
+    corrects: str = ""  # a credit note's invoice number
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +93,24 @@ class _Movement:
     description: str
     charge: int
     credit: int
+    method: str = ""
+    reason: str = ""
+    corrects: str = ""
+
+
+def line_words(line: StatementLine, words: Words) -> str:
+    """The line's description in the document's language (``kernel.document_words``):
+    the kind of movement in words, the reason and numbers as recorded."""
+    method = method_words(line.method, words)
+    match line.kind:
+        case "invoice":
+            return words["line_invoice"]
+        case "credit_note":
+            return words["line_credit_note"].format(number=line.corrects, reason=line.reason)
+        case "payment":
+            return words["line_payment"].format(method=method)
+        case "refund":
+            return words["line_refund"].format(method=method, reason=line.reason)
 
 
 async def _movements(
@@ -114,11 +141,33 @@ async def _movements(
     )
     for note_id, number, issued, total, reason, invoice_number in notes:
         text = f"Credit note for {invoice_number}: {reason}"
-        found.append(_Movement(issued, "credit_note", note_id, number, text, 0, total))
+        found.append(
+            _Movement(
+                issued,
+                "credit_note",
+                note_id,
+                number,
+                text,
+                0,
+                total,
+                reason=reason,
+                corrects=invoice_number or "",
+            )
+        )
     for m in await statement_movements(session, patient_id=patient_id, until=until):
         charge, credit = (m.amount, 0) if m.kind == "refund" else (0, m.amount)
         found.append(
-            _Movement(m.day, m.kind, m.reference_id, m.number, m.description, charge, credit)
+            _Movement(
+                m.day,
+                m.kind,
+                m.reference_id,
+                m.number,
+                m.description,
+                charge,
+                credit,
+                method=m.method,
+                reason=m.reason,
+            )
         )
     found.sort(key=lambda m: (m.day, _ORDER[m.kind], m.number, str(m.reference_id)))
     return found
@@ -150,7 +199,17 @@ async def patient_statement(
         balance += m.charge - m.credit
         lines.append(
             StatementLine(
-                m.day, m.kind, m.reference_id, m.number, m.description, m.charge, m.credit, balance
+                m.day,
+                m.kind,
+                m.reference_id,
+                m.number,
+                m.description,
+                m.charge,
+                m.credit,
+                balance,
+                method=m.method,
+                reason=m.reason,
+                corrects=m.corrects,
             )
         )
     credit = (await patient_credits(session, [patient.id])).get(patient.id, 0)

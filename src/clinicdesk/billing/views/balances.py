@@ -22,14 +22,15 @@ from fastapi.responses import HTMLResponse, Response
 from clinicdesk.billing.access import BillingRead
 from clinicdesk.billing.balance_schemas import AgingSort
 from clinicdesk.billing.errors import BalanceFilterRefused
+from clinicdesk.billing.kernel.document_words import WORDS
 from clinicdesk.billing.kernel.money import to_major, to_minor
 from clinicdesk.billing.schemas import MAX_AMOUNT
-from clinicdesk.billing.service import aging, statements
+from clinicdesk.billing.service import aging, documents, statements
 from clinicdesk.billing.service.aging import BUCKETS
 from clinicdesk.billing.service.aging_export import aging_csv, csv_filename
 from clinicdesk.billing.service.statements import Statement
 from clinicdesk.core.dates import format_local_date
-from clinicdesk.core.pages import pages, render
+from clinicdesk.core.pages import render
 from clinicdesk.core.pdf import html_to_pdf
 from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
@@ -206,6 +207,10 @@ def _statement_context(statement: Statement, date_format: str) -> dict[str, Any]
         "buckets": statement.aging.as_tuple(),
         "bucket_labels": list(BUCKET_LABELS.values()),
         "day": lambda value: format_local_date(value, date_format),
+        # The tables are the PDF's too, which words them in the clinic's language.
+        "w": WORDS["en"],
+        "describe": lambda line: line.description,
+        "suffix": f" {statement.currency}",
     }
 
 
@@ -213,17 +218,15 @@ def _statement_context(statement: Statement, date_format: str) -> dict[str, Any]
 @router.get("/billing/statements/{patient_id}.pdf")
 async def statement_pdf(
     patient_id: uuid.UUID,
-    request: Request,
     session: SessionDep,
     actor: BillingRead,
     date_from: Text = "",
     as_of: Text = "",
 ) -> Response:
-    """The statement on paper (A4), to print or send."""
-    organization = await identity.get_organization(session)
+    """The statement on paper (A4), to print or send, in the clinic's language."""
     statement = await _statement(session, actor, patient_id, date_from, as_of)
-    context = _statement_context(statement, organization.date_format)
-    html = pages(request).env.get_template("billing/statement_pdf.html").render(context)
+    head = await documents.letterhead(session, location_id=None)
+    html = documents.statement_html(statement, head)
     name = f"statement-{statement.patient.mrn}-{statement.as_of.isoformat()}.pdf"
     return Response(
         await html_to_pdf(html),
