@@ -167,7 +167,7 @@ class HistoryEntry:
     at: datetime
     what: str
     who: str
-    status: str | None  # the status it moved to, when it moved
+    status: str | None  # where a remittance left the claim (the other steps name theirs)
     details: dict[str, Any]
 
 
@@ -252,6 +252,8 @@ async def _history(session: AsyncSession, claim: Claim) -> list[HistoryEntry]:
     for event in events:
         change = (event.changes or {}).get("status")
         moved = change.get("after") if isinstance(change, dict) else None
+        if event.action != "claim.remittance_recorded":
+            moved = None
         who = names.get(event.actor_user_id, "Former user") if event.actor_user_id else "System"
         entries.append(
             HistoryEntry(
