@@ -57,10 +57,13 @@ from clinicdesk.patients.service.coverage import (
     Coverage,
     coverage_of,
     coverages_by_id,
+    coverages_of_patient,
+    payer_names,
     primary_coverage,
 )
 
 __all__ += ["Coverage", "coverage_of", "coverages_by_id", "primary_coverage"]
+__all__ += ["coverages_of_patient", "payer_names"]
 
 # Whether a row's patient is closed to a reader, as a SQL condition (the staff's alerts
 # leave such rows out of a list and its count in the same query).

@@ -34,6 +34,7 @@ NAV: tuple[NavItem, ...] = (
     NavItem("Queue", "/queue", Permission.SCHEDULING_READ),
     NavItem("Invoices", "/invoices", Permission.BILLING_READ),
     NavItem("Balances", "/billing/aging", Permission.BILLING_READ),
+    NavItem("Claims", "/billing/claims", Permission.BILLING_READ),
     NavItem("Staff", "/admin/users", Permission.ADMIN_USERS, group="Admin"),
     NavItem("Organization", "/admin/organization", Permission.ADMIN_SETTINGS, group="Admin"),
     NavItem("Settings", "/admin/settings", Permission.ADMIN_SETTINGS, group="Admin"),

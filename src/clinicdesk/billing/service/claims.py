@@ -441,6 +441,7 @@ class ClaimFilters:
     invoice_id: uuid.UUID | None = None
     date_from: date | None = None
     date_to: date | None = None
+    claim_id: uuid.UUID | None = None  # one claim's CSV, from its page
 
 
 def filtered(filters: ClaimFilters) -> Any:
@@ -450,6 +451,7 @@ def filtered(filters: ClaimFilters) -> Any:
         (Claim.status, filters.status),
         (Claim.patient_id, filters.patient_id),
         (Claim.invoice_id, filters.invoice_id),
+        (Claim.id, filters.claim_id),
     ):
         if value is not None:
             statement = statement.where(column == value)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from clinicdesk.billing.views import balances, chart, fee_schedule, invoices, payments, portal
+from clinicdesk.billing.views import claims as claim_views
 from clinicdesk.billing.views import day_close as day_close_views
 from clinicdesk.core.routing import APIRouter
 
@@ -21,6 +22,7 @@ router.include_router(portal.router)
 router.include_router(balances.router)
 router.include_router(day_close_views.router)
 router.include_router(payments.router)
+router.include_router(claim_views.router)
 
 # Sections of the settings area (``/admin/settings``).
 SETTINGS = fee_schedule.SETTINGS

@@ -30,7 +30,7 @@ from clinicdesk.billing.schemas import (
     LineAdd,
     LineChange,
 )
-from clinicdesk.billing.service import checkout, desk, invoices, issuing
+from clinicdesk.billing.service import checkout, claim_desk, desk, invoices, issuing
 from clinicdesk.billing.service.common import books
 from clinicdesk.billing.views.common import (
     CREDIT_PERMISSION,
@@ -192,6 +192,7 @@ async def _page(
         "error": error,
         "errors": errors or {},
         **words(actor),
+        "claims": None if checkout else await claim_desk.invoice_claims(session, shown.invoice),
     }
     if checkout:
         return render(request, CHECKOUT, context, block="panel")

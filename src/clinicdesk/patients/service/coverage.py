@@ -124,3 +124,27 @@ async def coverages_by_id(
         .where(InsurancePolicy.id.in_(ids))
     )
     return {policy.id: _coverage(policy, payer) for policy, payer in rows}
+
+
+_PRIORITY_RANK = {PolicyPriority.PRIMARY: 0, PolicyPriority.SECONDARY: 1}
+
+
+async def coverages_of_patient(session: AsyncSession, *, patient_id: uuid.UUID) -> list[Coverage]:
+    """All of a patient's policies with their payers (ended ones too: the caller picks
+    by ``valid_on``), primary before secondary before tertiary. The caller has read the
+    patient (and recorded the read)."""
+    rows = await session.execute(
+        select(InsurancePolicy, Payer)
+        .join(Payer, Payer.id == InsurancePolicy.payer_id)
+        .where(InsurancePolicy.patient_id == patient_id)
+        .order_by(InsurancePolicy.created_at.desc(), InsurancePolicy.id)
+    )
+    found = [_coverage(policy, payer) for policy, payer in rows]
+    return sorted(found, key=lambda c: _PRIORITY_RANK.get(PolicyPriority(c.priority), 2))
+
+
+async def payer_names(session: AsyncSession) -> list[tuple[uuid.UUID, str]]:
+    """Every payer of the organization by name, inactive ones too (a list of claims
+    filters by payer, and old claims name payers no longer offered)."""
+    rows = await session.execute(select(Payer.id, Payer.name).order_by(Payer.name, Payer.id))
+    return [(row.id, row.name) for row in rows]
