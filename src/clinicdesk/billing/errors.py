@@ -190,3 +190,12 @@ class DayCloseRefused(Conflict):
 
     title = "This business day cannot be closed"
     code = "day-close-refused"
+
+
+class ClaimFilterRefused(ClinicError):
+    """A filter of the claims list that no form offers (a status or payer not on its
+    lists)."""
+
+    status_code = 400
+    title = "This filter is not right"
+    code = "claim-filter-refused"

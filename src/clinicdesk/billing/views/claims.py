@@ -24,7 +24,7 @@ from fastapi.responses import HTMLResponse, Response
 from clinicdesk.billing.access import BillingRead, BillingWrite
 from clinicdesk.billing.claim_models import Claim
 from clinicdesk.billing.claim_schemas import ClaimAccept, ClaimCreate, ClaimReject, RemittanceCreate
-from clinicdesk.billing.errors import BalanceFilterRefused  # a filter typed wrong: 400
+from clinicdesk.billing.errors import ClaimFilterRefused
 from clinicdesk.billing.service import claim_desk, claim_exports, claims
 from clinicdesk.billing.service.claim_desk import STATUS_WORDS
 from clinicdesk.billing.service.claims import ClaimFilters
@@ -96,11 +96,11 @@ def _filters(status: str, payer_id: str) -> ClaimFilters:
     try:
         chosen = ClaimStatus(status.strip()) if status.strip() else None
     except ValueError:
-        raise BalanceFilterRefused("Choose a status from the list.") from None
+        raise ClaimFilterRefused("Choose a status from the list.") from None
     try:
         payer = uuid.UUID(payer_id.strip()) if payer_id.strip() else None
     except ValueError:
-        raise BalanceFilterRefused("Choose a payer from the list.") from None
+        raise ClaimFilterRefused("Choose a payer from the list.") from None
     return ClaimFilters(payer_id=payer, status=chosen)
 
 

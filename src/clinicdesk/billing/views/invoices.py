@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.billing.access import BillingRead, BillingRefund, BillingWrite
@@ -86,25 +87,44 @@ def words(actor: Actor) -> dict[str, Any]:
 
 # --- the list -----------------------------------------------------------------------------
 
+# The list's filters come as text: a form's "Any" and an empty date field send "".
+ListText = Annotated[str, Query(max_length=40)]
+
+
+class InvoiceListFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: InvoiceStatus | None = None
+    patient_id: uuid.UUID | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
 
 @router.get("/invoices", response_class=HTMLResponse)
 async def invoice_list(
     request: Request,
     session: SessionDep,
     actor: BillingRead,
-    status: InvoiceStatus | None = None,
+    status: ListText = "",
     q: Annotated[str, Query(max_length=100)] = "",
-    patient_id: uuid.UUID | None = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    patient_id: ListText = "",
+    date_from: ListText = "",
+    date_to: ListText = "",
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> HTMLResponse:
     """Newest first; ``q`` finds the patient (one match filters by them, several are
-    offered to pick from)."""
+    offered to pick from). The filters come as the form sends them ("Any" and an empty
+    date are no filter); one that cannot be read is dropped with a sentence."""
+    raw = {"status": status, "patient_id": patient_id, "date_from": date_from, "date_to": date_to}
+    problem: str | None = None
+    try:
+        chosen = parse_form(InvoiceListFilters, raw)
+    except ClinicError as error:
+        chosen, problem = InvoiceListFilters(), error.detail
     patient: patients.Patient | None = None
     matches: list[patients.Patient] = []
-    if patient_id is not None:
-        patient = await patients.get_patient(session, patient_id, actor=actor)
+    if chosen.patient_id is not None:
+        patient = await patients.get_patient(session, chosen.patient_id, actor=actor)
     elif q.strip():
         found = await patients.search_patients(
             session, actor=actor, text=q.strip(), limit=10, view="invoice filter"
@@ -119,18 +139,18 @@ async def invoice_list(
             session,
             actor=actor,
             patient_id=patient.id if patient else None,
-            status=status,
-            date_from=date_from,
-            date_to=date_to,
+            status=chosen.status,
+            date_from=chosen.date_from,
+            date_to=chosen.date_to,
             limit=PAGE_SIZE,
             cursor=cursor,
         )
     filters = {
-        "status": status.value if status else "",
+        "status": chosen.status.value if chosen.status else "",
         "q": q,
         "patient_id": str(patient.id) if patient else "",
-        "date_from": date_from.isoformat() if date_from else "",
-        "date_to": date_to.isoformat() if date_to else "",
+        "date_from": chosen.date_from.isoformat() if chosen.date_from else "",
+        "date_to": chosen.date_to.isoformat() if chosen.date_to else "",
     }
     kept = {k: v for k, v in filters.items() if v and k != "q"}
     context = {
@@ -141,6 +161,7 @@ async def invoice_list(
         "patient": patient,
         "matches": matches if patient is None else [],
         "paged": cursor is not None,
+        "problem": problem,
         **words(actor),
     }
     return render(request, LIST, context)
