@@ -201,7 +201,7 @@ async def test_credit_notes_never_credit_more_than_was_invoiced(
     )
     assert too_much.status_code == 409
     assert too_much.json()["left"] == 5500
-    assert "at most 5500" in too_much.json()["detail"]
+    assert "at most 55.00 USD" in too_much.json()["detail"]
 
     rest = await billing.post(url, json={"reason": "Cancelled"})
     assert rest.status_code == 201, rest.text

@@ -147,7 +147,9 @@ async def test_refunds_and_voids_follow_their_rules(
     assert (after["amount_paid"], after["amount_due"]) == (5500, 500)
     too_much = await billing.post(url + "/refunds", json={"amount": 5501, "reason": "x"})
     assert too_much.status_code == 409
-    assert too_much.json()["left"] == 5500
+    assert too_much.json()["left"] == 5500  # minor units for a program, money for people:
+    assert "At most 55.00 USD" in too_much.json()["detail"]
+    assert "55.01 USD was asked" in too_much.json()["detail"]
     # A payment with refunds is not voided.
     refused = await billing.post(url + "/void", json={"reason": "Wrong patient"})
     assert refused.status_code == 409
@@ -315,7 +317,7 @@ async def test_bad_input_answers_a_clear_4xx_never_500(
         (await post(amount="12.50"), 422, "integer"),
         (await post(method="cheque"), 422, "cash"),
         (await post(currency="EUR"), 422, "taken in USD"),
-        (await post(amount=2000, allocations=allocation(invoice, 1001)), 409, "asks for 1000"),
+        (await post(amount=2000, allocations=allocation(invoice, 1001)), 409, "asks for 10.00 USD"),
         (await post(allocations=allocation(drafted, 100)), 409, "issue it first"),
         (await post(allocations=allocation(theirs, 100)), 422, "another patient"),
         (

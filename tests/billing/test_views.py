@@ -210,7 +210,7 @@ async def test_a_credit_note_from_the_page(
     too_much = await web_billing.post(
         url, data={f"amount-{line_id}": "70.00", "reason": "Overcharged"}, headers=HTMX
     )
-    assert "at most 6000" in too_much.text
+    assert "at most 60.00 USD" in too_much.text
     nothing = await web_billing.post(url, data={"reason": "Overcharged"}, headers=HTMX)
     assert "at least one line" in nothing.text
     made = await web_billing.post(

@@ -64,6 +64,12 @@ def to_major(amount: int, currency: str) -> Decimal:
     return Decimal(amount).scaleb(-digits).quantize(Decimal(1).scaleb(-digits))
 
 
+def in_words(amount: int, currency: str) -> str:
+    """An amount as a refusal message says it to anyone, page or API client: major units
+    and the ISO code (``1250`` -> ``"12.50 USD"``); the problem's fields keep minor units."""
+    return f"{to_major(amount, currency)} {currency}"
+
+
 def percent_of(amount: int, percent: Decimal) -> int:
     return half_up(Decimal(amount) * percent / HUNDRED)
 

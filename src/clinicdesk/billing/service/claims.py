@@ -40,7 +40,7 @@ from clinicdesk.billing.errors import (
     ClaimStepRefused,
     RemittanceRefused,
 )
-from clinicdesk.billing.kernel.money import tax_part
+from clinicdesk.billing.kernel.money import in_words, tax_part
 from clinicdesk.billing.models import Invoice
 from clinicdesk.billing.payment_schemas import AllocationWanted, PaymentCreate
 from clinicdesk.billing.service import payments
@@ -197,8 +197,8 @@ async def create_claim(session: AsyncSession, *, actor: Actor, data: ClaimCreate
     claimed = data.amount_claimed if data.amount_claimed is not None else left
     if claimed > left:
         raise ClaimRefused(
-            f"At most {left} (minor units of {invoice.currency}) is left to claim on invoice "
-            f"{invoice.number}; {claimed} was asked.",
+            f"At most {in_words(left, invoice.currency)} is left to claim on invoice "
+            f"{invoice.number}; {in_words(claimed, invoice.currency)} was asked.",
             left=left,
         )
     claim = Claim(
@@ -289,8 +289,8 @@ async def accept_claim(
     _refuse_step(claim, S.ACCEPTED, "accepted")
     if data.amount_approved > claim.amount_claimed:
         raise ClaimStepRefused(
-            f"The approved amount ({data.amount_approved}) is more than was claimed "
-            f"({claim.amount_claimed} minor units of {claim.currency}).",
+            f"The approved amount ({in_words(data.amount_approved, claim.currency)}) is more "
+            f"than was claimed ({in_words(claim.amount_claimed, claim.currency)}).",
             amount_claimed=claim.amount_claimed,
         )
     before = audit.snapshot(claim)
@@ -347,8 +347,8 @@ async def record_remittance(
         )
     if data.amount + data.adjustment > left:
         raise RemittanceRefused(
-            f"At most {left} (minor units of {claim.currency}) is left to pay or adjust on "
-            f"this claim; {data.amount + data.adjustment} was given.",
+            f"At most {in_words(left, claim.currency)} is left to pay or adjust on this "
+            f"claim; {in_words(data.amount + data.adjustment, claim.currency)} was given.",
             left=left,
         )
     today = (await books(session)).today()

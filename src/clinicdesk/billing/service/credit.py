@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.billing.errors import AllocationRefused
+from clinicdesk.billing.kernel.money import in_words
 from clinicdesk.billing.models import CreditNote, Invoice
 from clinicdesk.billing.payment_models import Payment, PaymentAllocation, Refund
 from clinicdesk.billing.payment_schemas import BalanceRead
@@ -50,8 +51,8 @@ async def apply_credit(
     wanted = min(available, invoice.amount_due) if amount is None else amount
     if wanted > available:
         raise AllocationRefused(
-            f"The patient's credit is {available} (minor units of {invoice.currency}); "
-            f"{wanted} was asked.",
+            f"The patient's credit is {in_words(available, invoice.currency)}; "
+            f"{in_words(wanted, invoice.currency)} was asked.",
             credit_available=available,
         )
     made = []

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.billing.errors import BadAmount, InvoiceLineNotFound, InvoiceStepRefused
+from clinicdesk.billing.kernel.money import in_words
 from clinicdesk.billing.models import FeeItem, Invoice, InvoiceLine
 from clinicdesk.billing.schemas import (
     InvoiceCreate,
@@ -272,8 +273,9 @@ async def set_discount(
         if data.discount_amount > room:
             raise BadAmount(
                 "discount_amount",
-                f"The discount ({data.discount_amount}) is more than the lines come to "
-                f"after their own discounts ({room}, in minor units of {invoice.currency}).",
+                f"The discount ({in_words(data.discount_amount, invoice.currency)}) is more "
+                f"than the lines come to after their own discounts "
+                f"({in_words(room, invoice.currency)}).",
             )
     invoice.discount_percent = data.discount_percent
     invoice.discount_amount = data.discount_amount

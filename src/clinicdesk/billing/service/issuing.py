@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.billing.errors import CreditRefused, InvoiceLineNotFound, InvoiceStepRefused
-from clinicdesk.billing.kernel.money import tax_part
+from clinicdesk.billing.kernel.money import in_words, tax_part
 from clinicdesk.billing.kernel.numbering import format_problem, render
 from clinicdesk.billing.models import BillingSettings, CreditNote, CreditNoteLine
 from clinicdesk.billing.schemas import CreditNoteCreate, NumberFormats, NumberFormatsRead
@@ -119,8 +119,9 @@ async def credit(
         left = line.total - line.credited
         if amount > left:
             raise CreditRefused(
-                f"{line.name}: at most {left} (minor units of {invoice.currency}) is left to "
-                f"credit of its {line.total}; {amount} was asked.",
+                f"{line.name}: at most {in_words(left, invoice.currency)} is left to credit "
+                f"of its {in_words(line.total, invoice.currency)}; "
+                f"{in_words(amount, invoice.currency)} was asked.",
                 invoice_line_id=str(line.id),
                 left=left,
             )

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.billing.errors import AllocationRefused, InvoiceNotFound, PaymentInvalid
+from clinicdesk.billing.kernel.money import in_words
 from clinicdesk.billing.models import Invoice
 from clinicdesk.billing.payment_models import Payment, PaymentAllocation
 from clinicdesk.billing.service.common import audit_invoice
@@ -101,9 +102,9 @@ async def allocate(
     invoice's ``amount_due`` or the payment's unallocated part."""
     if amount > invoice.amount_due:
         raise AllocationRefused(
-            f"Invoice {invoice.number} asks for {invoice.amount_due} (minor units of "
-            f"{invoice.currency}); {amount} is more. Allocate at most that; the rest of the "
-            "payment stays as the patient's credit.",
+            f"Invoice {invoice.number} asks for {in_words(invoice.amount_due, invoice.currency)}; "
+            f"{in_words(amount, invoice.currency)} is more. Allocate at most that; the rest of "
+            "the payment stays as the patient's credit.",
             invoice_id=str(invoice.id),
             amount_due=invoice.amount_due,
         )

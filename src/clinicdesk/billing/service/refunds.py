@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.billing.errors import RefundRefused
+from clinicdesk.billing.kernel.money import in_words
 from clinicdesk.billing.payment_models import Refund
 from clinicdesk.billing.payment_schemas import RefundCreate
 from clinicdesk.billing.service import ledger
@@ -54,8 +55,8 @@ async def refund(
     left = payment.amount - payment.refunded
     if data.amount > left:
         raise RefundRefused(
-            f"At most {left} (minor units of {payment.currency}) of this payment is left to "
-            f"refund; {data.amount} was asked.",
+            f"At most {in_words(left, payment.currency)} of this payment is left to refund; "
+            f"{in_words(data.amount, payment.currency)} was asked.",
             left=left,
         )
     now = utcnow()
