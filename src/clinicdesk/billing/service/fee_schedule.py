@@ -18,7 +18,7 @@ from clinicdesk.audit import public as audit
 from clinicdesk.billing.errors import FeeCodeTaken, FeeItemNotFound, FeeStepRefused
 from clinicdesk.billing.models import FeeItem
 from clinicdesk.billing.schemas import FeeItemCreate, FeePriceVersion, TaxRate
-from clinicdesk.billing.service.common import books
+from clinicdesk.billing.service.common import audit_change, books
 from clinicdesk.clinical import public as clinical
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import check_version
@@ -38,13 +38,14 @@ async def _audit(
     item: FeeItem,
     before: dict[str, object] | None,
 ) -> None:
-    await audit.record(
+    await audit_change(
         session,
-        action=action,
         actor=actor,
+        action=action,
         resource_type=RESOURCE,
-        resource_id=item.id,
-        changes=audit.changes(before, audit.snapshot(item)),
+        record=item,
+        patient_id=None,
+        before=before,
     )
 
 
