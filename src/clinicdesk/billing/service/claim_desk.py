@@ -24,7 +24,7 @@ from clinicdesk.billing.claim_models import Claim
 from clinicdesk.billing.claim_schemas import RemittanceCreate
 from clinicdesk.billing.models import Invoice
 from clinicdesk.billing.service import claims
-from clinicdesk.billing.service.claim_exports import may_see_member_number
+from clinicdesk.billing.service.claim_exports import member_number_shown
 from clinicdesk.billing.service.claims import ClaimDetail, ClaimFilters
 from clinicdesk.billing.service.common import books, find_invoice
 from clinicdesk.billing.vocabulary import ClaimStatus, InvoiceStatus
@@ -216,17 +216,9 @@ async def claim_page(session: AsyncSession, claim_id: uuid.UUID, *, actor: Actor
     coverage = await patients.coverage_of(
         session, patient_id=claim.patient_id, policy_id=claim.policy_id
     )
-    clear = may_see_member_number(actor) and coverage.member_number is not None
-    if clear:
-        await audit.record(
-            session,
-            action="patient.identifier_revealed",
-            actor=actor,
-            resource_type="insurance_policy",
-            resource_id=coverage.policy_id,
-            patient_id=claim.patient_id,
-            details={"field": "member_number", "in": "claim page"},
-        )
+    clear = await member_number_shown(
+        session, actor=actor, claim=claim, coverage=coverage, where="claim page"
+    )
     invoice = await find_invoice(session, claim.invoice_id)
     return ClaimPage(
         detail=detail,

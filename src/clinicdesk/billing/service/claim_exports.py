@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
-from clinicdesk.billing.claim_models import ClaimItem
+from clinicdesk.billing.claim_models import Claim, ClaimItem
 from clinicdesk.billing.kernel.money import to_major
 from clinicdesk.billing.models import Invoice
 from clinicdesk.billing.service.claims import ClaimDetail, ClaimFilters, filtered, get_claim
@@ -44,6 +44,25 @@ PAYER_CODE = "urn:clinicdesk:payer-code"
 
 def may_see_member_number(actor: Actor) -> bool:
     return actor.can(Permission.PATIENTS_INSURANCE)
+
+
+async def member_number_shown(
+    session: AsyncSession, *, actor: Actor, claim: Claim, coverage: Any, where: str
+) -> bool:
+    """Whether ``actor`` sees the claim's member number in clear (``patients:insurance``,
+    and there is one); when they do, the reveal is recorded, naming ``where``."""
+    if not may_see_member_number(actor) or coverage.member_number is None:
+        return False
+    await audit.record(
+        session,
+        action="patient.identifier_revealed",
+        actor=actor,
+        resource_type="insurance_policy",
+        resource_id=coverage.policy_id,
+        patient_id=claim.patient_id,
+        details={"field": "member_number", "in": where},
+    )
+    return True
 
 
 def _money(amount: int, currency: str) -> dict[str, Any]:
@@ -75,20 +94,12 @@ async def fhir_claim(session: AsyncSession, claim_id: uuid.UUID, *, actor: Actor
         session, patient_id=claim.patient_id, policy_id=claim.policy_id
     )
     organization = await identity.get_organization(session)
-    clear = may_see_member_number(actor) and coverage.member_number is not None
     plan = " ".join(p for p in (coverage.payer_name, coverage.plan_name) if p)
     coverage_ref: dict[str, Any] = {"display": f"{plan} ({coverage.priority})"}
-    if clear:
+    if await member_number_shown(
+        session, actor=actor, claim=claim, coverage=coverage, where="claim FHIR export"
+    ):
         coverage_ref["identifier"] = {"system": MEMBER_NUMBER, "value": coverage.member_number}
-        await audit.record(
-            session,
-            action="patient.identifier_revealed",
-            actor=actor,
-            resource_type="insurance_policy",
-            resource_id=coverage.policy_id,
-            patient_id=claim.patient_id,
-            details={"field": "member_number", "in": "claim FHIR export"},
-        )
     elif coverage.member_number_masked:
         coverage_ref["display"] += f", member {coverage.member_number_masked}"
     insurer: dict[str, Any] = {"display": coverage.payer_name}
