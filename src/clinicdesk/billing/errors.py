@@ -190,3 +190,10 @@ class DayCloseRefused(Conflict):
 
     title = "This business day cannot be closed"
     code = "day-close-refused"
+
+
+class DayNotClosed(Conflict):
+    """A reopen of a day that has no closing in force (never closed, or reopened already)."""
+
+    title = "This business day is not closed"
+    code = "day-not-closed"
