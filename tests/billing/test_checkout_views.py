@@ -346,3 +346,38 @@ async def test_issue_take_payment_and_print_the_receipt_in_three_clicks(
     receipt = re.search(r'href="(/payments/[0-9a-f-]{36}/receipt\.pdf)"', paid)
     assert receipt is not None
     assert "Amount received $60.00" in pdf_text((await web_desk.get(receipt.group(1))).content)
+
+
+async def test_the_charts_balance_line_reloads_after_a_payment(
+    desk: httpx.AsyncClient, web_desk: httpx.AsyncClient, qc: QueueClinic
+) -> None:
+    """A payment taken in the chart's invoices section raises ``billing:changed``; the
+    section's balance line listens and fetches itself again (a refused one raises none)."""
+    patient_id = qc.patient_ids[0]
+    invoice = await issued(desk, patient_id, 8500)
+    section_url = f"/billing/patients/{patient_id}/invoices"
+    section = html.unescape((await web_desk.get(section_url, headers=HTMX)).text)
+    slot = f'id="chart-balance-{patient_id}"'
+    assert slot in section and 'hx-trigger="billing:changed from:body"' in section
+    assert f'hx-get="{section_url}"' in section
+    assert f'hx-select="#chart-balance-{patient_id}"' in section
+    assert "85.00 USD</strong> to pay" in section
+
+    # The panel's form (a hand-made invoice is not a checkout of the section: its page's).
+    panel = (await web_desk.get(f"/invoices/{invoice['id']}/checkout")).text
+    data = {"method": "card", "reference": "", "panel": "checkout", "amount": "50.00"}
+    refused = await web_desk.post(
+        f"/invoices/{invoice['id']}/payments",
+        data={**data, "amount": "0", "form_key": form_key(panel)},
+        headers=HTMX,
+    )
+    assert refused.status_code == 200 and "HX-Trigger" not in refused.headers
+    taken = await web_desk.post(
+        f"/invoices/{invoice['id']}/payments",
+        data={**data, "form_key": form_key(panel)},
+        headers=HTMX,
+    )
+    assert taken.status_code == 200 and "50.00 USD taken" in html.unescape(taken.text)
+    assert taken.headers["HX-Trigger"] == "billing:changed"
+    again = html.unescape((await web_desk.get(section_url, headers=HTMX)).text)
+    assert slot in again and "35.00 USD</strong> to pay" in again

@@ -490,6 +490,10 @@ API_BODIES.update(
         "/api/v1/notifications/templates/{purpose}/{channel}/{language}/preview": {"body": "x"},
         "/api/v1/patients/{patient_id}/recalls": {"in_count": 6, "in_unit": "months"},
         "/api/v1/recalls/{recall_id}/cancel": {"reason": "test"},
+        "/api/v1/billing/days/{business_date}/reopen": {
+            "location_id": str(uuid.uuid4()),
+            "reason": "A payment found after closing",
+        },
     }
 )
 API_QUERIES: dict[str, dict[str, str]] = {

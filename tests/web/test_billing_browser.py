@@ -314,8 +314,14 @@ async def test_reception_checks_out_a_finished_visit(
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"
     await snap(phone, "billing-checkout-phone")
+    # The section's balance line follows every change of the panel without a reload.
+    balance = phone.locator("#invoices .chart-balance")
+    await expect(balance).to_contain_text("85.00 USD to pay")
     await take_payment(phone, "Card", "60.00", "Card 60.00 USD taken. Still owed: 25.00 USD.")
+    await expect(balance).to_contain_text("25.00 USD to pay")
     await take_payment(phone, "Cash", "30.00", "5.00 USD more than was owed is kept")
+    await expect(balance).to_contain_text("5.00 USD in the patient's favour")
+    await expect(balance).to_contain_text("credit 5.00 USD")
     await expect(phone.locator("#invoices").get_by_text("Issued · settled")).to_be_visible()
     width = await phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page scrolls sideways on a phone ({width} px)"

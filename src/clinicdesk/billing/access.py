@@ -15,3 +15,9 @@ from clinicdesk.core.permissions import Permission
 BillingRead = Annotated[Actor, Depends(require(Permission.BILLING_READ))]
 BillingWrite = Annotated[Actor, Depends(require(Permission.BILLING_WRITE))]
 BillingRefund = Annotated[Actor, Depends(require(Permission.BILLING_REFUND))]
+
+# Reopening a closed day undoes the desk's count: the owner's act, not a clerk's. Only a
+# user who both gives money back (``billing:refund``) and runs the clinic's settings
+# (``admin:settings``: the admin role) may; the route declares the rarer of the two and
+# ``day_close.can_reopen_day`` states both.
+DayReopen = Annotated[Actor, Depends(require(Permission.ADMIN_SETTINGS))]

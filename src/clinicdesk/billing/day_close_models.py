@@ -1,11 +1,14 @@
 """Tables of day close: a closed business day of one location (``DayClosing``) and its
 lines (``DayClosingLine``), each method's and each user's figures.
 
-A closing is written once, when the day is closed, and never changed: no service updates
-or deletes these rows (there is no reopen). Money is ``BigInteger`` minor units of
-``currency``. ``location_key`` is the location's id, or the nil UUID for the money taken
-with no location, so that one unique index holds for both (NULLs are distinct in a
-unique index).
+A closing is written once, when the day is closed, and its figures never change: no
+service deletes these rows or touches their amounts. An admin who reopens the day stamps
+the closing ``reopened_at`` / ``reopened_by_id`` / ``reopen_reason`` (it stays as the
+day's history) and the next close writes a new closing; so a day has any number of
+closings, at most one of them in force (not reopened: a partial unique index). Money is
+``BigInteger`` minor units of ``currency``. ``location_key`` is the location's id, or the
+nil UUID for the money taken with no location, so that one unique index holds for both
+(NULLs are distinct in a unique index).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinicdesk.core.models import Base, Entity
@@ -22,10 +25,14 @@ from clinicdesk.core.tenancy import TenantScoped
 Money = BigInteger
 # The drawer of the money taken with no location.
 NO_LOCATION = uuid.UUID(int=0)
+# The closing in force: not reopened (the condition of the one-per-day index).
+IN_FORCE = text("reopened_at IS NULL")
 
 
 class DayClosing(Base, Entity, TenantScoped):
-    """One location's business day, closed: who closed it, when, and the totals."""
+    """One location's business day, closed: who closed it, when, and the totals; once
+    reopened, who reopened it, when and why (the closing in force is the one with no
+    ``reopened_at``)."""
 
     __tablename__ = "day_closings"
 
@@ -43,10 +50,21 @@ class DayClosing(Base, Entity, TenantScoped):
     counted_total: Mapped[int] = mapped_column(Money)
     difference_total: Mapped[int] = mapped_column(Money)
     note: Mapped[str | None] = mapped_column(String(500), default=None)
+    reopened_at: Mapped[datetime | None] = mapped_column(default=None)
+    reopened_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    reopen_reason: Mapped[str | None] = mapped_column(String(500), default=None)
 
     __table_args__ = (
-        UniqueConstraint(
-            "organization_id", "location_key", "business_date", name="uq_day_closings_day"
+        Index(
+            "uq_day_closings_day_in_force",
+            "organization_id",
+            "location_key",
+            "business_date",
+            unique=True,
+            sqlite_where=IN_FORCE,
+            postgresql_where=IN_FORCE,
         ),
         Index("ix_day_closings_date", "organization_id", "business_date"),
     )

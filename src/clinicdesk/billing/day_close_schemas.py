@@ -40,6 +40,14 @@ class DayCloseRequest(Strict):
         return self
 
 
+class DayReopenRequest(Strict):
+    """Reopen ``location_id``'s closed business day (left out: the money taken with no
+    location); the reason stays with the day's closings."""
+
+    location_id: uuid.UUID | None = None
+    reason: str = Field(min_length=1, max_length=500, description="Why (at least 15 characters).")
+
+
 class FiguresRead(BaseModel):
     method: str
     user_id: uuid.UUID | None = None
@@ -76,6 +84,14 @@ class ClosingRead(BaseModel):
     counted_total: int
     difference_total: int
     note: str | None
+    reopened_at: datetime | None = None
+    reopened_by_id: uuid.UUID | None = None
+    reopen_reason: str | None = None
+
+
+class ClosingEntryRead(ClosingRead):
+    closed_by_name: str | None = None
+    reopened_by_name: str | None = None
 
 
 class ClosingDetail(ClosingRead):
@@ -95,6 +111,10 @@ class DaySummaryRead(BaseModel):
     methods: list[FiguresRead]
     users: list[FiguresRead]
     closing: ClosingDetail | None = None
+    history: list[ClosingEntryRead] = Field(
+        default_factory=list,
+        description="Every closing of the day, oldest first: reopened ones and the one in force.",
+    )
 
 
 class ClosingList(BaseModel):

@@ -199,3 +199,10 @@ class ClaimFilterRefused(ClinicError):
     status_code = 400
     title = "This filter is not right"
     code = "claim-filter-refused"
+
+
+class DayNotClosed(Conflict):
+    """A reopen of a day that has no closing in force (never closed, or reopened already)."""
+
+    title = "This business day is not closed"
+    code = "day-not-closed"

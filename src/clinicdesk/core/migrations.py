@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 VersionApplied = Callable[[str], None]
 
-HEAD_REVISION: Final = "0029_recalls"
+HEAD_REVISION: Final = "0030_day_close_reopen"
 """The newest migration. A new migration changes it (``tests/core/test_migrations.py``
 fails until it does)."""
 

@@ -41,6 +41,11 @@ def _present(name: str, column: str) -> Index:
     )
 
 
+def full_name_of(given_name: str, middle_name: str | None, family_name: str) -> str:
+    """Given, middle and family name, as every list and document shows them."""
+    return " ".join(p for p in (given_name, middle_name, family_name) if p)
+
+
 class Patient(Base, Entity, TenantScoped):
     """A person the clinic cares for.
 
@@ -110,8 +115,7 @@ class Patient(Base, Entity, TenantScoped):
 
     @property
     def full_name(self) -> str:
-        parts = [self.given_name, self.middle_name, self.family_name]
-        return " ".join(p for p in parts if p)
+        return full_name_of(self.given_name, self.middle_name, self.family_name)
 
     @property
     def is_merged(self) -> bool:

@@ -70,3 +70,8 @@ __all__ += ["coverages_of_patient", "payer_names"]
 from clinicdesk.patients.service.restricted import closed_to  # noqa: E402
 
 __all__ += ["closed_to"]
+
+# Name and MRN alone, for exports over thousands of patients (billing's aging CSV).
+from clinicdesk.patients.service.labels import PatientLabel, labels_by_id  # noqa: E402
+
+__all__ += ["PatientLabel", "labels_by_id"]

@@ -22,7 +22,7 @@ from clinicdesk.billing.balance_schemas import (
 from clinicdesk.billing.schemas import MAX_AMOUNT
 from clinicdesk.billing.service import aging, statements
 from clinicdesk.billing.service.aging import AgingReport, Buckets, PatientBalance
-from clinicdesk.billing.service.aging_export import aging_csv, csv_filename
+from clinicdesk.billing.service.aging_export import AgingCsv, export_csv
 from clinicdesk.billing.service.statements import Statement
 from clinicdesk.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from clinicdesk.core.routing import APIRouter
@@ -106,11 +106,11 @@ def statement_read(statement: Statement) -> StatementRead:
     )
 
 
-def csv_download(report: AgingReport) -> Response:
+def csv_download(made: AgingCsv) -> Response:
     return Response(
-        aging_csv(report),
+        made.text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{csv_filename(report)}"'},
+        headers={"Content-Disposition": f'attachment; filename="{made.filename}"'},
     )
 
 
@@ -150,7 +150,7 @@ async def aging_report_csv(
     sort: AgingSort = AgingSort.OVERDUE,
 ) -> Response:
     """The whole report (every patient over the filters) as CSV."""
-    report = await aging.every_row(
+    made = await export_csv(
         session,
         actor=actor,
         as_of=as_of,
@@ -158,7 +158,7 @@ async def aging_report_csv(
         min_balance=min_balance,
         sort=sort,
     )
-    return csv_download(report)
+    return csv_download(made)
 
 
 @router.get("/billing/statements/{patient_id}", response_model=StatementRead)

@@ -3,7 +3,9 @@ admin see what the desk should hold), the close (``billing:refund``: billing and
 admin; the front desk counts, a billing user closes), and the list of closings.
 
 The close honours ``Idempotency-Key``: a retried close answers the first one; a close
-without a key of a closed day is refused (409)."""
+without a key of a closed day is refused (409). The reopen (the admin: ``billing:refund``
+and ``admin:settings``, see ``access.DayReopen``) needs a reason and keeps the closing as
+history; the next close is a new closing."""
 
 from __future__ import annotations
 
@@ -14,13 +16,15 @@ from typing import Annotated
 from fastapi import Query
 from fastapi.responses import JSONResponse
 
-from clinicdesk.billing.access import BillingRead, BillingRefund
+from clinicdesk.billing.access import BillingRead, BillingRefund, DayReopen
 from clinicdesk.billing.day_close_schemas import (
     ClosingDetail,
+    ClosingEntryRead,
     ClosingLineRead,
     ClosingList,
     ClosingRead,
     DayCloseRequest,
+    DayReopenRequest,
     DaySummaryRead,
     FiguresRead,
 )
@@ -64,6 +68,14 @@ def summary_read(found: DaySummary) -> DaySummaryRead:
         methods=[_figures(m) for m in found.methods],
         users=[_figures(u) for u in found.users],
         closing=closing,
+        history=[
+            ClosingEntryRead(
+                **ClosingRead.model_validate(entry.closing).model_dump(),
+                closed_by_name=entry.closed_by_name,
+                reopened_by_name=entry.reopened_by_name,
+            )
+            for entry in found.history
+        ],
     )
 
 
@@ -118,6 +130,27 @@ async def close_day(
         operation=f"POST /api/v1/billing/days/{business_date.isoformat()}/close",
         body=body,
         create=create,
+    )
+
+
+@router.post(
+    "/days/{business_date}/reopen",
+    response_model=DaySummaryRead,
+    summary="Reopen a closed business day, with the reason (the admin)",
+)
+async def reopen_day(
+    business_date: date, session: SessionDep, actor: DayReopen, body: DayReopenRequest
+) -> DaySummaryRead:
+    """The closing in force is kept, stamped reopened; the day takes money again until
+    closed anew. 422 when the reason is short; 409 when the day is not closed."""
+    return summary_read(
+        await day_close.reopen_day(
+            session,
+            actor=actor,
+            business_date=business_date,
+            location_id=body.location_id,
+            reason=body.reason,
+        )
     )
 
 

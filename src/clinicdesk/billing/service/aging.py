@@ -298,33 +298,34 @@ async def patient_aging(
     return _buckets(found) if found is not None else Buckets()
 
 
-async def every_row(
+@dataclass(frozen=True, slots=True)
+class OwedRows:
+    """Every grouped row of the report (``patient_id``, ``invoices``, ``oldest`` and one
+    column per bucket name), in order, with the totals; no names: an export adds them."""
+
+    as_of: date
+    currency: str
+    patients: int
+    invoices: int
+    totals: Buckets
+    rows: Sequence[Any]
+
+
+async def owed_rows(
     session: AsyncSession,
     *,
-    actor: Actor,
     as_of: date | None = None,
     location_id: uuid.UUID | None = None,
     min_balance: int = 0,
     sort: AgingSort = AgingSort.OVERDUE,
-    batch: int = 1000,
-) -> AgingReport:
-    """The whole report for an export: one statement for every row; the names are
-    fetched (and the read recorded) ``batch`` patients at a time."""
+) -> OwedRows:
+    """The whole report for an export, in one statement (the caller records the reads)."""
     query = await _query(session, as_of=as_of, location_id=location_id, min_balance=min_balance)
     rows = (await session.execute(_report_rows(query.grouped, sort))).mappings().all()
     count, invoices, totals = _window_totals(rows[0]) if rows else (0, 0, Buckets())
-    shown: list[PatientBalance] = []
-    for start in range(0, len(rows), batch):
-        shown += await _balances(session, actor=actor, rows=rows[start : start + batch])
-    return AgingReport(
-        as_of=query.as_of,
-        currency=query.currency,
-        location_id=location_id,
-        min_balance=min_balance,
-        sort=sort,
-        patients=count,
-        invoices=invoices,
-        totals=totals,
-        rows=shown,
-        next_cursor=None,
-    )
+    return OwedRows(query.as_of, query.currency, count, invoices, totals, rows)
+
+
+def buckets_of(row: Any) -> Buckets:
+    """One grouped row's buckets (``owed_rows``)."""
+    return _buckets(row)

@@ -11,13 +11,20 @@ Rules:
   both must be given whenever the day moved money by them; other methods count as the
   system says unless a count is given. ``difference = counted - expected``, and a
   difference that is not zero needs its reason.
-* **Once.** A closing is written once and never changed or reopened; after it the day
-  refuses payments dated into it, refunds and voids touching it
-  (``day_guard.check_day_open``). A business day still to come cannot be closed.
-* **Counted or refused, never lost**: the close takes the day's lock exclusively
-  (``day_guard.lock_day``) before it sums, so a payment committing meanwhile is either in
-  the sums or refused after the close.
-* Audited in the close's transaction (``day.closed``, the figures in the entry).
+* **One closing in force.** A closing's figures are written once and never changed;
+  while it is in force the day refuses payments dated into it, refunds and voids
+  touching it (``day_guard.check_day_open``). A business day still to come cannot be
+  closed.
+* **Reopen** (``reopen_day``): only who may both refund and run the clinic's settings
+  (``can_reopen_day``: the admin), with a reason of at least ``MIN_REOPEN_REASON``
+  characters. The closing stays as history, stamped with who reopened it, when and why;
+  the day takes money again, and the next close sums the day afresh into a new closing.
+* **Counted or refused, never lost**: the close and the reopen take the day's lock
+  exclusively (``day_guard.lock_day``) before they read the closing, so a payment
+  committing meanwhile is either in the sums or refused after the close, and a close
+  racing a reopen waits for it.
+* Audited in the same transaction (``day.closed`` with the figures, ``day.reopened``
+  with the reason).
 """
 
 from __future__ import annotations
@@ -32,20 +39,29 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.audit import public as audit
 from clinicdesk.billing.day_close_models import NO_LOCATION, DayClosing, DayClosingLine
-from clinicdesk.billing.errors import DayClosed, DayCloseRefused
+from clinicdesk.billing.errors import DayClosed, DayCloseRefused, DayNotClosed
 from clinicdesk.billing.kernel.money import to_major
 from clinicdesk.billing.payment_models import Payment, Refund
 from clinicdesk.billing.service.common import books
-from clinicdesk.billing.service.day_guard import closing_of, lock_day
+from clinicdesk.billing.service.day_guard import closing_of, closings_of, lock_day
 from clinicdesk.billing.vocabulary import PaymentMethod, PaymentStatus
 from clinicdesk.core.actor import Actor
-from clinicdesk.core.errors import InvalidField
+from clinicdesk.core.errors import Forbidden, InvalidField
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
+from clinicdesk.core.permissions import Permission
 from clinicdesk.identity import public as identity
 
 # Counted by hand (the drawer, the terminal's batch): never taken from the system.
 MUST_COUNT = (PaymentMethod.CASH, PaymentMethod.CARD)
+# As long as a break-glass reason: reopening undoes a count, and the reason is what an
+# auditor reads later.
+MIN_REOPEN_REASON = 15
+
+
+def can_reopen_day(actor: Actor) -> bool:
+    """The owner's act: who gives money back and runs the clinic's settings (the admin)."""
+    return actor.can(Permission.BILLING_REFUND) and actor.can(Permission.ADMIN_SETTINGS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +81,15 @@ class Figures:
 
 
 @dataclass(frozen=True, slots=True)
+class ClosingEntry:
+    """One closing of the day, in force or reopened, with the names of who acted."""
+
+    closing: DayClosing
+    closed_by_name: str | None
+    reopened_by_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class DaySummary:
     business_date: date
     location_id: uuid.UUID | None
@@ -75,6 +100,8 @@ class DaySummary:
     closing: DayClosing | None = None
     lines: Sequence[DayClosingLine] = field(default_factory=list)
     closed_by_name: str | None = None
+    history: Sequence[ClosingEntry] = field(default_factory=list)
+    """Every closing of the day, oldest first (the reopened ones and the one in force)."""
 
     @property
     def expected_total(self) -> int:
@@ -178,10 +205,9 @@ async def day_summary(
                 .order_by(DayClosingLine.user_id.is_not(None), DayClosingLine.created_at)
             )
         )
-        if closing.closed_by_id is not None:
-            closed_by_name = (await identity.names_of(session, {closing.closed_by_id})).get(
-                closing.closed_by_id
-            )
+    history = await _history(session, business_date, location_id)
+    if closing is not None:
+        closed_by_name = next(e.closed_by_name for e in history if e.closing.id == closing.id)
     return DaySummary(
         business_date=business_date,
         location_id=location_id,
@@ -192,7 +218,24 @@ async def day_summary(
         closing=closing,
         lines=lines,
         closed_by_name=closed_by_name,
+        history=history,
     )
+
+
+async def _history(
+    session: AsyncSession, business_date: date, location_id: uuid.UUID | None
+) -> list[ClosingEntry]:
+    closings = await closings_of(session, business_date=business_date, location_id=location_id)
+    who = {c.closed_by_id for c in closings} | {c.reopened_by_id for c in closings}
+    names = await identity.names_of(session, {u for u in who if u is not None})
+    return [
+        ClosingEntry(
+            closing=c,
+            closed_by_name=names.get(c.closed_by_id) if c.closed_by_id else None,
+            reopened_by_name=names.get(c.reopened_by_id) if c.reopened_by_id else None,
+        )
+        for c in closings
+    ]
 
 
 def _counted_line(figures: Figures, count: Count | None, currency: str) -> tuple[int, str | None]:
@@ -231,8 +274,9 @@ async def close_day(
     counts: Mapping[str, Count],
     note: str | None = None,
 ) -> DaySummary:
-    """Close the day with the amounts counted (see the module's rules). A second close
-    of the same day is refused (``DayClosed``)."""
+    """Close the day with the amounts counted (see the module's rules). A close of a day
+    whose closing is in force is refused (``DayClosed``); a reopened day closes again
+    into a new closing, its figures summed afresh."""
     location_name = await _location_name(session, location_id)
     ledger_books = await books(session)
     if business_date > ledger_books.today():
@@ -243,7 +287,7 @@ async def close_day(
     if await closing_of(session, business_date=business_date, location_id=location_id):
         raise DayClosed(
             f"The business day {business_date.isoformat()} is already closed here; "
-            "its closing is shown with the day and cannot change."
+            "its closing is shown with the day. An admin may reopen it with a reason."
         )
     methods, users = await _figures(session, business_date, location_id)
     known = {m.method for m in methods}
@@ -329,7 +373,63 @@ async def close_day(
         closed_by_name=(await identity.names_of(session, {actor.user_id})).get(actor.user_id)
         if actor.user_id
         else None,
+        history=await _history(session, business_date, location_id),
     )
+
+
+async def reopen_day(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    business_date: date,
+    location_id: uuid.UUID | None,
+    reason: str,
+) -> DaySummary:
+    """Reopen a closed day (see the module's rules): the closing in force is stamped
+    reopened, never deleted; the day takes back-dated payments, refunds and voids again
+    until it is closed anew. 403 unless ``can_reopen_day``; 422 for a short reason; 409
+    (``DayNotClosed``) when the day has no closing in force."""
+    if not can_reopen_day(actor):
+        raise Forbidden(
+            "Only an administrator may reopen a closed day.",
+            permission=Permission.ADMIN_SETTINGS.value,
+        )
+    why = reason.strip()
+    if len(why) < MIN_REOPEN_REASON:
+        raise InvalidField(
+            "reason",
+            f"Say why the day is reopened (at least {MIN_REOPEN_REASON} characters): "
+            "the reason stays with the day's closings.",
+        )
+    await _location_name(session, location_id)  # another organization's: not found
+    await lock_day(session, business_date=business_date, location_id=location_id, exclusive=True)
+    closing = await closing_of(session, business_date=business_date, location_id=location_id)
+    if closing is None:
+        raise DayNotClosed(
+            f"The business day {business_date.isoformat()} is not closed here; "
+            "there is nothing to reopen."
+        )
+    before = audit.snapshot(closing)
+    closing.reopened_at = utcnow()
+    closing.reopened_by_id = actor.user_id
+    closing.reopen_reason = why
+    await session.flush()
+    await audit.record(
+        session,
+        action="day.reopened",
+        actor=actor,
+        resource_type="day_closing",
+        resource_id=closing.id,
+        changes=audit.changes(before, audit.snapshot(closing)),
+        details={
+            "business_date": business_date.isoformat(),
+            "location_id": str(location_id) if location_id else None,
+            "reason": why,
+            "expected_total": closing.expected_total,
+            "counted_total": closing.counted_total,
+        },
+    )
+    return await day_summary(session, business_date=business_date, location_id=location_id)
 
 
 async def list_closings(
@@ -341,7 +441,8 @@ async def list_closings(
     limit: int,
     cursor: str | None,
 ) -> tuple[Sequence[DayClosing], str | None]:
-    """Closed days, newest business date first."""
+    """Closings, newest business date first (a reopened day shows each of its closings,
+    the reopened ones with ``reopened_at``)."""
     offset = decode_cursor(cursor)
     statement = select(DayClosing).order_by(
         DayClosing.business_date.desc(), DayClosing.closed_at.desc(), DayClosing.id

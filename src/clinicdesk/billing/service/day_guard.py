@@ -17,8 +17,9 @@ advisory lock instead (``day_lock_key``): a money change takes it *shared* here 
 it to its commit; ``day_close.close_day`` takes it *exclusive* before it sums. So a close
 waits for every change already past this check, and its sums (a new statement, read
 committed) see them; a change arriving while a close runs waits for the close to commit,
-then reads the closing and is refused. On SQLite every writing transaction begins
-``IMMEDIATE`` (one writer at a time), which serializes the same way.
+then reads the closing and is refused. A reopen takes the lock exclusively too, so a
+change waiting on it reads the day open once it commits. On SQLite every writing
+transaction begins ``IMMEDIATE`` (one writer at a time), which serializes the same way.
 """
 
 from __future__ import annotations
@@ -69,12 +70,29 @@ async def lock_day(
 async def closing_of(
     session: AsyncSession, *, business_date: date, location_id: uuid.UUID | None
 ) -> DayClosing | None:
+    """The day's closing in force (a reopened closing is history: the day is open)."""
     return await session.scalar(
         select(DayClosing).where(
             DayClosing.business_date == business_date,
             DayClosing.location_key == (location_id or NO_LOCATION),
+            DayClosing.reopened_at.is_(None),
         )
     )
+
+
+async def closings_of(
+    session: AsyncSession, *, business_date: date, location_id: uuid.UUID | None
+) -> list[DayClosing]:
+    """Every closing of the day, oldest first (reopened ones and the one in force)."""
+    found = await session.scalars(
+        select(DayClosing)
+        .where(
+            DayClosing.business_date == business_date,
+            DayClosing.location_key == (location_id or NO_LOCATION),
+        )
+        .order_by(DayClosing.closed_at, DayClosing.id)
+    )
+    return list(found)
 
 
 async def check_day_open(

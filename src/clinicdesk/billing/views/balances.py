@@ -27,7 +27,7 @@ from clinicdesk.billing.kernel.money import to_major, to_minor
 from clinicdesk.billing.schemas import MAX_AMOUNT
 from clinicdesk.billing.service import aging, documents, statements
 from clinicdesk.billing.service.aging import BUCKETS
-from clinicdesk.billing.service.aging_export import aging_csv, csv_filename
+from clinicdesk.billing.service.aging_export import export_csv
 from clinicdesk.billing.service.statements import Statement
 from clinicdesk.core.dates import format_local_date
 from clinicdesk.core.pages import render
@@ -173,7 +173,7 @@ async def aging_page_csv(
         sort=sort,
         currency=organization.currency.upper(),
     )
-    report = await aging.every_row(
+    made = await export_csv(
         session,
         actor=actor,
         as_of=filters.as_of,
@@ -182,9 +182,9 @@ async def aging_page_csv(
         sort=filters.sort,
     )
     return Response(
-        aging_csv(report),
+        made.text,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{csv_filename(report)}"'},
+        headers={"Content-Disposition": f'attachment; filename="{made.filename}"'},
     )
 
 

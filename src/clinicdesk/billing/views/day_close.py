@@ -1,7 +1,8 @@
 """The "Day close" page: one location's business day, its expected money per method and
 per user (the X report), and — for who may close (``billing:refund``: billing and the
 admin) — the counted amounts with their reasons, the differences, and Close. A closed
-day is shown read-only from its closing.
+day is shown read-only from its closing, with every closing of the day (reopened ones
+too); the admin (``day_close.can_reopen_day``) reopens it there with a reason.
 
 The same service as the JSON API; the form's amounts are typed in major units ("12.50").
 "Show the differences" computes them on the server without closing.
@@ -17,7 +18,7 @@ from urllib.parse import urlencode
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from clinicdesk.billing.access import BillingRead, BillingRefund
+from clinicdesk.billing.access import BillingRead, BillingRefund, DayReopen
 from clinicdesk.billing.service import day_close
 from clinicdesk.billing.service.common import books
 from clinicdesk.billing.service.day_close import Count, DaySummary
@@ -87,6 +88,8 @@ async def _show(
         "method_names": METHOD_NAMES,
         "count_hints": COUNT_HINTS,
         "can_close": actor.can(CLOSE_PERMISSION) and summary.closing is None,
+        "can_reopen": day_close.can_reopen_day(actor) and summary.closing is not None,
+        "min_reopen_reason": day_close.MIN_REOPEN_REASON,
         "typed": typed or {},
         "previews": previews or {},
         "error": error,
@@ -203,5 +206,48 @@ async def close_day(request: Request, session: SessionDep, actor: BillingRefund)
             if difference
             else "; the counts match."
         ),
+    )
+    return response
+
+
+@router.post(f"{PATH}/reopen", response_class=HTMLResponse)
+async def reopen_day(request: Request, session: SessionDep, actor: DayReopen) -> Response:
+    """Reopen the closed day with the reason typed; a refusal shows the page again."""
+    values = form_text(await request.form(), ["business_date", "location_id", "reason"])
+    try:
+        business_date = date.fromisoformat(values["business_date"])
+        location_id = uuid.UUID(values["location_id"]) if values["location_id"] else None
+    except ValueError:
+        raise InvalidField("business_date", "The form names no day or location.") from None
+    try:
+        async with all_or_nothing(session):
+            await day_close.reopen_day(
+                session,
+                actor=actor,
+                business_date=business_date,
+                location_id=location_id,
+                reason=values["reason"],
+            )
+    except ClinicError as refused:
+        if refused.status_code in (403, 404):
+            raise
+        errors = {"reopen": refused.detail} if isinstance(refused, InvalidField) else {}
+        return await _show(
+            request,
+            session,
+            actor,
+            business_date,
+            location_id,
+            typed={"reopen-reason": values["reason"]},
+            error=None if errors else refusal(refused),
+            errors=errors,
+            status_code=refused.status_code if refused.status_code != 422 else 400,
+        )
+    response = redirect(_address(business_date, location_id))
+    flash(
+        request,
+        response,
+        f"The day {business_date.isoformat()} is open again; its closing is kept below. "
+        "Close it again when the money is in.",
     )
     return response

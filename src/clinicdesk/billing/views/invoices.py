@@ -56,6 +56,9 @@ from clinicdesk.patients import public as patients
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 25
+# The event an htmx answer raises when a change went through (``_change``): the chart's
+# invoices section reloads its balance line on it (``_chart_invoices.html``).
+MONEY_CHANGED = "billing:changed"
 LIST = "billing/list.html"
 INVOICE = "billing/invoice.html"
 CHECKOUT = "billing/checkout.html"
@@ -266,7 +269,7 @@ async def _change(
         if isinstance(refused, InvalidField):
             errors[refused.field] = refused.message
     if is_htmx(request):
-        return await _page(
+        answer = await _page(
             request,
             session,
             actor,
@@ -276,6 +279,11 @@ async def _change(
             error=error,
             errors=errors,
         )
+        if done is not None:
+            # What the patient owes may have moved (issued, paid, credit used, refunded,
+            # voided): the chart's balance line listens and reloads itself.
+            answer.headers["HX-Trigger"] = MONEY_CHANGED
+        return answer
     response = redirect(f"/invoices/{invoice_id}" + ("/checkout" if checkout else ""))
     flash(request, response, error or done or "", "error" if error else "success")
     return response
