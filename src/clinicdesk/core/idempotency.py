@@ -1,10 +1,12 @@
 """``Idempotency-Key``: a retried POST gets the first answer again, never a second record.
 
 The key is claimed by inserting its row at the start of the use case, in the use case's
-own transaction. Two identical requests at once: on PostgreSQL the second insert waits
-on the unique index until the first commits, then fails, and the second request answers
-with what the first stored; on SQLite the write lock taken at BEGIN orders them the same
-way. If the use case fails, the claim rolls back with it and a retry runs afresh.
+own transaction, with one ``INSERT ... ON CONFLICT DO NOTHING RETURNING`` (no savepoint:
+three round trips fewer than catching the unique violation). Two identical requests at
+once: on PostgreSQL the second insert waits on the unique index until the first commits,
+then inserts nothing, and the second request answers with what the first stored; on
+SQLite the write lock taken at BEGIN orders them the same way. If the use case fails,
+the claim rolls back with it and a retry runs afresh.
 """
 
 from __future__ import annotations
@@ -19,14 +21,15 @@ from typing import Annotated, Any
 from fastapi import Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from clinicdesk.core.errors import ClinicError
-from clinicdesk.core.models import Base, IdMixin, TimestampMixin
-from clinicdesk.core.tenancy import TenantScoped
+from clinicdesk.core.models import Base, IdMixin, TimestampMixin, utcnow
+from clinicdesk.core.tenancy import TenantScoped, current_tenant
 
 MAX_KEY_LENGTH = 200
 
@@ -97,27 +100,56 @@ async def run_once(
     if len(key) > MAX_KEY_LENGTH:
         raise IdempotencyKeyReused(f"An Idempotency-Key has at most {MAX_KEY_LENGTH} characters.")
     fingerprint = request_hash(body)
-    found = await _stored(session, key=key, user_id=user_id, operation=operation)
-    if found is not None:
-        return _replay(found, fingerprint)
-    record = IdempotencyRecord(
-        key=key, user_id=user_id, operation=operation, request_hash=fingerprint
+    if user_id is None:
+        # No user (a patient in the portal): a NULL never conflicts in the unique index,
+        # so a key used before is looked for first.
+        found = await _stored(session, key=key, user_id=user_id, operation=operation)
+        if found is not None:
+            return _replay(found, fingerprint)
+    # A new key (nearly every request) costs this one statement; a key seen before, or
+    # committed meanwhile by a concurrent request, is answered as its first request was.
+    claimed = await _claim(
+        session, key=key, user_id=user_id, operation=operation, fingerprint=fingerprint
     )
-    try:
-        async with session.begin_nested():
-            session.add(record)
-            await session.flush()
-    except IntegrityError:
-        # The same key committed meanwhile by a concurrent request: answer as it did.
+    if claimed is None:
         found = await _stored(session, key=key, user_id=user_id, operation=operation)
         if found is None:
-            raise
+            raise RuntimeError("an Idempotency-Key's row conflicted but cannot be read")
         return _replay(found, fingerprint)
     status_code, response = await use_case()
-    record.status_code = status_code
-    record.response = response
-    await session.flush()
+    await session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == claimed)
+        .values(status_code=status_code, response=response, updated_at=utcnow())
+    )
     return Outcome(status_code=status_code, body=response, replayed=False)
+
+
+async def _claim(
+    session: AsyncSession,
+    *,
+    key: str,
+    user_id: uuid.UUID | None,
+    operation: str,
+    fingerprint: str,
+) -> uuid.UUID | None:
+    """Insert the key's row; its id, or None when the row exists (another request has
+    the key). The organization is stamped here: a Core insert skips the ORM's stamping."""
+    on_conflict = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        on_conflict(IdempotencyRecord)
+        .values(
+            organization_id=current_tenant(session),
+            key=key,
+            user_id=user_id,
+            operation=operation,
+            request_hash=fingerprint,
+        )
+        .on_conflict_do_nothing()
+        .returning(IdempotencyRecord.id)
+    )
+    claimed: uuid.UUID | None = await session.scalar(statement)
+    return claimed
 
 
 IdempotencyKey = Annotated[
