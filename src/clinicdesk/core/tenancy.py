@@ -192,6 +192,10 @@ def _apply_to_connection(connection: Connection, scope: TenantScope) -> None:
 def _scope_new_transaction(
     session: Session, _transaction: SessionTransaction, connection: Connection
 ) -> None:
+    if _transaction.nested:
+        # A savepoint inherits the transaction's setting (and a rollback to it restores
+        # the setting as it was when the savepoint began): nothing to send.
+        return
     scope = session.info.get(_SCOPE_KEY, NO_SCOPE)
     # The setting is transaction-local (set_config's is_local), so a new transaction
     # starts without it: no scope needs no statement (one round trip fewer per request).
