@@ -16,12 +16,12 @@ import json
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, select, update
+from sqlalchemy import JSON, Integer, String, Table, UniqueConstraint, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -51,6 +51,9 @@ class IdempotencyRecord(Base, IdMixin, TimestampMixin, TenantScoped):
     response: Mapped[Any | None] = mapped_column(JSON, default=None)
 
     __table_args__ = (UniqueConstraint("organization_id", "user_id", "operation", "key"),)
+
+
+RECORDS = cast(Table, IdempotencyRecord.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +120,12 @@ async def run_once(
             raise RuntimeError("an Idempotency-Key's row conflicted but cannot be read")
         return _replay(found, fingerprint)
     status_code, response = await use_case()
-    await session.execute(
-        update(IdempotencyRecord)
-        .where(IdempotencyRecord.id == claimed)
+    # Core statements on the table, by the id just claimed: the ORM's statement path
+    # (tenant criteria, bulk-update compilation) would cost more than the statement.
+    connection = await session.connection()
+    await connection.execute(
+        update(RECORDS)
+        .where(RECORDS.c.id == claimed)
         .values(status_code=status_code, response=response, updated_at=utcnow())
     )
     return Outcome(status_code=status_code, body=response, replayed=False)
@@ -135,9 +141,10 @@ async def _claim(
 ) -> uuid.UUID | None:
     """Insert the key's row; its id, or None when the row exists (another request has
     the key). The organization is stamped here: a Core insert skips the ORM's stamping."""
-    on_conflict = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    connection = await session.connection()
+    on_conflict = pg_insert if connection.dialect.name == "postgresql" else sqlite_insert
     statement = (
-        on_conflict(IdempotencyRecord)
+        on_conflict(RECORDS)
         .values(
             organization_id=current_tenant(session),
             key=key,
@@ -146,9 +153,9 @@ async def _claim(
             request_hash=fingerprint,
         )
         .on_conflict_do_nothing()
-        .returning(IdempotencyRecord.id)
+        .returning(RECORDS.c.id)
     )
-    claimed: uuid.UUID | None = await session.scalar(statement)
+    claimed: uuid.UUID | None = (await connection.execute(statement)).scalar()
     return claimed
 
 
