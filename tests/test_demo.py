@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.audit import service as audit
 from clinicdesk.audit.models import AuditEvent
 from clinicdesk.billing.models import FeeItem, Invoice, InvoiceLine
+from clinicdesk.billing.payment_models import Payment
 from clinicdesk.clinical.models import (
     ClinicalNote,
     Diagnosis,
@@ -471,3 +472,39 @@ async def test_a_finished_demo_consultation_drafts_its_invoice(
     fee = next(i for i in items if i.id == visit_lines[0].fee_item_id)
     assert fee.appointment_type_id is not None
     assert invoice.total == sum(line.total for line in lines) >= fee.unit_price > 0
+
+
+async def test_the_past_month_was_billed_at_checkout(session: AsyncSession, tmp_path: Path) -> None:
+    storage = LocalDirectoryStorage(tmp_path / "documents")
+    clinic = await seed_demo_clinic(
+        session, password=DEMO_PASSWORD, storage=storage, patient_count=40
+    )
+    assert clinic.billing is not None
+    zone = ZoneInfo("America/New_York")
+    today = datetime.now(UTC).astimezone(zone).date()
+    finished = {
+        e.id: e
+        for e in await session.scalars(
+            select(Encounter).where(Encounter.status == EncounterStatus.FINISHED)
+        )
+    }
+    invoices = list(await session.scalars(select(Invoice).where(Invoice.encounter_id.is_not(None))))
+    assert len(invoices) == clinic.billing.drafted == len(finished) > 0
+    issued = [i for i in invoices if i.status == "issued"]
+    assert len(issued) == clinic.billing.issued > 0
+    for invoice in invoices:
+        visit_day = finished[invoice.encounter_id].finished_at.astimezone(zone).date()
+        if invoice.status == "issued":  # on the day of the visit, numbered in order
+            assert invoice.issue_date == visit_day < today and invoice.number
+        else:
+            assert visit_day == today  # today's checkouts are the desk's
+    # Most were paid at checkout, some in part, some still owe: the books balance.
+    paid = [i for i in issued if i.amount_due == 0]
+    part = [i for i in issued if 0 < i.amount_paid < i.total]
+    owing = [i for i in issued if i.amount_paid == 0]
+    assert paid and part and owing
+    assert len(paid) + len(part) == clinic.billing.payments
+    taken = await session.scalar(select(func.sum(Payment.amount)))
+    assert taken == sum(i.amount_paid for i in issued)
+    for payment in await session.scalars(select(Payment)):
+        assert payment.received_at.astimezone(zone).date() < today

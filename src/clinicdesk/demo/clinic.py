@@ -14,6 +14,7 @@ from clinicdesk.config import Settings
 from clinicdesk.core.actor import SYSTEM, Actor
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.storage import DocumentStorage, storage_from_settings
+from clinicdesk.demo.billing import DemoBilling, seed_demo_billing
 from clinicdesk.demo.consultations import DemoConsultations, seed_demo_consultations
 from clinicdesk.demo.fees import seed_demo_fee_schedule
 from clinicdesk.demo.orders import seed_demo_catalogue
@@ -47,6 +48,7 @@ class DemoClinic:
     queue: DemoQueue
     consultations: DemoConsultations
     fees: int = 0  # items of the fee schedule
+    billing: DemoBilling | None = None
 
 
 # Short, unrelated, easy to type on any keyboard layout; all distinct.
@@ -217,6 +219,9 @@ async def seed_demo_clinic(
         admin=actors[Role.ADMIN],
         today=utcnow().astimezone(ZoneInfo(organization.time_zone)).date(),
     )
+    billing = await seed_demo_billing(
+        session, front_desk=actors[Role.RECEPTIONIST], zone=ZoneInfo(organization.time_zone)
+    )
     return DemoClinic(
         organization_name=organization.name,
         password=password,
@@ -226,4 +231,5 @@ async def seed_demo_clinic(
         queue=queue,
         consultations=consultations,
         fees=fees,
+        billing=billing,
     )
