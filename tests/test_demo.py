@@ -493,7 +493,10 @@ async def test_the_past_month_was_billed_at_checkout(session: AsyncSession, tmp_
     issued = [i for i in invoices if i.status == "issued"]
     assert len(issued) == clinic.billing.issued > 0
     for invoice in invoices:
-        visit_day = finished[invoice.encounter_id].finished_at.astimezone(zone).date()
+        assert invoice.encounter_id is not None
+        left_at = finished[invoice.encounter_id].finished_at
+        assert left_at is not None
+        visit_day = left_at.astimezone(zone).date()
         if invoice.status == "issued":  # on the day of the visit, numbered in order
             assert invoice.issue_date == visit_day < today and invoice.number
         else:
