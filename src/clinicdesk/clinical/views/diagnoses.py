@@ -8,7 +8,6 @@ the service refused."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
@@ -17,17 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.clinical.access import ClinicalWrite
 from clinicdesk.clinical.schemas.diagnoses import DiagnosisChange, DiagnosisError, DiagnosisWrite
-from clinicdesk.clinical.service import diagnoses, encounters
-from clinicdesk.clinical.views.sections import SECTIONS, Desk, section
+from clinicdesk.clinical.service import diagnoses
+from clinicdesk.clinical.views.sections import Desk, attempt_in_section, section
 from clinicdesk.clinical.vocabulary import DiagnosisRank
 from clinicdesk.core.actor import Actor
-from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.http import FormVersion
-from clinicdesk.core.pages import all_or_nothing, render
 from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.patients import public as patients
 
 router = APIRouter(include_in_schema=False)
 
@@ -45,45 +41,6 @@ LABELS = {
 async def diagnoses_section(desk: Desk) -> dict[str, Any]:
     views = await diagnoses.diagnoses_of(desk.session, actor=desk.actor, encounter=desk.encounter)
     return {"diagnoses": views, "ranks": DiagnosisRank}
-
-
-async def _section(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    encounter_id: uuid.UUID,
-    *,
-    error: str | None = None,
-    done: str | None = None,
-) -> HTMLResponse:
-    encounter = await encounters.get_encounter(session, encounter_id, actor=actor)
-    patient = await patients.get_patient(session, encounter.patient_id, actor=actor)
-    desk = Desk(request, session, actor, encounter, patient)
-    context = {
-        "encounter": encounter,
-        "writable": desk.writable,
-        "section": SECTIONS["diagnoses"],
-        "error": error,
-        "done": done,
-        **(await diagnoses_section(desk)),
-    }
-    return render(request, TEMPLATE, context, block="section")
-
-
-async def _attempt(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    encounter_id: uuid.UUID,
-    step: Callable[[], Awaitable[object]],
-    done: str,
-) -> HTMLResponse:
-    try:
-        async with all_or_nothing(session):
-            await step()
-    except ClinicError as refused:
-        return await _section(request, session, actor, encounter_id, error=refused.detail)
-    return await _section(request, session, actor, encounter_id, done=done)
 
 
 def _text(form: Any, name: str) -> str | None:
@@ -113,7 +70,9 @@ async def add_diagnosis(
             session, actor=actor, encounter_id=encounter_id, data=data
         )
 
-    return await _attempt(request, session, actor, encounter_id, step, "Diagnosis added.")
+    return await attempt_in_section(
+        "diagnoses", request, session, actor, encounter_id, step, "Diagnosis added."
+    )
 
 
 async def _encounter_of(session: AsyncSession, actor: Actor, diagnosis_id: uuid.UUID) -> uuid.UUID:
@@ -137,7 +96,9 @@ async def rank_diagnosis(
             session, actor=actor, diagnosis_id=diagnosis_id, data=data, expected_version=version
         )
 
-    return await _attempt(request, session, actor, encounter_id, step, "Rank changed.")
+    return await attempt_in_section(
+        "diagnoses", request, session, actor, encounter_id, step, "Rank changed."
+    )
 
 
 @router.post("/diagnoses/{diagnosis_id}/entered-in-error", response_class=HTMLResponse)
@@ -162,8 +123,14 @@ async def remove_diagnosis(
             session, actor=actor, diagnosis_id=diagnosis_id, data=data, expected_version=version
         )
 
-    return await _attempt(
-        request, session, actor, encounter_id, step, "Diagnosis marked entered in error."
+    return await attempt_in_section(
+        "diagnoses",
+        request,
+        session,
+        actor,
+        encounter_id,
+        step,
+        "Diagnosis marked entered in error.",
     )
 
 
@@ -176,4 +143,6 @@ async def add_to_problem_list(
     async def step() -> object:
         return await diagnoses.add_to_problem_list(session, actor=actor, diagnosis_id=diagnosis_id)
 
-    return await _attempt(request, session, actor, encounter_id, step, "Added to the problem list.")
+    return await attempt_in_section(
+        "diagnoses", request, session, actor, encounter_id, step, "Added to the problem list."
+    )

@@ -7,27 +7,21 @@ the service refused."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.clinical.access import ClinicalWrite
 from clinicdesk.clinical.errors import RecallNotFound
 from clinicdesk.clinical.schemas.recalls import RecallCancel, RecallWrite
 from clinicdesk.clinical.service import encounters, recalls
-from clinicdesk.clinical.views.sections import SECTIONS, Desk, section
+from clinicdesk.clinical.views.sections import Desk, attempt_in_section, section
 from clinicdesk.clinical.vocabulary import RecallUnit
-from clinicdesk.core.actor import Actor
-from clinicdesk.core.errors import ClinicError
 from clinicdesk.core.forms import parse_form
 from clinicdesk.core.http import FormVersion
-from clinicdesk.core.pages import all_or_nothing, render
 from clinicdesk.core.routing import APIRouter
 from clinicdesk.core.runtime import SessionDep
-from clinicdesk.patients import public as patients
 from clinicdesk.scheduling import public as scheduling
 
 router = APIRouter(include_in_schema=False)
@@ -53,45 +47,6 @@ async def recalls_section(desk: Desk) -> dict[str, Any]:
         "active_types": [t for t in types if t.is_active],
         "units": RecallUnit,
     }
-
-
-async def _section(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    encounter_id: uuid.UUID,
-    *,
-    error: str | None = None,
-    done: str | None = None,
-) -> HTMLResponse:
-    encounter = await encounters.get_encounter(session, encounter_id, actor=actor)
-    patient = await patients.get_patient(session, encounter.patient_id, actor=actor)
-    desk = Desk(request, session, actor, encounter, patient)
-    context = {
-        "encounter": encounter,
-        "writable": desk.writable,
-        "section": SECTIONS["recalls"],
-        "error": error,
-        "done": done,
-        **(await recalls_section(desk)),
-    }
-    return render(request, TEMPLATE, context, block="section")
-
-
-async def _attempt(
-    request: Request,
-    session: AsyncSession,
-    actor: Actor,
-    encounter_id: uuid.UUID,
-    step: Callable[[], Awaitable[object]],
-    done: str,
-) -> HTMLResponse:
-    try:
-        async with all_or_nothing(session):
-            await step()
-    except ClinicError as refused:
-        return await _section(request, session, actor, encounter_id, error=refused.detail)
-    return await _section(request, session, actor, encounter_id, done=done)
 
 
 def _text(form: Any, name: str) -> str | None:
@@ -121,7 +76,9 @@ async def add_recall(
             session, actor=actor, patient_id=encounter.patient_id, data=data
         )
 
-    return await _attempt(request, session, actor, encounter_id, step, "Recall planned.")
+    return await attempt_in_section(
+        "recalls", request, session, actor, encounter_id, step, "Recall planned."
+    )
 
 
 @router.post("/encounters/{encounter_id}/recalls/{recall_id}/cancel", response_class=HTMLResponse)
@@ -151,4 +108,6 @@ async def cancel_recall(
             session, actor=actor, recall_id=recall_id, data=data, expected_version=version
         )
 
-    return await _attempt(request, session, actor, encounter_id, step, "Recall cancelled.")
+    return await attempt_in_section(
+        "recalls", request, session, actor, encounter_id, step, "Recall cancelled."
+    )
