@@ -17,6 +17,7 @@ from clinicdesk.audit.models import AuditEvent
 from tests.billing.conftest import draft, issue
 from tests.clinical.conftest import People
 from tests.support.queue import QueueClinic
+from tests.support.sql import statements_of
 
 
 async def invoice_of(desk: httpx.AsyncClient, patient_id: object, amount: int) -> dict[str, Any]:
@@ -117,6 +118,51 @@ async def test_without_allocations_the_oldest_invoices_are_paid_first(
     kept = await pay(desk, ben, amount=700, allocations=[])
     assert (kept["allocated"], kept["unallocated"]) == (0, 700)
     assert (await balance(desk, ben))["balance"] == 500 - 700
+
+
+async def test_a_payment_over_two_invoices_is_written_by_one_flush(
+    desk: httpx.AsyncClient, qc: QueueClinic, session: AsyncSession
+) -> None:
+    """The payment's row goes in once, already allocated (no UPDATE after its INSERT),
+    and its three entries go in as one multi-row INSERT, in the order they were made:
+    the statements a payment costs at the desk, on both databases."""
+    dee = qc.patient_ids[3]
+    first = await invoice_of(desk, dee, 1000)
+    second = await invoice_of(desk, dee, 2000)
+    body = {
+        "allocations": [
+            {"invoice_id": first["id"], "amount": 1000},
+            {"invoice_id": second["id"], "amount": 1500},
+        ]
+    }
+    with statements_of(session) as seen:
+        paid = await pay(desk, dee, amount=3000, **body)
+    writes = [s.split(" (")[0] for s in seen if s.startswith(("INSERT", "UPDATE"))]
+    assert writes.count("INSERT INTO payments") == 1
+    assert not [w for w in writes if w.startswith("UPDATE payments")]
+    assert writes.count("INSERT INTO payment_allocations") == 1
+    assert len([w for w in writes if w.startswith("INSERT INTO audit_events")]) == 1
+    assert paid["version"] == 1 and (paid["allocated"], paid["unallocated"]) == (2500, 500)
+    assert (await get(desk, f"/api/v1/invoices/{second['id']}"))["amount_due"] == 500
+    entries = (
+        await session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.patient_id == uuid.UUID(str(dee)))
+            .where(AuditEvent.action.in_(["payment.recorded", "invoice.paid"]))
+            .order_by(AuditEvent.seq)
+        )
+    ).all()
+    assert [(e.action, e.resource_id) for e in entries] == [
+        ("payment.recorded", paid["id"]),
+        ("invoice.paid", first["id"]),
+        ("invoice.paid", second["id"]),
+    ]
+    assert entries[0].changes is not None and entries[0].changes["allocated"] == {"after": 0}
+    assert entries[2].changes == {
+        "amount_paid": {"before": 0, "after": 1500},
+        "amount_due": {"before": 2000, "after": 500},
+    }
+    assert all(e.seq is not None for e in entries)  # chained after the commit
 
 
 async def test_refunds_and_voids_follow_their_rules(

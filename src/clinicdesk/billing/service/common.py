@@ -194,9 +194,11 @@ async def audit_change(
     patient_id: uuid.UUID | None,
     before: dict[str, object] | None,
     details: dict[str, Any] | None = None,
+    flush: bool = True,
 ) -> None:
     """The audit entry of a change to one of billing's records (``record`` as it is now,
-    ``before`` its snapshot before the change, None for a new one)."""
+    ``before`` its snapshot before the change, None for a new one); ``flush`` as
+    ``audit.record``'s."""
     await audit.record(
         session,
         action=action,
@@ -206,6 +208,7 @@ async def audit_change(
         patient_id=patient_id,
         changes=audit.changes(before, audit.snapshot(record)),
         details=details,
+        flush=flush,
     )
 
 
@@ -217,6 +220,7 @@ async def audit_invoice(
     invoice: Invoice,
     before: dict[str, object] | None,
     details: dict[str, Any] | None = None,
+    flush: bool = True,
 ) -> None:
     await audit_change(
         session,
@@ -227,4 +231,5 @@ async def audit_invoice(
         patient_id=invoice.patient_id,
         before=before,
         details=details,
+        flush=flush,
     )

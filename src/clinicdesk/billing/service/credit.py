@@ -72,6 +72,7 @@ async def apply_credit(
             )
         )
         left -= part
+    await session.flush()  # the allocations' rows and entries (``ledger.allocate``)
     return invoice, made
 
 

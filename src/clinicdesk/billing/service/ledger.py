@@ -99,7 +99,11 @@ async def allocate(
     kind: AllocationKind,
 ) -> PaymentAllocation:
     """Apply ``amount`` of the (locked) payment to the (locked) invoice. Refused past the
-    invoice's ``amount_due`` or the payment's unallocated part."""
+    invoice's ``amount_due`` or the payment's unallocated part.
+
+    Written by the caller's next flush, with its entry: a use case applying money to
+    several invoices writes each row once (the payment's new figures once, not once per
+    invoice). The caller flushes before it returns."""
     if amount > invoice.amount_due:
         raise AllocationRefused(
             f"Invoice {invoice.number} asks for {in_words(invoice.amount_due, invoice.currency)}; "
@@ -141,7 +145,6 @@ async def _entry(
     invoice.amount_paid += amount
     invoice.amount_due = invoice.total - invoice.credited_total - invoice.amount_paid
     invoice.updated_at = utcnow()
-    await session.flush()
     await audit_invoice(
         session,
         actor=actor,
@@ -149,6 +152,7 @@ async def _entry(
         invoice=invoice,
         before=before,
         details={"payment_id": str(payment.id), "amount": amount, "kind": str(kind)},
+        flush=False,
     )
     return entry
 
@@ -205,6 +209,7 @@ async def release(
             kind=kind,
         )
         left -= part
+    await session.flush()
     return amount - left
 
 

@@ -49,7 +49,7 @@ from clinicdesk.billing.vocabulary import (
 )
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.idempotency import run_once
-from clinicdesk.core.models import utcnow
+from clinicdesk.core.models import new_id, utcnow
 from clinicdesk.core.pagination import decode_cursor, encode_cursor
 from clinicdesk.identity import public as identity
 from clinicdesk.patients import public as patients
@@ -147,6 +147,10 @@ async def record_payment(
         ledger.check_payable(invoice, patient_id=patient.id, currency=currency, field="allocations")
 
     payment = Payment(
+        # Its id and figures are set here, not at a flush: the payment, its allocations,
+        # the invoices' new figures and the entries are written by one flush at the end
+        # (the payment's row goes in once, already allocated).
+        id=new_id(),
         patient_id=patient.id,
         method=data.method,
         amount=data.amount,
@@ -157,9 +161,10 @@ async def record_payment(
         taken_by_id=actor.user_id,
         reference=data.reference,
         status=PaymentStatus.RECORDED,
+        allocated=0,
+        refunded=0,
     )
     session.add(payment)
-    await session.flush()
     await audit.record(
         session,
         action="payment.recorded",
@@ -168,6 +173,7 @@ async def record_payment(
         resource_id=payment.id,
         patient_id=payment.patient_id,
         changes=audit.changes(None, audit.snapshot(payment)),
+        flush=False,
     )
     made = []
     if data.allocations is not None:
@@ -197,6 +203,7 @@ async def record_payment(
                         kind=AllocationKind.PAYMENT,
                     )
                 )
+    await session.flush()
     return PaymentWithEntries(payment, made, [])
 
 
