@@ -9,11 +9,12 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import Actor, ActorKind
+from clinicdesk.core.jobs.models import Job, JobStatus
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
@@ -21,6 +22,7 @@ from clinicdesk.notifications.channels import FileSink, Outgoing
 from clinicdesk.notifications.message_models import Message, NotificationSettings
 from clinicdesk.notifications.service import contacts
 from clinicdesk.notifications.service.delivery import claim
+from clinicdesk.notifications.service.planning import DELIVER
 from clinicdesk.notifications.vocabulary import Channel, MessageStatus
 from clinicdesk.patients.models import Patient
 from tests.notifications.support import (
@@ -84,6 +86,51 @@ async def test_an_interrupted_hand_over_is_found_and_not_sent_again(
     first_write = written.stat().st_mtime_ns
     # Its job is taken again (the lease lapsed): the sink is asked, and it has it.
     await run_app_jobs(app, session)
+    await scope_to_tenant(session, clinic.id)
+    await session.refresh(message)
+    assert message.status == MessageStatus.SENT
+    assert message.attempts == 1
+    assert written.stat().st_mtime_ns == first_write
+
+
+async def test_a_last_attempt_that_finds_it_still_sending_leaves_a_recheck_not_a_stuck_message(
+    app: FastAPI, session: AsyncSession, clinic: Organization, settings: Settings
+) -> None:
+    """The message's job, on its last attempt, finds the hand-over begun moments ago (by
+    a worker that then stopped): the job ends without dying, and a recheck job comes
+    back after the hand-over would be over, finds it at the channel and records it sent,
+    never sending it twice."""
+    desk = await make_desk(session, clinic)
+    await immediate(session, clinic)
+    message, _ = await interrupted_hand_over(app, session, desk)
+    written = settings.data_dir / "messages" / "sms" / f"{message.id}.txt"
+    first_write = written.stat().st_mtime_ns
+    began = utcnow()
+    message.sending_at = began
+    job_key_like = f"notify:{message.id}:%"
+    await session.execute(
+        update(Job)
+        .where(Job.dedupe_key.like(job_key_like))
+        .values(attempts=DELIVER.max_attempts - 1, run_at=began - timedelta(seconds=1))
+    )
+    await session.commit()
+
+    assert await run_app_jobs(app, session) == 1
+    await scope_to_tenant(session, clinic.id)
+    await session.refresh(message)
+    assert message.status == MessageStatus.SENDING  # still the other worker's, for now
+    jobs = (await session.scalars(select(Job).where(Job.dedupe_key.like(job_key_like)))).all()
+    last = next(j for j in jobs if ":recheck:" not in (j.dedupe_key or ""))
+    recheck = next(j for j in jobs if ":recheck:" in (j.dedupe_key or ""))
+    assert last.status == JobStatus.SUCCEEDED
+    assert recheck.status == JobStatus.QUEUED and recheck.attempts == 0
+    assert recheck.run_at > began + timedelta(seconds=20)
+
+    # The hand-over is over (its worker stopped): the recheck finds it at the channel.
+    message.sending_at = began - timedelta(minutes=1)
+    recheck.run_at = utcnow() - timedelta(seconds=1)
+    await session.commit()
+    assert await run_app_jobs(app, session) == 1
     await scope_to_tenant(session, clinic.id)
     await session.refresh(message)
     assert message.status == MessageStatus.SENT

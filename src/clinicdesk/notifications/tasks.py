@@ -29,7 +29,15 @@ def register_notification_jobs(registry: JobRegistry, *, senders: Senders) -> No
 
     async def deliver(context: JobContext, payload: DeliverMessage) -> None:
         session = context.session
-        claimed = await delivery.claim(session, payload.message_id, senders, job_id=context.job_id)
+        try:
+            claimed = await delivery.claim(
+                session, payload.message_id, senders, job_id=context.job_id
+            )
+        except delivery.StillSending:
+            if context.attempt < DELIVER.max_attempts:
+                raise  # the job's backoff brings it back after the hand-over
+            await delivery.recheck_later(session, payload.message_id)
+            return
         if claimed is None:
             return
         message, interrupted = claimed

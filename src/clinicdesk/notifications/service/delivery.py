@@ -13,7 +13,10 @@ and so that a process stopped at any point sends the message exactly once after 
 
 A message found ``sending`` when its job starts was interrupted between 1 and 3: the
 channel is asked first whether it already has it (``find_sent``), and only if not is it
-handed over again — with the text stored at step 1, so it is the same message.
+handed over again — with the text stored at step 1, so it is the same message. One found
+``sending`` since moments ago may still be in another worker's hands: the job tries again
+later, and on its last attempt leaves a recheck job behind (``recheck_later``) rather than
+a message ``sending`` for good.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from clinicdesk.clinical import public as clinical
 from clinicdesk.core.events import Event, publish_after_commit
+from clinicdesk.core.jobs import enqueue
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tokens import new_token
 from clinicdesk.identity import public as identity
@@ -49,7 +53,13 @@ from clinicdesk.notifications.service.contacts import (
     reach,
 )
 from clinicdesk.notifications.service.desk_alerts import tell_desk_of_failure
-from clinicdesk.notifications.service.planning import TOO_LATE, schedule_delivery
+from clinicdesk.notifications.service.planning import (
+    DELIVER,
+    TOO_LATE,
+    DeliverMessage,
+    job_key,
+    schedule_delivery,
+)
 from clinicdesk.notifications.vocabulary import (
     ANSWERABLE,
     GONE_OUT,
@@ -397,6 +407,24 @@ async def claim(
     message.provider = senders.for_channel(Channel(message.channel)).provider
     set_status(session, message, MessageStatus.SENDING)
     return message, False
+
+
+async def recheck_later(session: AsyncSession, message_id: uuid.UUID) -> None:
+    """A delivery job on its last attempt met the message still being handed over
+    (``StillSending``): instead of dying and leaving it ``sending`` for good, it leaves a
+    job to look again once that hand-over is over, which finds it sent, or interrupted
+    and asks the channel first (``claim``)."""
+    message = await session.get(Message, message_id)
+    if message is None or message.status != MessageStatus.SENDING.value:
+        return
+    began = message.sending_at or utcnow()
+    await enqueue(
+        session,
+        DELIVER,
+        DeliverMessage(message_id=message.id),
+        run_at=began + SENDING_STALE + timedelta(seconds=1),
+        dedupe_key=f"{job_key(message)}:recheck:{int(began.timestamp())}",
+    )
 
 
 async def record_sent(session: AsyncSession, message: Message, provider_id: str) -> None:
