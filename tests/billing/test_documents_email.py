@@ -115,6 +115,8 @@ async def test_an_issued_invoice_is_emailed_to_the_patient_with_its_pdf(
     message = email.message_from_bytes(envelope.content, policy=email.policy.default)
     assert isinstance(message, EmailMessage)
     assert message["Subject"] == f"Invoice {issued['number']} from {clinic_name}"
+    # A copy sent again by a retry of the job would carry the same Message-ID.
+    assert message["Message-ID"] == f"<{queued.json()['job_id']}@example.org>"
     body = message.get_body(("plain",))
     assert body is not None and "Amount due: $45.00" in body.get_content()
     (attachment,) = list(message.iter_attachments())

@@ -75,6 +75,20 @@ def test_message_ids_are_unique() -> None:
     assert build_message(RESET, SENDER)["Message-ID"] != build_message(RESET, SENDER)["Message-ID"]
 
 
+def test_a_message_key_makes_the_same_message_id_each_time() -> None:
+    """A job sending its message again after a retry: mail clients see one message."""
+    keyed = OutgoingMail(to=RESET.to, subject=RESET.subject, text=RESET.text, message_key="01a2-f")
+    first, again = build_message(keyed, SENDER), build_message(keyed, SENDER)
+    assert first["Message-ID"] == again["Message-ID"] == "<01a2-f@clinic.example>"
+
+
+@pytest.mark.parametrize("key", ["", "a b", "a>b", "a@b", "-a", "x" * 129, "a\r\nBcc: x@y.org"])
+def test_a_message_key_that_would_not_make_a_message_id_is_refused(key: str) -> None:
+    keyed = OutgoingMail(to=RESET.to, subject=RESET.subject, text=RESET.text, message_key=key)
+    with pytest.raises(ValueError, match="message key"):
+        build_message(keyed, SENDER)
+
+
 @pytest.mark.parametrize(
     ("to", "subject"),
     [

@@ -4,6 +4,8 @@ an interrupted hand-over sent once, opt-outs, the daily limit; on SQLite and Pos
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -15,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from clinicdesk.config import Settings
 from clinicdesk.core.actor import Actor, ActorKind
 from clinicdesk.core.jobs.models import Job, JobStatus
+from clinicdesk.core.mail import FileMailSender
 from clinicdesk.core.models import utcnow
 from clinicdesk.core.tenancy import scope_to_tenant
 from clinicdesk.identity.models import Organization
-from clinicdesk.notifications.channels import FileSink, Outgoing
+from clinicdesk.notifications.channels import EmailSender, FileSink, Outgoing
 from clinicdesk.notifications.message_models import Message, NotificationSettings
 from clinicdesk.notifications.service import contacts
 from clinicdesk.notifications.service.delivery import claim
@@ -236,6 +239,20 @@ def test_the_file_sink_writes_a_message_once(tmp_path: Path) -> None:
     (written,) = (tmp_path / "messages" / "sms").iterdir()
     assert "Hello" in written.read_text()
     assert asyncio.run(sink.find_sent(out, utcnow())) == str(out.message_id)
+
+
+def test_an_email_sent_again_after_a_retry_carries_the_same_message_id(tmp_path: Path) -> None:
+    """E-mail cannot be asked whether it arrived, so a retry may send a second copy; it
+    has the message's own Message-ID, and mail clients show one."""
+    sender = EmailSender(FileMailSender(tmp_path / "mail", sender="Clinic <desk@clinic.example>"))
+    out = Outgoing(uuid.uuid4(), Channel.EMAIL, "ann@example.org", "Your visit", "Hello")
+    asyncio.run(sender.send(out))
+    asyncio.run(sender.send(out))
+    copies = [
+        email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        for path in sorted((tmp_path / "mail").glob("*.eml"))
+    ]
+    assert [m["Message-ID"] for m in copies] == [f"<{out.message_id}@clinic.example>"] * 2
 
 
 async def test_nobody_is_messaged_whose_death_is_recorded(

@@ -12,6 +12,11 @@ def register_billing_jobs(registry: JobRegistry, *, mailer: MailSender) -> None:
     ``mailer`` directly (an attachment does not ride in the ``mail.send`` payload)."""
 
     async def send_invoice(context: JobContext, payload: document_mail.InvoiceEmail) -> None:
-        await document_mail.send_invoice_email(context.session, mailer=mailer, payload=payload)
+        await document_mail.send_invoice_email(
+            context.session,
+            mailer=mailer,
+            payload=payload,
+            message_key=str(context.job_id),  # a retried job's copy: the same Message-ID
+        )
 
     registry.register(document_mail.INVOICE_EMAIL, send_invoice)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import secrets
 import ssl
 from dataclasses import dataclass
@@ -75,6 +76,10 @@ class OutgoingMail:
     """An optional HTML alternative of the same content."""
     attachments: tuple[Attachment, ...] = ()
     """Files sent with the message, after the body."""
+    message_key: str | None = None
+    """What this message is (a job's or a message's id: letters, digits, ``-`` and
+    ``.``): its Message-ID is made of it, so a copy sent again after a retry carries the
+    same Message-ID and mail clients show one. None: a new Message-ID each time."""
 
 
 class MailSender(Protocol):
@@ -101,6 +106,9 @@ def _domain_of(address: str) -> str:
     return domain.lower() if at and local else ""
 
 
+_MESSAGE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]{0,127}")
+
+
 def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
     """Turn ``mail`` into a standard message from ``sender``, ready for any transport.
 
@@ -125,7 +133,12 @@ def build_message(mail: OutgoingMail, sender: str) -> EmailMessage:
     message["Date"] = format_datetime(datetime.now(UTC))
     # Without a domain, make_msgid would use this machine's host name, leaking it to
     # recipients and risking spam scoring for a foreign domain.
-    message["Message-ID"] = make_msgid(domain=sender_domain)
+    if mail.message_key is None:
+        message["Message-ID"] = make_msgid(domain=sender_domain)
+    elif _MESSAGE_KEY.fullmatch(mail.message_key):
+        message["Message-ID"] = f"<{mail.message_key}@{sender_domain}>"
+    else:
+        raise ValueError("a message key has only letters, digits, '-' and '.'")
     message.set_content(mail.text)
     if mail.html is not None:
         message.add_alternative(mail.html, subtype="html")

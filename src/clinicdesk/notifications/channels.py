@@ -11,7 +11,7 @@ message and before that was recorded). ``find_sent`` is how a sender that was
 interrupted learns whether the provider already has the message: the file sink looks for
 its file, Twilio is asked for a message to that number with that text since the attempt
 began. E-mail cannot be asked; its retry may send a second copy, which carries the same
-Message-ID so mail clients show one.
+Message-ID (made of the message's id) so mail clients show one.
 """
 
 from __future__ import annotations
@@ -130,7 +130,12 @@ class EmailSender:
     async def send(self, outgoing: Outgoing) -> Accepted:
         try:
             await self.mailer.send(
-                OutgoingMail(to=outgoing.to, subject=outgoing.subject or "", text=outgoing.body)
+                OutgoingMail(
+                    to=outgoing.to,
+                    subject=outgoing.subject or "",
+                    text=outgoing.body,
+                    message_key=str(outgoing.message_id),
+                )
             )
         except ValueError as error:
             raise SendRefused(f"The e-mail address was refused: {error}", permanent=True) from None

@@ -85,7 +85,9 @@ async def email_invoice(
     return EmailQueued(invoice_id=invoice.id, job_id=job_id)
 
 
-def invoice_mail(document: InvoiceDocument, pdf: bytes, *, to: str) -> OutgoingMail:
+def invoice_mail(
+    document: InvoiceDocument, pdf: bytes, *, to: str, message_key: str | None = None
+) -> OutgoingMail:
     """The message in the organization's language, as its PDF (``kernel.document_words``)."""
     invoice, head, words = document.invoice, document.head, document.head.words
     number = invoice.number or ""
@@ -107,11 +109,16 @@ def invoice_mail(document: InvoiceDocument, pdf: bytes, *, to: str) -> OutgoingM
         subject=words["mail_subject"].format(number=number, clinic=head.clinic),
         text=text + "\n",
         attachments=(Attachment(invoice_filename(invoice), "application/pdf", pdf),),
+        message_key=message_key,
     )
 
 
 async def send_invoice_email(
-    session: AsyncSession, *, mailer: MailSender, payload: InvoiceEmail
+    session: AsyncSession,
+    *,
+    mailer: MailSender,
+    payload: InvoiceEmail,
+    message_key: str | None = None,
 ) -> None:
     """The job's work: render the invoice as it stands and mail it to the address on the
     patient's record now (an address changed since the request is the one used). A
@@ -119,7 +126,9 @@ async def send_invoice_email(
     document = await issued_invoice_document(session, payload.invoice_id, actor=SYSTEM)
     if document.patient.email is None:
         raise PermanentJobError("the patient no longer has an e-mail address")
-    mail = invoice_mail(document, await invoice_pdf(document), to=document.patient.email)
+    mail = invoice_mail(
+        document, await invoice_pdf(document), to=document.patient.email, message_key=message_key
+    )
     try:
         await mailer.send(mail)
     except ValueError as error:  # a malformed message: no retry will mend it

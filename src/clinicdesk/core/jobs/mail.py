@@ -44,9 +44,13 @@ async def send_mail(
 def register_mail(registry: JobRegistry, mailer: MailSender) -> None:
     """The ``mail.send`` handler, delivering through ``mailer``."""
 
-    async def deliver(_context: JobContext, payload: MailPayload) -> None:
+    async def deliver(context: JobContext, payload: MailPayload) -> None:
         mail = OutgoingMail(
-            to=payload.to, subject=payload.subject, text=payload.text, html=payload.html
+            to=payload.to,
+            subject=payload.subject,
+            text=payload.text,
+            html=payload.html,
+            message_key=str(context.job_id),  # each retry of the job: the same Message-ID
         )
         try:
             await mailer.send(mail)
