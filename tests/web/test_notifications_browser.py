@@ -97,6 +97,9 @@ async def test_the_admin_edits_previews_saves_and_sees_a_test_delivered_live(
     await expect(
         page.get_by_role("heading", name=re.compile(r"^Test message SMS · en"))
     ).to_be_visible()
+    # The heading shows while the page is still parsed; htmx binds the fields' triggers
+    # once the document is loaded, and typing before that sends no preview.
+    await page.wait_for_load_state("load")
 
     # The preview follows the typing, filled in with sample values.
     preview = page.locator("#nt-preview")
