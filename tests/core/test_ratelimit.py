@@ -15,6 +15,7 @@ from clinicdesk.core.ratelimit import (
     RateLimited,
     RateLimiter,
     Rule,
+    _WindowsInProcess,
     describe_wait,
     hash_key_part,
 )
@@ -249,3 +250,19 @@ def test_rate_limited_never_says_zero() -> None:
 
     assert error.detail == "Too many attempts. Try again in 1 second."
     assert error.headers == {"Retry-After": "1"}
+
+
+def test_in_memory_a_key_is_forgotten_once_its_attempts_left_the_window() -> None:
+    """Counting in memory: no task or thread expires old attempts; a key whose attempts have
+    all left their window is dropped by the next call after the sweep interval."""
+    now = [1000.0]
+    windows = _WindowsInProcess(clock=lambda: now[0])
+    for n in range(50):  # fifty people signed in, one key each
+        assert windows.hit(("api", f"caller-{n}"), 2, 60.0, record=True) == 0
+    assert windows.hit(("api", "caller-7"), 2, 60.0, record=True) == 0
+    assert windows.hit(("api", "caller-7"), 2, 60.0, record=True) == 60.0  # third: refused
+    now[0] += 30
+    assert windows.hit(("api", "caller-7"), 2, 60.0, record=False) == 30.0
+    now[0] += windows.SWEEP_SECONDS + 31
+    assert windows.hit(("api", "someone-new"), 2, 60.0, record=True) == 0
+    assert list(windows._attempts) == [("api", "someone-new")]
