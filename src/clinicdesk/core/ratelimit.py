@@ -167,6 +167,16 @@ class _WindowsInProcess:
         self._attempts.pop(key, None)
         self._windows.pop(key, None)
 
+    async def decide(self, rule: Rule, key: tuple[str, ...], *, record: bool) -> Decision:
+        wait = self.hit((rule.name, *key), rule.item.amount, rule.item.get_expiry(), record=record)
+        return Decision(allowed=True) if wait <= 0 else _refused(wait)
+
+    async def forget(self, rule: Rule, key: tuple[str, ...]) -> None:
+        self.clear((rule.name, *key))
+
+    async def close(self) -> None:
+        """Nothing to release."""
+
     def _sweep_if_due(self, now: float) -> None:
         if now < self._next_sweep:
             return
@@ -182,23 +192,47 @@ def _drop_older(attempts: deque[float], cutoff: float) -> None:
         attempts.popleft()
 
 
+class _WindowsInRedis:
+    """Moving windows in Redis through limits' strategy, shared by every process; the
+    connection pool is this class's to release."""
+
+    def __init__(self, storage: RedisStorage, pool: ConnectionPool) -> None:
+        self._strategy = MovingWindowRateLimiter(storage)
+        self._pool = pool
+
+    async def decide(self, rule: Rule, key: tuple[str, ...], *, record: bool) -> Decision:
+        attempt = self._strategy.hit if record else self._strategy.test
+        if await attempt(rule.item, rule.name, *key):
+            return Decision(allowed=True)
+        stats = await self._strategy.get_window_stats(rule.item, rule.name, *key)
+        return _refused(stats.reset_time - time.time())
+
+    async def forget(self, rule: Rule, key: tuple[str, ...]) -> None:
+        await self._strategy.clear(rule.item, rule.name, *key)
+
+    async def close(self) -> None:
+        await self._pool.aclose()
+
+
+def _refused(wait_seconds: float) -> Decision:
+    # Rounded up, at least 1: the oldest attempt may leave the window meanwhile, and "try
+    # again in 0 seconds" would read as a bug.
+    return Decision(allowed=False, retry_after_seconds=max(1, math.ceil(wait_seconds)))
+
+
 class RateLimiter:
     """Records attempts against named rules. One instance per process; ``close()`` at exit."""
 
-    def __init__(
-        self, storage: RedisStorage | None = None, *, pool: ConnectionPool | None = None
-    ) -> None:
-        """``storage`` None: counted in this process's memory."""
-        self._pool = pool
-        self._strategy = MovingWindowRateLimiter(storage) if storage is not None else None
-        self._local = _WindowsInProcess() if storage is None else None
+    def __init__(self, windows: _WindowsInProcess | _WindowsInRedis | None = None) -> None:
+        """``windows`` None: counted in this process's memory."""
+        self._windows = windows or _WindowsInProcess()
 
     @classmethod
     def from_url(cls, url: str | None) -> RateLimiter:
         """``None`` (or ``memory://``) counts in this process; ``redis://``, ``rediss://`` or
         ``unix://`` counts in Redis, shared by every process pointed at it."""
         if url is None or url.startswith(("memory://", "async+memory://")):
-            return cls(None)
+            return cls()
         plain = url.removeprefix("async+").replace("redis+unix://", "unix://", 1)
         scheme = plain.partition("://")[0]
         if scheme not in _REDIS_SCHEMES:
@@ -227,59 +261,24 @@ class RateLimiter:
             key_prefix=KEY_PREFIX,
             **options,
         )
-        return cls(storage, pool=pool)
+        return cls(_WindowsInRedis(storage, pool))
 
     async def hit(self, rule: Rule, *key_parts: str) -> Decision:
         """Record one attempt. A refused attempt is not recorded, so hammering a locked
         account does not push its window further out."""
-        key = _hashed(key_parts)
-        if self._local is not None:
-            return self._local_decision(rule, key, record=True)
-        assert self._strategy is not None  # noqa: S101 - one of the two is set
-        if await self._strategy.hit(rule.item, rule.name, *key):
-            return Decision(allowed=True)
-        return Decision(allowed=False, retry_after_seconds=await self._retry_after(rule, key))
+        return await self._windows.decide(rule, _hashed(key_parts), record=True)
 
     async def test(self, rule: Rule, *key_parts: str) -> Decision:
         """Would one more attempt be allowed? Records nothing."""
-        key = _hashed(key_parts)
-        if self._local is not None:
-            return self._local_decision(rule, key, record=False)
-        assert self._strategy is not None  # noqa: S101 - one of the two is set
-        if await self._strategy.test(rule.item, rule.name, *key):
-            return Decision(allowed=True)
-        return Decision(allowed=False, retry_after_seconds=await self._retry_after(rule, key))
+        return await self._windows.decide(rule, _hashed(key_parts), record=False)
 
     async def clear(self, rule: Rule, *key_parts: str) -> None:
         """Forget the attempts of one key, e.g. an account's failures after it logs in."""
-        key = _hashed(key_parts)
-        if self._local is not None:
-            self._local.clear((rule.name, *key))
-            return
-        assert self._strategy is not None  # noqa: S101 - one of the two is set
-        await self._strategy.clear(rule.item, rule.name, *key)
+        await self._windows.forget(rule, _hashed(key_parts))
 
     async def close(self) -> None:
         """Release the Redis connections (counts in memory need nothing)."""
-        if self._pool is not None:
-            await self._pool.aclose()
-
-    def _local_decision(self, rule: Rule, key: tuple[str, ...], *, record: bool) -> Decision:
-        assert self._local is not None  # noqa: S101 - the caller checked
-        wait = self._local.hit(
-            (rule.name, *key), rule.item.amount, rule.item.get_expiry(), record=record
-        )
-        if wait <= 0:
-            return Decision(allowed=True)
-        # Rounded up, at least 1: "try again in 0 seconds" would read as a bug.
-        return Decision(allowed=False, retry_after_seconds=max(1, math.ceil(wait)))
-
-    async def _retry_after(self, rule: Rule, key: tuple[str, ...]) -> int:
-        assert self._strategy is not None  # noqa: S101 - Redis only
-        stats = await self._strategy.get_window_stats(rule.item, rule.name, *key)
-        # At least 1: the oldest attempt may have left the window between the two calls,
-        # and "try again in 0 seconds" would read as a bug.
-        return max(1, math.ceil(stats.reset_time - time.time()))
+        await self._windows.close()
 
 
 def _hashed(key_parts: tuple[str, ...]) -> tuple[str, ...]:

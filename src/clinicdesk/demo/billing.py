@@ -24,7 +24,7 @@ from clinicdesk.billing.payment_schemas import AllocationWanted, PaymentCreate
 from clinicdesk.billing.service import drafting, issuing, payments
 from clinicdesk.billing.vocabulary import PaymentMethod
 from clinicdesk.clinical.models import Encounter
-from clinicdesk.clinical.signals import EncounterFinished
+from clinicdesk.clinical.service.closing import finished_event
 from clinicdesk.clinical.vocabulary import EncounterStatus
 from clinicdesk.core.actor import Actor
 from clinicdesk.core.models import utcnow
@@ -59,15 +59,7 @@ async def seed_demo_billing(
     drafted = issued = paid = 0
     for encounter in finished:
         invoice = await drafting.draft_for_encounter(
-            session,
-            EncounterFinished(
-                actor=front_desk,
-                encounter_id=encounter.id,
-                patient_id=encounter.patient_id,
-                provider_id=encounter.provider_id,
-                location_id=encounter.location_id,
-                appointment_id=encounter.appointment_id,
-            ),
+            session, finished_event(encounter, actor=front_desk)
         )
         if invoice is None:
             continue

@@ -42,16 +42,19 @@ async def _finish(session: AsyncSession, *, actor: Actor, encounter: Encounter) 
     await record_change(
         session, actor=actor, action="encounter.finished", encounter=encounter, before=before
     )
-    await encounter_finished.send(
-        session,
-        EncounterFinished(
-            actor=actor,
-            encounter_id=encounter.id,
-            patient_id=encounter.patient_id,
-            provider_id=encounter.provider_id,
-            location_id=encounter.location_id,
-            appointment_id=encounter.appointment_id,
-        ),
+    await encounter_finished.send(session, finished_event(encounter, actor=actor))
+
+
+def finished_event(encounter: Encounter, *, actor: Actor) -> EncounterFinished:
+    """What ``encounter_finished`` announces of a finished encounter (billing drafts its
+    invoice from it)."""
+    return EncounterFinished(
+        actor=actor,
+        encounter_id=encounter.id,
+        patient_id=encounter.patient_id,
+        provider_id=encounter.provider_id,
+        location_id=encounter.location_id,
+        appointment_id=encounter.appointment_id,
     )
 
 
